@@ -1,0 +1,169 @@
+"""The ``nbtrack`` command line: list, show and delete runs, check the store, run the demo.
+
+Exit codes: 0 success, 1 a runtime failure (no such run, damaged store...), 2 a usage mistake.
+User mistakes give one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+
+
+class CliError(Exception):
+    """A failure reported as one line with exit code 1."""
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from .store import get_store
+
+    return get_store(args.store)
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .query import QueryError, runs
+
+    try:
+        frame = runs(experiment=args.experiment, status=args.status, where=args.where, store=_store(args))
+    except QueryError as exc:
+        raise CliError(str(exc)) from None
+    if args.limit:
+        frame = frame.head(args.limit)
+    if args.format == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif args.format == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=1) + "\n")
+    else:
+        if frame.empty:
+            print("no runs" + (f" in experiment {args.experiment!r}" if args.experiment else ""))
+            return 0
+        import pandas as pd
+
+        shown = frame.copy()
+        shown["start_time"] = shown["start_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
+        shown = shown.drop(columns=["end_time"])
+        with pd.option_context("display.max_columns", 40, "display.width", 200, "display.max_colwidth", 30):
+            print(shown.to_string(index=False))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .query import get_run
+
+    run = get_run(args.run, store=_store(args))
+    if args.format == "json":
+        print(json.dumps(run.doc, indent=1, ensure_ascii=False))
+        return 0
+    print(f"run         {run.id}")
+    print(f"experiment  {run.experiment}")
+    print(f"name        {run.name}")
+    print(f"status      {run.status}")
+    print(f"duration    {run.duration if run.duration is None else f'{run.duration:.3f} s'}")
+    if run.parent:
+        print(f"previous    {run.parent}")
+    for title, mapping in (("params", run.params), ("metrics", run.metrics), ("tags", run.tags)):
+        print(f"{title}:")
+        for key, value in mapping.items():
+            print(f"  {key} = {value!r}")
+    if run.data:
+        print("data:")
+        for key, record in run.data.items():
+            shape = "x".join(str(n) for n in record.get("shape", [])) or record.get("size", "")
+            print(f"  {key}: {record.get('kind')} {shape} {record.get('hash')}")
+    if run.error:
+        print(f"error: {run.error['type']}: {run.error['message']}")
+    if run.code:
+        print("code:")
+        for line in run.code.splitlines():
+            print(f"  {line}")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from .query import delete_run
+
+    store = _store(args)
+    full_ids = [store.resolve(run) for run in args.runs]  # all or nothing: check every id first
+    for run_id in full_ids:
+        delete_run(run_id, store=store)
+        print(f"deleted {run_id}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import check
+
+    report = check(_store(args), repair=args.repair)
+    for line in report.lines:
+        print(line)
+    return 0 if report.ok or args.repair else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.output, store=args.store, timeout=args.timeout)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nbtrack", description="Jupyter-native experiment tracking.")
+    parser.add_argument("--version", action="version", version=f"nbtrack {__version__}")
+    parser.add_argument("--store", help="store directory (default: $NBTRACK_DIR or ./.nbtrack)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("runs", help="list runs")
+    p.add_argument("--experiment", "-e")
+    p.add_argument("--status", "-s", choices=["running", "finished", "failed", "interrupted", "abandoned"])
+    p.add_argument("--where", "-w", help="filter, e.g. \"params.lr < 0.1 and metrics.acc > 0.9\"")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--format", "-f", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("show", help="show one run")
+    p.add_argument("run", help="run id or unambiguous prefix")
+    p.add_argument("--format", "-f", choices=["text", "json"], default="text")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("rm", help="delete runs")
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.set_defaults(func=cmd_rm)
+
+    p = sub.add_parser("doctor", help="check the store; --repair sets damaged records aside")
+    p.add_argument("--repair", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("demo", help="run the bundled quickstart notebook in a real kernel and list its runs")
+    p.add_argument("--output", "-o", default="nbtrack-demo", help="working folder (default: ./nbtrack-demo)")
+    p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .journal import StoreCorruptError
+    from .lock import StoreBusyError
+    from .store import AmbiguousRunIdError, RunNotFoundError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (CliError, RunNotFoundError, AmbiguousRunIdError, StoreCorruptError, StoreBusyError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
+        print(f"nbtrack: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("nbtrack: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

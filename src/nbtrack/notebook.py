@@ -1,0 +1,95 @@
+"""Where a kernel's notebook lives, a content-addressed snapshot of it, and the kernel's input history.
+
+The kernel protocol does not tell a kernel which file it serves, so the path comes from what
+frontends leave behind: VS Code's ``__vsc_ipynb_file__`` first, then jupyter_server's
+``JPY_SESSION_NAME``. The file on disk can lag the live document; a snapshot older than the last
+executed cell, or one that does not contain the tracked cell yet, is marked stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+_snapshot_cache: dict[tuple[str, int, int], tuple[str, set[str]]] = {}
+
+
+def notebook_path(user_ns: dict[str, Any] | None) -> tuple[Path | None, str | None]:
+    """(path, how it was found) of the notebook a kernel runs, or (None, None)."""
+    if user_ns:
+        vsc = user_ns.get("__vsc_ipynb_file__")
+        if isinstance(vsc, str) and vsc.endswith(".ipynb") and Path(vsc).is_file():
+            return Path(vsc).absolute(), "__vsc_ipynb_file__"
+    session = os.environ.get("JPY_SESSION_NAME")
+    if session and session.endswith(".ipynb"):
+        candidate = Path(session)
+        for path in (candidate, Path.cwd() / candidate, Path.cwd() / candidate.name):
+            if path.is_file():
+                return path.absolute(), "JPY_SESSION_NAME"
+        return None, None
+    return None, None
+
+
+def experiment_name(user_ns: dict[str, Any] | None) -> str | None:
+    """The notebook's file name without ``.ipynb``, when it can be known."""
+    if user_ns:
+        vsc = user_ns.get("__vsc_ipynb_file__")
+        if isinstance(vsc, str) and vsc.endswith(".ipynb"):
+            return Path(vsc).stem
+    session = os.environ.get("JPY_SESSION_NAME")
+    if session and session.endswith(".ipynb"):
+        return Path(session).stem
+    return None
+
+
+def _code_sources(raw: bytes) -> set[str]:
+    try:
+        nb = json.loads(raw)
+        cells = nb.get("cells", [])
+    except (ValueError, AttributeError):
+        return set()
+    sources = set()
+    for cell in cells:
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            sources.add("".join(source) if isinstance(source, list) else str(source))
+    return sources
+
+
+def snapshot(store: Any, path: Path, how: str, last_executed: float | None, cell_source: str) -> dict[str, Any]:
+    """Store the notebook file as a blob (once per distinct content) and describe it."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    cached = _snapshot_cache.get(key)
+    if cached is None:
+        raw = path.read_bytes()
+        cached = (store.put_blob(raw), _code_sources(raw))
+        _snapshot_cache.clear()  # one notebook per kernel: keep only the latest
+        _snapshot_cache[key] = cached
+    digest, sources = cached
+    mtime = st.st_mtime
+    stale_reasons = []
+    if last_executed is not None and mtime < last_executed:
+        stale_reasons.append("saved before the last executed cell")
+    if cell_source.strip() not in {s.strip() for s in sources}:
+        stale_reasons.append("does not contain the tracked cell as it ran")
+    return {
+        "path": str(path),
+        "source": how,
+        "blob": digest,
+        "size": st.st_size,
+        "mtime": mtime,
+        "stale": bool(stale_reasons),
+        "stale_reason": "; ".join(stale_reasons) or None,
+    }
+
+
+def store_history(store: Any, sources: list[str]) -> str:
+    """Store each cell source as a blob and the ordered list of their hashes as one more blob."""
+    return store.put_json([store.put_blob(source.encode("utf-8", "surrogatepass")) for source in sources])
+
+
+def load_history(store: Any, digest: str) -> list[str]:
+    return [store.get_blob(h).decode("utf-8", "surrogatepass") for h in store.get_json(digest)]

@@ -1,0 +1,103 @@
+"""Find a cell's hyperparameters and inputs by reading its code, never by running it.
+
+A hyperparameter is a top-level assignment of a literal (numbers, strings, bools, None, and
+lists/tuples/dicts of those). A name assigned a literal and later reassigned something else in the
+same cell is not a constant, so it is not reported.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def is_plain_literal(value: Any) -> bool:
+    if isinstance(value, _SCALARS):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(is_plain_literal(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, _SCALARS) and is_plain_literal(v) for k, v in value.items())
+    return False
+
+
+def _literal(node: ast.expr) -> tuple[bool, Any]:
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False, None
+    return is_plain_literal(value), value
+
+
+def _assigned_pairs(stmt: ast.stmt) -> list[tuple[str, ast.expr | None]]:
+    """(name, value node or None when the value is not knowable) for each name a statement binds."""
+    if isinstance(stmt, ast.Assign):
+        pairs: list[tuple[str, ast.expr | None]] = []
+        for target in stmt.targets:
+            pairs.extend(_match(target, stmt.value))
+        return pairs
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        return [(stmt.target.id, stmt.value)] if stmt.value is not None else []
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+        return [(stmt.target.id, None)]
+    return [(name, None) for name in _bound_names(stmt)]
+
+
+def _match(target: ast.expr, value: ast.expr | None) -> list[tuple[str, ast.expr | None]]:
+    if isinstance(target, ast.Name):
+        return [(target.id, value)]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        if (
+            isinstance(value, (ast.Tuple, ast.List))
+            and len(value.elts) == len(target.elts)
+            and not any(isinstance(e, ast.Starred) for e in target.elts)
+        ):
+            pairs: list[tuple[str, ast.expr | None]] = []
+            for t, v in zip(target.elts, value.elts, strict=False):
+                pairs.extend(_match(t, v))
+            return pairs
+        return [(n.id, None) for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return []
+
+
+def _bound_names(stmt: ast.stmt) -> list[str]:
+    names = []
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.append(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is stmt:
+            names.append(node.name)
+        elif isinstance(node, ast.alias) and isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.append((node.asname or node.name).split(".")[0])
+    return names
+
+
+def literal_params(tree: ast.Module | None) -> dict[str, Any]:
+    """Top-level literal assignments of a parsed cell, in the order they are first assigned."""
+    params: dict[str, Any] = {}
+    if tree is None:
+        return params
+    for stmt in tree.body:
+        for name, value_node in _assigned_pairs(stmt):
+            ok, value = _literal(value_node) if value_node is not None else (False, None)
+            if ok and not name.startswith("_"):
+                params[name] = value
+            else:
+                params.pop(name, None)
+    return params
+
+
+def loaded_names(tree: ast.Module | None) -> set[str]:
+    """Every name the cell reads, at any depth (inputs may be used inside functions the cell defines)."""
+    if tree is None:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
