@@ -168,10 +168,13 @@ class Journal:
                 os.close(fd)
             if size == 0:
                 _fsync_dir(self.path.parent)
-            # When nothing else was appended since our last read, apply our own entries directly.
+            # When nothing else was appended since our last read, apply our own entries directly;
+            # otherwise catch up with the file (incrementally: only what others appended).
             if (st.st_dev, st.st_ino) == self._identity and size == self._offset:
                 self._replay(data.split(b"\n")[:-1])
                 self._offset = size + len(data)
+            else:
+                self.refresh()
         if self._superseded > max(1000, sum(len(t) for t in self.state.values())):
             self.compact()
 

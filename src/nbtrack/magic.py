@@ -149,13 +149,17 @@ class TrackMagics(Magics):
         except ValueError as exc:
             raise UsageError(f"%%track: {exc} in {line!r}") from None
         args = self.track.parser.parse_args(argv)
+        args.tag = [_parse_pair(item, "--tag") for item in args.tag]  # usage errors stop the cell here
+        for item in args.param:
+            if "=" in item:
+                _parse_pair(item, "--param")
         shell = self.shell
         run = None
         try:
             run, context = self._start(args, cell)
         except Exception as exc:
             warn(f"this cell runs untracked because the run could not be started: {exc}")
-        result = shell.run_cell("\n" + cell, store_history=False)
+        result = self._run_body(line, cell)
         error = result.error_before_exec or result.error_in_exec
         if run is not None:
             try:
@@ -169,6 +173,35 @@ class TrackMagics(Magics):
         if error is not None:
             _install_exception_hook(shell)
             raise _marker_for(error)
+
+    def _cell_number(self) -> int:
+        """The In[n] of the cell being run (IPython 9 increments its counter before the cell runs, 8 after)."""
+        history = self.shell.history_manager
+        if history is not None and history.input_hist_raw:
+            return len(history.input_hist_raw) - 1
+        return self.shell.execution_count
+
+    def _run_body(self, line: str, cell: str) -> Any:
+        """Run the body as the shell runs any cell, numbered as the user's cell, with its line numbers."""
+        shell = self.shell
+        # The comment stands where the %%track line stands, so traceback line numbers match the cell.
+        source = f"# %%track {line}\n{cell}"
+        number = self._cell_number()
+        compiler = shell.compile
+        if shell.execution_count == number or "cache" in vars(compiler):
+            return shell.run_cell(source, store_history=False)
+        # IPython 9 has already advanced its counter: name the code "In[number]" like the user's cell,
+        # but leave the counter alone so Out[number] and _ are stored where they belong.
+        original = compiler.cache
+
+        def cache(transformed_code: str, _number: int = 0, raw_code: str | None = None) -> str:
+            return original(transformed_code, number, raw_code=raw_code)
+
+        compiler.cache = cache
+        try:
+            return shell.run_cell(source, store_history=False)
+        finally:
+            del compiler.cache
 
     def _start(self, args: Any, cell: str) -> tuple[ActiveRun, dict[str, Any]]:
         shell = self.shell
@@ -193,8 +226,7 @@ class TrackMagics(Magics):
                 run.log_param(item, user_ns[item])
             else:
                 pending_params.append(item)  # maybe the cell defines it
-        for item in args.tag:
-            key, value = _parse_pair(item, "--tag")
+        for key, value in args.tag:
             run.set_tag(key, value)
 
         for name in sorted(params_mod.loaded_names(tree)):
@@ -215,7 +247,7 @@ class TrackMagics(Magics):
         history = list(shell.history_manager.input_hist_raw[1:]) if shell.history_manager else [cell]
         run.extra.update(
             code=cell,
-            execution_count=shell.execution_count,
+            execution_count=self._cell_number(),
             cell_id=cell_id,
             cell_key=cell_key,
             parent=parent,

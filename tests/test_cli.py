@@ -1,0 +1,90 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+import nbtrack
+from nbtrack.cli import main
+
+
+@pytest.fixture
+def two_runs(store_dir):
+    with nbtrack.track(name="a", experiment="x", params={"lr": 0.1}) as a:
+        nbtrack.log_metric("acc", 0.9)
+    with pytest.raises(RuntimeError), nbtrack.track(name="b", experiment="y"):
+        raise RuntimeError("nope")
+    return store_dir, a.id
+
+
+def nb(store, *args):
+    return ["--store", str(store), *args]
+
+
+def test_runs_table_csv_json(two_runs, capsys):
+    store, run_id = two_runs
+    assert main(nb(store, "runs")) == 0
+    out = capsys.readouterr().out
+    assert run_id in out and "failed" in out and "params.lr" in out
+    assert main(nb(store, "runs", "--format", "json", "--experiment", "x")) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in rows] == [run_id] and rows[0]["metrics.acc"] == 0.9
+    assert main(nb(store, "runs", "--format", "csv", "--status", "failed")) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("run_id,") and len(lines) == 2
+
+
+def test_show_and_prefix(two_runs, capsys):
+    store, run_id = two_runs
+    assert main(nb(store, "show", run_id[:14])) == 0
+    out = capsys.readouterr().out
+    assert run_id in out and "lr = 0.1" in out and "acc = 0.9" in out
+
+
+def test_rm(two_runs, capsys):
+    store, run_id = two_runs
+    assert main(nb(store, "rm", run_id)) == 0
+    assert run_id not in [r for r in nbtrack.runs().run_id]
+
+
+def test_errors_are_one_line_with_exit_codes(two_runs, capsys):
+    store, _ = two_runs
+    assert main(nb(store, "show", "zzzzzz")) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nbtrack: error: no run") and err.count("\n") == 1 and "Traceback" not in err
+    assert main(nb(store, "runs", "--where", "params.nope > 1")) == 1
+    assert "unknown column" in capsys.readouterr().err
+    assert main(nb(store, "rm", "zzzz", "../../etc")) == 1
+    with pytest.raises(SystemExit) as exc:
+        main(["runs", "--format", "xml"])
+    assert exc.value.code == 2
+
+
+def test_console_script_entry_point(two_runs):
+    store, run_id = two_runs
+    out = subprocess.run([sys.executable, "-m", "nbtrack.cli", "--store", str(store), "runs", "-f", "csv"],
+                         capture_output=True, text=True, check=True)
+    assert run_id in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "nbtrack.cli", "--store", str(store), "show", "0000"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+def test_doctor_repairs_damaged_lines(two_runs, capsys):
+    store, run_id = two_runs
+    path = store / "runs.jsonl"
+    path.write_bytes(path.read_bytes() + b"deadbeef {not json}\n")
+    assert main(nb(store, "doctor")) == 1
+    assert "line" in capsys.readouterr().out
+    assert main(nb(store, "doctor", "--repair")) == 0
+    out = capsys.readouterr().out
+    assert "set 1 damaged line(s) aside" in out
+    assert main(nb(store, "doctor")) == 0
+    assert list(store.glob("runs.jsonl.damaged-*"))
+
+
+def test_import_is_cheap():
+    code = ("import sys, nbtrack; heavy = [m for m in ('pandas', 'matplotlib', 'ipywidgets', 'IPython') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
