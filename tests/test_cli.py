@@ -71,7 +71,7 @@ def test_console_script_entry_point(two_runs):
 
 
 def test_doctor_repairs_damaged_lines(two_runs, capsys):
-    store, run_id = two_runs
+    store, _ = two_runs
     path = store / "runs.jsonl"
     path.write_bytes(path.read_bytes() + b"deadbeef {not json}\n")
     assert main(nb(store, "doctor")) == 1

@@ -42,7 +42,8 @@ def test_quoted_names_and_explicit_params(ip):
 
 
 def test_log_calls_inside_the_cell_and_series(ip):
-    cell(ip, "%%track -q\nimport nbtrack\nfor step in range(5):\n    nbtrack.log_metric('loss', 1/(step+1), step=step)\n")
+    cell(ip, "%%track -q\nimport nbtrack\nfor step in range(5):\n"
+             "    nbtrack.log_metric('loss', 1/(step+1), step=step)\n")
     run = last_run()
     assert run.series.step.tolist() == [0, 1, 2, 3, 4] and run.metrics["loss"] == pytest.approx(0.2)
 

@@ -40,7 +40,7 @@ def test_filters(populated):
 
 
 def test_bad_where_is_a_clear_error(populated):
-    with pytest.raises(QueryError, match="unknown column 'params.lrr'"):
+    with pytest.raises(QueryError, match=r"unknown column 'params\.lrr'"):
         nbtrack.runs(where="params.lrr < 1")
     with pytest.raises(QueryError, match="not allowed"):
         nbtrack.runs(where="__import__('os').system('true')")

@@ -100,7 +100,7 @@ def test_damaged_middle_line_warns_names_file_and_keeps_other_runs(tmp_path):
 
 def test_garbage_file_gives_clear_error(tmp_path):
     (tmp_path / "runs.jsonl").write_bytes(b"\x00\x01garbage that is not a journal\n")
-    with pytest.raises(StoreCorruptError, match="runs.jsonl.*not an nbtrack store"):
+    with pytest.raises(StoreCorruptError, match=r"runs\.jsonl.*not an nbtrack store"):
         Store(tmp_path).run_docs()
 
 

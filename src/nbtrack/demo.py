@@ -23,6 +23,13 @@ def quickstart_path() -> Path:
 def _progress(total: int):
     """A small text progress bar on stderr (tqdm is not a dependency)."""
     width = 30
+    if not sys.stderr.isatty():  # in logs and CI: one plain line per cell instead of redrawing
+
+        def plain(done: int, label: str) -> None:
+            if done < total:
+                print(f"  cell {done + 1}/{total}: {label[:60]}", file=sys.stderr)
+
+        return plain
 
     def show(done: int, label: str) -> None:
         filled = int(width * done / max(total, 1))
