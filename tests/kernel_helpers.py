@@ -117,7 +117,10 @@ class KernelSession:
         store_mod._stores.pop(self.store_dir.absolute(), None)
 
 
-def new_session(folder: Path, cells: list[NotebookNode], name: str = "exp.ipynb", **client_options: Any) -> KernelSession:
+def new_session(
+    folder: Path, cells: list[NotebookNode], name: str = "exp.ipynb", **client_options: Any
+) -> KernelSession:
+    """Write ``cells`` as ``folder/name`` and prepare (not start) a kernel for it."""
     path = folder / name
     nb = write_notebook(path, cells)
     return KernelSession(folder, nb, path, **client_options)

@@ -1,4 +1,4 @@
-from nbtrack.params import literal_params, loaded_names, parse
+from nbtrack.params import input_names, literal_params, parse
 
 
 def params_of(source):
@@ -34,5 +34,10 @@ def test_syntax_error_gives_no_params():
     assert params_of("lr = (") == {}
 
 
-def test_loaded_names_include_nested_uses():
-    assert loaded_names(parse("def f():\n    return df.x\ny = arr + 1\n")) >= {"df", "arr"}
+def test_inputs_include_nested_uses():
+    assert input_names(parse("def f():\n    return df.x\ny = arr + 1\n")) >= {"df", "arr"}
+
+
+def test_names_assigned_before_read_are_not_inputs():
+    names = input_names(parse("feats = df[['a']] * 2\ntotal = feats.sum()\nx = x + 1\n"))
+    assert "df" in names and "x" in names and "feats" not in names

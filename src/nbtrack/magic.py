@@ -156,7 +156,7 @@ class TrackMagics(Magics):
         shell = self.shell
         run = None
         try:
-            run, context = self._start(args, cell)
+            run, context = self._start(args, line, cell)
         except Exception as exc:
             warn(f"this cell runs untracked because the run could not be started: {exc}")
         result = self._run_body(line, cell)
@@ -203,11 +203,13 @@ class TrackMagics(Magics):
         finally:
             del compiler.cache
 
-    def _start(self, args: Any, cell: str) -> tuple[ActiveRun, dict[str, Any]]:
+    def _start(self, args: Any, line: str, cell: str) -> tuple[ActiveRun, dict[str, Any]]:
         shell = self.shell
         user_ns = shell.user_ns
         info = self.cell_info
-        cell_id = getattr(info, "cell_id", None) if info is not None and "%%track" in (info.raw_cell or "") else None
+        own_info = info is not None and "%%track" in (info.raw_cell or "")
+        cell_id = getattr(info, "cell_id", None) if own_info else None
+        raw_cell = info.raw_cell if own_info else f"%%track {line}\n{cell}"
         experiment = args.experiment or default_experiment()
         try:
             transformed = shell.transform_cell(cell)
@@ -229,7 +231,7 @@ class TrackMagics(Magics):
         for key, value in args.tag:
             run.set_tag(key, value)
 
-        for name in sorted(params_mod.loaded_names(tree)):
+        for name in sorted(params_mod.input_names(tree)):
             obj = user_ns.get(name)
             if obj is not None and is_data(obj):
                 run.log_data(name, obj)
@@ -261,6 +263,7 @@ class TrackMagics(Magics):
             "pending_params": pending_params,
             "pending_data": pending_data,
             "last_cell_end": self.last_cell_end,
+            "raw_cell": raw_cell,
         }
         run.start()
         return run, context
@@ -302,7 +305,7 @@ class TrackMagics(Magics):
         path, how = notebook_path(user_ns)
         if path is not None:
             try:
-                run.extra["snapshot"] = snapshot(run.store, path, how, context["last_cell_end"], run.extra["code"])
+                run.extra["snapshot"] = snapshot(run.store, path, how, context["last_cell_end"], context["raw_cell"])
             except Exception as exc:
                 warn(f"notebook snapshot of run {run.id} not recorded: {exc}")
         previous_data = None

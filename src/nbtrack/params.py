@@ -96,8 +96,19 @@ def literal_params(tree: ast.Module | None) -> dict[str, Any]:
     return params
 
 
-def loaded_names(tree: ast.Module | None) -> set[str]:
-    """Every name the cell reads, at any depth (inputs may be used inside functions the cell defines)."""
+def input_names(tree: ast.Module | None) -> set[str]:
+    """Names the cell reads before assigning them: values that existed before the cell ran.
+
+    Reads at any depth count (inputs may be used inside functions the cell defines); a name the cell
+    assigns at top level before reading it is the cell's own result, even if an earlier run left it
+    in the namespace.
+    """
     if tree is None:
         return set()
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    inputs: set[str] = set()
+    assigned: set[str] = set()
+    for stmt in tree.body:
+        reads = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        inputs |= reads - assigned
+        assigned |= {name for name, _ in _assigned_pairs(stmt)}
+    return inputs
