@@ -27,6 +27,7 @@ from .lock import FileLock
 
 FORMAT = 1
 _HEADER_OP = "header"
+RUNS_TABLE = "runs"
 
 
 class StoreCorruptionWarning(UserWarning):
@@ -161,7 +162,7 @@ class Journal:
                 if size == 0:
                     data = encode_line({"op": _HEADER_OP, "format": FORMAT}) + data
                 else:
-                    size = _cut_torn_tail(fd, size)
+                    size = _cut_torn_tail(fd, size, self.path)
                 _write_all(fd, data)
                 os.fsync(fd)
             finally:
@@ -169,11 +170,16 @@ class Journal:
             if size == 0:
                 _fsync_dir(self.path.parent)
             # When nothing else was appended since our last read, apply our own entries directly;
-            # otherwise catch up with the file (incrementally: only what others appended).
-            if (st.st_dev, st.st_ino) == self._identity and size == self._offset:
+            # otherwise catch up with the file (incrementally: only what others appended). A process that
+            # never read this journal does not pay a full read just to write.
+            if size == 0:  # we created the journal: its whole content is what we just wrote
+                self._reset((st.st_dev, st.st_ino))
+                self._replay(data.split(b"\n")[:-1])
+                self._offset = len(data)
+            elif (st.st_dev, st.st_ino) == self._identity and size == self._offset:
                 self._replay(data.split(b"\n")[:-1])
                 self._offset = size + len(data)
-            else:
+            elif self._identity is not None:
                 self.refresh()
         if self._superseded > max(1000, sum(len(t) for t in self.state.values())):
             self.compact()
@@ -194,6 +200,14 @@ class Journal:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            # Keep the journal being replaced as the last good copy, for `nbtrack doctor --repair`.
+            previous = self.path.with_name(self.path.name + ".prev")
+            link = self.path.with_name(f".{self.path.name}.{os.getpid()}.prev.tmp")
+            try:
+                os.link(self.path, link)
+                os.replace(link, previous)
+            except OSError:
+                pass  # a file system without hard links: compaction goes on without the copy
             os.replace(tmp, self.path)
             _fsync_dir(self.path.parent)
             self.refresh()
@@ -218,8 +232,11 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _cut_torn_tail(fd: int, size: int) -> int:
-    """Drop a last line left without its newline by a writer that died mid-write; returns the size."""
+def _cut_torn_tail(fd: int, size: int, path: Path) -> int:
+    """Drop a last line left without its newline by a writer that died mid-write; returns the size.
+
+    The bytes cut off are appended to ``<journal>.torn`` rather than thrown away.
+    """
     if os.pread(fd, 1, size - 1) == b"\n":
         return size
     start = max(0, size - (1 << 20))
@@ -233,6 +250,12 @@ def _cut_torn_tail(fd: int, size: int) -> int:
             new_size = 0
             break
         start = max(0, start - (1 << 20))
+    torn = os.pread(fd, size - new_size, new_size)
+    try:
+        with open(path.with_name(path.name + ".torn"), "ab") as keep:
+            keep.write(torn + b"\n")
+    except OSError:
+        pass
     os.ftruncate(fd, new_size)
     return new_size
 

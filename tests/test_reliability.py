@@ -1,0 +1,225 @@
+"""Trying hard to break the store: concurrent writers, SIGKILL mid-write, corruption, disk full.
+
+Figures these tests produce are summarised in docs/reliability.md.
+"""
+
+import errno
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import nbtrack
+from nbtrack import NbtrackWarning, journal
+from nbtrack.cli import main as cli
+from nbtrack.store import Store
+
+WRITER = textwrap.dedent(
+    """
+    import os, sys, nbtrack
+    nbtrack.set_store(sys.argv[1])
+    tag, count = sys.argv[2], int(sys.argv[3])
+    for n in range(count):
+        with nbtrack.track(name=f"{tag}-{n}", experiment="load", params={"writer": tag, "n": n},
+                           environment=(n % 50 == 0)) as run:
+            nbtrack.log_metric("value", n)
+        print(run.id, flush=True)
+    """
+)
+
+READER = textwrap.dedent(
+    """
+    import sys, time, warnings
+    warnings.simplefilter("error")
+    from nbtrack.store import Store
+    root, expected = sys.argv[1], int(sys.argv[2])
+    hot = Store(root)
+    reads, seen = 0, 0
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        cold = Store(root).run_docs()
+        for doc in cold.values():
+            assert doc["params"]["writer"] in "abcd", doc
+            if doc["status"] == "finished":
+                assert doc["metrics"]["value"] == doc["params"]["n"], doc
+            else:
+                assert doc["status"] == "running" and doc["metrics"] == {}, doc
+        now = len(hot.run_docs())
+        assert now >= seen
+        seen = now
+        reads += 1
+        if seen >= expected and len([d for d in cold.values() if d["status"] == "finished"]) >= expected:
+            break
+    print(reads, seen)
+    """
+)
+
+
+def test_four_writers_and_a_reader_lose_nothing(tmp_path):
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(tmp_path), "1000"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), tag, "250"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for tag in "abcd"]
+    reported = []
+    for writer in writers:
+        out, err = writer.communicate(timeout=300)
+        assert writer.returncode == 0, err
+        reported += out.split()
+    out, err = reader.communicate(timeout=300)
+    assert reader.returncode == 0, err
+    docs = Store(tmp_path).run_docs()
+    assert len(reported) == len(set(reported)) == 1000
+    assert sorted(docs) == sorted(reported)
+    for tag in "abcd":
+        mine = [d for d in docs.values() if d["params"]["writer"] == tag]
+        assert sorted(d["params"]["n"] for d in mine) == list(range(250))
+        assert all(d["status"] == "finished" and d["metrics"]["value"] == d["params"]["n"] for d in mine)
+    reads, seen = map(int, out.split())
+    assert reads >= 1 and seen == 1000
+
+
+KILLED_WRITER = textwrap.dedent(
+    """
+    import os, sys
+    from nbtrack import ids
+    from nbtrack.store import Store
+    store = Store(sys.argv[1])
+    print("ready", flush=True)
+    n = int(sys.argv[2])
+    while True:
+        size = (n * 7919) % 40_000            # some writes are large, so kills land inside them
+        doc = {"id": ids.new_run_id(), "n": n, "payload": "x" * size}
+        store.put_run(doc)
+        if n % 5 == 0:
+            store.put_blob(os.urandom(size // 3 + 1))
+        print(doc["id"], size, flush=True)
+        n += 1
+    """
+)
+
+
+def test_sigkill_during_writes_loses_no_committed_run(tmp_path):
+    """200 kills at random moments: the store always opens, every committed run is intact."""
+    rng = random.Random(1234)
+    committed: dict[str, int] = {}
+    kills = 200
+    for _ in range(kills):
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(rng.randrange(10**6))],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0, 0.05))
+        os.kill(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        for line in out.splitlines():
+            fields = line.split()
+            if len(fields) == 2:  # a line cut by the kill says nothing we can check
+                committed[fields[0]] = int(fields[1])
+        docs = Store(tmp_path).run_docs()  # opens, whatever state the kill left
+        missing = [run_id for run_id in committed if run_id not in docs]
+        assert not missing, f"{len(missing)} committed runs lost"
+    docs = Store(tmp_path).run_docs()
+    for run_id, size in committed.items():
+        assert docs[run_id]["payload"] == "x" * size
+    survivor = Store(tmp_path)
+    survivor.put_run({"id": nbtrack.ids.new_run_id(), "n": -1, "payload": ""})  # the next write succeeds
+    assert len(Store(tmp_path).run_docs()) == len(docs) + 1
+    assert len(committed) > kills  # most writers committed some runs before being killed
+    assert (tmp_path / "runs.jsonl.torn").exists()  # and some kills landed inside a write
+
+
+def test_lock_of_a_killed_holder_is_released(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from nbtrack.store import Store; s = Store(sys.argv[1]); s.ensure()\n"
+         "with s.lock:\n    print('locked', flush=True); time.sleep(60)", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    assert str(holder.pid) in (tmp_path / "lock").read_text()  # who holds it is visible
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    store = Store(tmp_path)
+    store.lock.timeout = 5
+    start = time.monotonic()
+    store.put_run({"id": nbtrack.ids.new_run_id()})
+    assert time.monotonic() - start < 2
+
+
+def test_busy_lock_times_out_with_a_clear_message(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from nbtrack.store import Store; s = Store(sys.argv[1]); s.ensure()\n"
+         "with s.lock:\n    print('locked', flush=True); time.sleep(30)", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        store = Store(tmp_path)
+        store.lock.timeout = 0.3
+        with pytest.raises(TimeoutError, match=f"held by process {holder.pid}"):
+            store.put_run({"id": nbtrack.ids.new_run_id()})
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_doctor_restores_runs_from_the_last_good_copy(tmp_path):
+    store = Store(tmp_path)
+    made = [nbtrack.ids.new_run_id() for _ in range(5)]
+    for n, run_id in enumerate(made):
+        store.put_run({"id": run_id, "n": n})
+    store.delete_run(made[0])
+    assert store.journal.compact()
+    assert (tmp_path / "runs.jsonl.prev").exists()
+    path = tmp_path / "runs.jsonl"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # truncated in the middle of a line
+    assert len(Store(tmp_path).run_docs()) < 4
+    assert cli(["--store", str(tmp_path), "doctor"]) == 1
+    assert cli(["--store", str(tmp_path), "doctor", "--repair"]) == 0
+    docs = Store(tmp_path).run_docs()
+    assert sorted(docs) == sorted(made[1:])  # every intact run back, the deleted one stays deleted
+    assert [doc["n"] for _, doc in sorted(docs.items())] == [1, 2, 3, 4]
+    assert list(tmp_path.glob("runs.jsonl.damaged-*"))
+
+
+def test_disk_full_mid_write_keeps_cell_and_store_intact(store_dir, monkeypatch):
+    with nbtrack.track(name="before") as before:
+        pass
+    real_write = journal._write_all
+
+    def half_then_enospc(fd, data):
+        real_write(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal, "_write_all", half_then_enospc)
+    results = []
+    with pytest.warns(NbtrackWarning, match="could not be saved.*No space left"), nbtrack.track(name="full"):
+        results.append(sum(range(10)))
+    assert results == [45]
+    monkeypatch.setattr(journal, "_write_all", real_write)
+    fresh = Store(store_dir)
+    assert before.id in fresh.run_docs()
+    with nbtrack.track(name="after") as after:
+        pass
+    docs = Store(store_dir).run_docs()
+    assert {before.id, after.id} <= set(docs)
+    lines = (store_dir / "runs.jsonl").read_bytes().splitlines()
+    assert all(journal.decode_line(line) for line in lines)  # the half-written line was cut off
+    assert (store_dir / "runs.jsonl.torn").exists()  # ... and kept aside, not thrown away
+
+
+def test_names_never_become_paths(store_dir, tmp_path):
+    evil = "../../x<script>alert(1)</script>\x00"
+    before = set(p for p in tmp_path.rglob("*"))
+    with nbtrack.track(name=evil, experiment=evil, params={evil: evil}, tags={"../t": "/etc/passwd"}) as run:
+        nbtrack.log_metric("../../m", 1.0)
+    created = set(p for p in tmp_path.rglob("*")) - before
+    assert all(store_dir in p.parents or p == store_dir for p in created)
+    got = nbtrack.get_run(run.id)
+    assert got.name == evil and got.experiment == evil and got.params[evil.replace("\x00", "")] == evil
+    assert json.loads(json.dumps(got.doc))["name"] == evil
