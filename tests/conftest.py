@@ -28,3 +28,17 @@ def ip(store_dir):
     shell.user_ns.pop("__vsc_ipynb_file__", None)
     yield shell
     shell.run_line_magic("unload_ext", "nbtrack")
+
+
+@pytest.fixture(scope="module")
+def store_dir_for_fuzz(tmp_path_factory):
+    """A test shell with nbtrack loaded and one store, shared by every example of a fuzz test."""
+    from IPython.testing.globalipapp import get_ipython, start_ipython
+
+    path = tmp_path_factory.mktemp("fuzzstore")
+    nbtrack.set_store(path)
+    shell = start_ipython() or get_ipython()
+    shell.run_line_magic("load_ext", "nbtrack")
+    yield shell
+    shell.run_line_magic("unload_ext", "nbtrack")
+    nbtrack.set_store(None)
