@@ -148,3 +148,33 @@ def test_html_summary_is_escaped(ip):
     run = last_run()
     html = RunSummary(run.doc, {"state": "none", "changed": [], "added": [], "removed": []})._repr_html_()
     assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def _notebook_with(tmp_path, source, secret):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = [nbformat.v4.new_output("stream", text=secret)]
+    nb.cells = [cell]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["on", "redact", "off"])
+def test_snapshot_modes(ip, tmp_path, monkeypatch, mode):
+    source = "%%track -q\nw = 1"
+    secret = "token=abc123-printed-by-the-user"
+    path = _notebook_with(tmp_path, source, secret)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+    monkeypatch.setenv("NBTRACK_SNAPSHOT", mode)
+    cell(ip, source)
+    run = last_run()
+    if mode == "off":
+        assert run.snapshot is None
+        return
+    assert run.snapshot.cells[0].source == source
+    assert run.snapshot_info["source"] == "JPY_SESSION_NAME" and run.snapshot_info["stale"] is False
+    stored = "".join(p.read_text("utf-8", "replace") for p in (run.store.root / "objects").rglob("*") if p.is_file())
+    assert (secret in stored) is (mode == "on")

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-_snapshot_cache: dict[tuple[str, int, int], tuple[str, set[str]]] = {}
+_snapshot_cache: dict[tuple[str, int, int, str], tuple[str, set[str]]] = {}
 
 
 def notebook_path(user_ns: dict[str, Any] | None) -> tuple[Path | None, str | None]:
@@ -58,14 +58,37 @@ def _code_sources(raw: bytes) -> set[str]:
     return sources
 
 
+SNAPSHOT_MODES = ("on", "redact", "off")
+
+
+def snapshot_mode() -> str:
+    """``NBTRACK_SNAPSHOT``: ``on`` (default), ``redact`` (outputs removed before storing) or ``off``."""
+    mode = os.environ.get("NBTRACK_SNAPSHOT", "on").strip().lower()
+    return mode if mode in SNAPSHOT_MODES else "on"
+
+
+def _redacted(raw: bytes) -> bytes:
+    """The notebook without outputs: they can hold printed secrets, tokens or personal data."""
+    try:
+        nb = json.loads(raw)
+        for cell in nb.get("cells", []):
+            if isinstance(cell, dict) and cell.get("cell_type") == "code":
+                cell["outputs"] = []
+                cell["execution_count"] = None
+        return json.dumps(nb, ensure_ascii=False, indent=1).encode("utf-8")
+    except (ValueError, AttributeError):
+        return b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+
+
 def snapshot(store: Any, path: Path, how: str, last_executed: float | None, cell_source: str) -> dict[str, Any]:
     """Store the notebook file as a blob (once per distinct content) and describe it."""
     st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
+    mode = snapshot_mode()
+    key = (str(path), st.st_size, st.st_mtime_ns, mode)
     cached = _snapshot_cache.get(key)
     if cached is None:
         raw = path.read_bytes()
-        cached = (store.put_blob(raw), _code_sources(raw))
+        cached = (store.put_blob(_redacted(raw) if mode == "redact" else raw), _code_sources(raw))
         _snapshot_cache.clear()  # one notebook per kernel: keep only the latest
         _snapshot_cache[key] = cached
     digest, sources = cached
@@ -83,6 +106,7 @@ def snapshot(store: Any, path: Path, how: str, last_executed: float | None, cell
         "mtime": mtime,
         "stale": bool(stale_reasons),
         "stale_reason": "; ".join(stale_reasons) or None,
+        "redacted": mode == "redact",
     }
 
 
