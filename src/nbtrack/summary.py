@@ -28,7 +28,8 @@ def data_change(current: dict[str, dict[str, Any]], previous: dict[str, dict[str
     return {"state": state, "changed": changed, "added": added, "removed": removed}
 
 
-def _data_text(change: dict[str, Any]) -> str:
+def _data_text(change: dict[str, Any], notes: dict[str, str] | None = None) -> str:
+    """The data part of the summary line; ``notes`` says what changed per input (checks.change_notes)."""
     state = change["state"]
     if state == "none":
         return "no data inputs"
@@ -38,7 +39,8 @@ def _data_text(change: dict[str, Any]) -> str:
         return "data unchanged"
     parts = []
     if change["changed"]:
-        parts.append("changed " + ", ".join(change["changed"]))
+        notes = notes or {}
+        parts.append("changed " + ", ".join(f"{k} ({notes[k]})" if notes.get(k) else k for k in change["changed"]))
     if change["added"]:
         parts.append("new " + ", ".join(change["added"]))
     if change["removed"]:
@@ -66,7 +68,7 @@ class RunSummary:
             parts.append(f"{len(metrics)} metric{'s' * (len(metrics) != 1)} ({shown}{more})")
         else:
             parts.append("0 metrics")
-        parts.append(_data_text(self.change))
+        parts.append(_data_text(self.change, self.doc.get("data_notes")))
         if doc.get("error"):
             parts.append(f"{doc['error']['type']}: {str(doc['error']['message'])[:80]}")
         if not self.saved:
