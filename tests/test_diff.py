@@ -1,0 +1,138 @@
+"""nbtrack.diff (module nbtrack.rundiff): params, metrics, data, environment and cell-aware code changes."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import numpy as np
+import pytest
+
+import nbtrack
+from nbtrack.cli import main
+from nbtrack.rundiff import RunDiff, cell_diff
+
+
+def _run(params, metric, data=None, environment=False):
+    with nbtrack.track(name="fit", experiment="d", params=params, data=data, environment=environment) as run:
+        nbtrack.log_metric("acc", metric)
+    return run.id
+
+
+def test_params_metrics_and_data(store_dir):
+    a = _run({"lr": 0.1, "epochs": 5, "opt": "sgd"}, 0.80, data={"train": np.arange(10)})
+    b = _run({"lr": 0.01, "epochs": 5, "wd": 1e-4}, 0.85, data={"train": np.arange(10) + 1})
+    d = nbtrack.diff(a, b)
+    assert isinstance(d, RunDiff) and not d.identical
+    params = {r["name"]: (r["change"], r["a"], r["b"]) for r in d.params}
+    assert params == {"lr": ("changed", 0.1, 0.01), "opt": ("removed", "sgd", None), "wd": ("added", None, 1e-4)}
+    assert d.same_params == 1  # epochs
+    (acc,) = d.metrics
+    assert acc["name"] == "acc" and acc["delta"] == pytest.approx(0.05)
+    (train,) = d.data
+    assert train["change"] == "changed" and train["a"] != train["b"]
+    text = d.to_text()
+    assert "~ lr: 0.1 -> 0.01" in text and "+ wd" in text and "- opt" in text and "(+0.05)" in text
+    assert nbtrack.diff(a, a).identical and "no differences" in nbtrack.diff(a, a).to_text()
+
+
+def test_environment_changes(store_dir):
+    a = _run({"lr": 0.1}, 0.8, environment=True)
+    b = _run({"lr": 0.1}, 0.8, environment=True)
+    assert nbtrack.diff(a, b).env == []  # same process, same environment
+    st = nbtrack.get_store()
+    doc = dict(st.get_doc(b))
+    env = dict(doc["env"])
+    packages = dict(st.get_json(env["packages"]))
+    name = next(iter(packages))
+    packages[name] = "999.0"
+    packages["brand-new-pkg"] = "1.0"
+    removed = sorted(packages)[-1] if sorted(packages)[-1] != "brand-new-pkg" else sorted(packages)[-2]
+    del packages[removed]
+    env["packages"] = st.put_json(packages)
+    env["python"] = "3.99.0"
+    env["git"] = {"commit": "f" * 40, "branch": "feature", "dirty": True}
+    doc["env"] = env
+    st.put_run(doc)
+    changes = {r["what"]: (r["change"], r["b"]) for r in nbtrack.diff(a, b).env}
+    assert changes["python"] == ("changed", "3.99.0")
+    assert changes[f"package {name}"] == ("changed", "999.0")
+    assert changes["package brand-new-pkg"] == ("added", "1.0")
+    assert changes[f"package {removed}"][0] == "removed"
+    assert changes["git commit"][1] == "f" * 40
+    assert "environment:" in nbtrack.diff(a, b).to_text()
+
+
+def test_cell_diff_aligns_cells():
+    a = ["import numpy as np", "x = 1\ny = 2", "print(x)", "old = True"]
+    b = ["import numpy as np   ", "x = 1\ny = 3", "brand new", "print(x)"]
+    changes = cell_diff(a, b)
+    kinds = [(c.kind, c.a_index, c.b_index) for c in changes]
+    # trailing whitespace is not a change; the edited cell is one change, not a shifted wall of lines
+    assert kinds == [("same", 0, 0), ("changed", 1, 1), ("added", None, 2), ("same", 2, 3), ("removed", 3, None)]
+    assert changes[1].lines == ["@@ -1,2 +1,2 @@", " x = 1", "-y = 2", "+y = 3"]
+    assert cell_diff(["a = 1"], ["a = 1"])[0].kind == "same"
+    # a cell replaced by a completely different one is still shown as an edit of that cell
+    assert [c.kind for c in cell_diff(["p = 1"], ["zzz"])] == ["changed"]
+
+
+def _cell(ip, source):
+    return ip.run_cell(source, store_history=True)
+
+
+def test_code_diff_from_execution_history(ip):
+    ip.run_cell("import nbtrack", store_history=False)
+    _cell(ip, "a = 1")
+    _cell(ip, "%%track -q -n h\nb = a + 1\nnbtrack.log_metric('b', b)")
+    first = nbtrack.runs().run_id.iloc[0]
+    ip.history_manager.reset(new_session=True)  # as after a kernel restart
+    ip.run_cell("import nbtrack", store_history=False)
+    _cell(ip, "a = 2\nscale = 10")
+    _cell(ip, "%%track -q -n h\nb = a + 1\nnbtrack.log_metric('b', b)")
+    second = nbtrack.runs().run_id.iloc[0]
+    d = nbtrack.diff(first, second)
+    assert d.code_source == "history" and d.code_changed
+    changed = [c for c in d.code if c.kind == "changed"]
+    assert changed and "-a = 1" in changed[-1].lines and "+a = 2" in changed[-1].lines
+    assert "+scale = 10" in changed[-1].lines
+    assert d.metrics[0]["delta"] == pytest.approx(1.0)
+    assert "cell A[" in d.to_text()
+    only_cell = nbtrack.diff(first, second, code="cell")
+    assert only_cell.code_source == "cell" and not only_cell.code_changed  # the tracked cell itself is the same
+
+
+def test_snapshot_outputs_ignored_unless_asked(store_dir):
+    a = _run({"lr": 0.1}, 0.8)
+    b = _run({"lr": 0.1}, 0.8)
+    st = nbtrack.get_store()
+    for run_id, (count, output) in ((a, (1, "0.8")), (b, (7, "0.9"))):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(acc)", execution_count=count,
+                                     outputs=[nbformat.v4.new_output("stream", name="stdout", text=output)])])
+        doc = dict(st.get_doc(run_id))
+        doc["snapshot"] = {"blob": st.put_blob(nbformat.writes(nb).encode())}
+        st.put_run(doc)
+    assert not nbtrack.diff(a, b, code="snapshot").code_changed
+    with_outputs = nbtrack.diff(a, b, code="snapshot", outputs=True)
+    assert with_outputs.code_changed
+    lines = with_outputs.code[0].lines
+    assert "-# [output] 0.8" in lines and "+# [output] 0.9" in lines and "+# [execution_count: 7]" in lines
+
+
+def test_html_is_escaped(store_dir):
+    a = _run({"name": "<b>bold</b>"}, 0.8)
+    b = _run({"name": "<script>x</script>"}, 0.8)
+    page = nbtrack.diff(a, b)._repr_html_()
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<b>bold" not in page
+
+
+def test_cli_diff(store_dir, capsys):
+    a = _run({"lr": 0.1}, 0.8)
+    b = _run({"lr": 0.2}, 0.9)
+    store = ["--store", str(store_dir)]
+    assert main([*store, "diff", a[:12], b[:12]]) == 0
+    assert "~ lr: 0.1 -> 0.2" in capsys.readouterr().out
+    assert main([*store, "diff", a, b, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["a"] == a and data["params"][0] == {"name": "lr", "a": 0.1, "b": 0.2, "change": "changed"}
+    assert main([*store, "diff", a, "zzzzzz"]) == 1
+    assert capsys.readouterr().err.startswith("nbtrack: error: no run")
