@@ -41,3 +41,9 @@ def test_inputs_include_nested_uses():
 def test_names_assigned_before_read_are_not_inputs():
     names = input_names(parse("feats = df[['a']] * 2\ntotal = feats.sum()\nx = x + 1\n"))
     assert "df" in names and "x" in names and "feats" not in names
+
+
+def test_loop_comprehension_and_argument_names_are_not_inputs():
+    source = ("for p in range(3):\n    q = p * 2\nlast = p\nsquares = [x * x for x in items]\n"
+              "def f(frame):\n    return frame.sum() + scale\nwith open(path) as fh:\n    text = fh.read()\n")
+    assert input_names(parse(source)) == {"range", "items", "scale", "open", "path"}

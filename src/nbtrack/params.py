@@ -106,9 +106,52 @@ def input_names(tree: ast.Module | None) -> set[str]:
     if tree is None:
         return set()
     inputs: set[str] = set()
-    assigned: set[str] = set()
-    for stmt in tree.body:
-        reads = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        inputs |= reads - assigned
-        assigned |= {name for name, _ in _assigned_pairs(stmt)}
+    _scan(tree.body, set(), inputs)
     return inputs
+
+
+def _reads(node: ast.AST) -> set[str]:
+    """Names a node reads, less those bound inside it (comprehension targets, lambda and function arguments)."""
+    loads: set[str] = set()
+    local: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            loads.add(n.id)
+        elif isinstance(n, ast.comprehension):
+            local |= _names(n.target)
+        elif isinstance(n, ast.arg):
+            local.add(n.arg)
+    return loads - local
+
+
+def _names(target: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _scan(stmts: list[ast.stmt], assigned: set[str], inputs: set[str]) -> None:
+    """Walk statements in execution order: a read counts as an input unless an earlier binding made the name."""
+    for stmt in stmts:
+        if isinstance(stmt, (ast.For, ast.AsyncFor)):
+            inputs |= _reads(stmt.iter) - assigned
+            assigned |= _names(stmt.target)
+            _scan(stmt.body + stmt.orelse, assigned, inputs)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                inputs |= _reads(item.context_expr) - assigned
+                if item.optional_vars is not None:
+                    assigned |= _names(item.optional_vars)
+            _scan(stmt.body, assigned, inputs)
+        elif isinstance(stmt, (ast.If, ast.While)):
+            inputs |= _reads(stmt.test) - assigned
+            _scan(stmt.body, assigned, inputs)
+            _scan(stmt.orelse, assigned, inputs)
+        elif isinstance(stmt, ast.Try):
+            _scan(stmt.body, assigned, inputs)
+            for handler in stmt.handlers:
+                if handler.name:
+                    assigned.add(handler.name)
+                _scan(handler.body, assigned, inputs)
+            _scan(stmt.orelse + stmt.finalbody, assigned, inputs)
+        else:
+            inputs |= _reads(stmt) - assigned
+            assigned |= {name for name, _ in _assigned_pairs(stmt)}

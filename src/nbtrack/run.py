@@ -52,6 +52,21 @@ def effective_status(doc: dict[str, Any]) -> str:
     return status
 
 
+def inflate_data(store: Any, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Fingerprint records with their profiles read back from the blobs they were moved to."""
+    inflated = {}
+    for name, record in data.items():
+        digest = record.get("profile_blob") if isinstance(record, dict) else None
+        if isinstance(digest, str):
+            record = {k: v for k, v in record.items() if k != "profile_blob"}
+            try:
+                record["profile"] = store.get_json(digest)
+            except (OSError, ValueError):
+                record["profile"] = None  # the blob is gone: `nbtrack doctor` reports it
+        inflated[name] = record
+    return inflated
+
+
 @dataclass(frozen=True)
 class Run:
     """One run as recorded. Dict fields hold decoded values (NaN, tuples, numpy arrays come back as such)."""
@@ -99,9 +114,10 @@ class Run:
     def tags(self) -> dict[str, Any]:
         return values.decode(self.doc.get("tags", {}))
 
-    @property
+    @cached_property
     def data(self) -> dict[str, dict[str, Any]]:
-        return self.doc.get("data", {})
+        """Fingerprint record of each input, with its profile."""
+        return inflate_data(self.store, self.doc.get("data") or {})
 
     @property
     def code(self) -> str | None:
