@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,14 +79,25 @@ def _git(root: Path, *args: str) -> str | None:
     return out.stdout if out.returncode == 0 else None
 
 
+GIT_REUSE_SECONDS = 5.0  # a sweep recording many runs a second asks git once per this interval
+_git_cache: dict[Path, tuple[float, dict[str, Any]]] = {}
+
+
 class GitProbe:
-    """Reads git state in a background thread, so it overlaps the cell instead of adding to it."""
+    """Reads git state in a background thread, so it overlaps the cell instead of adding to it.
+
+    A state read less than ``GIT_REUSE_SECONDS`` ago is reused: ``git status`` costs tens of
+    milliseconds, more than recording a run.
+    """
 
     def __init__(self, cwd: Path) -> None:
         self.root = find_git_root(cwd)
         self.result: dict[str, Any] | None = None
         self._thread: threading.Thread | None = None
-        if self.root is not None:
+        cached = _git_cache.get(self.root) if self.root is not None else None
+        if cached is not None and time.monotonic() - cached[0] < GIT_REUSE_SECONDS:
+            self.result = cached[1]
+        elif self.root is not None:
             self._thread = threading.Thread(target=self._probe, name="nbtrack-git", daemon=True)
             self._thread.start()
 
@@ -103,6 +115,7 @@ class GitProbe:
             "branch": branch.strip() if branch else None,
             "dirty": bool(status.strip()) if status is not None else None,
         }
+        _git_cache[self.root] = (time.monotonic(), self.result)
 
     def wait(self, timeout: float = 5.0) -> dict[str, Any] | None:
         if self._thread is not None:

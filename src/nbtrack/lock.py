@@ -7,6 +7,7 @@ only to tell a waiting user who holds it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
@@ -96,12 +97,20 @@ class FileLock:
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
-        except OSError:
-            pass  # the note is informative only
+        with contextlib.suppress(OSError):  # the note is informative only; fixed width, so no truncate
+            os.pwrite(fd, _holder_note(), 0)
         return fd
+
+
+_note: bytes | None = None
+
+
+def _holder_note() -> bytes:
+    global _note
+    pid = os.getpid()
+    if _note is None or not _note.startswith(f"{pid} ".encode()):
+        _note = f"{pid} {socket.gethostname()}".encode()[:255].ljust(256) + b"\n"
+    return _note
 
 
 def _read_holder(fd: int) -> str:

@@ -22,8 +22,10 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import params as params_mod
+from .checks import change_notes
 from .fingerprint import is_data
-from .notebook import notebook_path, snapshot, store_history
+from .notebook import notebook_path, snapshot, snapshot_mode, store_history
+from .run import inflate_data
 from .store import get_store
 from .summary import RunSummary, data_change
 from .tracking import ActiveRun, default_experiment, status_for, warn
@@ -176,6 +178,9 @@ class TrackMagics(Magics):
 
     def _cell_number(self) -> int:
         """The In[n] of the cell being run (IPython 9 increments its counter before the cell runs, 8 after)."""
+        current = getattr(self.shell.displayhook, "exec_result", None)  # the cell being run, IPython >= 8
+        if current is not None and isinstance(getattr(current, "execution_count", None), int):
+            return current.execution_count
         history = self.shell.history_manager
         if history is not None and history.input_hist_raw:
             return len(history.input_hist_raw) - 1
@@ -185,7 +190,7 @@ class TrackMagics(Magics):
         """Run the body as the shell runs any cell, numbered as the user's cell, with its line numbers."""
         shell = self.shell
         # The comment stands where the %%track line stands, so traceback line numbers match the cell.
-        source = f"# %%track {line}\n{cell}"
+        source = "# %%track " + line.replace("\x00", "\\x00") + "\n" + cell
         number = self._cell_number()
         compiler = shell.compile
         if shell.execution_count == number or "cache" in vars(compiler):
@@ -303,7 +308,7 @@ class TrackMagics(Magics):
         except Exception as exc:
             warn(f"environment of run {run.id} not recorded: {exc}")
         path, how = notebook_path(user_ns)
-        if path is not None:
+        if path is not None and snapshot_mode() != "off":
             try:
                 run.extra["snapshot"] = snapshot(run.store, path, how, context["last_cell_end"], context["raw_cell"])
             except Exception as exc:
@@ -312,9 +317,10 @@ class TrackMagics(Magics):
         parent = run.extra.get("parent")
         if parent:
             previous = run.store.run_docs().get(parent)
-            previous_data = previous.get("data", {}) if previous else None
+            previous_data = inflate_data(run.store, previous.get("data") or {}) if previous else None
         change = data_change(run.data, previous_data)
         run.extra["data_change"] = change
+        run.extra["data_notes"] = change_notes(run.profiles, previous_data)
         run.finish(status_for(error), error)
         if not args.quiet:
             from IPython.display import display
@@ -331,6 +337,9 @@ def load_ipython_extension(ipython: Any) -> None:
                 ipython.events.unregister(event, handler)
     magics = TrackMagics(ipython)
     ipython.register_magics(magics)
+    from .panel_magic import register as register_line_magics  # %nbtrack panel
+
+    register_line_magics(ipython)
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)
     ipython._nbtrack_magics = magics

@@ -105,7 +105,8 @@ class ActiveRun:
         self.params: dict[str, Any] = {}
         self.metrics: dict[str, float] = {}
         self.tags: dict[str, Any] = {}
-        self.data: dict[str, dict[str, Any]] = {}
+        self.data: dict[str, dict[str, Any]] = {}  # fingerprint records as stored (profiles in blobs)
+        self.profiles: dict[str, dict[str, Any]] = {}  # the same records with their profiles inline
         self.series: dict[str, dict[str, list[Any]]] = {}
         self.extra: dict[str, Any] = {}  # code, cell id, history, snapshot, env, parent...
         self.status = "running"
@@ -126,23 +127,31 @@ class ActiveRun:
     def log_param(self, name: Any, value: Any) -> None:
         key = clean_key(name, "param")
         if key is not None:
+            encoded = _encode_now(value, f"param {key!r}")  # warn at the call that passed the value
             with self._lock:
-                self.params[key] = value
+                self.params[key] = encoded
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         for name, value in _items(params, "log_params"):
             self.log_param(name, value)
 
     def log_metric(self, name: Any, value: Any, step: int | None = None) -> None:
-        key = clean_key(name, "metric")
-        if key is None:
-            return
-        try:
-            number = values.to_float(value)
-        except (TypeError, ValueError, OverflowError) as exc:
-            warn(f"metric {key!r} not recorded: {exc}")
-            return
-        if step is not None:
+        # Training loops call this thousands of times: plain names and numbers take the short path.
+        if type(name) is str and 0 < len(name) <= MAX_NAME_LENGTH and "\x00" not in name and name.strip():
+            key = name
+        else:
+            key = clean_key(name, "metric")
+            if key is None:
+                return
+        if type(value) is float or type(value) is int:
+            number = float(value)
+        else:
+            try:
+                number = values.to_float(value)
+            except (TypeError, ValueError, OverflowError) as exc:
+                warn(f"metric {key!r} not recorded: {exc}")
+                return
+        if step is not None and type(step) is not int:
             try:
                 step = int(step)
             except (TypeError, ValueError, OverflowError):
@@ -154,7 +163,7 @@ class ActiveRun:
                 step = points["step"][-1] + 1 if points["step"] else 0
             points["step"].append(step)
             points["value"].append(number if math.isfinite(number) else repr(number))
-            points["time"].append(round(time.time(), 6))
+            points["time"].append(time.time())
             self.metrics[key] = number
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
@@ -164,28 +173,39 @@ class ActiveRun:
     def set_tag(self, key: Any, value: Any) -> None:
         name = clean_key(key, "tag")
         if name is not None:
+            encoded = _encode_now(value, f"tag {name!r}")
             with self._lock:
-                self.tags[name] = value
+                self.tags[name] = encoded
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         for key, value in _items(tags, "set_tags"):
             self.set_tag(key, value)
 
-    def log_data(self, name: str, obj: Any) -> dict[str, Any] | None:
-        """Fingerprint an input of this run (DataFrame, Series, array, file or directory path)."""
+    def log_data(self, name: str, obj: Any) -> Mapping[str, Any] | None:
+        """Fingerprint and profile an input of this run (DataFrame, Series, array, file or directory path).
+
+        Returns the :class:`~nbtrack.fingerprint.Fingerprint`; ``run.data[name]`` stores its record.
+        """
         from .fingerprint import fingerprint
 
         key = clean_key(name, "data")
         if key is None:
             return None
         try:
-            record = fingerprint(obj)
+            result = fingerprint(obj, profile=True)
+            record = result.to_dict()
         except Exception as exc:
             warn(f"data {key!r} not fingerprinted: {exc}")
             return None
+        try:
+            stored = store_profile(self.store, record)
+        except Exception as exc:
+            warn(f"profile of data {key!r} not stored: {exc}")
+            stored = {k: v for k, v in record.items() if k != "profile"}
         with self._lock:
-            self.data[key] = record
-        return record
+            self.data[key] = stored
+            self.profiles[key] = record
+        return result
 
     # lifecycle -----------------------------------------------------------------------------------
 
@@ -208,14 +228,11 @@ class ActiveRun:
         self._save(final=True)
 
     def to_doc(self) -> dict[str, Any]:
-        encoder = values.Encoder()
         with self._lock:
-            params = {k: encoder.encode(v, f"param {k!r}") for k, v in self.params.items()}
-            tags = {k: encoder.encode(v, f"tag {k!r}") for k, v in self.tags.items()}
-            metrics = {k: encoder.encode(v, f"metric {k!r}") for k, v in self.metrics.items()}
+            params = dict(self.params)
+            tags = dict(self.tags)
+            metrics = {k: v if math.isfinite(v) else values.encode(v)[0] for k, v in self.metrics.items()}
             data = dict(self.data)
-        for note in encoder.notes:
-            warn(note)
         doc: dict[str, Any] = {
             "id": self.id,
             "experiment": self.experiment,
@@ -248,6 +265,13 @@ class ActiveRun:
         except Exception as exc:  # never let the tracker break the user's code
             what = "final record" if final else "start record"
             warn(f"the {what} of run {self.id} could not be saved to {self.store.root}: {exc}")
+        else:
+            import os
+
+            if os.environ.get("NBTRACK_TRACKING_URI"):  # direct logging to a server (remote.py); never raises
+                from .remote import live_log
+
+                live_log(self.store, doc, final)
 
     @property
     def saved(self) -> bool:
@@ -255,6 +279,27 @@ class ActiveRun:
 
     def as_run(self) -> Run:
         return Run(self.store.get_doc(self.id), self.store)
+
+
+def store_profile(store: Store, record: dict[str, Any]) -> dict[str, Any]:
+    """The record to keep in the run: its profile (often 1-2 KB per column) moves to a shared blob.
+
+    Run records stay small, so listing 10,000 runs stays fast, and reruns on the same data share one
+    profile file. ``run.inflate_data`` puts profiles back when a run is read.
+    """
+    profile = record.get("profile")
+    if profile is None:
+        return record
+    slim = {k: v for k, v in record.items() if k != "profile"}
+    slim["profile_blob"] = store.put_json(profile)
+    return slim
+
+
+def _encode_now(value: Any, what: str) -> Any:
+    encoded, notes = values.encode(value, what)
+    for note in notes:
+        warnings.warn(f"nbtrack: {note}", NbtrackWarning, stacklevel=4)
+    return encoded
 
 
 def _items(mapping: Any, call: str) -> list[tuple[Any, Any]]:
@@ -389,8 +434,8 @@ def log_params(params: Mapping[str, Any]) -> None:
     _require_run("log_params").log_params(params)
 
 
-def log_data(name: str, obj: Any) -> dict[str, Any] | None:
-    """Fingerprint an input (DataFrame, Series, array, or a file/directory path) of the active run."""
+def log_data(name: str, obj: Any) -> Mapping[str, Any] | None:
+    """Fingerprint and profile an input (DataFrame, Series, array, or a file/directory path) of the active run."""
     return _require_run("log_data").log_data(name, obj)
 
 
