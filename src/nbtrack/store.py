@@ -5,6 +5,7 @@ Layout of a store directory (``.nbtrack/`` by default)::
     runs.jsonl          run records, one checksummed JSON line per write (see journal.py)
     lock                the inter-process write lock (see lock.py)
     objects/ab/cdef...  content-addressed blobs: notebook snapshots, histories, series, package lists
+    push/<hash>.jsonl   what was pushed to which tracking server, one file per server (see remote_state.py)
 
 A blob is named by the BLAKE2b-128 hash of its bytes and written to a temporary file, fsynced and
 renamed into place before any run record refers to it, so a record never points at half a file.
