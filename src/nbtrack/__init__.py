@@ -27,12 +27,23 @@ from .tracking import (
 
 __all__ = [
     "ActiveRun",
+    "Comparison",
+    "DataCheckReport",
+    "DataExpectationError",
+    "Fingerprint",
     "NbtrackWarning",
     "NoActiveRunError",
     "Run",
+    "RunDiff",
     "__version__",
     "active_run",
+    "check_data",
+    "compare",
     "delete_run",
+    "diff",
+    "expect",
+    "export",
+    "fingerprint",
     "get_run",
     "get_store",
     "load_ipython_extension",
@@ -41,6 +52,9 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "panel",
+    "pull",
+    "push",
     "runs",
     "set_store",
     "set_tag",
@@ -55,6 +69,20 @@ _LAZY = {
     "delete_run": "query",
     "set_tag": "query",
     "Run": "run",
+    "panel": "panel",
+    "compare": "comparison",
+    "Comparison": "comparison",
+    "diff": "rundiff",
+    "RunDiff": "rundiff",
+    "push": "remote",
+    "pull": "remote",
+    "fingerprint": "fingerprint",
+    "Fingerprint": "fingerprint",
+    "check_data": "checks",
+    "expect": "checks",
+    "DataCheckReport": "checks",
+    "DataExpectationError": "checks",
+    "export": "export",
 }
 
 
@@ -77,3 +105,13 @@ def unload_ipython_extension(ipython: Any) -> None:
     from .magic import unload_ipython_extension as unload
 
     unload(ipython)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the prebuilt JupyterLab sidebar lives (for ``jupyter labextension develop``)."""
+    return [{"src": "labextension", "dest": "nbtrack"}]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The jupyter_server extension (REST API for the sidebar) is :mod:`nbtrack.server`."""
+    return [{"module": "nbtrack.server"}]

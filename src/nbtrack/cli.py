@@ -110,6 +110,51 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.output, store=args.store, timeout=args.timeout)
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    from .remote import RemoteError, cli_push
+
+    try:
+        return cli_push(args, _store(args))
+    except RemoteError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from .remote import RemoteError, cli_pull
+
+    try:
+        return cli_pull(args, _store(args))
+    except RemoteError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .comparison import cli_compare
+
+    try:
+        return cli_compare(args, _store(args))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from .rundiff import cli_diff
+
+    try:
+        return cli_diff(args, _store(args))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import ExportError, cli_export
+
+    try:
+        return cli_export(args, _store(args))
+    except (ExportError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbtrack", description="Jupyter-native experiment tracking.")
     parser.add_argument("--version", action="version", version=f"nbtrack {__version__}")
@@ -142,6 +187,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", default="nbtrack-demo", help="working folder (default: ./nbtrack-demo)")
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("push", help="copy runs to an MLflow tracking server (again: only what is new)")
+    p.add_argument("runs", nargs="*", metavar="RUN", help="run ids or prefixes (default: every run)")
+    p.add_argument("--to", required=True, metavar="URI", help="tracking URI, e.g. http://host:5000")
+    p.add_argument("--experiment", "-e", action="append", help="only runs of this experiment; repeatable")
+    p.add_argument("--since", metavar="DATE", help="only runs started since: 2024-05-01, 2024-05-01T14:30, 7d, 12h")
+    p.add_argument("--dry-run", "-n", action="store_true", help="list what would be sent; send nothing")
+    p.add_argument("--force", action="store_true", help="look every run up on the server, not in the push state")
+    p.add_argument("--workers", type=int, default=None, help="runs sent in parallel (default: 4)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", "-v", action="store_true", help="one line per run")
+    p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("pull", help="import the runs of an MLflow experiment into the local store")
+    p.add_argument("--from", dest="source", required=True, metavar="URI", help="tracking URI")
+    p.add_argument("--experiment", "-e", required=True, help="MLflow experiment name")
+    p.add_argument("--dry-run", "-n", action="store_true", help="list what would be imported")
+    p.add_argument("--workers", type=int, default=None, help="runs fetched in parallel (default: 4)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", "-v", action="store_true", help="one line per run")
+    p.set_defaults(func=cmd_pull)
+
+    # compare and diff declare their options next to the code that reads them
+    from . import comparison, rundiff
+
+    comparison.add_cli(sub, cmd_compare)
+    rundiff.add_cli(sub, cmd_diff)
+    from . import export
+
+    export.add_cli(sub, cmd_export)
     return parser
 
 
