@@ -110,9 +110,22 @@ def snapshot(store: Any, path: Path, how: str, last_executed: float | None, cell
     }
 
 
+_source_digests: dict[str, str] = {}
+
+
 def store_history(store: Any, sources: list[str]) -> str:
-    """Store each cell source as a blob and the ordered list of their hashes as one more blob."""
-    return store.put_json([store.put_blob(source.encode("utf-8", "surrogatepass")) for source in sources])
+    """Store each cell source as a blob and the ordered list of their hashes as one more blob.
+
+    Sources already stored by this process are looked up, not hashed again: the history grows with
+    every cell, and a run should not cost time in proportion to it.
+    """
+    digests = []
+    for source in sources:
+        digest = _source_digests.get(source)
+        if digest is None or not store.has_blob(digest):
+            digest = _source_digests[source] = store.put_blob(source.encode("utf-8", "surrogatepass"))
+        digests.append(digest)
+    return store.put_json(digests)
 
 
 def load_history(store: Any, digest: str) -> list[str]:

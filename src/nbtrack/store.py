@@ -70,13 +70,14 @@ class Store:
 
     # run records -----------------------------------------------------------------------------
 
-    def put_run(self, doc: dict[str, Any]) -> None:
+    def put_run(self, doc: dict[str, Any], durable: bool = True) -> None:
+        """Write a run record; ``durable=False`` skips the fsync (for records a later write supersedes)."""
         run_id = doc["id"]
         if not ids.is_run_id(run_id):
             raise ValueError(f"not a run id: {run_id!r}")
         self.ensure()
         with self._mutex:
-            self.journal.append([{"op": "put", "t": RUNS, "id": run_id, "doc": doc}])
+            self.journal.append([{"op": "put", "t": RUNS, "id": run_id, "doc": doc}], durable=durable)
 
     def delete_run(self, run_id: str) -> None:
         self.ensure()
@@ -138,6 +139,10 @@ class Store:
             _fsync_dir(path.parent)
         self._known_blobs.add(digest)
         return digest
+
+    def has_blob(self, digest: str) -> bool:
+        """True when this process wrote or saw the blob (cheap: no file system call)."""
+        return digest in self._known_blobs
 
     def get_blob(self, digest: str) -> bytes:
         return self._blob_path(digest).read_bytes()

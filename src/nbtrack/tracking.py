@@ -260,7 +260,8 @@ class ActiveRun:
             if final and self.series:
                 doc["series"] = self.store.put_json(self.series)
             self.doc = doc
-            self.store.put_run(doc)
+            # The `running` record is a breadcrumb the final record supersedes: no need to wait for the disk.
+            self.store.put_run(doc, durable=final)
             self._stored = True
         except Exception as exc:  # never let the tracker break the user's code
             what = "final record" if final else "start record"
