@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 import zlib
 from collections.abc import Iterable
@@ -41,6 +42,23 @@ class StoreCorruptError(RuntimeError):
 def encode_line(payload: dict[str, Any]) -> bytes:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     return b"%08x %s\n" % (zlib.crc32(body), body)
+
+
+# The fixed prefix encode_line gives entries built as {"op", "t", "id", ...}: keys are plain text.
+_PREFIX = re.compile(rb'^\{"op":"(put|del)","t":"([A-Za-z0-9_]+)","id":"([0-9a-z]+)"')
+
+
+def _checked_body(line: bytes) -> bytes | None:
+    """The payload bytes of a line whose checksum is right, else None."""
+    if len(line) < 10 or line[8:9] != b" ":
+        return None
+    body = line[9:]
+    try:
+        if int(line[:8], 16) != zlib.crc32(body):
+            return None
+    except ValueError:
+        return None
+    return body
 
 
 def decode_line(line: bytes) -> dict[str, Any] | None:
@@ -108,11 +126,18 @@ class Journal:
         self._superseded = 0
 
     def _replay(self, lines: Iterable[bytes]) -> None:
-        state = self.state
+        """Apply lines to the state. A document is JSON-decoded only if no later line replaces it.
+
+        Every line's checksum is verified, but most runs have two lines (``running``, then final):
+        reading the key from the fixed prefix nbtrack writes and decoding only the last version of
+        each document halves the cost of opening a large store.
+        """
+        latest: dict[tuple[Any, Any], tuple[int, str, bytes | dict[str, Any] | None]] = {}
+        known = self.state
         for line in lines:
             self._line_no += 1
-            payload = decode_line(line)
-            if payload is None:
+            body = _checked_body(line)
+            if body is None:
                 if self._line_no == 1 and not line.startswith(b"{") and b" " not in line[:9]:
                     raise StoreCorruptError(
                         f"{self.path} is not an nbtrack store file (line 1 is not a journal line). "
@@ -120,22 +145,51 @@ class Journal:
                     )
                 self.problems.append(f"{self.path}, line {self._line_no}: damaged (bad checksum or JSON)")
                 continue
-            op = payload.get("op")
-            if op == _HEADER_OP:
-                continue
-            table = state.setdefault(str(payload.get("t")), {})
-            key = str(payload.get("id"))
-            if op == "put":
-                if key in table:
-                    self._superseded += 1
-                table[key] = payload.get("doc")
-            elif op == "del":
-                if table.pop(key, None) is not None:
-                    self._superseded += 2
-                else:
-                    self._superseded += 1
+            match = _PREFIX.match(body)
+            if match is not None:  # keys stay bytes until the end: most lines are superseded anyway
+                op_bytes, table_name, key = match.groups()
+                op = "put" if op_bytes == b"put" else "del"
+                entry: bytes | dict[str, Any] | None = body
             else:
-                self.problems.append(f"{self.path}, line {self._line_no}: unknown operation {op!r}")
+                try:
+                    payload = json.loads(body)
+                except ValueError:
+                    self.problems.append(f"{self.path}, line {self._line_no}: damaged (bad checksum or JSON)")
+                    continue
+                op = payload.get("op")
+                if op == _HEADER_OP:
+                    continue
+                if op not in ("put", "del"):
+                    self.problems.append(f"{self.path}, line {self._line_no}: unknown operation {op!r}")
+                    continue
+                table_name, key, entry = str(payload.get("t")), str(payload.get("id")), payload
+            ident = (table_name, key)
+            previous = latest.get(ident)
+            if previous is not None:
+                existed = previous[1] == "put"
+            else:
+                table = known.get(table_name.decode() if isinstance(table_name, bytes) else table_name)
+                existed = bool(table) and (key.decode() if isinstance(key, bytes) else key) in table
+            if op == "put":
+                self._superseded += existed
+            else:
+                self._superseded += 2 if existed else 1
+            latest.pop(ident, None)  # re-insert, so dict order follows the file
+            latest[ident] = (self._line_no, op, entry)
+        for (table_name, key), (line_no, op, entry) in latest.items():
+            if isinstance(key, bytes):
+                table_name, key = table_name.decode(), key.decode()
+            table = self.state.setdefault(table_name, {})
+            if op == "del":
+                table.pop(key, None)
+                continue
+            if isinstance(entry, bytes):
+                try:
+                    entry = json.loads(entry)
+                except ValueError:
+                    self.problems.append(f"{self.path}, line {line_no}: damaged (bad checksum or JSON)")
+                    continue
+            table[key] = entry.get("doc") if isinstance(entry, dict) else None
 
     def _warn_problems(self) -> None:
         new = [p for p in self.problems if p not in self._warned]
