@@ -42,3 +42,8 @@ def store_dir_for_fuzz(tmp_path_factory):
     yield shell
     shell.run_line_magic("unload_ext", "nbtrack")
     nbtrack.set_store(None)
+
+
+# pytest-jupyter's fixtures (jp_fetch, jp_serverapp, ...) for tests/server/. Its two autouse fixtures (a fresh
+# event loop per test, server cleanup) cost about 15 ms a test elsewhere; tests/browser/ turns them off.
+pytest_plugins = ["pytest_jupyter.jupyter_server"]

@@ -1,0 +1,164 @@
+/**
+ * Typed calls to nbtrack's server extension (`/nbtrack/api/`). Field names mirror the stored run record
+ * (see nbtrack/run.py and nbtrack/server/api.py): the server sends records unchanged.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** One run as stored by nbtrack. Values may be tagged objects (`{"__nbtrack__": "float", "v": "nan"}`). */
+export interface IRunRecord {
+  id: string;
+  experiment?: string;
+  name?: string | null;
+  status?: string;
+  start_time?: number;
+  end_time?: number | null;
+  duration?: number | null;
+  params?: Record<string, unknown>;
+  metrics?: Record<string, unknown>;
+  tags?: Record<string, unknown>;
+  data?: Record<string, IDataRecord>;
+  code?: string | null;
+  error?: { type?: string; message?: string } | null;
+  parent?: string | null;
+  [key: string]: unknown;
+}
+
+/** A data fingerprint: content hash, kind, shape, columns (and a profile). */
+export interface IDataRecord {
+  hash?: string;
+  kind?: string;
+  shape?: number[];
+  columns?: { name: string; type?: string }[];
+  [key: string]: unknown;
+}
+
+export interface IRunsPage {
+  runs: IRunRecord[];
+  total: number;
+  offset: number;
+  limit: number;
+  /** Status as shown: a running run whose kernel is gone is `abandoned`. */
+  status: Record<string, string>;
+  experiments: { name: string; runs: number }[];
+  stamp: string;
+}
+
+export interface IVersion {
+  name: string;
+  version: string;
+  api: number;
+}
+
+export interface IDrift {
+  reference: string | null;
+  changed: boolean | null;
+  note: string;
+  findings: { severity: string; column: string | null; statistic: string; message: string }[];
+}
+
+export interface IDetails {
+  run: IRunRecord;
+  status: string;
+  drift: Record<string, IDrift>;
+  export: { available: boolean; formats: string[] };
+}
+
+export type Row = Record<string, unknown>;
+
+export interface IComparison {
+  groups: Row[];
+  pairs: Row[];
+  warnings: string[];
+  notes: string[];
+  metrics: string[];
+  params: string[];
+  available_metrics: string[];
+  plots: Record<string, string>;
+  plot_errors: Record<string, string>;
+}
+
+export interface IDiff {
+  a: string;
+  b: string;
+  params: Row[];
+  metrics: Row[];
+  data: Row[];
+  env: Row[];
+  code_source: string;
+  code: { kind: string; a_index: number | null; b_index: number | null; diff: string[] }[];
+}
+
+/** An answer that is not OK: HTTP status, the server's short code (`not_found`...) and its message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+type Query = Record<string, string | number | string[] | undefined>;
+
+export class NbtrackApi {
+  constructor(readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()) {}
+
+  url(path: string, query: Query = {}): string {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      for (const item of Array.isArray(value) ? value : [value]) {
+        if (item !== undefined && item !== '') {
+          params.append(key, String(item));
+        }
+      }
+    }
+    const search = params.toString();
+    return URLExt.join(this.settings.baseUrl, 'nbtrack', 'api', path) + (search ? `?${search}` : '');
+  }
+
+  async get<T>(path: string, query: Query = {}): Promise<T> {
+    // makeRequest adds the token and XSRF headers jupyter_server's auth expects.
+    const response = await ServerConnection.makeRequest(this.url(path, query), {}, this.settings);
+    let body: { code?: string; message?: string } | null = null;
+    try {
+      body = await response.json();
+    } catch {
+      body = null;
+    }
+    if (!response.ok) {
+      throw new ApiError(response.status, body?.code ?? 'error', body?.message ?? response.statusText);
+    }
+    return body as T;
+  }
+
+  version(): Promise<IVersion> {
+    return this.get('version');
+  }
+
+  stamp(dir: string): Promise<{ stamp: string }> {
+    return this.get('stamp', { dir });
+  }
+
+  runs(dir: string, query: Query): Promise<IRunsPage> {
+    return this.get('runs', { dir, ...query });
+  }
+
+  details(dir: string, id: string): Promise<IDetails> {
+    return this.get(`runs/${encodeURIComponent(id)}/details`, { dir });
+  }
+
+  compare(dir: string, runs: string[], metric: string, plots: string[]): Promise<IComparison> {
+    return this.get('compare', { dir, runs: runs.join(','), metric, plots: plots.join(',') });
+  }
+
+  diff(dir: string, a: string, b: string): Promise<IDiff> {
+    return this.get('diff', { dir, a, b });
+  }
+
+  /** A plain link: the browser's login cookie authenticates the download. */
+  exportUrl(dir: string, id: string, format: string): string {
+    return this.url(`runs/${encodeURIComponent(id)}/export`, { dir, format });
+  }
+}

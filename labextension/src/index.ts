@@ -1,0 +1,86 @@
+/**
+ * nbtrack's JupyterLab extension: a left-sidebar table of the active notebook's runs, and main-area
+ * views to compare runs, diff two of them, and read one run's details. Data comes from nbtrack's
+ * server extension (`/nbtrack/api/`, see api.ts).
+ */
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
+import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
+import { LabIcon } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
+
+import { NbtrackApi } from './api';
+import { RunsModel } from './model';
+import { RunsSidebar } from './sidebar';
+import { ComparisonView, DetailsView, DiffView } from './views';
+
+const runsIcon = new LabIcon({
+  name: 'nbtrack:runs',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
+    '<rect x="3" y="13" width="4" height="8" rx="1"/><rect x="10" y="8" width="4" height="13" rx="1"/>' +
+    '<rect x="17" y="3" width="4" height="18" rx="1"/></g></svg>'
+});
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'nbtrack:sidebar',
+  description: 'The runs of the active notebook, comparisons and run details (nbtrack).',
+  autoStart: true,
+  requires: [ILabShell, INotebookTracker],
+  activate: (app: JupyterFrontEnd, shell: ILabShell, notebooks: INotebookTracker) => {
+    const api = new NbtrackApi(app.serviceManager.serverSettings);
+    const model = new RunsModel(api);
+    const views = new Map<string, MainAreaWidget>();
+
+    // One main-area tab per view; opening the same view again brings its tab to the front.
+    const open = (key: string, make: () => Widget) => {
+      const existing = views.get(key);
+      if (existing && !existing.isDisposed) {
+        shell.activateById(existing.id);
+        return;
+      }
+      const content = make();
+      const widget = new MainAreaWidget({ content });
+      widget.id = `nbtrack-${key.replace(/[^a-z0-9-]/gi, '-')}`;
+      widget.title.label = content.title.label;
+      widget.title.caption = content.title.caption;
+      widget.title.icon = runsIcon;
+      widget.title.closable = true;
+      content.title.changed.connect(() => (widget.title.label = content.title.label));
+      views.set(key, widget);
+      shell.add(widget, 'main');
+      shell.activateById(widget.id);
+    };
+
+    const sidebar = new RunsSidebar(model, {
+      openDetails: id => open(`run-${id}`, () => new DetailsView(api, model.dir, id)),
+      openComparison: ids =>
+        open(`compare-${[...ids].sort().join('-')}`, () => new ComparisonView(api, model.dir, ids)),
+      openDiff: (a, b) => open(`diff-${a}-${b}`, () => new DiffView(api, model.dir, a, b))
+    });
+    sidebar.title.icon = runsIcon;
+    shell.add(sidebar, 'left', { rank: 850 });
+
+    // Follow the notebook last focused (the tracker keeps it while another tab, such as a comparison,
+    // is in front), and its renames.
+    const follow = () => model.setNotebook(notebooks.currentWidget?.context.path ?? null);
+    notebooks.currentChanged.connect((_, panel) => {
+      follow();
+      panel?.context.pathChanged.connect(follow);
+    });
+    // A cell just finished: a %%track run may have been written, so look now.
+    NotebookActions.executed.connect(() => model.pollSoon(200));
+
+    // Opened on a notebook's URL (/lab/tree/x.ipynb): load its runs before the notebook itself is restored.
+    const treePath = PageConfig.getOption('treePath');
+    if (treePath.endsWith('.ipynb') && !notebooks.currentWidget) {
+      model.setNotebook(treePath);
+    } else {
+      follow();
+    }
+    void model.checkServer().then(() => model.refresh());
+  }
+};
+
+export default plugin;

@@ -1,0 +1,339 @@
+"""What the REST endpoints answer, as plain functions over a :class:`~nbtrack.store.Store`: no tornado here.
+
+Every function returns JSON-ready data or raises :class:`ApiError` (an HTTP status, a short code such as
+``not_found``, and a sentence). Runs go out as their stored records, unchanged; anything derived (the
+effective status of a run whose kernel died, data drift against the previous run) travels beside them.
+``compare``, ``diff`` and ``export`` are looked up at request time, so a server whose nbtrack lacks one
+answers ``unavailable`` for that endpoint only.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import sys
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import ids
+from ..run import Run, effective_status
+from ..store import AmbiguousRunIdError, RunNotFoundError, Store, get_store
+
+API_VERSION = 1
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+PLOT_KINDS = ("box", "diff", "parallel", "matrix", "curves", "cd")
+MAX_COMPARE = 500
+
+
+class ApiError(Exception):
+    """An error the client should see: HTTP ``status``, short ``code``, and ``message``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def version() -> dict[str, Any]:
+    from .. import __version__
+
+    return {"name": "nbtrack", "version": __version__, "api": API_VERSION}
+
+
+# which store ------------------------------------------------------------------------------------------
+
+
+def store_path(root: str | os.PathLike[str], folder: str | None) -> Path:
+    """The store a kernel started for a notebook in ``folder`` writes to.
+
+    ``NBTRACK_DIR`` when the server has it (kernels inherit the server's environment), else ``.nbtrack``
+    in the notebook's folder (a kernel's working directory). ``folder`` is relative to the server's root
+    and must stay inside it.
+    """
+    env = os.environ.get("NBTRACK_DIR")
+    if env:
+        return Path(env).expanduser().absolute()
+    base = Path(root).expanduser().resolve()
+    text = (folder or "").strip().rstrip("/")
+    if not text:
+        return base / ".nbtrack"
+    parts = text.replace("\\", "/").split("/")
+    if any(p in ("", ".", "..") for p in parts) or "\x00" in text or Path(text).is_absolute():
+        raise ApiError(400, "invalid_path", "dir must be a folder relative to the server root, without '..'")
+    target = (base / text).resolve()
+    if target != base and base not in target.parents:
+        raise ApiError(400, "invalid_path", "dir must stay inside the server root")
+    return target / ".nbtrack"
+
+
+def open_store(root: str | os.PathLike[str], folder: str | None) -> Store:
+    return get_store(store_path(root, folder))
+
+
+def stamp(store: Store) -> str:
+    """Changes whenever a run is written: the sidebar polls this and reloads only on change."""
+    return "-".join(str(part) for part in store.stamp())
+
+
+# runs ---------------------------------------------------------------------------------------------------
+
+
+def _check_id(run_id: str) -> str:
+    run_id = str(run_id).strip().lower()
+    if not ids.is_id_prefix(run_id):
+        raise ApiError(400, "invalid_id", f"{run_id[:40]!r} is not a run id (up to 26 characters of 0-9 and a-z)")
+    return run_id
+
+
+def _resolve(store: Store, run_id: str) -> str:
+    run_id = _check_id(run_id)
+    try:
+        return store.resolve(run_id)
+    except AmbiguousRunIdError as exc:
+        raise ApiError(409, "ambiguous_id", str(exc)) from None
+    except RunNotFoundError:
+        raise ApiError(404, "not_found", f"no run {run_id!r} in this store") from None
+
+
+def _int(value: Any, name: str, default: int, low: int, high: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ApiError(400, "bad_request", f"{name} must be an integer") from None
+    return max(low, min(high, number))
+
+
+def list_runs(
+    store: Store,
+    *,
+    experiments: list[str] | None = None,
+    statuses: list[str] | None = None,
+    search: str | None = None,
+    where: str | None = None,
+    offset: Any = None,
+    limit: Any = None,
+) -> dict[str, Any]:
+    """One page of runs, newest first, and how many match: ``{"runs": [...], "total": N, ...}``.
+
+    ``experiments`` / ``statuses``: keep runs in any of them (status as shown, so a running run whose
+    kernel died counts as abandoned). ``search``: text in the name or id. ``where``: an expression over
+    ``runs()`` columns, as in ``nbtrack.runs(where=...)``.
+    """
+    offset_n = _int(offset, "offset", 0, 0, 10**9)
+    limit_n = _int(limit, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    docs = store.run_docs()
+    counts: dict[str, int] = {}
+    for doc in docs.values():
+        name = str(doc.get("experiment", "default"))
+        counts[name] = counts.get(name, 0) + 1
+    wanted_exp = set(experiments or ())
+    wanted_status = set(statuses or ())
+    needle = (search or "").strip().lower()
+    allowed: set[str] | None = None
+    if where and where.strip():
+        allowed = _where_ids(store, where)
+    selected = []
+    for run_id, doc in docs.items():
+        if wanted_exp and str(doc.get("experiment", "default")) not in wanted_exp:
+            continue
+        if allowed is not None and run_id not in allowed:
+            continue
+        if needle and needle not in str(doc.get("name") or "").lower() and needle not in run_id:
+            continue
+        if wanted_status and effective_status(doc) not in wanted_status:
+            continue
+        selected.append(run_id)
+    selected.sort(reverse=True)
+    page = [docs[run_id] for run_id in selected[offset_n : offset_n + limit_n]]
+    return {
+        "runs": page,
+        "total": len(selected),
+        "offset": offset_n,
+        "limit": limit_n,
+        "status": {doc["id"]: effective_status(doc) for doc in page},
+        "experiments": [{"name": k, "runs": v} for k, v in sorted(counts.items())],
+        "stamp": stamp(store),
+    }
+
+
+def _where_ids(store: Store, where: str) -> set[str]:
+    from ..query import QueryError, runs
+
+    try:
+        frame = runs(where=where, store=store)
+    except QueryError as exc:
+        raise ApiError(400, "invalid_query", str(exc)) from None
+    return set() if frame.empty else set(frame["run_id"])
+
+
+def get_record(store: Store, run_id: str) -> dict[str, Any]:
+    """The run's stored record, unchanged."""
+    return store.run_docs()[_resolve(store, run_id)]
+
+
+def run_details(store: Store, run_id: str) -> dict[str, Any]:
+    """The record plus what the details view shows beside it: effective status, the run it follows, data
+    drift per input against that run, and the export formats."""
+    docs = store.run_docs()
+    doc = docs[_resolve(store, run_id)]
+    drift = {name: _drift(store, name, record, doc, docs) for name, record in (doc.get("data") or {}).items()}
+    return {
+        "run": doc,
+        "status": effective_status(doc),
+        "drift": drift,
+        "export": export_formats(),
+    }
+
+
+def _previous_input(name: str, doc: Mapping[str, Any], docs: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """The run this one follows (same cell), else the latest earlier run of its experiment with that input."""
+    parent = docs.get(doc.get("parent") or "")
+    if parent and name in (parent.get("data") or {}):
+        return parent["id"], parent["data"][name]
+    for other_id in sorted((k for k in docs if k < doc["id"]), reverse=True):
+        other = docs[other_id]
+        if other.get("experiment") == doc.get("experiment") and name in (other.get("data") or {}):
+            return other_id, other["data"][name]
+    return None
+
+
+def _drift(store: Store, name: str, record: Any, doc: Mapping[str, Any], docs: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"reference": None, "changed": None, "note": "", "findings": []}
+    previous = _previous_input(name, doc, docs)
+    if previous is None or not isinstance(record, Mapping) or not isinstance(previous[1], Mapping):
+        return out
+    out["reference"] = previous[0]
+    out["changed"] = record.get("hash") != previous[1].get("hash")
+    if not out["changed"]:
+        return out
+    try:
+        from ..checks import check_data, describe_change
+
+        # the records with their profiles, which the store keeps in blobs
+        current = Run(dict(doc), store).data.get(name, record)
+        before = Run(docs[previous[0]], store).data.get(name, previous[1])
+        out["note"] = describe_change(current, before)
+        report = check_data(dict(current), dict(before))
+        out["findings"] = [
+            {"severity": f.severity, "column": f.column, "statistic": f.statistic, "message": f.message}
+            for f in report.findings
+        ]
+    except Exception as exc:  # drift notes are a nicety: never let them break the details view
+        out["note"] = out["note"] or f"could not compare with the previous run ({type(exc).__name__})"
+    return out
+
+
+# compare, diff, export ---------------------------------------------------------------------------------------
+
+
+def _feature(name: str) -> Any:
+    """``nbtrack.<name>`` if this nbtrack has it, else an ``unavailable`` error."""
+    import nbtrack
+
+    try:
+        obj = getattr(nbtrack, name)
+    except (ImportError, AttributeError):
+        obj = None
+    if obj is not None and not callable(obj):
+        obj = getattr(obj, name, None)  # a submodule of that name, once imported, shadows the lazy function
+    if not callable(obj):
+        raise ApiError(501, "unavailable", f"nbtrack.{name} is not available in this installation")
+    return obj
+
+
+def compare_runs(
+    store: Store, run_ids: list[str], metric: str | None = None, plots: list[str] | None = None
+) -> dict[str, Any]:
+    """``nbtrack.compare(run_ids, metric=...)``: its groups, pairs, warnings and notes, and PNG plots."""
+    run_ids = [r for r in dict.fromkeys(run_ids) if r]
+    if len(run_ids) < 2:
+        raise ApiError(400, "bad_request", "select at least two runs to compare")
+    if len(run_ids) > MAX_COMPARE:
+        raise ApiError(400, "bad_request", f"at most {MAX_COMPARE} runs can be compared at once")
+    full = [_resolve(store, r) for r in run_ids]
+    compare = _feature("compare")
+    docs = store.run_docs()
+    available = sorted({m for r in full for m in (docs[r].get("metrics") or {})})
+    metrics = [m.strip() for m in metric.split(",") if m.strip()] if metric else available
+    if not metrics:
+        raise ApiError(400, "no_metrics", "none of the selected runs logged a metric")
+    try:
+        cmp = compare(full, metric=metrics, store=store)
+    except (ValueError, KeyError, LookupError) as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    out = {
+        **cmp.to_dict(),
+        "notes": list(cmp.notes),
+        "metrics": list(cmp.metrics),
+        "params": list(cmp.params),
+        "available_metrics": available,
+        "runs": full,
+        "plots": {},
+        "plot_errors": {},
+    }
+    for kind in plots or ():
+        if kind not in PLOT_KINDS:
+            raise ApiError(400, "bad_request", f"unknown plot kind {kind!r}: use one of {', '.join(PLOT_KINDS)}")
+        try:
+            out["plots"][kind] = _png(cmp.plot(kind))
+        except Exception as exc:  # one plot that cannot be drawn should not hide the table
+            out["plot_errors"][kind] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def _png(fig: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=96)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def diff_runs(store: Store, a: str, b: str, code: str = "history") -> dict[str, Any]:
+    full_a, full_b = _resolve(store, a), _resolve(store, b)
+    diff = _feature("diff")
+    try:
+        return diff(full_a, full_b, code=code, store=store).to_dict()
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+
+
+def export_formats() -> dict[str, Any]:
+    """Whether ``nbtrack.export`` exists here, and its targets (``script``, ``notebook``, ``dvc``)."""
+    try:
+        export = _feature("export")
+    except ApiError:
+        return {"available": False, "formats": []}
+    module = sys.modules.get(getattr(export, "__module__", "") or "") or export
+    targets = getattr(module, "TARGETS", None) or getattr(export, "TARGETS", None) or ("script",)
+    return {"available": True, "formats": [str(t) for t in targets]}
+
+
+def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
+    """(file name, content) of ``nbtrack.export(run, to=fmt)``, written to a temporary folder: one file, or a
+    zip when the target is a folder (``dvc``)."""
+    full = _resolve(store, run_id)
+    export = _feature("export")
+    formats = export_formats()["formats"]
+    target = fmt or formats[0]
+    if target not in formats:
+        raise ApiError(400, "bad_request", f"unknown export format {target!r}: use one of {', '.join(formats)}")
+    errors = tuple(e for e in (getattr(sys.modules.get("nbtrack.export"), "ExportError", None),) if e)
+    with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
+        try:
+            written = Path(export(full, to=target, path=tmp, store=store))
+        except (ValueError, LookupError, *errors) as exc:
+            raise ApiError(400, "export_failed", str(exc)) from None
+        if written.is_file():
+            return written.name, written.read_bytes()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(p for p in written.rglob("*") if p.is_file()):
+                archive.write(path, path.relative_to(written).as_posix())
+        return f"{full}-{target}.zip", buffer.getvalue()

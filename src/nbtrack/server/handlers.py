@@ -1,0 +1,229 @@
+"""Tornado handlers for /nbtrack/api/: thin wrappers over :mod:`nbtrack.server.api`.
+
+Every verb is ``@web.authenticated`` and ``@authorized`` (jupyter_server's own auth: the token or login
+cookie, then the authorizer, on resource ``nbtrack``). Store reads, comparisons and plots run on one
+worker thread: the store's in-memory index and matplotlib are then only ever touched by one thread, and
+the server's event loop stays free. Responses are JSON with ``<``, ``>`` and ``&`` escaped, so a run
+named ``<script>`` is inert even if something renders the body as HTML; errors are ``{code, message}``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from http.client import responses
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+from tornado import web
+from tornado.ioloop import IOLoop
+
+from . import api
+
+_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrack-api")
+_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    501: "unavailable",
+}
+
+
+def dumps(obj: Any) -> str:
+    """JSON safe to embed anywhere: the same data once parsed, but no raw ``<``, ``>`` or ``&``."""
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return _UNSAFE_RE.sub(lambda m: _UNSAFE[m.group()], text)
+
+
+class NbtrackHandler(APIHandler):
+    """Base: JSON errors ``{code, message}``, store lookup, work on the API thread."""
+
+    auth_resource = "nbtrack"
+
+    @property
+    def root_dir(self) -> str:
+        return self.settings["nbtrack_root_dir"]
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Cache-Control", "no-store")
+
+    def write_json(self, obj: Any) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(dumps(obj))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, api.ApiError):
+            code, message = exc.code, exc.message
+        elif isinstance(exc, web.HTTPError):
+            code = _CODES.get(status_code, "error")
+            message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
+            message = message or responses.get(status_code, "error")
+        else:
+            code, message = "internal_error", "nbtrack's server extension failed; the server log has the details"
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(dumps({"code": code, "message": message}))
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, api.ApiError):
+            status_code = exc.status
+        super().send_error(status_code, **kwargs)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, api.ApiError):
+            self.log.debug("nbtrack API %s: %s", value.code, value.message)
+            return
+        super().log_exception(typ, value, tb)
+
+    def store(self) -> api.Store:
+        return api.open_store(self.root_dir, self.get_query_argument("dir", ""))
+
+    def arguments(self, name: str) -> list[str]:
+        """A repeatable query argument; each value may also hold a comma-separated list."""
+        return [part.strip() for value in self.get_query_arguments(name) for part in value.split(",") if part.strip()]
+
+    async def work(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await IOLoop.current().run_in_executor(_EXECUTOR, lambda: func(*args, **kwargs))
+
+
+class VersionHandler(NbtrackHandler):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json(api.version())
+
+
+class StampHandler(NbtrackHandler):
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.write_json({"stamp": api.stamp(self.store())})
+
+
+class RunsHandler(NbtrackHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        store = self.store()
+        self.write_json(
+            await self.work(
+                api.list_runs,
+                store,
+                experiments=self.arguments("experiment"),
+                statuses=self.arguments("status"),
+                search=self.get_query_argument("q", ""),
+                where=self.get_query_argument("where", ""),
+                offset=self.get_query_argument("offset", None),
+                limit=self.get_query_argument("limit", None),
+            )
+        )
+
+
+class RunHandler(NbtrackHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.write_json(await self.work(api.get_record, self.store(), run_id))
+
+
+class RunDetailsHandler(NbtrackHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        self.write_json(await self.work(api.run_details, self.store(), run_id))
+
+
+class ExportHandler(NbtrackHandler):
+    """The exported run as a download (a plain link works: the browser sends the login cookie)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        name, content = await self.work(api.export_run, self.store(), run_id, self.get_query_argument("format", None))
+        self.set_header("Content-Type", "application/octet-stream")
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(Path(name).name)}")
+        self.finish(content)
+
+
+class CompareHandler(NbtrackHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(
+            await self.work(
+                api.compare_runs,
+                self.store(),
+                self.arguments("runs"),
+                metric=self.get_query_argument("metric", None),
+                plots=self.arguments("plots"),
+            )
+        )
+
+
+class DiffHandler(NbtrackHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(
+            await self.work(
+                api.diff_runs,
+                self.store(),
+                self.get_query_argument("a", ""),
+                self.get_query_argument("b", ""),
+                code=self.get_query_argument("code", "history"),
+            )
+        )
+
+
+class NotFoundHandler(NbtrackHandler):
+    """Anything else under /nbtrack/api/: a JSON 404 (still only for authenticated users)."""
+
+    @web.authenticated
+    @authorized
+    def get(self, path: str) -> None:
+        raise api.ApiError(404, "not_found", f"no nbtrack endpoint {path[:80]!r}")
+
+
+_RUN = r"/runs/([^/]+)"
+ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
+    (r"/version", VersionHandler),
+    (r"/stamp", StampHandler),
+    (r"/runs", RunsHandler),
+    (_RUN, RunHandler),
+    (_RUN + r"/details", RunDetailsHandler),
+    (_RUN + r"/export", ExportHandler),
+    (r"/compare", CompareHandler),
+    (r"/diff", DiffHandler),
+    (r"/(.*)", NotFoundHandler),
+]
+
+
+def setup_handlers(web_app: Any, root_dir: str) -> None:
+    base = url_path_join(web_app.settings["base_url"], "nbtrack", "api")
+    web_app.settings["nbtrack_root_dir"] = root_dir
+    web_app.add_handlers(".*$", [(base + pattern, handler) for pattern, handler in ROUTES])
+    _EXECUTOR.submit(_warm, root_dir)
+
+
+def _warm(root_dir: str) -> None:
+    """Read the root store once at startup, so the sidebar's first page does not wait for it."""
+    try:
+        store = api.open_store(root_dir, "")
+        if store.journal.path.exists():
+            store.run_docs()
+    except Exception:  # a damaged store reports itself on the first real request
+        pass
