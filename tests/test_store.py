@@ -200,3 +200,17 @@ def test_store_dir_is_created_only_on_write(tmp_path):
     store = Store(tmp_path / "later")
     assert store.run_docs() == {}
     assert not os.path.exists(tmp_path / "later")
+
+
+def test_runs_recorded_through_the_api_get_compacted(tmp_path):
+    """Each run leaves one dead line (its `running` record): compaction must still happen."""
+    import nbtrack
+
+    store = Store(tmp_path)
+    store.run_docs()
+    for n in range(1500):
+        with nbtrack.track(name=f"r{n}", store=store, environment=False):
+            pass
+    lines = (tmp_path / "runs.jsonl").read_bytes().count(b"\n")
+    assert lines < 2 * 1500  # without compaction: a header plus two lines per run
+    assert len(Store(tmp_path).run_docs()) == 1500

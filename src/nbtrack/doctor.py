@@ -26,7 +26,7 @@ class Report:
 
 
 def _referenced_blobs(doc: dict[str, Any]) -> list[str]:
-    refs = [doc.get("history"), doc.get("series")]
+    refs = [doc.get("history"), doc.get("series"), doc.get("code_blob")]
     refs.append((doc.get("snapshot") or {}).get("blob"))
     refs.append((doc.get("env") or {}).get("packages"))
     refs.extend(r.get("profile_blob") for r in (doc.get("data") or {}).values() if isinstance(r, dict))

@@ -358,7 +358,8 @@ def start_run(
         script = sys.argv[0] if sys.argv else ""
         if script and os.path.isfile(script):
             with open(script, encoding="utf-8", errors="replace") as f:
-                run.extra["code"] = f.read()[:1_000_000]
+                text = f.read()[:1_000_000]
+            run.extra["code_blob"] = run.store.put_blob(text.encode("utf-8", "surrogatepass"))
     except OSError:
         pass
     run.start()

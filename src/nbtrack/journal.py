@@ -240,7 +240,9 @@ class Journal:
                 self._offset = size + len(data)
             elif self._identity is not None:
                 self.refresh()
-        if self._superseded > max(1000, sum(len(t) for t in self.state.values())):
+        # Compact when dead lines reach half the live ones: each run leaves one (its `running` record),
+        # so the journal is rewritten each time the store grows by half, O(1) per write amortized.
+        if self._superseded >= max(1000, sum(len(t) for t in self.state.values()) // 2):
             self.compact()
 
     def compact(self) -> bool:

@@ -37,6 +37,7 @@ from typing import Any
 
 from . import ids, values
 from .remote_mapping import (
+    ARTIFACT_CODE,
     ARTIFACT_HISTORY_JSON,
     ARTIFACT_NOTEBOOK,
     ARTIFACT_RECORD,
@@ -1052,6 +1053,9 @@ def _restore_blobs(server: _Server, store: Store, run: Any, doc: dict[str, Any])
 
             with contextlib.suppress(ValueError, TypeError):
                 doc["history"] = store_history(store, [str(s) for s in json.loads(raw)])
+    if isinstance(doc.get("code_blob"), str):  # a script's text, pushed as the code artifact
+        raw = server.download(mlflow_id, artifact_uri, ARTIFACT_CODE)
+        doc["code_blob"] = store.put_blob(raw) if raw is not None else None
     snapshot = doc.get("snapshot")
     if isinstance(snapshot, dict) and snapshot.get("blob"):
         raw = server.download(mlflow_id, artifact_uri, ARTIFACT_NOTEBOOK)

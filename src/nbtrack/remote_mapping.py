@@ -305,8 +305,11 @@ def build_payload(doc: dict[str, Any], store: Any) -> Payload:
     payload.artifacts[ARTIFACT_RECORD] = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1).encode(
         "utf-8", "surrogatepass"
     )
-    if doc.get("code"):
-        payload.artifacts[ARTIFACT_CODE] = str(doc["code"]).encode("utf-8", "surrogatepass")
+    from .run import doc_code
+
+    code = doc_code(store, doc)
+    if code:
+        payload.artifacts[ARTIFACT_CODE] = str(code).encode("utf-8", "surrogatepass")
     if doc.get("history"):
         try:
             from .notebook import load_history

@@ -52,6 +52,17 @@ def effective_status(doc: dict[str, Any]) -> str:
     return status
 
 
+def doc_code(store: Any, doc: dict[str, Any]) -> str | None:
+    """A record's code: inline for cells, a shared blob for scripts (one copy however many runs it opens)."""
+    digest = doc.get("code_blob")
+    if isinstance(digest, str):
+        try:
+            return store.get_blob(digest).decode("utf-8", "replace")
+        except (OSError, ValueError):
+            return None
+    return doc.get("code")
+
+
 def inflate_data(store: Any, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Fingerprint records with their profiles read back from the blobs they were moved to."""
     inflated = {}
@@ -119,9 +130,10 @@ class Run:
         """Fingerprint record of each input, with its profile."""
         return inflate_data(self.store, self.doc.get("data") or {})
 
-    @property
+    @cached_property
     def code(self) -> str | None:
-        return self.doc.get("code")
+        """The tracked cell's body, or the text of the script that opened the run."""
+        return doc_code(self.store, self.doc)
 
     @property
     def execution_count(self) -> int | None:

@@ -10,6 +10,7 @@ result of the user's code: it becomes one clear warning and the run keeps what i
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import threading
@@ -412,7 +413,8 @@ def _attach_script(run: ActiveRun) -> None:
         text = Path(filename).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return
-    run.extra["code"] = text[:MAX_CODE_CHARS]
+    with contextlib.suppress(OSError):  # a script is the same for every run it opens: store it once
+        run.extra["code_blob"] = run.store.put_blob(text[:MAX_CODE_CHARS].encode("utf-8", "surrogatepass"))
 
 
 # module-level API -------------------------------------------------------------------------------
