@@ -63,12 +63,10 @@ def _checked_body(line: bytes) -> bytes | None:
 
 def decode_line(line: bytes) -> dict[str, Any] | None:
     """The payload of one complete line, or None when it is damaged."""
-    if len(line) < 10 or line[8:9] != b" ":
+    body = _checked_body(line)
+    if body is None:
         return None
-    body = line[9:]
     try:
-        if int(line[:8], 16) != zlib.crc32(body):
-            return None
         payload = json.loads(body)
     except ValueError:
         return None
