@@ -21,7 +21,6 @@ import contextlib
 import html
 import inspect
 import io
-import os
 import sys
 import threading
 import types
@@ -63,18 +62,6 @@ def _feature(name: str) -> Any:
     return inner if callable(inner) else None
 
 
-def _notebook_experiment() -> str | None:
-    """The current notebook's experiment when it is known (not the ``default`` fallback)."""
-    env = os.environ.get("NBTRACK_EXPERIMENT")
-    if env:
-        return env
-    from .notebook import experiment_name
-
-    user_ns = None
-    ipython = sys.modules.get("IPython")
-    if ipython is not None:
-        user_ns = getattr(ipython.get_ipython(), "user_ns", None)
-    return experiment_name(user_ns)
 
 
 def _error_html(text: str) -> str:
@@ -628,7 +615,9 @@ def panel(
     runs land. Only stock ipywidgets are used; where the widget frontend is missing, a static HTML table of
     the runs is shown instead, with one sentence on how to fix it.
     """
-    preset = experiment if experiment is not None else _notebook_experiment()
+    from .tracking import notebook_experiment
+
+    preset = experiment if experiment is not None else notebook_experiment()
     return Panel(preset, store=store, page_size=page_size, live=live)
 
 

@@ -1187,13 +1187,18 @@ def cli_push(args: Any, store: Store) -> int:
     report = push(args.to, args.runs or None, experiment=args.experiment, since=args.since, store=store,
                   dry_run=args.dry_run, force=args.force, workers=args.workers,
                   progress=not args.quiet)
+    return _print_report(report, args, "pushed")
+
+
+def _print_report(report: Any, args: Any, verb: str) -> int:
+    """Print a push or pull report for the CLI; the exit code is 1 when any run failed."""
     for action in report.actions:
         if args.dry_run or action.action == "failed" or args.verbose:
             print(action.line(args.dry_run))
     print(report)
     if report.failed:
         first = report.failed[0]
-        print(f"nbtrack: error: {len(report.failed)} runs were not pushed; first: {first.run_id}: {first.error}",
+        print(f"nbtrack: error: {len(report.failed)} runs were not {verb}; first: {first.run_id}: {first.error}",
               file=sys.stderr)
         return 1
     return 0
@@ -1202,13 +1207,4 @@ def cli_push(args: Any, store: Store) -> int:
 def cli_pull(args: Any, store: Store) -> int:
     report = pull(args.source, args.experiment, store=store, dry_run=args.dry_run, workers=args.workers,
                   progress=not args.quiet)
-    for action in report.actions:
-        if args.dry_run or action.action == "failed" or args.verbose:
-            print(action.line(args.dry_run))
-    print(report)
-    if report.failed:
-        first = report.failed[0]
-        print(f"nbtrack: error: {len(report.failed)} runs were not pulled; first: {first.run_id}: {first.error}",
-              file=sys.stderr)
-        return 1
-    return 0
+    return _print_report(report, args, "pulled")

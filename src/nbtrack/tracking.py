@@ -341,8 +341,8 @@ def status_for(error: BaseException | None) -> str:
     return "failed"
 
 
-def default_experiment() -> str:
-    """The notebook's name when the kernel's notebook is known, else ``default``."""
+def notebook_experiment() -> str | None:
+    """``NBTRACK_EXPERIMENT``, else the notebook's name when the kernel's notebook is known, else None."""
     import os
 
     from .notebook import experiment_name
@@ -355,7 +355,12 @@ def default_experiment() -> str:
     if ipython is not None:
         shell = ipython.get_ipython()
         user_ns = getattr(shell, "user_ns", None)
-    return experiment_name(user_ns) or "default"
+    return experiment_name(user_ns)
+
+
+def default_experiment() -> str:
+    """The notebook's name when the kernel's notebook is known, else ``default``."""
+    return notebook_experiment() or "default"
 
 
 @contextmanager
