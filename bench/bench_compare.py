@@ -37,7 +37,7 @@ for _var in ("NBTRACK_DIR", "NBTRACK_EXPERIMENT", "JPY_SESSION_NAME"):
 import numpy as np  # noqa: E402
 
 import nbtrack  # noqa: E402
-from nbtrack import stats  # noqa: E402
+from nbtrack.analysis import stats  # noqa: E402
 
 GROUPS, SEEDS, METRICS = 20, 30, ("acc", "loss", "f1")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -49,28 +49,36 @@ def make_rows(seed: int = 0) -> list[dict[str, Any]]:
     rows = []
     for g in range(GROUPS):
         lr = round(10 ** (-3 + 3 * g / (GROUPS - 1)), 6)
-        quality = -((g - 12) / 8) ** 2  # best near the 13th learning rate
+        quality = -(((g - 12) / 8) ** 2)  # best near the 13th learning rate
         for s in range(SEEDS):
-            rows.append({
-                "params": {"lr": lr, "seed": s, "epochs": 10},
-                "metrics": {
-                    "acc": 0.85 + 0.02 * quality + rng.normal(0, 0.01),
-                    "loss": float(np.exp(-1.0 - 0.2 * quality + rng.normal(0, 0.3))),
-                    "f1": 0.80 + 0.03 * quality + rng.normal(0, 0.02),
-                },
-            })
+            rows.append(
+                {
+                    "params": {"lr": lr, "seed": s, "epochs": 10},
+                    "metrics": {
+                        "acc": 0.85 + 0.02 * quality + rng.normal(0, 0.01),
+                        "loss": float(np.exp(-1.0 - 0.2 * quality + rng.normal(0, 0.3))),
+                        "f1": 0.80 + 0.03 * quality + rng.normal(0, 0.02),
+                    },
+                }
+            )
     return rows
 
 
 def as_frame(rows: list[dict[str, Any]]) -> Any:
     import pandas as pd
 
-    return pd.DataFrame([
-        {"run_id": f"run{k:04d}", "experiment": "bench", "status": "finished",
-         **{f"params.{p}": v for p, v in r["params"].items()},
-         **{f"metrics.{m}": v for m, v in r["metrics"].items()}}
-        for k, r in enumerate(rows)
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "run_id": f"run{k:04d}",
+                "experiment": "bench",
+                "status": "finished",
+                **{f"params.{p}": v for p, v in r["params"].items()},
+                **{f"metrics.{m}": v for m, v in r["metrics"].items()},
+            }
+            for k, r in enumerate(rows)
+        ]
+    )
 
 
 def timed(fn: Any, repeat: int) -> tuple[float, list[float]]:
@@ -104,8 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     tests = cmp.pairs["test"].value_counts().to_dict()
     results["compare(frame)"] = timed(frame_workload, args.repeat)
 
-    stacks = {m: np.stack([frame.loc[frame["params.lr"] == lr, f"metrics.{m}"].to_numpy()
-                           for lr in sorted(frame["params.lr"].unique())]) for m in METRICS}
+    stacks = {
+        m: np.stack(
+            [
+                frame.loc[frame["params.lr"] == lr, f"metrics.{m}"].to_numpy()
+                for lr in sorted(frame["params.lr"].unique())
+            ]
+        )
+        for m in METRICS
+    }
 
     def bootstrap_workload() -> None:
         for values in stacks.values():
@@ -117,8 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="nbtrack-bench-compare-") as tmp:
             store = Path(tmp) / ".nbtrack"
             for r in rows:
-                with nbtrack.track(name="fit", experiment="bench", params=r["params"], store=store,
-                                   environment=False) as run:
+                with nbtrack.track(
+                    name="fit", experiment="bench", params=r["params"], store=store, environment=False
+                ) as run:
                     run.log_metrics(r["metrics"])
 
             def store_workload() -> None:
@@ -126,25 +142,40 @@ def main(argv: list[str] | None = None) -> int:
 
             results["compare('bench') from a store"] = timed(store_workload, args.repeat)
 
-    print(f"nbtrack.compare: {GROUPS} groups x {SEEDS} runs x {len(METRICS)} metrics, n_boot = {args.n_boot}, "
-          f"{args.repeat} repetitions (python {platform.python_version()}, {platform.machine()}, "
-          f"{os.cpu_count()} cpus)")
+    print(
+        f"nbtrack.compare: {GROUPS} groups x {SEEDS} runs x {len(METRICS)} metrics, n_boot = {args.n_boot}, "
+        f"{args.repeat} repetitions (python {platform.python_version()}, {platform.machine()}, "
+        f"{os.cpu_count()} cpus)"
+    )
     print(f"tests chosen: {tests}; pairs tested per metric: {GROUPS * (GROUPS - 1) // 2}")
     print(f"{'workload':34} {'median':>9} {'min':>9} {'max':>9} {'first call':>11}   target")
     for name, (first, samples) in results.items():
         target = "<= 1 s" if name == "compare(frame)" else ""
         met = ("  met" if statistics.median(samples) <= 1.0 else "  NOT met") if target else ""
-        print(f"{name:34} {statistics.median(samples):8.3f}s {min(samples):8.3f}s {max(samples):8.3f}s "
-              f"{first:10.3f}s   {target}{met}")
+        print(
+            f"{name:34} {statistics.median(samples):8.3f}s {min(samples):8.3f}s {max(samples):8.3f}s "
+            f"{first:10.3f}s   {target}{met}"
+        )
 
     out = args.output or RESULTS_DIR / f"compare-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-        "argv": sys.argv[1:], "n_boot": args.n_boot, "tests": tests,
-        "workloads": {name: {"median_s": statistics.median(s), "first_s": first, "samples_s": s}
-                      for name, (first, s) in results.items()},
-    }, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "cpus": os.cpu_count(),
+                "argv": sys.argv[1:],
+                "n_boot": args.n_boot,
+                "tests": tests,
+                "workloads": {
+                    name: {"median_s": statistics.median(s), "first_s": first, "samples_s": s}
+                    for name, (first, s) in results.items()
+                },
+            },
+            indent=1,
+        )
+    )
     print(f"written to {out}")
     return 0
 

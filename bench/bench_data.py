@@ -43,8 +43,8 @@ import numpy as np
 import pandas as pd
 
 import nbtrack
-from nbtrack import fingerprint as fpmod
-from nbtrack import profiling
+from nbtrack.data import fingerprint as fpmod
+from nbtrack.data import profiling
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 GB = 1e9
@@ -90,10 +90,19 @@ class Rows:
         self.rows: list[dict[str, Any]] = []
         self.samples: dict[str, list[float]] = {}
 
-    def add(self, workload: str, what: str, value: float, unit: str, target: str = "", met: bool | None = None,
-            samples: list[float] | None = None) -> None:
-        self.rows.append({"workload": workload, "what": what, "value": value, "unit": unit, "target": target,
-                          "met": met})
+    def add(
+        self,
+        workload: str,
+        what: str,
+        value: float,
+        unit: str,
+        target: str = "",
+        met: bool | None = None,
+        samples: list[float] | None = None,
+    ) -> None:
+        self.rows.append(
+            {"workload": workload, "what": what, "value": value, "unit": unit, "target": target, "met": met}
+        )
         if samples is not None:
             self.samples[f"{workload}: {what}"] = samples
         flag = "" if met is None else ("  [met]" if met else "  [NOT met]")
@@ -102,8 +111,17 @@ class Rows:
 
 def render(rows: list[dict[str, Any]]) -> str:
     head = ["workload", "what", "value", "unit", "target", "met"]
-    body = [[r["workload"], r["what"], f"{r['value']:.4g}", r["unit"], r["target"],
-             "" if r["met"] is None else ("yes" if r["met"] else "NO")] for r in rows]
+    body = [
+        [
+            r["workload"],
+            r["what"],
+            f"{r['value']:.4g}",
+            r["unit"],
+            r["target"],
+            "" if r["met"] is None else ("yes" if r["met"] else "NO"),
+        ]
+        for r in rows
+    ]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(head, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
@@ -144,19 +162,30 @@ def bench_frame(res: Rows, args: argparse.Namespace) -> dict[str, Any]:
     hash_s, hash_samples, _ = timed(lambda: nbtrack.fingerprint(numeric).hash, args.repeat)
     copy_gbs, hash_gbs = numeric_bytes / copy_s / GB, numeric_bytes / hash_s / GB
     res.add("numeric columns", "numpy memory copy", copy_gbs, "GB/s", samples=copy_samples)
-    res.add("numeric columns", "nbtrack fingerprint", hash_gbs, "GB/s", ">= 50% of copy", hash_gbs >= 0.5 * copy_gbs,
-            hash_samples)
+    res.add(
+        "numeric columns",
+        "nbtrack fingerprint",
+        hash_gbs,
+        "GB/s",
+        ">= 50% of copy",
+        hash_gbs >= 0.5 * copy_gbs,
+        hash_samples,
+    )
     res.add("numeric columns", "fingerprint / copy", hash_gbs / copy_gbs, "ratio")
     targets.clear()
 
     # 2. the whole mixed DataFrame
     whole_s, whole_samples, fp = timed(lambda: nbtrack.fingerprint(df), args.repeat)
-    res.add("10M x 8 mixed", f"nbtrack fingerprint (string column {df['customer'].dtype})", whole_s, "s",
-            samples=whole_samples)
+    res.add(
+        "10M x 8 mixed",
+        f"nbtrack fingerprint (string column {df['customer'].dtype})",
+        whole_s,
+        "s",
+        samples=whole_samples,
+    )
     hpo_s, hpo_samples, _ = timed(lambda: pd.util.hash_pandas_object(df), args.repeat)
     res.add("10M x 8 mixed", "pd.util.hash_pandas_object", hpo_s, "s", samples=hpo_samples)
-    res.add("10M x 8 mixed", "hash_pandas_object / nbtrack", hpo_s / whole_s, "x faster", ">= 5x",
-            hpo_s / whole_s >= 5)
+    res.add("10M x 8 mixed", "hash_pandas_object / nbtrack", hpo_s / whole_s, "x faster", ">= 5x", hpo_s / whole_s >= 5)
     # 3. the profile (before the object copy and MLflow, which churn memory)
     record = fpmod.fingerprint_data(df)
 
@@ -217,16 +246,30 @@ def bench_file(res: Rows, args: argparse.Namespace, work: Path) -> dict[str, Any
     res.add("1 GB file", "numpy memory copy of the same bytes", size / copy_s / GB, "GB/s", samples=copy_samples)
     buffer = target = None  # free 2 GB
     hit_s, hit_samples, again = timed(lambda: nbtrack.fingerprint(path).hash, 21)
-    res.add("1 GB file", "unchanged file again (in-process cache)", hit_s * 1000, "ms", "<= 5 ms", hit_s <= 0.005,
-            hit_samples)
+    res.add(
+        "1 GB file",
+        "unchanged file again (in-process cache)",
+        hit_s * 1000,
+        "ms",
+        "<= 5 ms",
+        hit_s <= 0.005,
+        hit_samples,
+    )
 
     def disk_hit() -> str:
         fpmod.clear_file_cache()
         return nbtrack.fingerprint(path).hash
 
     disk_s, disk_samples, again_disk = timed(disk_hit, 21)
-    res.add("1 GB file", "unchanged file again (on-disk cache, new process)", disk_s * 1000, "ms", "<= 5 ms",
-            disk_s <= 0.005, disk_samples)
+    res.add(
+        "1 GB file",
+        "unchanged file again (on-disk cache, new process)",
+        disk_s * 1000,
+        "ms",
+        "<= 5 ms",
+        disk_s <= 0.005,
+        disk_samples,
+    )
     return {"file_bytes": size, "same_hash": first == again == again_disk}
 
 
@@ -254,11 +297,15 @@ def main(argv: list[str] | None = None) -> int:
     res = Rows()
     work = Path(tempfile.mkdtemp(prefix="nbtrack-bench-data-"))
     os.environ["NBTRACK_CACHE_DIR"] = str(work / "cache")  # the file-hash cache of this run only
-    log(f"nbtrack {nbtrack.__version__}, pandas {pd.__version__}, numpy {np.__version__}, "
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs; scratch dir {work}")
+    log(
+        f"nbtrack {nbtrack.__version__}, pandas {pd.__version__}, numpy {np.__version__}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs; scratch dir {work}"
+    )
     info: dict[str, Any] = {"load_average_start": _load()}
-    log(f"load average {info['load_average_start']} (on {os.cpu_count()} CPUs; other work on the machine slows "
-        "every figure alike, ratios less)")
+    log(
+        f"load average {info['load_average_start']} (on {os.cpu_count()} CPUs; other work on the machine slows "
+        "every figure alike, ratios less)"
+    )
     try:
         info["frame"] = bench_frame(res, args)
         if not args.no_file:
@@ -269,16 +316,29 @@ def main(argv: list[str] | None = None) -> int:
     info["load_average_end"] = _load()
     table = render(res.rows)
     print()
-    print(f"nbtrack data fingerprint benchmark: medians of {args.repeat} (cache hits: of 21); "
-          f"total {elapsed / 60:.1f} min; load average {info['load_average_start']} -> {info['load_average_end']} "
-          f"on {os.cpu_count()} CPUs")
+    print(
+        f"nbtrack data fingerprint benchmark: medians of {args.repeat} (cache hits: of 21); "
+        f"total {elapsed / 60:.1f} min; load average {info['load_average_start']} -> {info['load_average_end']} "
+        f"on {os.cpu_count()} CPUs"
+    )
     print(table)
     payload = {
-        "meta": {"benchmark": "bench_data", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                 "elapsed_seconds": round(elapsed, 1), "nbtrack": nbtrack.__version__, "pandas": pd.__version__,
-                 "numpy": np.__version__, "python": platform.python_version(), "platform": platform.platform(),
-                 "cpus": os.cpu_count(), "args": {k: v for k, v in vars(args).items() if k != "output"}},
-        "info": info, "rows": res.rows, "samples_seconds": res.samples, "table": table,
+        "meta": {
+            "benchmark": "bench_data",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "elapsed_seconds": round(elapsed, 1),
+            "nbtrack": nbtrack.__version__,
+            "pandas": pd.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "args": {k: v for k, v in vars(args).items() if k != "output"},
+        },
+        "info": info,
+        "rows": res.rows,
+        "samples_seconds": res.samples,
+        "table": table,
     }
     output = Path(args.output) if args.output else RESULTS_DIR / f"data-{time.strftime('%Y%m%d-%H%M%S')}.json"
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -28,10 +28,10 @@ import time
 from pathlib import Path
 
 import nbtrack
-from nbtrack import store as store_mod
-from nbtrack.export import plan_export
-from nbtrack.notebook import store_history
-from nbtrack.tracking import ActiveRun
+from nbtrack.capture.lifecycle import ActiveRun
+from nbtrack.capture.notebook import store_history
+from nbtrack.exporting.exporter import plan_export
+from nbtrack.store import local as store_mod
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGET_S = 1.0
@@ -39,7 +39,7 @@ TARGET_S = 1.0
 TEMPLATES = [
     "%load_ext nbtrack\n%matplotlib inline\nimport numpy as np\nimport pandas as pd\nimport nbtrack",
     "df{i} = pd.DataFrame({{'x': np.arange({n}), 'y': np.arange({n}) * 2.0}})\ndf{i}.head()",
-    "def helper{k}(frame, scale={i}):\n    \"\"\"A helper, redefined every few cells.\"\"\"\n"
+    'def helper{k}(frame, scale={i}):\n    """A helper, redefined every few cells."""\n'
     "    out = frame.copy()\n    out['z'] = out['x'] * scale + OFFSET\n    return out",
     "OFFSET = {i}",
     "%time res{i} = helper{k}(df{i}).describe()",
@@ -76,8 +76,12 @@ def make_run(folder: Path, cells: int) -> str:
     store = nbtrack.get_store(folder / "store")
     history = build_history(cells)
     run = ActiveRun(store, name="bench", experiment="bench", source="magic", params={"lr": 0.1, "epochs": 5})
-    run.extra.update(code=history[-1].split("\n", 1)[1], history=store_history(store, history),
-                     history_len=len(history), execution_count=len(history))
+    run.extra.update(
+        code=history[-1].split("\n", 1)[1],
+        history=store_history(store, history),
+        history_len=len(history),
+        execution_count=len(history),
+    )
     run.start()
     run.log_metric("score", 1.0)
     run.finish()
@@ -135,8 +139,10 @@ def main() -> int:
     }
     print(f"export of a run with a {args.cells}-cell history ({len(plan.cells)} cells kept)")
     print(f"  {'first call (imports included)':38} {first * 1000:8.1f} ms")
-    print(f"  {'median of ' + str(args.repeat) + ' calls':38} {median * 1000:8.1f} ms   target <= "
-          f"{TARGET_S * 1000:.0f} ms: {'met' if result['met'] else 'NOT met'}")
+    print(
+        f"  {'median of ' + str(args.repeat) + ' calls':38} {median * 1000:8.1f} ms   target <= "
+        f"{TARGET_S * 1000:.0f} ms: {'met' if result['met'] else 'NOT met'}"
+    )
     print(f"  {'  CPU time of the process (median)':38} {result['cpu_median_s'] * 1000:8.1f} ms")
     print(f"  {'plan_export alone (median)':38} {result['plan_only_median_s'] * 1000:8.1f} ms")
     if result["load_average"]:

@@ -51,7 +51,7 @@ for _var in ("NBTRACK_DIR", "NBTRACK_EXPERIMENT", "JPY_SESSION_NAME"):
 
 import nbtrack  # noqa: E402
 from nbtrack import ids  # noqa: E402
-from nbtrack.store import RUNS, Store  # noqa: E402
+from nbtrack.store.local import RUNS, Store  # noqa: E402
 
 EXPERIMENT = "bench"
 FULL_EXPERIMENT = "bench-full"
@@ -149,8 +149,10 @@ def render_table(rows: list[Row]) -> str:
 
     def line(cells: tuple[str, ...]) -> str:
         first = cells[0].ljust(widths[0])
-        rest = [cell.rjust(width) if i < 4 else cell.ljust(width) for i, (cell, width) in
-                enumerate(zip(cells[1:], widths[1:], strict=True), start=1)]
+        rest = [
+            cell.rjust(width) if i < 4 else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells[1:], widths[1:], strict=True), start=1)
+        ]
         return "  ".join([first, *rest]).rstrip()
 
     rule = "-" * len(line(header))
@@ -194,19 +196,24 @@ def time_rotating(tasks: list[tuple[Callable[[], Any], int]], warmup: int = 1) -
 
 def full_run_values() -> list[list[float]]:
     """Metric values computed once, so both tools log the same numbers and neither pays for making them."""
-    return [[1.0 / (step + 1) + 0.01 * metric + 1e-7 * step * metric for metric in range(FULL_METRICS)]
-            for step in range(FULL_STEPS)]
+    return [
+        [1.0 / (step + 1) + 0.01 * metric + 1e-7 * step * metric for metric in range(FULL_METRICS)]
+        for step in range(FULL_STEPS)
+    ]
 
 
-FULL_PARAM_VALUES = {f"param_{i:02d}": (0.001 * (i + 1) if i % 3 == 0 else 16 * i if i % 3 == 1 else f"choice-{i}")
-                     for i in range(FULL_PARAMS)}
+FULL_PARAM_VALUES = {
+    f"param_{i:02d}": (0.001 * (i + 1) if i % 3 == 0 else 16 * i if i % 3 == 1 else f"choice-{i}")
+    for i in range(FULL_PARAMS)
+}
 FULL_TAG_VALUES = {f"tag_{i}": f"value-{i}" for i in range(FULL_TAGS)}
 METRIC_NAMES = [f"metric_{i}" for i in range(FULL_METRICS)]
 
 
 def nbtrack_full_run(store: Store, values: list[list[float]]) -> None:
-    with nbtrack.track(name="full", experiment=FULL_EXPERIMENT, params=FULL_PARAM_VALUES, tags=FULL_TAG_VALUES,
-                       store=store) as run:
+    with nbtrack.track(
+        name="full", experiment=FULL_EXPERIMENT, params=FULL_PARAM_VALUES, tags=FULL_TAG_VALUES, store=store
+    ) as run:
         for step, row in enumerate(values):
             for name, value in zip(METRIC_NAMES, row, strict=True):
                 run.log_metric(name, value, step)
@@ -222,7 +229,8 @@ def small_values(i: int) -> tuple[dict[str, Any], dict[str, float]]:
 # script text with the run (``track()`` stores the whole text of the calling script in every record, see
 # _attach_script in tracking.py). The small run (workload 4, and the records that populate the stores) is
 # notebook-style so that the store sizes do not depend on the size of this file.
-_NOTEBOOK_STYLE = compile(textwrap.dedent("""
+_NOTEBOOK_STYLE = compile(
+    textwrap.dedent("""
     def nbtrack_full_run_nofile(store, values):
         with nbtrack.track(name="full", experiment=FULL_EXPERIMENT, params=FULL_PARAM_VALUES,
                            tags=FULL_TAG_VALUES, store=store) as run:
@@ -236,7 +244,10 @@ _NOTEBOOK_STYLE = compile(textwrap.dedent("""
             for name, value in metrics.items():
                 run.log_metric(name, value)
         return run
-"""), "<notebook-style>", "exec")
+"""),
+    "<notebook-style>",
+    "exec",
+)
 _defined: dict[str, Any] = {}
 exec(_NOTEBOOK_STYLE, globals(), _defined)
 nbtrack_full_run_nofile: Callable[[Store, list[list[float]]], None] = _defined["nbtrack_full_run_nofile"]
@@ -261,9 +272,18 @@ def populate_nbtrack(store: Store, template: dict[str, Any], have: int, target: 
         run_id = ids.new_run_id()
         params, metrics = small_values(i)
         start = time.time()
-        final = {**base, "id": run_id, "name": None, "status": "finished", "start_time": start,
-                 "end_time": start + 0.004, "duration": 0.004, "params": params, "metrics": metrics,
-                 "tags": {"stage": "populate"}}
+        final = {
+            **base,
+            "id": run_id,
+            "name": None,
+            "status": "finished",
+            "start_time": start,
+            "end_time": start + 0.004,
+            "duration": 0.004,
+            "params": params,
+            "metrics": metrics,
+            "tags": {"stage": "populate"},
+        }
         running = {k: v for k, v in final.items() if k != "env"}
         running.update(status="running", end_time=None, duration=None, metrics={})
         entries.append({"op": "put", "t": RUNS, "id": run_id, "doc": running})
@@ -316,14 +336,17 @@ class MlflowBench:
         self.mlflow.set_tracking_uri(self.uri)
         with self.mlflow.start_run(experiment_id=self.full_exp_id, run_name="full") as active:
             run_id = active.info.run_id
-            self.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in FULL_PARAM_VALUES.items()],
-                                  tags=[RunTag(k, v) for k, v in FULL_TAG_VALUES.items()])
+            self.client.log_batch(
+                run_id,
+                params=[Param(k, str(v)) for k, v in FULL_PARAM_VALUES.items()],
+                tags=[RunTag(k, v) for k, v in FULL_TAG_VALUES.items()],
+            )
             buffer = []
             for step, row in enumerate(values):
                 stamp = int(time.time() * 1000)
                 buffer.extend(Metric(name, value, stamp, step) for name, value in zip(METRIC_NAMES, row, strict=True))
             for start in range(0, len(buffer), 1000):
-                self.client.log_batch(run_id, metrics=buffer[start:start + 1000])
+                self.client.log_batch(run_id, metrics=buffer[start : start + 1000])
 
     def full_run_per_step(self, values: list[list[float]]) -> None:
         """The plain fluent idiom: log_params, set_tags, then mlflow.log_metrics once per step."""
@@ -360,8 +383,10 @@ class MlflowBench:
             done = self.count - first
             if done % 1000 == 0 and self.count < target:
                 rate = done / (time.perf_counter() - start)
-                log(f"  MLflow: {self.count:,}/{target:,} runs ({rate:,.0f} runs/s, "
-                    f"~{(target - self.count) / rate:,.0f} s left)")
+                log(
+                    f"  MLflow: {self.count:,}/{target:,} runs ({rate:,.0f} runs/s, "
+                    f"~{(target - self.count) / rate:,.0f} s left)"
+                )
 
     def search(self) -> Any:
         self.mlflow.set_tracking_uri(self.uri)
@@ -393,8 +418,9 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rows": len(frame)}))
 
 
 def run_cold(code: str, *args: str) -> tuple[float, int]:
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
-                          env=os.environ.copy())
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False, env=os.environ.copy()
+    )
     if done.returncode != 0:
         raise RuntimeError(f"cold query process failed ({done.returncode}):\n{done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -443,8 +469,9 @@ class Kernel:
         self.kc.wait_for_ready(timeout=120)
         self.stderr: list[str] = []
 
-    def execute(self, code: str, expressions: dict[str, str] | None = None,
-                timeout: float = 600) -> tuple[float, dict[str, Any]]:
+    def execute(
+        self, code: str, expressions: dict[str, str] | None = None, timeout: float = 600
+    ) -> tuple[float, dict[str, Any]]:
         """Seconds from sending the execute request to receiving its reply, and the reply content."""
         start = time.perf_counter()
         msg_id = self.kc.execute(code, user_expressions=expressions or {}, store_history=True, allow_stdin=False)
@@ -488,8 +515,16 @@ class Kernel:
         self._log.close()
 
 
-def kernel_cells(res: Results, label: str, key: str, store_dir: Path, cwd: Path, n_kernel: int, n_client: int,
-                 target: tuple[str, float] | None) -> None:
+def kernel_cells(
+    res: Results,
+    label: str,
+    key: str,
+    store_dir: Path,
+    cwd: Path,
+    n_kernel: int,
+    n_client: int,
+    target: tuple[str, float] | None,
+) -> None:
     """Tracked vs untracked empty cell in one fresh kernel: in-kernel and client-side."""
     kernel = Kernel(store_dir, cwd, store_dir.parent / "kernels.log")
     try:
@@ -510,8 +545,9 @@ def kernel_cells(res: Results, label: str, key: str, store_dir: Path, cwd: Path,
                 order = [(TRACKED_CELL, client_tracked), (UNTRACKED_CELL, client_untracked)]
                 for code, out in order if i % 2 == 0 else reversed(order):
                     out.append(kernel.execute(code)[0])
-        runs_after = kernel.value("import nbtrack as _nbb_nbtrack",
-                                  "_nbb_json.dumps(len(_nbb_nbtrack.get_store().run_docs()))")
+        runs_after = kernel.value(
+            "import nbtrack as _nbb_nbtrack", "_nbb_json.dumps(len(_nbb_nbtrack.get_store().run_docs()))"
+        )
     finally:
         kernel.close()
     if kernel.stderr:
@@ -538,12 +574,14 @@ def kernel_cells(res: Results, label: str, key: str, store_dir: Path, cwd: Path,
     if n_client:
         res.keep(f"{key}.client.tracked", client_tracked)
         res.keep(f"{key}.client.untracked", client_untracked)
-        cdiffs = res.keep(f"{key}.client.overhead",
-                          [t - u for t, u in zip(client_tracked, client_untracked, strict=True)])
+        cdiffs = res.keep(
+            f"{key}.client.overhead", [t - u for t, u in zip(client_tracked, client_untracked, strict=True)]
+        )
         res.add(Row(f"{label}: untracked, client execute->reply", median(client_untracked), n=str(n_client)))
         res.add(Row(f"{label}: %%track, client execute->reply", median(client_tracked), n=str(n_client)))
-        res.add(Row(f"{label}: overhead, client execute->reply", median(cdiffs), n=str(n_client),
-                    target=target_text), check)
+        res.add(
+            Row(f"{label}: overhead, client execute->reply", median(cdiffs), n=str(n_client), target=target_text), check
+        )
     res.add(Row(f"{label}: first %%track after %load_ext", first, n="1"))
     log(f"  {label}: overhead in-kernel {fmt_time(median(diffs))}, first tracked cell {fmt_time(first)}")
 
@@ -556,8 +594,10 @@ def load_ext_times(n_kernels: int, workdir: Path) -> list[float]:
         kernel = Kernel(store_dir / ".nbtrack", store_dir, workdir / "kernels.log")
         try:
             kernel.execute(KERNEL_SETUP)
-            code = ("_nbb_t = _nbb_time.perf_counter(); get_ipython().run_line_magic('load_ext', 'nbtrack'); "
-                    "_nbb_t = _nbb_time.perf_counter() - _nbb_t")
+            code = (
+                "_nbb_t = _nbb_time.perf_counter(); get_ipython().run_line_magic('load_ext', 'nbtrack'); "
+                "_nbb_t = _nbb_time.perf_counter() - _nbb_t"
+            )
             samples.append(kernel.value(code, "_nbb_json.dumps(_nbb_t)"))
         finally:
             kernel.close()
@@ -594,8 +634,10 @@ def source_files() -> dict[str, str]:
     """A hash of each file of nbtrack's installed source: compared at the start and the end of the run, they
     tell whether the package changed meanwhile (processes started later, such as kernels, would load new code)."""
     root = Path(nbtrack.__file__).resolve().parent
-    return {path.relative_to(root).as_posix(): hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
-            for path in sorted(root.rglob("*.py"))}
+    return {
+        path.relative_to(root).as_posix(): hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
+        for path in sorted(root.rglob("*.py"))
+    }
 
 
 def fingerprint_of(files: dict[str, str]) -> str:
@@ -607,12 +649,14 @@ def source_commit() -> str:
     root = Path(nbtrack.__file__).resolve().parent
     if shutil.which("git") is None:
         return "unknown"
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                          check=False)
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=False
+    )
     if head.returncode != 0:
         return "not a git checkout"
-    status = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=root, capture_output=True, text=True,
-                            check=False)
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--", "."], cwd=root, capture_output=True, text=True, check=False
+    )
     return head.stdout.strip() + ("+changes" if status.stdout.strip() else "")
 
 
@@ -635,8 +679,16 @@ def section_kernels(res: Results, args: argparse.Namespace, work: Path, populate
     log("1. %%track empty cell in a real kernel")
     plain = work / "kernel-cwd"
     plain.mkdir()
-    kernel_cells(res, "1 empty cell, fresh store", "kernel.fresh", work / "kernel-fresh-store", plain,
-                 args.kernel_pairs, args.client_pairs, ("5 ms", 5 * MS))
+    kernel_cells(
+        res,
+        "1 empty cell, fresh store",
+        "kernel.fresh",
+        work / "kernel-fresh-store",
+        plain,
+        args.kernel_pairs,
+        args.client_pairs,
+        ("5 ms", 5 * MS),
+    )
 
     store_dir = work / "kernel-populated-store"
     store = Store(store_dir)
@@ -645,20 +697,38 @@ def section_kernels(res: Results, args: argparse.Namespace, work: Path, populate
     populate_nbtrack(store, template, 1, populated)
     log(f"  populated a store with {populated:,} runs in experiment {EXPERIMENT!r}")
     target = ("10 ms", 10 * MS) if populated == 10_000 else None
-    kernel_cells(res, f"1 empty cell, {size_label(populated)} in store", "kernel.populated", store_dir,
-                 plain, args.kernel_pairs, args.client_pairs, target)
+    kernel_cells(
+        res,
+        f"1 empty cell, {size_label(populated)} in store",
+        "kernel.populated",
+        store_dir,
+        plain,
+        args.kernel_pairs,
+        args.client_pairs,
+        target,
+    )
 
     git_cwd = work / "kernel-git-cwd"
     if git_work_tree(git_cwd):
-        kernel_cells(res, "1 empty cell, fresh store, cwd in git repo", "kernel.git",
-                     work / "kernel-git-store", git_cwd, args.kernel_pairs, 0, None)
+        kernel_cells(
+            res,
+            "1 empty cell, fresh store, cwd in git repo",
+            "kernel.git",
+            work / "kernel-git-store",
+            git_cwd,
+            args.kernel_pairs,
+            0,
+            None,
+        )
     else:
         log("  git not available: skipping the git work tree variant")
 
     log(f"2. %load_ext nbtrack in {args.load_ext_kernels} fresh kernels")
     samples = res.keep("load_ext", load_ext_times(args.load_ext_kernels, work))
-    res.add(Row("2 %load_ext nbtrack, fresh kernel (in-kernel)", median(samples), n=str(len(samples)),
-                target="<= 150 ms"), lambda nbt, _mlf: nbt <= 150 * MS)
+    res.add(
+        Row("2 %load_ext nbtrack, fresh kernel (in-kernel)", median(samples), n=str(len(samples)), target="<= 150 ms"),
+        lambda nbt, _mlf: nbt <= 150 * MS,
+    )
     log(f"  %load_ext: {fmt_time(median(samples))}")
 
 
@@ -693,19 +763,39 @@ def section_full_run(res: Results, args: argparse.Namespace, work: Path, ml: Mlf
     last = Store(store.root).run_docs()
     script_chars = max((len(doc.get("code") or "") for doc in last.values()), default=0)
     res.info["full_run.script_chars_stored_per_record"] = script_chars
-    res.add(Row("3 full run, API called from a script (script text stored)", median(nbt),
-                median(mlf) if mlf else None, n=f"{len(nbt)}/{len(mlf)}", target="<= 8 ms"),
-            lambda n, _m: n <= 8 * MS)
-    res.add(Row("3 full run, API called from notebook-style code (no file)", median(nofile), n=str(len(nofile)),
-                target="<= 8 ms"), lambda n, _m: n <= 8 * MS)
+    res.add(
+        Row(
+            "3 full run, API called from a script (script text stored)",
+            median(nbt),
+            median(mlf) if mlf else None,
+            n=f"{len(nbt)}/{len(mlf)}",
+            target="<= 8 ms",
+        ),
+        lambda n, _m: n <= 8 * MS,
+    )
+    res.add(
+        Row(
+            "3 full run, API called from notebook-style code (no file)",
+            median(nofile),
+            n=str(len(nofile)),
+            target="<= 8 ms",
+        ),
+        lambda n, _m: n <= 8 * MS,
+    )
     if in_git:
         res.add(Row("3 full run, from a script, cwd in a git work tree", median(in_git), n=str(len(in_git))))
     if per_step:
         res.add(Row("3 full run, MLflow fluent log_metrics per step", None, median(per_step), n=f"-/{len(per_step)}"))
-    log(f"  nbtrack {fmt_time(median(nbt))} (notebook-style {fmt_time(median(nofile))}"
-        + (f", git cwd {fmt_time(median(in_git))}" if in_git else "") + ")"
-        + (f"; MLflow log_batch {fmt_time(median(mlf))}, per-step log_metrics {fmt_time(median(per_step))}"
-           if ml else ""))
+    log(
+        f"  nbtrack {fmt_time(median(nbt))} (notebook-style {fmt_time(median(nofile))}"
+        + (f", git cwd {fmt_time(median(in_git))}" if in_git else "")
+        + ")"
+        + (
+            f"; MLflow log_batch {fmt_time(median(mlf))}, per-step log_metrics {fmt_time(median(per_step))}"
+            if ml
+            else ""
+        )
+    )
 
 
 def section_sizes(res: Results, args: argparse.Namespace, work: Path, use_mlflow: bool) -> None:
@@ -757,13 +847,17 @@ def section_sizes(res: Results, args: argparse.Namespace, work: Path, use_mlflow
             res.keep(f"runs.{size}.mlflow.cold", cold_ml)
             res.keep(f"runs.{size}.nbtrack.warm", nbt_warm)
             res.keep(f"runs.{size}.mlflow.warm", ml_warm)
-            log(f"  query {size:,}: nbtrack cold {fmt_time(median(cold_nbt))} warm {fmt_time(median(nbt_warm))}"
+            log(
+                f"  query {size:,}: nbtrack cold {fmt_time(median(cold_nbt))} warm {fmt_time(median(nbt_warm))}"
                 + (f"; MLflow cold {fmt_time(median(cold_ml))} warm {fmt_time(median(ml_warm))}" if ml else "")
-                + f" (rows {sorted(rows_nbt)}/{sorted(rows_ml)})")
+                + f" (rows {sorted(rows_nbt)}/{sorted(rows_ml)})"
+            )
 
         # 4. record one small run, alternating sizes and tools
-        log(f"  recording one small run: {args.record_n} per size (nbtrack), {args.record_n_mlflow if mls else 0} "
-            f"per size (MLflow), sizes and tools alternated")
+        log(
+            f"  recording one small run: {args.record_n} per size (nbtrack), {args.record_n_mlflow if mls else 0} "
+            f"per size (MLflow), sizes and tools alternated"
+        )
         nbt_rec: dict[int, list[float]] = {size: [] for size in sizes}
         ml_rec: dict[int, list[float]] = {size: [] for size in sizes}
         for size in sizes:  # warm-up
@@ -771,10 +865,11 @@ def section_sizes(res: Results, args: argparse.Namespace, work: Path, use_mlflow
             if size in mls:
                 mls[size].small_run(1)
         for i in range(max(args.record_n, args.record_n_mlflow if mls else 0)):
-            order = sizes[i % len(sizes):] + sizes[:i % len(sizes)]
+            order = sizes[i % len(sizes) :] + sizes[: i % len(sizes)]
             for size in order:
                 tasks: list[tuple[Callable[..., Any], Any, int, list[float]]] = [
-                    (nbtrack_small_run, stores[size], args.record_n, nbt_rec[size])]
+                    (nbtrack_small_run, stores[size], args.record_n, nbt_rec[size])
+                ]
                 if size in mls:
                     tasks.append((MlflowBench.small_run, mls[size], args.record_n_mlflow, ml_rec[size]))
                 if i % 2:
@@ -789,34 +884,58 @@ def section_sizes(res: Results, args: argparse.Namespace, work: Path, use_mlflow
         res.keep(f"record.{size}.nbtrack", nbt_rec[size])
         res.keep(f"record.{size}.mlflow", ml_rec[size])
         nbt, mlf = nbt_rec[size], ml_rec[size]
-        res.add(Row(f"4 record one small run, {size_label(size)} in store", median(nbt), median(mlf) if mlf else None,
-                    n=f"{len(nbt)}/{len(mlf)}", target="<= 10 ms" if size == 10_000 else ""),
-                lambda n, _m: n <= 10 * MS)
-        log(f"  record one run at {size:,}: nbtrack {fmt_time(median(nbt))}"
-            + (f", MLflow {fmt_time(median(mlf))}" if mlf else ""))
+        res.add(
+            Row(
+                f"4 record one small run, {size_label(size)} in store",
+                median(nbt),
+                median(mlf) if mlf else None,
+                n=f"{len(nbt)}/{len(mlf)}",
+                target="<= 10 ms" if size == 10_000 else "",
+            ),
+            lambda n, _m: n <= 10 * MS,
+        )
+        log(
+            f"  record one run at {size:,}: nbtrack {fmt_time(median(nbt))}"
+            + (f", MLflow {fmt_time(median(mlf))}" if mlf else "")
+        )
     smallest, largest = min(sizes), max(sizes)
     if largest > smallest:
         nbt_ratio = median(nbt_rec[largest]) / median(nbt_rec[smallest])
         ml_ratio = median(ml_rec[largest]) / median(ml_rec[smallest]) if ml_rec[largest] else None
-        res.add(Row(f"4 record one small run: cost at {largest:,} / at {smallest:,}", nbt_ratio, ml_ratio, unit="x",
-                    target="<= 2x" if (largest, smallest) == (10_000, 100) else ""), lambda n, _m: n <= 2)
+        res.add(
+            Row(
+                f"4 record one small run: cost at {largest:,} / at {smallest:,}",
+                nbt_ratio,
+                ml_ratio,
+                unit="x",
+                target="<= 2x" if (largest, smallest) == (10_000, 100) else "",
+            ),
+            lambda n, _m: n <= 2,
+        )
     for size in sizes:
         for kind in ("cold", "warm"):
             nbt_s = res.samples[f"runs.{size}.nbtrack.{kind}"]
             ml_s = res.samples[f"runs.{size}.mlflow.{kind}"]
             what = "first call, fresh process" if kind == "cold" else "repeated call, same process"
-            res.add(Row(f"5 runs() vs search_runs, {size_label(size)}, {kind} ({what})", median(nbt_s),
-                        median(ml_s) if ml_s else None, n=f"{len(nbt_s)}/{len(ml_s)}",
-                        target="<= 300 ms, >= 20x" if size == 10_000 else ""),
-                    lambda n, m: n <= 300 * MS and (m is None or m / n >= 20))
+            res.add(
+                Row(
+                    f"5 runs() vs search_runs, {size_label(size)}, {kind} ({what})",
+                    median(nbt_s),
+                    median(ml_s) if ml_s else None,
+                    n=f"{len(nbt_s)}/{len(ml_s)}",
+                    target="<= 300 ms, >= 20x" if size == 10_000 else "",
+                ),
+                lambda n, m: n <= 300 * MS and (m is None or m / n >= 20),
+            )
 
 
 # main -----------------------------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="stop at 1,000 runs (same as --sizes 100,1000)")
     parser.add_argument("--sizes", help="comma-separated store sizes (default: 100,1000,10000)")
     parser.add_argument("--no-mlflow", action="store_true", help="measure nbtrack only")
@@ -856,9 +975,11 @@ def main(argv: list[str] | None = None) -> int:
     load_start = load_average()
     commit, files_start = source_commit(), source_files()
     fingerprint = fingerprint_of(files_start)
-    log(f"nbtrack {nbtrack.__version__} (source {commit}, fingerprint {fingerprint}), Python "
+    log(
+        f"nbtrack {nbtrack.__version__} (source {commit}, fingerprint {fingerprint}), Python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {load_start}; sizes {args.sizes}; "
-        f"scratch dir {work}")
+        f"scratch dir {work}"
+    )
     try:
         if not args.no_kernel:
             section_kernels(res, args, work, max(args.sizes))
@@ -879,21 +1000,28 @@ def main(argv: list[str] | None = None) -> int:
     print()
     load_end = load_average()
     files_end = source_files()
-    source_changed = sorted(name for name in files_start.keys() | files_end.keys()
-                            if files_start.get(name) != files_end.get(name))
-    print(f"nbtrack foundation benchmark: nbtrack source {commit}; medians; MLflow "
-          f"{ml.version if ml else 'not measured'} with SQLite; ratio = MLflow median / nbtrack median; "
-          f"total {elapsed / 60:.1f} min on {os.cpu_count()} CPUs, 1-min load average {load_start} at start, "
-          f"{load_end} at end")
+    source_changed = sorted(
+        name for name in files_start.keys() | files_end.keys() if files_start.get(name) != files_end.get(name)
+    )
+    print(
+        f"nbtrack foundation benchmark: nbtrack source {commit}; medians; MLflow "
+        f"{ml.version if ml else 'not measured'} with SQLite; ratio = MLflow median / nbtrack median; "
+        f"total {elapsed / 60:.1f} min on {os.cpu_count()} CPUs, 1-min load average {load_start} at start, "
+        f"{load_end} at end"
+    )
     print(table)
     print()
-    print("Notes: overhead = median of paired differences (tracked - untracked, alternated). MLflow writes use "
-          "MlflowClient.log_batch\n(full run: params+tags in one batch, metrics buffered and sent in batches of "
-          "1000). Cold queries pre-import pandas.")
+    print(
+        "Notes: overhead = median of paired differences (tracked - untracked, alternated). MLflow writes use "
+        "MlflowClient.log_batch\n(full run: params+tags in one batch, metrics buffered and sent in batches of "
+        "1000). Cold queries pre-import pandas."
+    )
     if source_changed:
-        print(f"\nWARNING: nbtrack's source changed during the run ({', '.join(source_changed)}): processes "
-              "started after\nthe change (kernels, cold queries) may have run other code. Run again for consistent "
-              "figures.")
+        print(
+            f"\nWARNING: nbtrack's source changed during the run ({', '.join(source_changed)}): processes "
+            "started after\nthe change (kernels, cold queries) may have run other code. Run again for consistent "
+            "figures."
+        )
 
     meta = {
         "benchmark": "bench_foundation",
@@ -911,8 +1039,13 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_end": load_end,
         "args": {k: v for k, v in vars(args).items() if k != "output"},
     }
-    payload = {"meta": meta, "info": res.info, "rows": [asdict(r) for r in res.rows], "samples_seconds": res.samples,
-               "table": table}
+    payload = {
+        "meta": meta,
+        "info": res.info,
+        "rows": [asdict(r) for r in res.rows],
+        "samples_seconds": res.samples,
+        "table": table,
+    }
     output = Path(args.output) if args.output else RESULTS_DIR / f"foundation-{time.strftime('%Y%m%d-%H%M%S')}.json"
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(payload, indent=1) + "\n")

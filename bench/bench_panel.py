@@ -43,7 +43,7 @@ for _var in ("NBTRACK_DIR", "NBTRACK_EXPERIMENT", "JPY_SESSION_NAME"):
 
 import nbtrack  # noqa: E402
 from nbtrack import ids  # noqa: E402
-from nbtrack.store import RUNS, Store  # noqa: E402
+from nbtrack.store.local import RUNS, Store  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGET_MS = 200.0
@@ -57,15 +57,28 @@ def populate(store: Store, n: int, seed: int = 0) -> None:
         run_id = ids.new_run_id()
         t = start + 2 * i
         doc = {
-            "id": run_id, "experiment": f"exp{i % 5}", "name": f"run {i}", "status": "finished",
-            "start_time": t, "end_time": t + 1.5, "duration": 1.5,
-            "params": {"lr": rnd.choice([0.1, 0.01, 0.001]), "batch": rnd.choice([32, 64]),
-                       "opt": rnd.choice(["adam", "sgd"]), "seed": i % 10, "layers": rnd.randint(1, 6),
-                       "dropout": 0.1, "model": "mlp", "epochs": 10},
+            "id": run_id,
+            "experiment": f"exp{i % 5}",
+            "name": f"run {i}",
+            "status": "finished",
+            "start_time": t,
+            "end_time": t + 1.5,
+            "duration": 1.5,
+            "params": {
+                "lr": rnd.choice([0.1, 0.01, 0.001]),
+                "batch": rnd.choice([32, 64]),
+                "opt": rnd.choice(["adam", "sgd"]),
+                "seed": i % 10,
+                "layers": rnd.randint(1, 6),
+                "dropout": 0.1,
+                "model": "mlp",
+                "epochs": 10,
+            },
             "metrics": {"acc": rnd.random(), "loss": rnd.random(), "f1": rnd.random(), "time": rnd.random()},
             "tags": {"stage": rnd.choice(["explore", "final"]), "user": "bench"},
             "data": {"X": {"hash": f"{rnd.getrandbits(128):032x}", "kind": "ndarray"}},
-            "source": "api", "format": 1,
+            "source": "api",
+            "format": 1,
         }
         entries.append({"op": "put", "t": RUNS, "id": run_id, "doc": doc})
         if len(entries) >= 4000:
@@ -83,8 +96,12 @@ def timed(action: Any) -> float:
 
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
-    return {"median_ms": statistics.median(ordered), "p90_ms": ordered[int(0.9 * (len(ordered) - 1))],
-            "max_ms": ordered[-1], "n": len(ordered)}
+    return {
+        "median_ms": statistics.median(ordered),
+        "p90_ms": ordered[int(0.9 * (len(ordered) - 1))],
+        "max_ms": ordered[-1],
+        "n": len(ordered),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,22 +122,42 @@ def main(argv: list[str] | None = None) -> int:
         panel = nbtrack.panel(store=store, live=False)
         results["open"] = {"median_ms": (time.perf_counter() - t0) * 1000, "n": 1}
 
-        samples: dict[str, list[float]] = {k: [] for k in (
-            "refresh, nothing new", "refresh, run starts", "refresh, run finishes", "sort", "where", "search",
-            "next page")}
+        samples: dict[str, list[float]] = {
+            k: []
+            for k in (
+                "refresh, nothing new",
+                "refresh, run starts",
+                "refresh, run finishes",
+                "sort",
+                "where",
+                "search",
+                "next page",
+            )
+        }
         for i in range(args.repeat):
             samples["refresh, nothing new"].append(timed(panel.refresh))
-            with nbtrack.track(name=f"landing {i}", experiment="exp0", params={"lr": 0.05, "landing": i},
-                               store=store, environment=False) as run:
+            with nbtrack.track(
+                name=f"landing {i}",
+                experiment="exp0",
+                params={"lr": 0.05, "landing": i},
+                store=store,
+                environment=False,
+            ) as run:
                 run.log_metric("acc", 0.5)
                 samples["refresh, run starts"].append(timed(panel.refresh))
             samples["refresh, run finishes"].append(timed(panel.refresh))
             shown = panel.table.value
             assert f"landing {i}" in shown, "the new run is not on the first page"
-            samples["sort"].append(timed(lambda i=i: setattr(
-                panel.sort_by, "value", ("metrics.acc", "params.lr", "start_time")[i % 3])))
-            samples["where"].append(timed(lambda i=i: setattr(
-                panel.where, "value", f"params.lr < 0.05 and metrics.acc > {0.1 + (i % 5) / 10}")))
+            samples["sort"].append(
+                timed(lambda i=i: setattr(panel.sort_by, "value", ("metrics.acc", "params.lr", "start_time")[i % 3]))
+            )
+            samples["where"].append(
+                timed(
+                    lambda i=i: setattr(
+                        panel.where, "value", f"params.lr < 0.05 and metrics.acc > {0.1 + (i % 5) / 10}"
+                    )
+                )
+            )
             samples["search"].append(timed(lambda i=i: setattr(panel.search, "value", f"run {i}")))
             samples["next page"].append(timed(panel.next_button.click))
             panel.where.value = ""
@@ -132,8 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"nbtrack panel over {args.runs:,} runs ({args.repeat} samples each; Python {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs)")
+    print(
+        f"nbtrack panel over {args.runs:,} runs ({args.repeat} samples each; Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs)"
+    )
     print(f"{'':28}{'median':>10}{'p90':>10}{'max':>10}")
     for name, figure in results.items():
         if "p90_ms" in figure:
@@ -147,8 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_save:
         output = Path(args.output) if args.output else RESULTS_DIR / f"panel-{time.strftime('%Y%m%d-%H%M%S')}.json"
         output.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"runs": args.runs, "repeat": args.repeat, "python": sys.version, "cpus": os.cpu_count(),
-                   "results": results}
+        payload = {
+            "runs": args.runs,
+            "repeat": args.repeat,
+            "python": sys.version,
+            "cpus": os.cpu_count(),
+            "results": results,
+        }
         output.write_text(json.dumps(payload, indent=1) + "\n")
         print(f"raw figures: {output}")
     return 0

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from mlflow_server import MlflowServer  # noqa: E402
 
 import nbtrack  # noqa: E402
-from nbtrack import remote  # noqa: E402
+from nbtrack.remote import sync as remote  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 EXPERIMENT = "bench-push"
@@ -80,8 +80,9 @@ def server_floor(root: Path, runs: int) -> float:
         run_id = run.info.run_id
         metrics = [Metric(f"m{k}", 1.0 / (s + 1), now + s, s) for k in range(10) for s in range(100)]
         store.log_batch(run_id, metrics, [], [])
-        store.log_batch(run_id, [], [Param(f"p{j:02d}", str(j)) for j in range(20)],
-                        [RunTag(f"t{j}", "x") for j in range(9)])
+        store.log_batch(
+            run_id, [], [Param(f"p{j:02d}", str(j)) for j in range(20)], [RunTag(f"t{j}", "x") for j in range(9)]
+        )
         store.update_run_info(run_id, RunStatus.FINISHED, now + 1000, None)
     return (time.perf_counter() - started) / runs
 
@@ -107,11 +108,20 @@ def server_ceiling(uri: str, seconds: float = 8.0, threads: int = 8) -> float:
         n = 0
         while time.monotonic() < end:
             now = int(time.time() * 1000)
-            body = {"run_id": run_id, "metrics": [
-                {"key": f"m{k}", "value": 1.0 / (step + 1), "timestamp": now + step, "step": n * 100 + step}
-                for k in range(10) for step in range(100)]}
-            reply = s.post(f"{uri}/api/2.0/mlflow/runs/log-batch", data=json.dumps(body),
-                           headers={"Content-Type": "application/json"}, timeout=60)
+            body = {
+                "run_id": run_id,
+                "metrics": [
+                    {"key": f"m{k}", "value": 1.0 / (step + 1), "timestamp": now + step, "step": n * 100 + step}
+                    for k in range(10)
+                    for step in range(100)
+                ],
+            }
+            reply = s.post(
+                f"{uri}/api/2.0/mlflow/runs/log-batch",
+                data=json.dumps(body),
+                headers={"Content-Type": "application/json"},
+                timeout=60,
+            )
             reply.raise_for_status()
             n += 1
         counts[i] = n
@@ -130,9 +140,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1000, help="runs to push (default 1,000)")
     parser.add_argument("--workers", type=int, default=None, help="runs pushed in parallel (default: push's, 4)")
     parser.add_argument("--server-workers", type=int, default=2, help="mlflow server worker processes (default 2)")
-    parser.add_argument("--backend", choices=["sqlite", "file"], default="sqlite",
-                        help="server backend store (default sqlite; file: MLflow's deprecated file store, to see "
-                             "how far the client goes when the database is not the bottleneck)")
+    parser.add_argument(
+        "--backend",
+        choices=["sqlite", "file"],
+        default="sqlite",
+        help="server backend store (default sqlite; file: MLflow's deprecated file store, to see "
+        "how far the client goes when the database is not the bottleneck)",
+    )
     parser.add_argument("--floor-runs", type=int, default=30, help="runs for the in-process server floor (0: skip)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument("--output", type=Path, help="JSON results file (default: bench/results/push-<time>.json)")
@@ -144,18 +158,24 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="nbtrack-bench-push-"))
     server = MlflowServer(tmp / "server", workers=args.server_workers, backend=args.backend)
     results: dict[str, object] = {
-        "runs": args.runs, "client_workers": args.workers or remote.DEFAULT_WORKERS,
+        "runs": args.runs,
+        "client_workers": args.workers or remote.DEFAULT_WORKERS,
         "server_workers": args.server_workers,
         "backend": args.backend,
-        "mlflow": mlflow.__version__, "python": platform.python_version(), "cpus": os.cpu_count(),
+        "mlflow": mlflow.__version__,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
         "shape": "20 params, 10 metrics x 100 steps, 5 tags, environment",
     }
     try:
         t0 = time.perf_counter()
         server.start()
         results["server_start_s"] = round(time.perf_counter() - t0, 2)
-        print(f"mlflow {mlflow.__version__} server up in {results['server_start_s']} s at {server.uri} "
-              f"({args.server_workers} workers, {args.backend} backend)", flush=True)
+        print(
+            f"mlflow {mlflow.__version__} server up in {results['server_start_s']} s at {server.uri} "
+            f"({args.server_workers} workers, {args.backend} backend)",
+            flush=True,
+        )
 
         store = tmp / "store"
         made = make_runs(store, args.runs)
@@ -186,13 +206,19 @@ def main() -> int:
 
         rate = len(first.sent) / first.seconds if first.seconds else 0.0
         ratio = second.seconds / first.seconds if first.seconds else 0.0
-        results.update({
-            "first_push_s": round(first.seconds, 3), "first_push_runs_per_s": round(rate, 2),
-            "first_push_bytes": first.bytes, "second_push_s": round(second.seconds, 3),
-            "second_push_ratio": round(ratio, 4), "second_push_sent": len(second.sent),
-            "server_runs": len(found), "duplicates": duplicates,
-            "client_cpu_ms_per_run": round(cpu / max(1, len(first.sent)) * 1000, 1),
-        })
+        results.update(
+            {
+                "first_push_s": round(first.seconds, 3),
+                "first_push_runs_per_s": round(rate, 2),
+                "first_push_bytes": first.bytes,
+                "second_push_s": round(second.seconds, 3),
+                "second_push_ratio": round(ratio, 4),
+                "second_push_sent": len(second.sent),
+                "server_runs": len(found),
+                "duplicates": duplicates,
+                "client_cpu_ms_per_run": round(cpu / max(1, len(first.sent)) * 1000, 1),
+            }
+        )
         ceiling = server_ceiling(server.uri)
         results["server_ceiling_batches_per_s"] = round(ceiling, 2)
         if args.floor_runs:
@@ -201,17 +227,25 @@ def main() -> int:
             results["server_floor_runs_per_s_per_process"] = round(1 / floor, 1)
 
         print()
-        print(f"first push    {rate:8.1f} runs/s   ({len(first.sent):,} runs in {first.seconds:.1f} s)   "
-              f"target >= 20 runs/s: {'met' if rate >= 20 else 'NOT met'}")
-        print(f"second push   {second.seconds:8.2f} s        = {ratio:.1%} of the first   "
-              f"target <= 10%: {'met' if ratio <= 0.10 else 'NOT met'}")
+        print(
+            f"first push    {rate:8.1f} runs/s   ({len(first.sent):,} runs in {first.seconds:.1f} s)   "
+            f"target >= 20 runs/s: {'met' if rate >= 20 else 'NOT met'}"
+        )
+        print(
+            f"second push   {second.seconds:8.2f} s        = {ratio:.1%} of the first   "
+            f"target <= 10%: {'met' if ratio <= 0.10 else 'NOT met'}"
+        )
         print(f"on the server {len(found):,} runs, {duplicates} duplicates")
         print(f"client CPU    {results['client_cpu_ms_per_run']} ms per run (this process: mapping, JSON, HTTP)")
-        print(f"server        accepts {ceiling:.1f} log-batch requests of 1,000 points per second from a bare "
-              f"client: no client can push these runs faster than that")
+        print(
+            f"server        accepts {ceiling:.1f} log-batch requests of 1,000 points per second from a bare "
+            f"client: no client can push these runs faster than that"
+        )
         if args.floor_runs:
-            print(f"server floor  {results['server_floor_ms_per_run']} ms of server work per run in-process "
-                  f"(<= {results['server_floor_runs_per_s_per_process']} runs/s per server process, before HTTP)")
+            print(
+                f"server floor  {results['server_floor_ms_per_run']} ms of server work per run in-process "
+                f"(<= {results['server_floor_runs_per_s_per_process']} runs/s per server process, before HTTP)"
+            )
     finally:
         server.stop()
         if args.keep:

@@ -1,7 +1,7 @@
 import pytest
 
 import nbtrack
-from nbtrack import store as store_mod
+from nbtrack.store import local as store_mod
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 from nbformat import NotebookNode
 
 import nbtrack
-from nbtrack import store as store_mod
+from nbtrack.store import local as store_mod
 
 KERNEL_TIMEOUT = 120
 SUMMARY_PREFIX = "nbtrack "
@@ -139,10 +139,7 @@ def stream_text(cell: NotebookNode, name: str = "stdout") -> str:
 
 def summaries(cell: NotebookNode) -> list[NotebookNode]:
     """The nbtrack summary display outputs of a cell."""
-    return [
-        o for o in outputs(cell, "display_data")
-        if str(o.data.get("text/plain", "")).startswith(SUMMARY_PREFIX)
-    ]
+    return [o for o in outputs(cell, "display_data") if str(o.data.get("text/plain", "")).startswith(SUMMARY_PREFIX)]
 
 
 def summary_text(cell: NotebookNode) -> str:

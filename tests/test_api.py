@@ -12,8 +12,9 @@ from nbtrack import NbtrackWarning, NoActiveRunError
 
 def test_track_records_everything(store_dir):
     df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": ["a", "b", "c"]})
-    with nbtrack.track(name="fit", experiment="exp", params={"lr": 0.1}, tags={"stage": "dev"},
-                       data={"train": df}) as run:
+    with nbtrack.track(
+        name="fit", experiment="exp", params={"lr": 0.1}, tags={"stage": "dev"}, data={"train": df}
+    ) as run:
         nbtrack.log_param("epochs", 3)
         for step in range(3):
             nbtrack.log_metric("loss", 1.0 / (step + 1), step=step)
@@ -25,8 +26,11 @@ def test_track_records_everything(store_dir):
     assert got.metrics == {"loss": pytest.approx(1 / 3), "acc": 0.9, "f1": 0.5}
     assert got.tags == {"stage": "dev", "owner": "me"}
     assert got.data["train"]["shape"] == [3, 2] and len(got.data["train"]["hash"]) == 32
-    assert got.series[got.series.name == "loss"][["step", "value"]].values.tolist() == [[0, 1.0], [1, 0.5],
-                                                                                        [2, pytest.approx(1 / 3)]]
+    assert got.series[got.series.name == "loss"][["step", "value"]].values.tolist() == [
+        [0, 1.0],
+        [1, 0.5],
+        [2, pytest.approx(1 / 3)],
+    ]
     assert got.duration >= 0 and got.end_time >= got.start_time
     assert "test_api.py" in got.doc["code_location"] and "def test_track_records_everything" in got.code
     assert got.env["python"] and isinstance(got.env["packages"], dict) and "pandas" in got.env["packages"]
@@ -56,8 +60,12 @@ def test_failed_and_interrupted_runs_are_recorded_and_propagate(store_dir):
 
 
 def test_log_outside_a_run_raises_clear_error(store_dir):
-    for call, args in [(nbtrack.log_metric, ("a", 1)), (nbtrack.log_param, ("a", 1)),
-                       (nbtrack.log_metrics, ({"a": 1},)), (nbtrack.set_tags, ({"a": 1},))]:
+    for call, args in [
+        (nbtrack.log_metric, ("a", 1)),
+        (nbtrack.log_param, ("a", 1)),
+        (nbtrack.log_metrics, ({"a": 1},)),
+        (nbtrack.set_tags, ({"a": 1},)),
+    ]:
         with pytest.raises(NoActiveRunError, match="needs an active run"):
             call(*args)
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 import nbtrack
-from nbtrack import fingerprint as fpmod
-from nbtrack.checks import (
+from nbtrack.data import fingerprint as fpmod
+from nbtrack.data.checks import (
     DataCheckReport,
     category_distributions,
     jensen_shannon,
@@ -49,7 +49,10 @@ def test_schema_changes_are_errors():
     cur = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"], "d": [1, 1, 1]})
     report = nbtrack.check_data(cur, ref)
     assert {(f.statistic, f.column) for f in report.errors} == {
-        ("column_removed", "c"), ("column_added", "d"), ("type_changed", "a")}
+        ("column_removed", "c"),
+        ("column_added", "d"),
+        ("type_changed", "a"),
+    }
     changed = found(report, "type_changed", "a")[0]
     assert changed.value == "int64 -> float64" and changed.threshold is None and "int64" in changed.message
     assert not report.ok
@@ -164,8 +167,9 @@ def test_identical_data_is_silent():
 def test_profile_only_comparison_and_records():
     ref = pd.DataFrame({"x": normal(3000)})
     cur = ref + 1.0
-    with_profiles = nbtrack.check_data(nbtrack.fingerprint(cur, profile=True),
-                                       nbtrack.fingerprint(ref, profile=True).to_dict())
+    with_profiles = nbtrack.check_data(
+        nbtrack.fingerprint(cur, profile=True), nbtrack.fingerprint(ref, profile=True).to_dict()
+    )
     assert found(with_profiles, "mean_shift", "x") and found(with_profiles, "wasserstein_norm", "x")
     bare = nbtrack.check_data(nbtrack.fingerprint(cur), nbtrack.fingerprint(ref))
     assert bare.ok and any("no profile" in note for note in bare.notes)
@@ -176,9 +180,12 @@ def test_profile_only_comparison_and_records():
 
 def test_wasserstein_matches_scipy():
     rng = np.random.default_rng(11)
-    cases = [(rng.normal(size=50), rng.normal(0.3, 2, size=80)), (rng.integers(0, 5, 40), rng.integers(1, 7, 33)),
-             (np.array([1.0, 1.0, 2.0]), np.array([1.0, 2.0, 2.0])),
-             (rng.exponential(size=200), rng.exponential(size=200))]
+    cases = [
+        (rng.normal(size=50), rng.normal(0.3, 2, size=80)),
+        (rng.integers(0, 5, 40), rng.integers(1, 7, 33)),
+        (np.array([1.0, 1.0, 2.0]), np.array([1.0, 2.0, 2.0])),
+        (rng.exponential(size=200), rng.exponential(size=200)),
+    ]
     for u, v in cases:
         assert wasserstein_distance(u, v) == pytest.approx(stats.wasserstein_distance(u, v), rel=1e-12, abs=1e-15)
     assert wasserstein_distance([1.0, 2.0], [1.0, 2.0]) == 0.0
@@ -186,9 +193,11 @@ def test_wasserstein_matches_scipy():
 
 def test_wasserstein_from_stored_quantiles_approximates_scipy():
     rng = np.random.default_rng(12)
-    pairs = [(rng.normal(size=20_000), rng.normal(0.3, 1.0, size=20_000)),
-             (rng.normal(size=20_000), rng.normal(0.0, 1.5, size=20_000)),
-             (rng.exponential(size=20_000), rng.lognormal(0, 0.5, size=20_000))]
+    pairs = [
+        (rng.normal(size=20_000), rng.normal(0.3, 1.0, size=20_000)),
+        (rng.normal(size=20_000), rng.normal(0.0, 1.5, size=20_000)),
+        (rng.exponential(size=20_000), rng.lognormal(0, 0.5, size=20_000)),
+    ]
     for u, v in pairs:
         qu = nbtrack.fingerprint(u, profile=True).profile["columns"][0]["q"]
         qv = nbtrack.fingerprint(v, profile=True).profile["columns"][0]["q"]
@@ -256,7 +265,7 @@ def test_run_references(store_dir):
 
 
 def test_change_notes_for_the_summary_line(tmp_path):
-    from nbtrack.checks import change_notes, describe_change
+    from nbtrack.data.checks import change_notes, describe_change
 
     ref = pd.DataFrame({"x": normal(1000), "y": normal(1000, 1), "k": np.arange(1000)})
     fp = nbtrack.fingerprint
@@ -280,8 +289,9 @@ def test_change_notes_for_the_summary_line(tmp_path):
     (tmp_path / "d" / "c.csv").write_text("a\n3\n")
     assert describe_change(fp(tmp_path / "d").to_dict(), old_dir) == "+c.csv, -b.csv, ~a.csv"
     assert describe_change(fp(tmp_path / "d" / "a.csv").to_dict(), old_file) == "size 4 B -> 5 B"
-    notes = change_notes({"t": fp(ref.assign(x=ref["x"] + 1), profile=True).to_dict(), "same": before},
-                         {"t": before, "same": before})
+    notes = change_notes(
+        {"t": fp(ref.assign(x=ref["x"] + 1), profile=True).to_dict(), "same": before}, {"t": before, "same": before}
+    )
     assert notes == {"t": "x mean +1.0 sd"}
     assert describe_change({"algorithm": "old", "hash": "1"}, before) == "fingerprint scheme changed"
 
@@ -291,8 +301,12 @@ def test_change_notes_for_the_summary_line(tmp_path):
 
 def test_expect_passes_and_returns_the_data():
     df = pd.DataFrame({"age": [30, 40], "score": [0.5, 0.7], "city": ["a", "b"], "ok": [True, False]})
-    schema = {"age": {"type": "int", "min": 0, "max": 120, "nullable": False}, "score": float, "city": str,
-              "ok": "bool"}
+    schema = {
+        "age": {"type": "int", "min": 0, "max": 120, "nullable": False},
+        "score": float,
+        "city": str,
+        "ok": "bool",
+    }
     assert nbtrack.expect(df, schema) is df
     assert nbtrack.expect(df, {"age": "int64", "score": np.float64, "city": "string"}) is df
     assert nbtrack.expect(df, ["age", "city"]) is df
@@ -301,16 +315,24 @@ def test_expect_passes_and_returns_the_data():
 
 def test_expect_lists_every_problem():
     df = pd.DataFrame({"age": [30.0, None, 150.0], "city": ["a", "b", "zz"], "extra": 1})
-    schema = {"age": {"type": "number", "nullable": False, "max": 120}, "city": {"type": str, "values": ["a", "b"]},
-              "income": float, "score": "int"}
+    schema = {
+        "age": {"type": "number", "nullable": False, "max": 120},
+        "city": {"type": str, "values": ["a", "b"]},
+        "income": float,
+        "score": "int",
+    }
     with pytest.raises(nbtrack.DataExpectationError) as info:
         nbtrack.expect(df.assign(score=[0.5, 0.6, 0.7]), schema, name="train_df", allow_extra_columns=False)
     message = str(info.value)
     assert message.startswith("train_df does not meet its expectation (6 problems):")
-    for part in ("column 'age' has 1 missing value, expected none", "column 'age' has 1 value above 120",
-                 "column 'city' has 1 value outside the allowed ones: 'zz'",
-                 "column 'income' is missing (expected float)",
-                 "column 'score' has type float64, expected int", "unexpected column: 'extra'"):
+    for part in (
+        "column 'age' has 1 missing value, expected none",
+        "column 'age' has 1 value above 120",
+        "column 'city' has 1 value outside the allowed ones: 'zz'",
+        "column 'income' is missing (expected float)",
+        "column 'score' has type float64, expected int",
+        "unexpected column: 'extra'",
+    ):
         assert part in message
     assert len(info.value.problems) == 6
 

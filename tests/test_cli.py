@@ -62,11 +62,16 @@ def test_errors_are_one_line_with_exit_codes(two_runs, capsys):
 
 def test_console_script_entry_point(two_runs):
     store, run_id = two_runs
-    out = subprocess.run([sys.executable, "-m", "nbtrack.cli", "--store", str(store), "runs", "-f", "csv"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "nbtrack.cli", "--store", str(store), "runs", "-f", "csv"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert run_id in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "nbtrack.cli", "--store", str(store), "show", "0000"],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "nbtrack.cli", "--store", str(store), "show", "0000"], capture_output=True, text=True
+    )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
 
 
@@ -84,7 +89,9 @@ def test_doctor_repairs_damaged_lines(two_runs, capsys):
 
 
 def test_import_is_cheap():
-    code = ("import sys, nbtrack; heavy = [m for m in ('pandas', 'matplotlib', 'ipywidgets', 'IPython') "
-            "if m in sys.modules]; print(','.join(heavy))")
+    code = (
+        "import sys, nbtrack; heavy = [m for m in ('pandas', 'matplotlib', 'ipywidgets', 'IPython') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -1,4 +1,4 @@
-"""nbtrack.compare() (in nbtrack.comparison): grouping, reference and pairs, verdicts, warnings, renderings, CLI, plots.
+"""nbtrack.compare() (analysis.comparison): grouping, reference, pairs, verdicts, warnings, renderings, CLI, plots.
 
 The statistics themselves are checked against references in test_stats.py; here the numbers are checked
 against those functions (and scipy) on the same samples, plus a seeded simulation of false verdicts.
@@ -16,13 +16,27 @@ import pytest
 from scipy import stats
 
 import nbtrack
-from nbtrack import stats as st
+from nbtrack.analysis import stats as st
+from nbtrack.analysis.comparison import VERDICTS, Comparison, compare, guess_direction
 from nbtrack.cli import main
-from nbtrack.comparison import VERDICTS, Comparison, compare, guess_direction
 
 GROUP_COLUMNS = ["n", "mean", "std", "median", "iqm", "ci_low", "ci_high", "min", "max", "same_data"]
-PAIR_COLUMNS = ["group", "reference", "diff", "diff_ci_low", "diff_ci_high", "p_greater", "p_greater_ci_low",
-                "p_greater_ci_high", "test", "p_value", "p_adjusted", "effect_size", "verdict", "runs_needed"]
+PAIR_COLUMNS = [
+    "group",
+    "reference",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "p_greater",
+    "p_greater_ci_low",
+    "p_greater_ci_high",
+    "test",
+    "p_value",
+    "p_adjusted",
+    "effect_size",
+    "verdict",
+    "runs_needed",
+]
 
 
 def frame(groups: dict, param: str = "lr", metric: str = "acc", seeds: bool = True, extra: dict | None = None):
@@ -74,8 +88,9 @@ def test_groups_and_pairs_have_the_documented_columns_and_values(three):
     u = stats.mannwhitneyu(a, ref).statistic
     assert p.loc["lr=0.01", "p_greater"] == pytest.approx(u / 64)
     assert p.loc["lr=0.01", "effect_size"] == pytest.approx(st.hedges_g(a, ref))
-    assert p.loc["lr=0.01", "p_greater_ci_low"] <= p.loc["lr=0.01", "p_greater"] <= p.loc["lr=0.01",
-                                                                                            "p_greater_ci_high"]
+    assert (
+        p.loc["lr=0.01", "p_greater_ci_low"] <= p.loc["lr=0.01", "p_greater"] <= p.loc["lr=0.01", "p_greater_ci_high"]
+    )
     assert set(p.verdict) <= set(VERDICTS)
     assert list(p.verdict) == ["worse", "worse"]
 
@@ -123,8 +138,9 @@ def test_direction_guessed_from_the_name_and_shown():
     assert cmp.verdict("opt=b") == "better"  # lower loss
     assert any("lower is better (guessed" in n for n in cmp.notes)
     assert "lower is better" in cmp.to_text()
-    flipped = compare(frame(loss, param="opt", metric="val_loss"), metric="val_loss", baseline="opt=a",
-                      higher_is_better=True)
+    flipped = compare(
+        frame(loss, param="opt", metric="val_loss"), metric="val_loss", baseline="opt=a", higher_is_better=True
+    )
     assert flipped.verdict("opt=b") == "worse" and any("(given)" in n for n in flipped.notes)
     # the reference picked without a baseline is the lowest loss
     assert compare(frame(loss, param="opt", metric="val_loss"), metric="val_loss").pairs.reference.iloc[0] == "opt=b"
@@ -135,8 +151,15 @@ def test_several_metrics_carry_a_metric_column():
     rows = []
     for cfg, (acc, loss) in {"a": (0.8, 0.3), "b": (0.9, 0.2)}.items():
         for s in range(6):
-            rows.append({"run_id": f"{cfg}{s}", "params.model": cfg, "params.seed": s,
-                         "metrics.acc": acc + rng.normal(0, 0.01), "metrics.loss": loss + rng.normal(0, 0.01)})
+            rows.append(
+                {
+                    "run_id": f"{cfg}{s}",
+                    "params.model": cfg,
+                    "params.seed": s,
+                    "metrics.acc": acc + rng.normal(0, 0.01),
+                    "metrics.loss": loss + rng.normal(0, 0.01),
+                }
+            )
     cmp = compare(pd.DataFrame(rows), metric=["acc", "metrics.loss"], baseline="model=a")
     assert list(cmp.groups.metric) == ["acc", "acc", "loss", "loss"]
     assert list(cmp.pairs.metric) == ["acc", "loss"]
@@ -169,8 +192,10 @@ def test_pairing_by_seed_and_its_warnings():
 def test_skewed_scores_use_mann_whitney_or_wilcoxon_and_test_can_be_forced():
     rng = np.random.default_rng(4)
     skewed = {"a": rng.lognormal(0, 1.2, 20), "b": rng.lognormal(0.5, 1.2, 20)}
-    assert compare(frame(skewed, param="m", seeds=False), metric="acc", baseline="m=a").pairs.test.iloc[0] \
+    assert (
+        compare(frame(skewed, param="m", seeds=False), metric="acc", baseline="m=a").pairs.test.iloc[0]
         == "mann-whitney"
+    )
     normal = {"a": rng.normal(0, 1, 20), "b": rng.normal(0.5, 1, 20)}
     f = frame(normal, param="m", seeds=False)
     assert compare(f, metric="acc", baseline="m=a").pairs.test.iloc[0] == "welch"
@@ -190,8 +215,14 @@ def test_nadeau_bengio_for_folds():
     fold_effect = rng.normal(0, 0.02, 10)
     for model, shift in (("a", 0.0), ("b", 0.01)):
         for fold in range(10):
-            rows.append({"run_id": f"{model}{fold}", "params.model": model, "params.fold": fold,
-                         "metrics.acc": 0.8 + shift + fold_effect[fold] + rng.normal(0, 0.004)})
+            rows.append(
+                {
+                    "run_id": f"{model}{fold}",
+                    "params.model": model,
+                    "params.fold": fold,
+                    "metrics.acc": 0.8 + shift + fold_effect[fold] + rng.normal(0, 0.004),
+                }
+            )
     f = pd.DataFrame(rows)
     cmp = compare(f, metric="acc", baseline="model=a", cv=(900, 100))
     row = cmp.pairs.iloc[0]
@@ -224,8 +255,10 @@ def test_no_difference_needs_a_negligible_effect_and_enough_runs():
     cmp = compare(frame(same, param="opt", seeds=False), metric="acc", baseline="opt=a")
     assert cmp.pairs.verdict.iloc[0] == "no difference" and pd.isna(cmp.pairs.runs_needed.iloc[0])
     two = {"a": x[:2], "b": x[:2][::-1] + 0.01}
-    assert compare(frame(two, param="opt", seeds=False), metric="acc", baseline="opt=a").pairs.verdict.iloc[0] \
+    assert (
+        compare(frame(two, param="opt", seeds=False), metric="acc", baseline="opt=a").pairs.verdict.iloc[0]
         == "needs more runs"
+    )
 
 
 def test_false_verdicts_with_five_identical_groups():
@@ -239,8 +272,12 @@ def test_false_verdicts_with_five_identical_groups():
         false = 0
         for _ in range(experiments):
             groups = {g: (rng.normal(0, 1, 10) if dist == "normal" else rng.lognormal(0, 0.5, 10)) for g in range(5)}
-            cmp = compare(frame(groups, param="cfg", metric="score", seeds=dist == "normal"), metric="score",
-                          higher_is_better=True, n_boot=100)
+            cmp = compare(
+                frame(groups, param="cfg", metric="score", seeds=dist == "normal"),
+                metric="score",
+                higher_is_better=True,
+                n_boot=100,
+            )
             false += cmp.pairs.verdict.isin(["better", "worse"]).any()
         rates[dist] = round(float(false / experiments), 4)
     print(f"false better/worse verdict rate: {rates}")
@@ -253,8 +290,12 @@ def test_a_real_difference_is_found():
     found = 0
     for _ in range(40):
         groups = {"a": rng.normal(0, 1, 15), "b": rng.normal(1.5, 1, 15)}
-        found += compare(frame(groups, param="m", seeds=False), metric="acc", baseline="m=a",
-                         n_boot=100).pairs.verdict.iloc[0] == "better"
+        found += (
+            compare(frame(groups, param="m", seeds=False), metric="acc", baseline="m=a", n_boot=100).pairs.verdict.iloc[
+                0
+            ]
+            == "better"
+        )
     assert found >= 36  # power of Welch t at d = 1.5, n = 15 is ~0.98
 
 
@@ -313,8 +354,13 @@ def _record(experiment="exp", data=None, n=6):
     for lr, mu in ((0.01, 0.80), (0.1, 0.84)):
         for seed in range(n):
             payload = None if data is None else {"train": data(lr, seed)}
-            with nbtrack.track(name="fit", experiment=experiment, params={"lr": lr, "seed": seed, "epochs": 3},
-                               data=payload, environment=False):
+            with nbtrack.track(
+                name="fit",
+                experiment=experiment,
+                params={"lr": lr, "seed": seed, "epochs": 3},
+                data=payload,
+                environment=False,
+            ):
                 for step in range(3):
                     nbtrack.log_metric("acc", mu - 0.05 * (2 - step) + rng.normal(0, 0.005), step=step)
 
@@ -360,8 +406,15 @@ def test_across_datasets_friedman_and_cd():
         base = rng.uniform(0.6, 0.9)
         for model, effect in (("a", 0.0), ("b", 0.01), ("c", 0.03)):
             for seed in range(5):
-                rows.append({"run_id": f"{d}{model}{seed}", "params.model": model, "params.seed": seed,
-                             "tags.dataset": f"ds{d}", "metrics.acc": base + effect + rng.normal(0, 0.005)})
+                rows.append(
+                    {
+                        "run_id": f"{d}{model}{seed}",
+                        "params.model": model,
+                        "params.seed": seed,
+                        "tags.dataset": f"ds{d}",
+                        "metrics.acc": base + effect + rng.normal(0, 0.005),
+                    }
+                )
     cmp = compare(pd.DataFrame(rows), metric="acc")
     assert "dataset" in cmp.groups.columns and cmp.groups.dataset.nunique() == 6
     assert "dataset" in cmp.pairs.columns
@@ -397,11 +450,13 @@ def test_plots_return_figures(store_dir, kind, tmp_path):
 
 
 def test_plots_do_not_touch_pyplot():
-    code = ("import sys, numpy as np, pandas as pd; from nbtrack.comparison import compare; "
-            "f = pd.DataFrame({'run_id': list('abcdef'), 'params.m': [1, 1, 1, 2, 2, 2], "
-            "'metrics.acc': [0.1, 0.2, 0.3, 0.3, 0.4, 0.5]}); c = compare(f, metric='acc'); "
-            "[c.plot(k) for k in ('box', 'diff', 'parallel', 'matrix')]; "
-            "print('matplotlib.pyplot' in sys.modules)")
+    code = (
+        "import sys, numpy as np, pandas as pd; from nbtrack.analysis.comparison import compare; "
+        "f = pd.DataFrame({'run_id': list('abcdef'), 'params.m': [1, 1, 1, 2, 2, 2], "
+        "'metrics.acc': [0.1, 0.2, 0.3, 0.3, 0.4, 0.5]}); c = compare(f, metric='acc'); "
+        "[c.plot(k) for k in ('box', 'diff', 'parallel', 'matrix')]; "
+        "print('matplotlib.pyplot' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -424,8 +479,27 @@ def test_cli_compare_table_json_csv_and_plot(store_dir, capsys, tmp_path):
     assert main([*store, "compare", "-e", "exp", "-m", "acc", "--baseline", "lr=0.01", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data) == {"groups", "pairs", "warnings"} and data["pairs"][0]["verdict"] == "better"
-    assert main([*store, "compare", "-e", "exp", "-m", "acc", "--format", "csv", "--table", "pairs",
-                 "--plot", str(tmp_path / "p.png"), "--kind", "diff"]) == 0
+    assert (
+        main(
+            [
+                *store,
+                "compare",
+                "-e",
+                "exp",
+                "-m",
+                "acc",
+                "--format",
+                "csv",
+                "--table",
+                "pairs",
+                "--plot",
+                str(tmp_path / "p.png"),
+                "--kind",
+                "diff",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     lines = captured.out.strip().splitlines()
     assert lines[0].startswith("metric,lr,group,reference") and len(lines) == 2
@@ -438,8 +512,25 @@ def test_cli_compare_table_json_csv_and_plot(store_dir, capsys, tmp_path):
 
 def test_cli_compare_console_entry(store_dir):
     _record()
-    out = subprocess.run([sys.executable, "-m", "nbtrack.cli", "--store", str(store_dir), "compare", "-e", "exp",
-                          "-m", "acc", "-f", "json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nbtrack.cli",
+            "--store",
+            str(store_dir),
+            "compare",
+            "-e",
+            "exp",
+            "-m",
+            "acc",
+            "-f",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(out.stdout)["pairs"][0]["group"] == "lr=0.01"
 
 
@@ -450,8 +541,10 @@ def test_runs_needed_is_nullable_int(three):
     waiting = cmp.pairs[cmp.pairs.verdict == "needs more runs"]
     assert len(waiting) == 2 and (waiting.runs_needed >= 5).all()  # never fewer than one more run each
     # a large effect that the multiplicity adjustment kept from significance: power alone would say 3
-    big = compare(frame({"a": [0.5], "b": [0.6, 0.7, 0.65], "c": [0.7] * 5, "d": [0.8] * 5}, param="opt",
-                        seeds=False), metric="acc")
+    big = compare(
+        frame({"a": [0.5], "b": [0.6, 0.7, 0.65], "c": [0.7] * 5, "d": [0.8] * 5}, param="opt", seeds=False),
+        metric="acc",
+    )
     row = big.pairs.set_index("group").loc["opt=b"]
     assert row.verdict == "needs more runs" and row.runs_needed == 6
     assert cmp.pairs[cmp.pairs.verdict != "needs more runs"].runs_needed.isna().all()

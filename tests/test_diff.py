@@ -1,4 +1,4 @@
-"""nbtrack.diff (module nbtrack.rundiff): params, metrics, data, environment and cell-aware code changes."""
+"""nbtrack.diff (module nbtrack.analysis.rundiff): params, metrics, data, environment and cell-aware code changes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import nbtrack
+from nbtrack.analysis.rundiff import RunDiff, cell_diff
 from nbtrack.cli import main
-from nbtrack.rundiff import RunDiff, cell_diff
 
 
 def _run(params, metric, data=None, environment=False):
@@ -106,8 +106,15 @@ def test_snapshot_outputs_ignored_unless_asked(store_dir):
     b = _run({"lr": 0.1}, 0.8)
     st = nbtrack.get_store()
     for run_id, (count, output) in ((a, (1, "0.8")), (b, (7, "0.9"))):
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(acc)", execution_count=count,
-                                     outputs=[nbformat.v4.new_output("stream", name="stdout", text=output)])])
+        nb = nbformat.v4.new_notebook(
+            cells=[
+                nbformat.v4.new_code_cell(
+                    "print(acc)",
+                    execution_count=count,
+                    outputs=[nbformat.v4.new_output("stream", name="stdout", text=output)],
+                )
+            ]
+        )
         doc = dict(st.get_doc(run_id))
         doc["snapshot"] = {"blob": st.put_blob(nbformat.writes(nb).encode())}
         st.put_run(doc)

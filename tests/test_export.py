@@ -21,12 +21,12 @@ import pytest
 from kernel_helpers import KERNEL_TIMEOUT, KernelSession, code, new_session
 
 import nbtrack
-from nbtrack import store as store_mod
-from nbtrack.export import ExportError, export_action, plan_export, render_params_yaml
-from nbtrack.export_runtime import read_params_yaml
-from nbtrack.notebook import store_history
-from nbtrack.store import RunNotFoundError, get_store
-from nbtrack.tracking import ActiveRun
+from nbtrack.capture.lifecycle import ActiveRun
+from nbtrack.capture.notebook import store_history
+from nbtrack.exporting.exporter import ExportError, export_action, plan_export, render_params_yaml
+from nbtrack.exporting.runtime import read_params_yaml
+from nbtrack.store import local as store_mod
+from nbtrack.store.local import RunNotFoundError, get_store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "example_notebooks"
@@ -40,8 +40,9 @@ def run_script(script: Path, cwd: Path, store: Path, *args: str) -> subprocess.C
     env = {**os.environ, "NBTRACK_DIR": str(store)}
     for var in ("NBTRACK_EXPERIMENT", "JPY_SESSION_NAME", "NBTRACK_TRACKING_URI"):
         env.pop(var, None)
-    return subprocess.run([sys.executable, str(script), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=KERNEL_TIMEOUT)
+    return subprocess.run(
+        [sys.executable, str(script), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=KERNEL_TIMEOUT
+    )
 
 
 def final_metrics(proc: subprocess.CompletedProcess[str]) -> dict[str, float]:
@@ -229,8 +230,9 @@ def test_exported_notebook_runs_and_takes_papermill_parameters(messy, tmp_path):
         env.pop("JPY_SESSION_NAME", None)
         from nbclient import NotebookClient
 
-        client = NotebookClient(notebook, timeout=KERNEL_TIMEOUT, kernel_name="python3",
-                                resources={"metadata": {"path": str(folder)}})
+        client = NotebookClient(
+            notebook, timeout=KERNEL_TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+        )
         client.execute(env=env)
         text = "".join(o.get("text", "") for o in notebook.cells[-1].outputs if o.output_type == "stream")
         return json.loads(text.strip().splitlines()[-1])
@@ -252,8 +254,15 @@ def test_command_line_params_and_params_yaml(messy, tmp_path):
     script = nbtrack.export(run, path=tmp_path / "s.py")
     help_text = run_script(script, folder, store, "--help")
     assert help_text.returncode == 0
-    for option in ("--lr FLOAT", "(default: 0.25)", "--steps INT", "(default: 200)", "--seed INT",
-                   "--allow-data-change", "--params FILE"):
+    for option in (
+        "--lr FLOAT",
+        "(default: 0.25)",
+        "--steps INT",
+        "(default: 200)",
+        "--seed INT",
+        "--allow-data-change",
+        "--params FILE",
+    ):
         assert option in help_text.stdout
     assert read_params_yaml(str(tmp_path / "params.yaml")) == {"lr": 0.25, "steps": 200, "seed": 3}
     changed = final_metrics(run_script(script, folder, store, "--lr", "0.05", "--steps", "20"))
@@ -261,8 +270,14 @@ def test_command_line_params_and_params_yaml(messy, tmp_path):
     (tmp_path / "other.yaml").write_text("lr: 5.0e-2\nsteps: 20\n")
     assert final_metrics(run_script(script, folder, store, "--params", str(tmp_path / "other.yaml"))) == changed
     # the command line wins over the file
-    assert final_metrics(run_script(script, folder, store, "--params", str(tmp_path / "other.yaml"),
-                                    "--lr", "0.25", "--steps", "200")) == run.metrics
+    assert (
+        final_metrics(
+            run_script(
+                script, folder, store, "--params", str(tmp_path / "other.yaml"), "--lr", "0.25", "--steps", "200"
+            )
+        )
+        == run.metrics
+    )
     bad = run_script(script, folder, store, "--steps", "many")
     assert bad.returncode == 2 and "invalid int value" in bad.stderr
 
@@ -304,9 +319,16 @@ def test_dvc_stage_reproduces_the_run(messy, tmp_path):
     pytest.importorskip("dvc", reason="the DVC round trip needs dvc: pip install 'dvc>=3'")
     folder, store, (_, run) = messy
     repo = folder  # the notebook's folder (where points.csv is) becomes the repository
-    env = {**os.environ, "NBTRACK_DIR": str(store), "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t",
-           "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    env = {
+        **os.environ,
+        "NBTRACK_DIR": str(store),
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+    }
     env.pop("JPY_SESSION_NAME", None)
 
     def sh(*args: str) -> subprocess.CompletedProcess[str]:
@@ -458,15 +480,26 @@ def test_export_example_is_messy_and_its_script_is_right(tmp_path):
 # without a kernel: runs made through the API with a recorded history -------------------------------------------
 
 
-def fake_run(store_dir: Path, history: list[str], params: dict, *, name: str = "syn", data: dict | None = None,
-             packages: dict | None = None) -> nbtrack.Run:
+def fake_run(
+    store_dir: Path,
+    history: list[str],
+    params: dict,
+    *,
+    name: str = "syn",
+    data: dict | None = None,
+    packages: dict | None = None,
+) -> nbtrack.Run:
     """A finished run as %%track records it (history, params), written straight to a store."""
     store = get_store(store_dir)
     run = ActiveRun(store, name=name, experiment="unit", source="magic", params=params)
     for key, record in (data or {}).items():
         run.data[key] = record
-    run.extra.update(code=history[-1].split("\n", 1)[1], history=store_history(store, history),
-                     history_len=len(history), execution_count=len(history))
+    run.extra.update(
+        code=history[-1].split("\n", 1)[1],
+        history=store_history(store, history),
+        history_len=len(history),
+        execution_count=len(history),
+    )
     if packages is not None:
         run.extra["env"] = {"packages": store.put_json(packages), "python": "3"}
     run.start()
@@ -484,8 +517,15 @@ TYPED = [
         "out = f(16) * lr * (2 if flag else 1) + sum(layers) + len(name) + (nothing or 0) + small + sum(pair)"
     ),
 ]
-TYPED_PARAMS = {"lr": 0.5, "flag": True, "layers": [4, 2], "name": "abc", "nothing": None, "small": 1e-05,
-                "pair": (1, 2)}
+TYPED_PARAMS = {
+    "lr": 0.5,
+    "flag": True,
+    "layers": [4, 2],
+    "name": "abc",
+    "nothing": None,
+    "small": 1e-05,
+    "pair": (1, 2),
+}
 
 
 def typed_out(lr=0.5, flag=True, layers=(4, 2), name="abc", nothing=None, small=1e-05, pair=(1, 2)) -> float:
@@ -496,8 +536,21 @@ def test_params_of_every_literal_type_on_the_command_line_and_in_params_yaml(tmp
     run = fake_run(tmp_path / "store", TYPED, TYPED_PARAMS)
     script = nbtrack.export(run, path=tmp_path / "out" / "typed.py")
     assert final_metrics(run_script(script, tmp_path, tmp_path / "store")) == {"out": typed_out()}
-    args = ["--lr", "1", "--no-flag", "--layers", "[1, 1]", "--name", "xy", "--nothing", "7", "--small", "0",
-            "--pair", "(5, 5)"]
+    args = [
+        "--lr",
+        "1",
+        "--no-flag",
+        "--layers",
+        "[1, 1]",
+        "--name",
+        "xy",
+        "--nothing",
+        "7",
+        "--small",
+        "0",
+        "--pair",
+        "(5, 5)",
+    ]
     got = final_metrics(run_script(script, tmp_path, tmp_path / "store", *args))
     assert got == {"out": typed_out(1.0, False, (1, 1), "xy", 7, 0.0, (5, 5))}
     assert read_params_yaml(str(tmp_path / "out" / "params.yaml")) == {**TYPED_PARAMS, "pair": [1, 2]}
@@ -565,15 +618,29 @@ def test_export_action_for_the_views(tmp_path):
 
 
 def test_requirements_are_pinned_to_the_recorded_versions(tmp_path):
-    history = ["import numpy as np\nfrom sklearn import linear_model\nimport yaml, json\nimport my_local_thing",
-               "import pandas", "%pip install rich==13.0 tqdm", "%%track -n r\nv = (np, linear_model, yaml, json, "
-               "my_local_thing)"]
-    packages = {"numpy": "1.2.3", "scikit-learn": "9.9", "PyYAML": "6.1", "pandas": "0.1", "tqdm": "4.0",
-                "nbtrack": "0.1.0"}
+    history = [
+        "import numpy as np\nfrom sklearn import linear_model\nimport yaml, json\nimport my_local_thing",
+        "import pandas",
+        "%pip install rich==13.0 tqdm",
+        "%%track -n r\nv = (np, linear_model, yaml, json, my_local_thing)",
+    ]
+    packages = {
+        "numpy": "1.2.3",
+        "scikit-learn": "9.9",
+        "PyYAML": "6.1",
+        "pandas": "0.1",
+        "tqdm": "4.0",
+        "nbtrack": "0.1.0",
+    }
     run = fake_run(tmp_path / "store", history, {}, packages=packages)
     plan = plan_export(run)
     assert plan.requirements == [
-        "nbtrack==0.1.0", "numpy==1.2.3", "PyYAML==6.1", "rich==13.0", "scikit-learn==9.9", "tqdm==4.0",
+        "nbtrack==0.1.0",
+        "numpy==1.2.3",
+        "PyYAML==6.1",
+        "rich==13.0",
+        "scikit-learn==9.9",
+        "tqdm==4.0",
         "# my_local_thing: imported, but no installed distribution provides it (a local module?)",
     ]
     assert "pandas" not in "\n".join(plan.requirements)  # imported in a cell the run does not need
@@ -585,7 +652,7 @@ def test_the_public_function_is_lazy_and_callable(tmp_path):
     import nbtrack as package
 
     assert callable(package.export)
-    importlib.import_module("nbtrack.export")  # importing the submodule must not shadow the function
+    importlib.import_module("nbtrack.exporting.exporter")  # importing the submodule must not shadow the function
     run = fake_run(tmp_path / "store", TYPED, TYPED_PARAMS)
     assert package.export(run, path=tmp_path / "a.py") == tmp_path / "a.py"
     assert "export" in package.__all__
@@ -600,8 +667,9 @@ def test_a_kept_earlier_tracked_cell_logs_nowhere_and_a_failing_run_is_recorded_
     assert final_metrics(run_script(script, tmp_path, store)) == {"y": 6.0}
     assert [r.name for r in exported_runs(store, run.id)] == ["b"]
     assert len(nbtrack.runs(store=store)) == 2  # the fake source run and the script's: nothing for cell `a`
-    failing = fake_run(store, ["def f(v):\n    raise ValueError(f'bad {v}')", "%%track -n c\nlr = -1\nf(lr)"],
-                       {"lr": -1})
+    failing = fake_run(
+        store, ["def f(v):\n    raise ValueError(f'bad {v}')", "%%track -n c\nlr = -1\nf(lr)"], {"lr": -1}
+    )
     proc = run_script(nbtrack.export(failing, path=tmp_path / "c.py"), tmp_path, store)
     assert proc.returncode == 1 and "ValueError: bad -1" in proc.stderr
     (recorded,) = exported_runs(store, failing.id)

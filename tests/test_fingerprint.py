@@ -16,9 +16,9 @@ import pytest
 import xxhash
 
 import nbtrack
-from nbtrack import fingerprint as fpmod
-from nbtrack import profiling
-from nbtrack.fingerprint import Fingerprint, fingerprint_data
+from nbtrack.data import fingerprint as fpmod
+from nbtrack.data import profiling
+from nbtrack.data.fingerprint import Fingerprint, fingerprint_data
 
 HEX = set("0123456789abcdef")
 
@@ -37,16 +37,18 @@ def _isolated_cache(tmp_path, monkeypatch):
 
 
 def mixed_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "f": [1.5, np.nan, -0.0, 2.25],
-        "i": np.array([1, -2, 3, 4], dtype="int64"),
-        "s": ["a", None, "ccc", "é"],
-        "c": pd.Categorical(["x", "y", None, "x"]),
-        "b": [True, False, True, True],
-        "d": pd.to_datetime(["2020-01-01", None, "2021-06-30 12:00", "1999-12-31"], format="ISO8601"),
-        "n": pd.array([1, None, 3, 4], dtype="Int64"),
-        "o": [1, "a", None, 2.5],
-    })
+    return pd.DataFrame(
+        {
+            "f": [1.5, np.nan, -0.0, 2.25],
+            "i": np.array([1, -2, 3, 4], dtype="int64"),
+            "s": ["a", None, "ccc", "é"],
+            "c": pd.Categorical(["x", "y", None, "x"]),
+            "b": [True, False, True, True],
+            "d": pd.to_datetime(["2020-01-01", None, "2021-06-30 12:00", "1999-12-31"], format="ISO8601"),
+            "n": pd.array([1, None, 3, 4], dtype="Int64"),
+            "o": [1, "a", None, 2.5],
+        }
+    )
 
 
 # the record ---------------------------------------------------------------------------------------
@@ -58,7 +60,15 @@ def test_record_shape_and_json():
     assert len(fp.hash) == 32 and set(fp.hash) <= HEX
     assert fp.algorithm == "xxh3-128/nbtrack-2" and fp.kind == "dataframe" and fp.shape == [4, 8]
     assert [c["type"] for c in fp.columns] == [
-        "float64", "int64", "string", "category[string]", "bool", "datetime", "int64", "object"]
+        "float64",
+        "int64",
+        "string",
+        "category[string]",
+        "bool",
+        "datetime",
+        "int64",
+        "object",
+    ]
     assert fp["hash"] == fp.hash and dict(fp) == fp.to_dict() and fp.profile is None
     json.dumps(fp.to_dict(), allow_nan=False)
     with_profile = nbtrack.fingerprint(mixed_frame(), profile=True)
@@ -67,10 +77,11 @@ def test_record_shape_and_json():
     assert "dataframe 4x8" in repr(fp)
 
 
-def test_module_is_callable_after_submodule_import():
-    import nbtrack.fingerprint as module
+def test_function_is_not_shadowed_by_its_module():
+    import nbtrack.data.fingerprint as module
 
-    assert callable(module) and nbtrack.fingerprint(np.arange(3)).hash == module(np.arange(3)).hash
+    assert nbtrack.fingerprint is module.fingerprint
+    assert nbtrack.fingerprint(np.arange(3)).hash == module.fingerprint(np.arange(3)).hash
 
 
 # the documented encoding ----------------------------------------------------------------------------
@@ -124,14 +135,29 @@ def test_stable_across_processes_and_hash_seeds(tmp_path):
         " + [nbtrack.fingerprint(df, order_insensitive=True).hash]))\n"
     )
     df = mixed_frame()
-    here = [h(o) for o in (df, df["s"], df.index, np.arange(12.0).reshape(3, 4), np.array(["a", "bb"]),
-                           str(tmp_path / "data.csv"), str(tmp_path / "dir"))]
+    here = [
+        h(o)
+        for o in (
+            df,
+            df["s"],
+            df.index,
+            np.arange(12.0).reshape(3, 4),
+            np.array(["a", "bb"]),
+            str(tmp_path / "data.csv"),
+            str(tmp_path / "dir"),
+        )
+    ]
     here.append(h(df, order_insensitive=True))
     tests_dir = os.path.dirname(__file__)
     for seed in ("0", "4242"):
         env = {**os.environ, "PYTHONHASHSEED": seed, "NBTRACK_CACHE_DIR": str(tmp_path / f"cache{seed}")}
-        out = subprocess.run([sys.executable, "-c", script, tests_dir, str(tmp_path)], capture_output=True,
-                             text=True, env=env, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script, tests_dir, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
         assert json.loads(out.stdout) == here
     assert len(set(here)) == len(here)
 
@@ -215,8 +241,14 @@ def test_names_types_order_and_index_count():
 
 def test_order_insensitive():
     rng = np.random.default_rng(1)
-    df = pd.DataFrame({"x": rng.normal(size=50), "s": rng.choice(["a", "b", "c"], 50), "c": pd.Categorical(
-        rng.choice(["u", "v"], 50)), "k": rng.integers(0, 3, 50)})
+    df = pd.DataFrame(
+        {
+            "x": rng.normal(size=50),
+            "s": rng.choice(["a", "b", "c"], 50),
+            "c": pd.Categorical(rng.choice(["u", "v"], 50)),
+            "k": rng.integers(0, 3, 50),
+        }
+    )
     df.loc[3, "x"] = np.nan
     shuffled = df.sample(frac=1, random_state=0)
     base = h(df, order_insensitive=True)
@@ -247,8 +279,17 @@ def test_equal_content_in_different_objects_hashes_equal():
         pd.DataFrame({"s": pd.Series(values, dtype="str")}),
         pd.DataFrame({"s": pd.Series(values, dtype=pd.StringDtype("python"))}),
         pd.DataFrame({"s": pd.Series(values, dtype=pd.StringDtype("pyarrow"))}),
-        pd.DataFrame({"s": pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(
-            [pa.array(values[:2], type=pa.large_string()), pa.array(values[2:], type=pa.large_string())])))}),
+        pd.DataFrame(
+            {
+                "s": pd.Series(
+                    pd.arrays.ArrowStringArray(
+                        pa.chunked_array(
+                            [pa.array(values[:2], type=pa.large_string()), pa.array(values[2:], type=pa.large_string())]
+                        )
+                    )
+                )
+            }
+        ),
         pd.DataFrame({"s": pd.Series(values, dtype=pd.ArrowDtype(pa.string()))}),
     ]
     assert len({h(f) for f in frames}) == 1
@@ -373,9 +414,18 @@ def test_detect_format(tmp_path):
     with gzip.open(tmp_path / "t.csv.gz", "wt") as f:
         f.write("a,b\n1,2\n")
     (tmp_path / "blob").write_bytes(bytes(range(256)) * 4)
-    expected = {"t.csv": ("csv", None), "t.data": ("csv", None), "t.tsv": ("tsv", None), "t.parquet": ("parquet", None),
-                "t.bin": ("parquet", None), "t.npy": ("npy", None), "t.json": ("json", None),
-                "t.jsonl": ("jsonl", None), "t.csv.gz": ("csv", "gzip"), "blob": ("binary", None)}
+    expected = {
+        "t.csv": ("csv", None),
+        "t.data": ("csv", None),
+        "t.tsv": ("tsv", None),
+        "t.parquet": ("parquet", None),
+        "t.bin": ("parquet", None),
+        "t.npy": ("npy", None),
+        "t.json": ("json", None),
+        "t.jsonl": ("jsonl", None),
+        "t.csv.gz": ("csv", "gzip"),
+        "blob": ("binary", None),
+    }
     for name, want in expected.items():
         assert fpmod.detect_format(tmp_path / name) == want, name
     assert nbtrack.fingerprint(tmp_path / "t.csv.gz").to_dict()["compression"] == "gzip"
@@ -390,10 +440,16 @@ def test_numeric_and_categorical_profiles_match_pandas():
     x = rng.normal(5, 2, 10_000)
     x[:100] = np.nan
     x[100] = np.inf
-    df = pd.DataFrame({"x": x, "k": rng.integers(0, 10, 10_000),
-                       "s": rng.choice(["a", "b", "c"], 10_000, p=[.5, .3, .2]),
-                       "c": pd.Categorical(rng.choice(["u", "v"], 10_000)), "b": rng.random(10_000) < 0.25,
-                       "t": pd.date_range("2020-01-01", periods=10_000, freq="min")})
+    df = pd.DataFrame(
+        {
+            "x": x,
+            "k": rng.integers(0, 10, 10_000),
+            "s": rng.choice(["a", "b", "c"], 10_000, p=[0.5, 0.3, 0.2]),
+            "c": pd.Categorical(rng.choice(["u", "v"], 10_000)),
+            "b": rng.random(10_000) < 0.25,
+            "t": pd.date_range("2020-01-01", periods=10_000, freq="min"),
+        }
+    )
     prof = {c["name"]: c for c in nbtrack.fingerprint(df, profile=True).profile["columns"]}
     finite = df["x"][np.isfinite(df["x"])]
     px = prof["x"]
@@ -439,8 +495,11 @@ def test_file_profiles_hold_format_and_schema(tmp_path):
     np.save(tmp_path / "t.npy", np.zeros((4, 2), dtype="float32"))
     parquet = nbtrack.fingerprint(tmp_path / "t.parquet", profile=True).profile
     assert parquet["format"] == "parquet" and parquet["schema"]["rows"] == 3
-    assert parquet["schema"]["columns"] == [{"name": "a", "type": "int64"}, {"name": "b", "type": "float64"},
-                                            {"name": "s", "type": "string"}]
+    assert parquet["schema"]["columns"] == [
+        {"name": "a", "type": "int64"},
+        {"name": "b", "type": "float64"},
+        {"name": "s", "type": "string"},
+    ]
     csv = nbtrack.fingerprint(tmp_path / "t.csv", profile=True).profile
     assert csv["format"] == "csv" and [c["type"] for c in csv["schema"]["columns"]] == ["int64", "float64", "string"]
     npy = nbtrack.fingerprint(tmp_path / "t.npy", profile=True).profile

@@ -15,28 +15,41 @@ from hypothesis import strategies as st
 
 import nbtrack
 from nbtrack import NbtrackWarning, values
-from nbtrack.store import Store
-from nbtrack.tracking import ActiveRun
+from nbtrack.capture.lifecycle import ActiveRun
+from nbtrack.store.local import Store
 
 
 def fuzz(examples):
-    return settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                    database=None)
+    return settings(
+        max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+    )
+
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(min_value=-(2**200), max_value=2**200),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(), st.binary(max_size=64),
-    st.datetimes(), st.dates(), st.complex_numbers(allow_nan=False),
-    st.integers(-(2**63), 2**63 - 1).map(np.int64), st.floats(width=32).map(np.float32), st.booleans().map(np.bool_),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**200), max_value=2**200),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(),
+    st.binary(max_size=64),
+    st.datetimes(),
+    st.dates(),
+    st.complex_numbers(allow_nan=False),
+    st.integers(-(2**63), 2**63 - 1).map(np.int64),
+    st.floats(width=32).map(np.float32),
+    st.booleans().map(np.bool_),
 )
 hashables = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20), st.binary(max_size=8))
 arrays = st.lists(st.floats(allow_nan=True), max_size=20).map(lambda v: np.array(v, dtype=float))
 anything = st.recursive(
     st.one_of(scalars, arrays),
     lambda inner: st.one_of(
-        st.lists(inner, max_size=5), st.tuples(inner, inner),
+        st.lists(inner, max_size=5),
+        st.tuples(inner, inner),
         st.dictionaries(st.text(max_size=10), inner, max_size=5),
-        st.dictionaries(hashables, inner, max_size=5), st.frozensets(hashables, max_size=5),
+        st.dictionaries(hashables, inner, max_size=5),
+        st.frozensets(hashables, max_size=5),
     ),
     max_leaves=20,
 )
@@ -52,8 +65,13 @@ class BadRepr:
 def same(a, b):
     """Equality that treats NaN as equal to NaN and compares arrays by value, dtype and shape."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape
-                and all(same(x, y) for x, y in zip(a.ravel().tolist(), b.ravel().tolist(), strict=True)))
+        return (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.dtype == b.dtype
+            and a.shape == b.shape
+            and all(same(x, y) for x, y in zip(a.ravel().tolist(), b.ravel().tolist(), strict=True))
+        )
     if isinstance(a, float) and isinstance(b, float):
         return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
     if isinstance(a, complex) and isinstance(b, complex):

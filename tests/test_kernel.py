@@ -71,7 +71,7 @@ def plain(text: str) -> str:
 # 1. params, metrics, tags, status, experiment -----------------------------------------------------------
 
 
-TRAIN_CELL = src('''
+TRAIN_CELL = src("""
     %%track --name train -t stage=explore -t team=ml -p opt=adam -p width=128 -p base -p derived -m acc
     lr = 0.01
     epochs, (depth, drop) = 3, (-4, -0.5)
@@ -88,16 +88,19 @@ TRAIN_CELL = src('''
     nbtrack.log_metric("val", 0.6)
     acc = double(0.375)
     acc
-''')
+""")
 
 
 def test_params_metrics_tags_status_and_experiment(session_factory):
-    s = session_factory([
-        code(LOAD),
-        code("def double(v):\n    return v * 2\n\nbase = 7"),
-        code(TRAIN_CELL),
-        code("%%track -e other_experiment\nq = 1"),
-    ], name="param_study.ipynb")
+    s = session_factory(
+        [
+            code(LOAD),
+            code("def double(v):\n    return v * 2\n\nbase = 7"),
+            code(TRAIN_CELL),
+            code("%%track -e other_experiment\nq = 1"),
+        ],
+        name="param_study.ipynb",
+    )
     nb = s.execute_all()
 
     frame = s.runs()
@@ -152,20 +155,24 @@ def test_params_metrics_tags_status_and_experiment(session_factory):
 
 
 def test_body_behaves_like_an_untracked_cell(session_factory):
-    s = session_factory([
-        code(LOAD),
-        code(src('''
+    s = session_factory(
+        [
+            code(LOAD),
+            code(
+                src("""
             %%track -n '<b>x</b>'
             import math
             total = sum(range(5))
             print("inside", total)
             total * 2
-        ''')),
-        code("print(total, math.pi > 3, _)"),
-        code("%%track --quiet\nquiet_value = 5\nprint('quiet body')\nquiet_value"),
-        code("quiet_value + 1"),
-        code("%%track -n magic\nvalues = [i * i for i in range(3)]\n%who_ls int"),
-    ])
+        """)
+            ),
+            code("print(total, math.pi > 3, _)"),
+            code("%%track --quiet\nquiet_value = 5\nprint('quiet body')\nquiet_value"),
+            code("quiet_value + 1"),
+            code("%%track -n magic\nvalues = [i * i for i in range(3)]\n%who_ls int"),
+        ]
+    )
     nb = s.execute_all()
     tracked, after, quiet, after_quiet, magic = nb.cells[1:]
 
@@ -205,17 +212,22 @@ def test_body_behaves_like_an_untracked_cell(session_factory):
 
 
 def test_failing_cell_shows_one_traceback_and_records_a_failed_run(session_factory):
-    s = session_factory([
-        code(LOAD),
-        code(src('''
+    s = session_factory(
+        [
+            code(LOAD),
+            code(
+                src("""
             %%track -n boom
             numerator = 1
             denominator = 0
             ratio = numerator / denominator
-        '''), tags=["raises-exception"]),
-        code("after = 'ran'\nprint(after)"),
-        code("%%track -n bad\nraise ValueError('bad <value>')", tags=["raises-exception"]),
-    ])
+        """),
+                tags=["raises-exception"],
+            ),
+            code("after = 'ran'\nprint(after)"),
+            code("%%track -n bad\nraise ValueError('bad <value>')", tags=["raises-exception"]),
+        ]
+    )
     nb = s.execute_all()
     failing, after, bad = nb.cells[1:]
 
@@ -249,12 +261,14 @@ def test_failing_cell_shows_one_traceback_and_records_a_failed_run(session_facto
 
 
 def test_failing_cell_without_tag_stops_the_notebook(session_factory):
-    s = session_factory([
-        code(LOAD),
-        code("%%track -n crash\nvalue = int('x')"),
-        code("reached = True"),
-        code("%%track -n never\nz = 1"),
-    ])
+    s = session_factory(
+        [
+            code(LOAD),
+            code("%%track -n crash\nvalue = int('x')"),
+            code("reached = True"),
+            code("%%track -n never\nz = 1"),
+        ]
+    )
     with pytest.raises(CellExecutionError) as info:
         s.execute_all()
     assert "ValueError" in str(info.value)
@@ -308,17 +322,24 @@ def test_failing_tracked_cell_aborts_queued_requests(session_factory):
 
 
 def test_keyboard_interrupt_records_an_interrupted_run(session_factory):
-    s = session_factory([
-        code(LOAD),
-        code("%%track -n stop\nbefore = 1\nraise KeyboardInterrupt", tags=["raises-exception"]),
-        code(src('''
+    s = session_factory(
+        [
+            code(LOAD),
+            code("%%track -n stop\nbefore = 1\nraise KeyboardInterrupt", tags=["raises-exception"]),
+            code(
+                src("""
             %%track -n sleepy
             import time
             started = True
             time.sleep(60)
-        '''), tags=["raises-exception"]),
-        code("print(started)"),
-    ], interrupt_on_timeout=True, timeout_func=lambda cell: 3 if "sleepy" in cell.source else 120)
+        """),
+                tags=["raises-exception"],
+            ),
+            code("print(started)"),
+        ],
+        interrupt_on_timeout=True,
+        timeout_func=lambda cell: 3 if "sleepy" in cell.source else 120,
+    )
     nb = s.execute_all()
 
     stop = only(s.run_named("stop"))
@@ -339,7 +360,7 @@ def test_keyboard_interrupt_records_an_interrupted_run(session_factory):
 # 5. data fingerprints -----------------------------------------------------------------------------------
 
 
-DATA_SETUP = src('''
+DATA_SETUP = src("""
     import numpy as np
     import pandas as pd
     df = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
@@ -347,30 +368,32 @@ DATA_SETUP = src('''
     unused = pd.DataFrame({"c": [0]})
     with open("input.csv", "w") as f:
         f.write("a,b\\n1,2\\n")
-''')
+""")
 
-FIT_CELL = src('''
+FIT_CELL = src("""
     %%track -n fit -d input.csv
     scale = 2
     result = df["a"].sum() * scale + arr.sum()
     result
-''')
+""")
 
 
 def test_data_fingerprints_and_reruns(session_factory):
     import numpy as np
     import pandas as pd
 
-    from nbtrack.fingerprint import fingerprint_data
+    from nbtrack.data.fingerprint import fingerprint_data
 
-    s = session_factory([
-        code(LOAD),
-        code(DATA_SETUP),
-        code(FIT_CELL),
-        code('df.loc[1, "a"] = 20'),
-        code(FIT_CELL),
-        code(FIT_CELL),
-    ])
+    s = session_factory(
+        [
+            code(LOAD),
+            code(DATA_SETUP),
+            code(FIT_CELL),
+            code('df.loc[1, "a"] = 20'),
+            code(FIT_CELL),
+            code(FIT_CELL),
+        ]
+    )
     nb = s.execute_all()
     first, second, third = s.run_named("fit")
 
@@ -411,16 +434,18 @@ def test_data_fingerprints_and_reruns(session_factory):
 
 def test_dataframe_built_inside_the_cell_is_not_an_input(session_factory):
     """A name the cell assigns before reading it is not an input, also when a previous run left it behind."""
-    cell = src('''
+    cell = src("""
         %%track -n features
         feats = df[["a"]] * 2
         total = int(feats["a"].sum())
-    ''')
-    s = session_factory([
-        code(LOAD + "\nimport pandas as pd\ndf = pd.DataFrame({'a': [1, 2, 3]})"),
-        code(cell),
-        code(cell),
-    ])
+    """)
+    s = session_factory(
+        [
+            code(LOAD + "\nimport pandas as pd\ndf = pd.DataFrame({'a': [1, 2, 3]})"),
+            code(cell),
+            code(cell),
+        ]
+    )
     nb = s.execute_all()
     first, second = s.run_named("features")
     assert set(first.data) == {"df"}
@@ -509,19 +534,21 @@ def test_reloading_the_extension_records_each_run_once(session_factory):
         "print(sum('TrackMagics' in repr(h) for e in ('pre_run_cell', 'post_run_cell')"
         " for h in get_ipython().events.callbacks[e]))"
     )
-    s = session_factory([
-        code(LOAD),
-        code("%%track -n one\nx = 1"),
-        code("%load_ext nbtrack"),
-        code("%reload_ext nbtrack"),
-        code("nbtrack.load_ipython_extension(get_ipython())\nnbtrack.load_ipython_extension(get_ipython())"),
-        code(handlers),
-        code("%%track -n two\ny = 2"),
-        code("%%track -n three\nz = 1 / 0", tags=["raises-exception"]),
-        code("%unload_ext nbtrack\n%load_ext nbtrack"),
-        code("%%track -n four\nw = 4"),
-        code(handlers),
-    ])
+    s = session_factory(
+        [
+            code(LOAD),
+            code("%%track -n one\nx = 1"),
+            code("%load_ext nbtrack"),
+            code("%reload_ext nbtrack"),
+            code("nbtrack.load_ipython_extension(get_ipython())\nnbtrack.load_ipython_extension(get_ipython())"),
+            code(handlers),
+            code("%%track -n two\ny = 2"),
+            code("%%track -n three\nz = 1 / 0", tags=["raises-exception"]),
+            code("%unload_ext nbtrack\n%load_ext nbtrack"),
+            code("%%track -n four\nw = 4"),
+            code(handlers),
+        ]
+    )
     nb = s.execute_all()
     names = sorted(r.name for r in s.all_runs())
     assert names == ["four", "one", "three", "two"]

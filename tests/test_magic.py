@@ -19,8 +19,11 @@ def last_run():
 
 
 def test_literal_params_metrics_and_namespace(ip, capsys):
-    result = cell(ip, "%%track --name baseline -t stage=dev -m acc\nlr = 0.01; epochs = 20; seed = 0\n"
-                         "acc = 0.5 + lr\nnbtrack_loaded = True\n")
+    result = cell(
+        ip,
+        "%%track --name baseline -t stage=dev -m acc\nlr = 0.01; epochs = 20; seed = 0\n"
+        "acc = 0.5 + lr\nnbtrack_loaded = True\n",
+    )
     assert result.success
     assert ip.user_ns["acc"] == 0.51 and ip.user_ns["nbtrack_loaded"] is True
     run = last_run()
@@ -34,7 +37,7 @@ def test_literal_params_metrics_and_namespace(ip, capsys):
 
 def test_quoted_names_and_explicit_params(ip):
     ip.user_ns["batch"] = 128
-    cell(ip, '%%track --name "lr sweep 1" -p batch -p opt=\'adam\' -p depth=3 -p later --quiet\nlater = [1, 2]\n')
+    cell(ip, "%%track --name \"lr sweep 1\" -p batch -p opt='adam' -p depth=3 -p later --quiet\nlater = [1, 2]\n")
     run = last_run()
     assert run.name == "lr sweep 1"
     assert run.params["batch"] == 128 and run.params["opt"] == "adam" and run.params["depth"] == 3
@@ -42,8 +45,9 @@ def test_quoted_names_and_explicit_params(ip):
 
 
 def test_log_calls_inside_the_cell_and_series(ip):
-    cell(ip, "%%track -q\nimport nbtrack\nfor step in range(5):\n"
-             "    nbtrack.log_metric('loss', 1/(step+1), step=step)\n")
+    cell(
+        ip, "%%track -q\nimport nbtrack\nfor step in range(5):\n    nbtrack.log_metric('loss', 1/(step+1), step=step)\n"
+    )
     run = last_run()
     assert run.series.step.tolist() == [0, 1, 2, 3, 4] and run.metrics["loss"] == pytest.approx(0.2)
 
@@ -142,7 +146,7 @@ def test_help_documents_options(ip):
 
 
 def test_html_summary_is_escaped(ip):
-    from nbtrack.summary import RunSummary
+    from nbtrack.capture.summary import RunSummary
 
     cell(ip, "%%track -q -n '<img src=x onerror=alert(1)>'\nv = 1\n")
     run = last_run()

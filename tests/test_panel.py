@@ -14,9 +14,9 @@ import pytest
 
 import nbtrack
 from nbtrack import ids
-from nbtrack import panel as panel_mod
-from nbtrack.panel_model import PanelModel, build_frame
-from nbtrack.store import RUNS, get_store
+from nbtrack.store.local import RUNS, get_store
+from nbtrack.views import widgets as panel_mod
+from nbtrack.views.panel_model import PanelModel, build_frame
 
 EVIL = "<img src=x onerror=alert(1)>"
 
@@ -27,10 +27,21 @@ def add_runs(store, n, *, experiment="bulk", start=1_700_000_000.0, **extra):
     made = []
     for i in range(n):
         run_id = ids.new_run_id()
-        doc = {"id": run_id, "experiment": experiment, "name": f"bulk {i}", "status": "finished",
-               "start_time": start + i, "end_time": start + i + 1, "duration": 1.0,
-               "params": {"i": i, "same": 1}, "metrics": {"acc": i / max(1, n)}, "tags": {}, "data": {},
-               "format": 1, **extra}
+        doc = {
+            "id": run_id,
+            "experiment": experiment,
+            "name": f"bulk {i}",
+            "status": "finished",
+            "start_time": start + i,
+            "end_time": start + i + 1,
+            "duration": 1.0,
+            "params": {"i": i, "same": 1},
+            "metrics": {"acc": i / max(1, n)},
+            "tags": {},
+            "data": {},
+            "format": 1,
+            **extra,
+        }
         entries.append({"op": "put", "t": RUNS, "id": run_id, "doc": doc})
         made.append(run_id)
     store.ensure()
@@ -44,9 +55,13 @@ def sweep(store_dir):
     made = []
     for lr in (0.01, 0.1, 1.0):
         for seed in range(2):
-            with nbtrack.track(name=f"lr{lr}", experiment="sweep", params={"lr": lr, "seed": seed, "batch": 32},
-                               tags={"opt": "adam" if lr < 1 else "sgd", "owner": "me"},
-                               environment=False) as run:
+            with nbtrack.track(
+                name=f"lr{lr}",
+                experiment="sweep",
+                params={"lr": lr, "seed": seed, "batch": 32},
+                tags={"opt": "adam" if lr < 1 else "sgd", "owner": "me"},
+                environment=False,
+            ) as run:
                 nbtrack.log_metric("acc", 0.5 + lr / 4 + seed / 100)
                 nbtrack.log_metric("loss", 1 - lr / 4)
             made.append(run.id)
@@ -218,8 +233,13 @@ def test_empty_store(store_dir):
 
 
 def test_page_html_escapes_everything(store_dir):
-    with nbtrack.track(name=EVIL, experiment="<b>exp</b>", params={"p": "<script>x</script>", "q": 1},
-                       tags={"t": '"><svg onload=1>'}, environment=False):
+    with nbtrack.track(
+        name=EVIL,
+        experiment="<b>exp</b>",
+        params={"p": "<script>x</script>", "q": 1},
+        tags={"t": '"><svg onload=1>'},
+        environment=False,
+    ):
         pass
     with nbtrack.track(name="plain", experiment="<b>exp</b>", params={"p": "ok", "q": 2}, environment=False):
         pass
@@ -326,20 +346,6 @@ def test_panel_actions_compare_diff_tag_delete(sweep):
         p.close()
 
 
-def test_panel_degrades_when_a_feature_is_missing(sweep, monkeypatch):
-    real = panel_mod._feature
-    monkeypatch.setattr(panel_mod, "_feature", lambda name: None if name in ("compare", "export") else real(name))
-    p = nbtrack.panel(live=False)
-    try:
-        p.selector.value = tuple(value for _, value in p.selector.options)[:2]
-        assert p.compare_button.disabled and "no nbtrack.compare()" in p.compare_button.tooltip
-        assert not p.diff_button.disabled
-        p.compare_button.click()
-        assert "no nbtrack.compare()" in p.message.value
-    finally:
-        p.close()
-
-
 def test_panel_export_when_available(sweep, monkeypatch):
     calls = []
 
@@ -347,7 +353,7 @@ def test_panel_export_when_available(sweep, monkeypatch):
         calls.append((run, to, store))
         return f"# run {run}\nprint('<b>')\n"
 
-    monkeypatch.setattr(nbtrack, "export", export, raising=False)
+    monkeypatch.setattr("nbtrack.exporting.exporter.export", export)
     p = nbtrack.panel(live=False)
     try:
         assert p.export_button.disabled and "exactly 1" in p.export_button.tooltip
@@ -359,12 +365,6 @@ def test_panel_export_when_available(sweep, monkeypatch):
         assert "print(&#x27;&lt;b&gt;&#x27;)" in p.result.value
     finally:
         p.close()
-    real = panel_mod._feature
-    monkeypatch.setattr(panel_mod, "_feature", lambda name: None if name == "export" else real(name))
-    p = nbtrack.panel(live=False)
-    p.selector.value = (run_id,)
-    assert p.export_button.disabled and "no nbtrack.export()" in p.export_button.tooltip
-    p.close()
 
 
 def test_panel_escapes_names_everywhere(store_dir):
@@ -460,14 +460,15 @@ def test_nbtrack_magic(ip, sweep):
 def test_panel_is_callable_after_the_submodule_is_imported(sweep):
     import importlib
 
-    module = importlib.import_module("nbtrack.panel")
-    assert nbtrack.panel is module
+    module = importlib.import_module("nbtrack.views.widgets")
+    assert callable(nbtrack.panel) and nbtrack.panel is module.panel
     p = nbtrack.panel(live=False)
     assert isinstance(p, module.Panel)
     p.close()
 
 
 # in a real kernel -------------------------------------------------------------------------------------------
+
 
 def src(text: str) -> str:
     return textwrap.dedent(text).strip("\n")
@@ -511,42 +512,54 @@ SETUP = src(f"""
 
 @pytest.mark.kernel
 def test_panel_in_a_real_kernel(kernel_session):
-    session = kernel_session([
-        k.code(SETUP),
-        k.code("%%track --name exported -q\nlr = 0.3\nacc = 0.7\nnbtrack.log_metric('acc', acc)"),
-        k.code("p = %nbtrack panel\np"),
-        k.code(src("""
+    session = kernel_session(
+        [
+            k.code(SETUP),
+            k.code("%%track --name exported -q\nlr = 0.3\nacc = 0.7\nnbtrack.log_metric('acc', acc)"),
+            k.code("p = %nbtrack panel\np"),
+            k.code(
+                src("""
             print(json.dumps({"experiment": p.model.experiment, "dropdown": p.experiment.value,
                               "polling": p.polling, "where": p.where.model_id, "table": p.table.model_id,
                               "rows": p.table.value.count('<tr class="nbtrack-run">')}))
-        """)),
-        k.code(src("""
+        """)
+            ),
+            k.code(
+                src("""
             p.search.value = "lr0.1"
             print(json.dumps({"rows": p.table.value.count('<tr class="nbtrack-run">'), "html": p.table.value}))
-        """)),
-        k.code(src("""
+        """)
+            ),
+            k.code(
+                src("""
             p.search.value = ""
             p.selector.value = tuple(v for label, v in p.selector.options if "lr0." in label)
             p.compare_button.click()
             print(json.dumps({"selected": len(p.model.selected), "message": p.message.value,
                               "result": p.result.value, "png": p.plot.value[:4].hex()}))
-        """)),
-        k.code(src("""
+        """)
+            ),
+            k.code(
+                src("""
             import os
             p.selector.value = tuple(v for label, v in p.selector.options if " exported " in label)
             p.export_button.click()
             print(json.dumps({"message": p.message.value, "title": p.result_title.value, "result": p.result.value,
                               "files": sorted(os.listdir("."))}))
-        """)),
-        k.code(src("""
+        """)
+            ),
+            k.code(
+                src("""
             evil = [v for label, v in p.selector.options if "<img" in label]
             other = [v for label, v in p.selector.options if "<img" not in label]
             p.selector.value = (evil[0], other[0])
             p.diff_button.click()
             p.delete_button.click()
             print(json.dumps({"diff": p.result.value, "confirm": p.confirm_text.value, "table": p.table.value}))
-        """)),
-    ])
+        """)
+            ),
+        ]
+    )
     with session.kernel():
         results = [session.run(i) for i in range(len(session.nb.cells))]
         shown = k.results(results[2])[0].data
@@ -580,31 +593,46 @@ def test_panel_in_a_real_kernel(kernel_session):
         # arrive before that cell ends.
         kc = session.blocking_client()
         try:
-            msg = kc.session.msg("comm_msg", {"comm_id": state["where"], "data": {
-                "method": "update", "state": {"value": "params.seed == 2"}, "buffer_paths": []}})
+            msg = kc.session.msg(
+                "comm_msg",
+                {
+                    "comm_id": state["where"],
+                    "data": {"method": "update", "state": {"value": "params.seed == 2"}, "buffer_paths": []},
+                },
+            )
             kc.shell_channel.send(msg)
             wait_idle(kc, msg["header"]["msg_id"])
-            where = printed(session.run_extra(src("""
+            where = printed(
+                session.run_extra(
+                    src("""
                 print(json.dumps({"where": p.model.where, "rows": p.table.value.count('<tr class="nbtrack-run">')}))
-            """)))
+            """)
+                )
+            )
             assert where == {"where": "params.seed == 2", "rows": 2}
 
-            busy = kc.execute(src("""
+            busy = kc.execute(
+                src("""
                 p.where.value = ""
                 with nbtrack.track(name="landed-late", params={"lr": 0.5, "seed": 9, "batch": 32}):
                     pass
                 time.sleep(6)
-            """))
+            """)
+            )
             updates = wait_idle(kc, busy, collect=state["table"])
         finally:
             kc.stop_channels()
         assert any("landed-late" in value for value in updates), "no table update reached the client during the cell"
 
-        closed = printed(session.run_extra(src("""
+        closed = printed(
+            session.run_extra(
+                src("""
             thread = p._thread
             p.close()
             print(json.dumps({"polling": p.polling, "alive": thread.is_alive(), "comm": p.comm is None}))
-        """)))
+        """)
+            )
+        )
         assert closed == {"polling": False, "alive": False, "comm": True}
 
 
@@ -620,7 +648,10 @@ def wait_idle(kc, msg_id, collect=None, timeout=60):
             value = content["data"].get("state", {}).get("value")
             if isinstance(value, str):
                 values.append(value)
-        if (reply["parent_header"].get("msg_id") == msg_id and reply["msg_type"] == "status"
-                and content["execution_state"] == "idle"):
+        if (
+            reply["parent_header"].get("msg_id") == msg_id
+            and reply["msg_type"] == "status"
+            and content["execution_state"] == "idle"
+        ):
             return values
     raise TimeoutError(f"kernel not idle after {timeout} s")

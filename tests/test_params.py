@@ -1,4 +1,4 @@
-from nbtrack.params import input_names, literal_params, parse
+from nbtrack.capture.params import input_names, literal_params, parse
 
 
 def params_of(source):
@@ -7,8 +7,15 @@ def params_of(source):
 
 def test_literal_assignments_become_params():
     source = "lr = 0.01; epochs = 20; seed = 0\nname = 'adam'\nflag = True\nnothing = None\nneg = -3\n"
-    assert params_of(source) == {"lr": 0.01, "epochs": 20, "seed": 0, "name": "adam", "flag": True,
-                                 "nothing": None, "neg": -3}
+    assert params_of(source) == {
+        "lr": 0.01,
+        "epochs": 20,
+        "seed": 0,
+        "name": "adam",
+        "flag": True,
+        "nothing": None,
+        "neg": -3,
+    }
 
 
 def test_containers_and_unpacking():
@@ -44,6 +51,8 @@ def test_names_assigned_before_read_are_not_inputs():
 
 
 def test_loop_comprehension_and_argument_names_are_not_inputs():
-    source = ("for p in range(3):\n    q = p * 2\nlast = p\nsquares = [x * x for x in items]\n"
-              "def f(frame):\n    return frame.sum() + scale\nwith open(path) as fh:\n    text = fh.read()\n")
+    source = (
+        "for p in range(3):\n    q = p * 2\nlast = p\nsquares = [x * x for x in items]\n"
+        "def f(frame):\n    return frame.sum() + scale\nwith open(path) as fh:\n    text = fh.read()\n"
+    )
     assert input_names(parse(source)) == {"range", "items", "scale", "open", "path"}

@@ -17,9 +17,9 @@ import warnings
 import pytest
 
 import nbtrack
-from nbtrack import remote
 from nbtrack.cli import main as cli_main
-from nbtrack.remote_mapping import (
+from nbtrack.remote import sync as remote
+from nbtrack.remote.mapping import (
     MAX_ENTITIES_PER_BATCH,
     MAX_METRICS_PER_BATCH,
     MAX_PARAM_VALUE_LENGTH,
@@ -33,7 +33,7 @@ from nbtrack.remote_mapping import (
     plan_batches,
     record_signature,
 )
-from nbtrack.remote_state import PushState, normalize_uri, redact_uri, uri_key
+from nbtrack.remote.state import PushState, normalize_uri, redact_uri, uri_key
 
 try:
     import mlflow  # noqa: F401
@@ -104,12 +104,27 @@ def record_rich_run(experiment: str, store=None) -> str:
     import numpy as np
     import pandas as pd
 
-    from nbtrack.notebook import store_history
+    from nbtrack.capture.notebook import store_history
 
-    params = {"lr": 0.01, "epochs": 20, "optimizer": "adam", "nesterov": True, "dropout": None,
-              "layers": [64, 32], "shape": (3, 4), "extra": {"a": 1}, "prompt": LONG_TEXT, "acc@top[1]": 5}
-    with nbtrack.track(name="rich", experiment=experiment, params=params,
-                       tags={"owner": "ana", "stage": "explore", "huge": "y" * 9000}, store=store) as run:
+    params = {
+        "lr": 0.01,
+        "epochs": 20,
+        "optimizer": "adam",
+        "nesterov": True,
+        "dropout": None,
+        "layers": [64, 32],
+        "shape": (3, 4),
+        "extra": {"a": 1},
+        "prompt": LONG_TEXT,
+        "acc@top[1]": 5,
+    }
+    with nbtrack.track(
+        name="rich",
+        experiment=experiment,
+        params=params,
+        tags={"owner": "ana", "stage": "explore", "huge": "y" * 9000},
+        store=store,
+    ) as run:
         for step in range(5):
             run.log_metric("loss", 1.0 / (step + 1), step=step)
             run.log_metric("acc", 0.5 + step / 10, step=step)
@@ -120,8 +135,15 @@ def record_rich_run(experiment: str, store=None) -> str:
     doc = dict(st.get_doc(run.id))
     doc["history"] = store_history(st, ["import pandas as pd", "lr = 0.01\nfit(lr)"])
     notebook = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
-    doc["snapshot"] = {"path": "/notebooks/train.ipynb", "source": "test", "blob": st.put_blob(notebook),
-                       "size": len(notebook), "mtime": time.time(), "stale": False, "stale_reason": None}
+    doc["snapshot"] = {
+        "path": "/notebooks/train.ipynb",
+        "source": "test",
+        "blob": st.put_blob(notebook),
+        "size": len(notebook),
+        "mtime": time.time(),
+        "stale": False,
+        "stale_reason": None,
+    }
     st.put_run(doc)
     return run.id
 
@@ -129,8 +151,14 @@ def record_rich_run(experiment: str, store=None) -> str:
 def record_runs(experiment: str, n: int, steps: int = 10, store=None) -> list[str]:
     ids = []
     for i in range(n):
-        with nbtrack.track(name=f"r{i}", experiment=experiment, params={"i": i, "lr": 0.1 * (i + 1)},
-                           tags={"batch": "b"}, store=store, environment=False) as run:
+        with nbtrack.track(
+            name=f"r{i}",
+            experiment=experiment,
+            params={"i": i, "lr": 0.1 * (i + 1)},
+            tags={"batch": "b"},
+            store=store,
+            environment=False,
+        ) as run:
             for step in range(steps):
                 run.log_metrics({"loss": 1.0 / (step + 1 + i), "acc": step / steps}, step=step)
         ids.append(run.id)
@@ -236,8 +264,14 @@ def test_payload_of_a_rich_run(store_dir):
     assert json.loads(tags["nbtrack.renamed"]) == {"acc_top_1_": "acc@top[1]"}
     assert len([m for m in payload.metrics if m[0] == "loss"]) == 5
     assert any(math.isnan(m[1]) for m in payload.metrics if m[0] == "weird")
-    assert {"nbtrack/run.json", "nbtrack/code.py", "nbtrack/history.py", "nbtrack/history.json",
-            "nbtrack/notebook.ipynb", "nbtrack/requirements.txt"} <= set(payload.artifacts)
+    assert {
+        "nbtrack/run.json",
+        "nbtrack/code.py",
+        "nbtrack/history.py",
+        "nbtrack/history.json",
+        "nbtrack/notebook.ipynb",
+        "nbtrack/requirements.txt",
+    } <= set(payload.artifacts)
     assert payload.datasets[0]["name"] == "train" and len(payload.datasets[0]["digest"]) == 32
 
 
@@ -265,7 +299,7 @@ def test_progress_shows_runs_and_bytes(monkeypatch):
 
 def test_nbtrack_exports_push_and_pull_lazily():
     assert callable(nbtrack.push) and callable(nbtrack.pull)
-    assert nbtrack.push.__module__ == "nbtrack.remote"
+    assert nbtrack.push.__module__ == "nbtrack.remote.sync"
 
 
 # against the server ------------------------------------------------------------------------------------
@@ -438,12 +472,21 @@ def test_pull_mlflow_native_runs_beside_local_ones(server, client, store_dir):
     created = client.create_run(exp, run_name="mlflow-run", tags={"team": "vision"})
     mid = created.info.run_id
     now = int(time.time() * 1000)
-    client.log_batch(mid, metrics=[Metric("loss", 1.0 / (s + 1), now + s, s) for s in range(7)],
-                     params=[Param("lr", "0.1"), Param("batch", "32"), Param("opt", "adam"), Param("aug", "True"),
-                             Param("sizes", "[1, 2]")],
-                     tags=[RunTag("note", "from mlflow")])
-    client.log_inputs(mid, [DatasetInput(Dataset("images", "abc123", "local", '{"uri": "/data"}', None,
-                                                 '{"num_rows": 5}'))])
+    client.log_batch(
+        mid,
+        metrics=[Metric("loss", 1.0 / (s + 1), now + s, s) for s in range(7)],
+        params=[
+            Param("lr", "0.1"),
+            Param("batch", "32"),
+            Param("opt", "adam"),
+            Param("aug", "True"),
+            Param("sizes", "[1, 2]"),
+        ],
+        tags=[RunTag("note", "from mlflow")],
+    )
+    client.log_inputs(
+        mid, [DatasetInput(Dataset("images", "abc123", "local", '{"uri": "/data"}', None, '{"num_rows": 5}'))]
+    )
     client.set_terminated(mid, "KILLED")
     record_runs("native", 1)  # a local run in the same experiment
 
@@ -519,8 +562,10 @@ def test_direct_logging_and_offline_first(server, client, store_dir, monkeypatch
 @needs_mlflow
 def test_direct_logging_from_the_magic(server, client, ip, monkeypatch):
     monkeypatch.setenv("NBTRACK_TRACKING_URI", server.uri)
-    result = ip.run_cell("%%track -e magic-live -n cell --quiet\nlr = 0.5\nimport nbtrack\n"
-                         "nbtrack.log_metric('score', lr * 2)", store_history=True)
+    result = ip.run_cell(
+        "%%track -e magic-live -n cell --quiet\nlr = 0.5\nimport nbtrack\nnbtrack.log_metric('score', lr * 2)",
+        store_history=True,
+    )
     assert result.success
     assert remote.wait_live(60)
     (run_id,) = nbtrack.runs(experiment="magic-live").run_id
@@ -589,6 +634,11 @@ def test_import_stays_cheap():
     import sys
 
     code = "import sys, nbtrack; nbtrack.__getattr__('push'); print('mlflow' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "NBTRACK_TRACKING_URI": ""})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "NBTRACK_TRACKING_URI": ""},
+    )
     assert out.stdout.strip() == "False"

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 import nbtrack
-from nbtrack.query import QueryError
+from nbtrack.query.search import QueryError
 
 
 @pytest.fixture
@@ -10,8 +10,12 @@ def populated(store_dir):
     made = []
     for lr in (0.01, 0.1, 1.0):
         for seed in range(2):
-            with nbtrack.track(name=f"lr{lr}", experiment="sweep", params={"lr": lr, "seed": seed},
-                               tags={"opt": "adam" if lr < 1 else "sgd"}) as run:
+            with nbtrack.track(
+                name=f"lr{lr}",
+                experiment="sweep",
+                params={"lr": lr, "seed": seed},
+                tags={"opt": "adam" if lr < 1 else "sgd"},
+            ) as run:
                 nbtrack.log_metric("acc", 0.5 + lr / 4 + seed / 100)
             made.append(run.id)
     with pytest.raises(ValueError), nbtrack.track(name="broken", experiment="other"):
@@ -57,10 +61,16 @@ def test_abandoned_when_owner_process_is_gone(store_dir):
     import subprocess
     import sys
 
-    code = ("import os, nbtrack; nbtrack.set_store(os.environ['S']);"
-            "r = nbtrack.ActiveRun(nbtrack.get_store(), name='dies').start(); print(r.id, flush=True); os._exit(9)")
-    out = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, "S": str(store_dir)},
-                         capture_output=True, text=True)
+    code = (
+        "import os, nbtrack; nbtrack.set_store(os.environ['S']);"
+        "r = nbtrack.ActiveRun(nbtrack.get_store(), name='dies').start(); print(r.id, flush=True); os._exit(9)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**__import__("os").environ, "S": str(store_dir)},
+        capture_output=True,
+        text=True,
+    )
     run_id = out.stdout.strip()
     assert nbtrack.get_run(run_id).status == "abandoned"
     assert nbtrack.runs(status="abandoned").run_id.tolist() == [run_id]

@@ -16,9 +16,10 @@ import time
 import pytest
 
 import nbtrack
-from nbtrack import NbtrackWarning, journal
+from nbtrack import NbtrackWarning
 from nbtrack.cli import main as cli
-from nbtrack.store import Store
+from nbtrack.store import journal
+from nbtrack.store.local import Store
 
 WRITER = textwrap.dedent(
     """
@@ -37,7 +38,7 @@ READER = textwrap.dedent(
     """
     import sys, time, warnings
     warnings.simplefilter("error")
-    from nbtrack.store import Store
+    from nbtrack.store.local import Store
     root, expected = sys.argv[1], int(sys.argv[2])
     hot = Store(root)
     reads, seen = 0, 0
@@ -62,10 +63,18 @@ READER = textwrap.dedent(
 
 
 def test_four_writers_and_a_reader_lose_nothing(tmp_path):
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(tmp_path), "1000"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), tag, "250"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for tag in "abcd"]
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(tmp_path), "1000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path), tag, "250"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in "abcd"
+    ]
     reported = []
     for writer in writers:
         out, err = writer.communicate(timeout=300)
@@ -88,7 +97,7 @@ KILLED_WRITER = textwrap.dedent(
     """
     import os, sys
     from nbtrack import ids
-    from nbtrack.store import Store
+    from nbtrack.store.local import Store
     store = Store(sys.argv[1])
     print("ready", flush=True)
     n = int(sys.argv[2])
@@ -110,8 +119,11 @@ def test_sigkill_during_writes_loses_no_committed_run(tmp_path):
     committed: dict[str, int] = {}
     kills = 200
     for _ in range(kills):
-        proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(rng.randrange(10**6))],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(rng.randrange(10**6))],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0, 0.05))
         os.kill(proc.pid, signal.SIGKILL)
@@ -137,10 +149,16 @@ def test_sigkill_during_writes_loses_no_committed_run(tmp_path):
 
 def test_lock_of_a_killed_holder_is_released(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from nbtrack.store import Store; s = Store(sys.argv[1]); s.ensure()\n"
-         "with s.lock:\n    print('locked', flush=True); time.sleep(60)", str(tmp_path)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from nbtrack.store.local import Store; s = Store(sys.argv[1]); s.ensure()\n"
+            "with s.lock:\n    print('locked', flush=True); time.sleep(60)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     assert str(holder.pid) in (tmp_path / "lock").read_text()  # who holds it is visible
     os.kill(holder.pid, signal.SIGKILL)
@@ -154,10 +172,16 @@ def test_lock_of_a_killed_holder_is_released(tmp_path):
 
 def test_busy_lock_times_out_with_a_clear_message(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from nbtrack.store import Store; s = Store(sys.argv[1]); s.ensure()\n"
-         "with s.lock:\n    print('locked', flush=True); time.sleep(30)", str(tmp_path)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from nbtrack.store.local import Store; s = Store(sys.argv[1]); s.ensure()\n"
+            "with s.lock:\n    print('locked', flush=True); time.sleep(30)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         store = Store(tmp_path)

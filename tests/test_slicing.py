@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from nbtrack.magics_to_python import pip_requirements, translate
-from nbtrack.slicing import analyze_history, origin_files, slice_history
+from nbtrack.exporting.magics_to_python import pip_requirements, translate
+from nbtrack.exporting.slicing import analyze_history, origin_files, slice_history
 
 
 def cut(*cells: str, external: tuple[str, ...] = ()) -> tuple[list[int], dict[int, str]]:
@@ -47,8 +47,9 @@ def test_subscript_and_attribute_assignment_are_mutations():
 def test_method_calls_mutate_unless_known_pure():
     kept, _ = cut("items = [3, 1]", "items.append(2)", "items.copy()", "n = len(items)")
     assert kept == [0, 1, 3]
-    kept, _ = cut("import pandas as pd\ndf = pd.DataFrame({'a': [1]})", "df.head()", "df.fillna(0, inplace=True)",
-                  "s = df.sum()")
+    kept, _ = cut(
+        "import pandas as pd\ndf = pd.DataFrame({'a': [1]})", "df.head()", "df.fillna(0, inplace=True)", "s = df.sum()"
+    )
     assert kept == [0, 2, 3]
 
 
@@ -74,8 +75,12 @@ def test_function_globals_resolve_where_it_is_called():
 
 
 def test_helper_redefined_later_keeps_both_versions_when_both_matter():
-    cells = ("def helper(v):\n    return v + 1", "x = helper(1)", "def helper(v):\n    return v * 100",
-             "r = x + helper(2)")
+    cells = (
+        "def helper(v):\n    return v + 1",
+        "x = helper(1)",
+        "def helper(v):\n    return v * 100",
+        "r = x + helper(2)",
+    )
     kept, _ = cut(*cells)
     assert kept == [0, 1, 2, 3]
     kept, omitted = cut("def helper(v):\n    return v + 1", "def helper(v):\n    return v * 100", "r = helper(2)")
@@ -113,8 +118,9 @@ def test_files_written_then_read_are_dependencies_unless_inputs_of_the_export():
     read = "df = pd.read_csv('tmp.csv')"
     kept, _ = cut(write, read, "r = df")
     assert kept == [0, 1, 2]
-    kept, omitted = cut("import pandas as pd", "pd.DataFrame({'a': [1]}).to_csv('tmp.csv')", read, "r = df",
-                        external=("tmp.csv",))
+    kept, omitted = cut(
+        "import pandas as pd", "pd.DataFrame({'a': [1]}).to_csv('tmp.csv')", read, "r = df", external=("tmp.csv",)
+    )
     assert kept == [0, 2, 3]
     assert omitted[1] == "writes tmp.csv, an input of this export: produce it upstream"
 
@@ -129,8 +135,13 @@ def test_file_paths_held_in_variables_and_writefile_and_shell():
 
 
 def test_seeds_and_draws_from_the_seeded_global_generator_are_kept():
-    cells = ("import numpy as np", "np.random.seed(0)", "peek = np.random.rand(3)", "other = 1",
-             "r = np.random.rand(2)")
+    cells = (
+        "import numpy as np",
+        "np.random.seed(0)",
+        "peek = np.random.rand(3)",
+        "other = 1",
+        "r = np.random.rand(2)",
+    )
     kept, _ = cut(*cells)
     assert kept == [0, 1, 2, 4]
     # without a seed, the order of draws never made the run reproducible: nothing is kept for it
@@ -147,14 +158,21 @@ def test_seeding_through_a_helper_function_is_kept():
 
 
 def test_working_directory_environment_and_import_path_changes_are_kept():
-    kept, _ = cut("import os", "os.chdir('/')", "os.environ['A'] = '1'", "import sys\nsys.path.append('lib')",
-                  "n = 3", "r = 1")
+    kept, _ = cut(
+        "import os", "os.chdir('/')", "os.environ['A'] = '1'", "import sys\nsys.path.append('lib')", "n = 3", "r = 1"
+    )
     assert kept == [0, 1, 2, 3, 5]
 
 
 def test_origin_files_follow_the_value_back_to_the_file_it_was_read_from():
-    codes = ["import pandas as pd", "raw = pd.read_csv('a.csv')", "df = raw.dropna()", "DATA = 'b.csv'",
-             "other = pd.read_csv(DATA)", "r = (df, other)"]
+    codes = [
+        "import pandas as pd",
+        "raw = pd.read_csv('a.csv')",
+        "df = raw.dropna()",
+        "DATA = 'b.csv'",
+        "other = pd.read_csv(DATA)",
+        "r = (df, other)",
+    ]
     facts = analyze_history(codes)
     assert origin_files(facts, "df", 5) == {"a.csv"}
     assert origin_files(facts, "other", 5) == {"b.csv"}
@@ -222,8 +240,9 @@ def test_shell_expansion_follows_ipython_only_for_defined_names():
 
 
 def test_pip_installs_become_requirements_not_code():
-    t = translate("%pip install -q scikit-learn==1.5 pandas\n!pip install -U rich\n"
-                  "!{sys.executable} -m pip install tqdm")
+    t = translate(
+        "%pip install -q scikit-learn==1.5 pandas\n!pip install -U rich\n!{sys.executable} -m pip install tqdm"
+    )
     assert t.requirements == ["scikit-learn==1.5", "pandas", "rich", "tqdm"]
     assert t.only_requirements
     assert "subprocess" not in t.code
@@ -278,11 +297,13 @@ def test_names_bound_then_read_inside_a_block_are_not_inputs():
 
 
 def test_plotting_a_frame_does_not_change_it():
-    assert cut("import pandas as pd\ndf = pd.DataFrame({'x': [1]})", "ax = df.plot.scatter(x='x', y='x')",
-               "r = df")[0] == [0, 2]
+    assert cut("import pandas as pd\ndf = pd.DataFrame({'x': [1]})", "ax = df.plot.scatter(x='x', y='x')", "r = df")[
+        0
+    ] == [0, 2]
 
 
 def test_origin_files_follow_names_bound_earlier_in_the_same_cell():
-    facts = analyze_history(["import pandas as pd",
-                             "df = pd.read_csv('m.csv')\ntrain, valid = df.iloc[:3], df.iloc[3:]", "r = train"])
+    facts = analyze_history(
+        ["import pandas as pd", "df = pd.read_csv('m.csv')\ntrain, valid = df.iloc[:3], df.iloc[3:]", "r = train"]
+    )
     assert origin_files(facts, "train", 2) == {"m.csv"}

@@ -1,4 +1,4 @@
-"""nbtrack.stats against independent references: published worked examples, scipy on the same samples, and
+"""nbtrack.analysis.stats against independent references: published worked examples, scipy on the same samples, and
 seeded coverage simulations.
 
 Coverage tolerance: a 95% interval must cover the true value in 92-97.5% of repeated draws (the target of
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from nbtrack import stats as st
+from nbtrack.analysis import stats as st
 
 # R's `sleep` data: extra hours of sleep with two drugs, 10 patients (Student 1908)
 SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
@@ -55,13 +55,24 @@ def test_paired_t_matches_r_sleep_example():
 
 
 # Demsar (2006), JMLR 7:1-30, table 6: AUC of C4.5 with and without m / cf tuning on 14 UCI data sets.
-DEMSAR_AUC = np.array([
-    [0.763, 0.768, 0.771, 0.798], [0.599, 0.591, 0.590, 0.569], [0.954, 0.971, 0.968, 0.967],
-    [0.628, 0.661, 0.654, 0.657], [0.882, 0.888, 0.886, 0.898], [0.936, 0.931, 0.916, 0.931],
-    [0.661, 0.668, 0.609, 0.685], [0.583, 0.583, 0.563, 0.625], [0.775, 0.838, 0.866, 0.875],
-    [1.000, 1.000, 1.000, 1.000], [0.940, 0.962, 0.965, 0.962], [0.619, 0.666, 0.614, 0.669],
-    [0.972, 0.981, 0.975, 0.975], [0.957, 0.978, 0.946, 0.970],
-])
+DEMSAR_AUC = np.array(
+    [
+        [0.763, 0.768, 0.771, 0.798],
+        [0.599, 0.591, 0.590, 0.569],
+        [0.954, 0.971, 0.968, 0.967],
+        [0.628, 0.661, 0.654, 0.657],
+        [0.882, 0.888, 0.886, 0.898],
+        [0.936, 0.931, 0.916, 0.931],
+        [0.661, 0.668, 0.609, 0.685],
+        [0.583, 0.583, 0.563, 0.625],
+        [0.775, 0.838, 0.866, 0.875],
+        [1.000, 1.000, 1.000, 1.000],
+        [0.940, 0.962, 0.965, 0.962],
+        [0.619, 0.666, 0.614, 0.669],
+        [0.972, 0.981, 0.975, 0.975],
+        [0.957, 0.978, 0.946, 0.970],
+    ]
+)
 
 
 def _demsar_as_ranked_in_the_paper():
@@ -99,8 +110,23 @@ def test_friedman_with_ties_matches_scipy():
     assert res.p_value == pytest.approx(ref.pvalue, rel=1e-10)
 
 
-BH_1995 = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240, 0.4262, 0.5719,
-           0.6528, 0.7590, 1.000]
+BH_1995 = [
+    0.0001,
+    0.0004,
+    0.0019,
+    0.0095,
+    0.0201,
+    0.0278,
+    0.0298,
+    0.0344,
+    0.0459,
+    0.3240,
+    0.4262,
+    0.5719,
+    0.6528,
+    0.7590,
+    1.000,
+]
 
 
 def test_benjamini_hochberg_1995_example():
@@ -278,10 +304,12 @@ def test_iqm_interval_coverage(dist, n):
         bounds = np.array([st.tukey_mclaughlin_interval(x) for x in samples])
         lo, hi = bounds[:, 0], bounds[:, 1]
     else:
-        lo, hi = np.concatenate([
-            np.stack(st.bootstrap_iqm_intervals(chunk, n_boot=1000, seed=k), axis=1)
-            for k, chunk in enumerate(np.array_split(samples, 20))
-        ]).T
+        lo, hi = np.concatenate(
+            [
+                np.stack(st.bootstrap_iqm_intervals(chunk, n_boot=1000, seed=k), axis=1)
+                for k, chunk in enumerate(np.array_split(samples, 20))
+            ]
+        ).T
     coverage = float(np.mean((lo <= truth) & (truth <= hi)))
     COVERAGE_FIGURES[f"iqm {dist} n={n}"] = coverage
     print(f"IQM interval coverage, {dist}, n = {n}: {coverage:.4f}")

@@ -9,8 +9,8 @@ import warnings
 import pytest
 
 from nbtrack import ids
-from nbtrack.journal import StoreCorruptError, StoreCorruptionWarning, decode_line
-from nbtrack.store import AmbiguousRunIdError, RunNotFoundError, Store
+from nbtrack.store.journal import StoreCorruptError, StoreCorruptionWarning, decode_line
+from nbtrack.store.local import AmbiguousRunIdError, RunNotFoundError, Store
 
 
 def doc(n, **extra):
@@ -149,7 +149,7 @@ READER = textwrap.dedent(
     """
     import sys, time, warnings
     warnings.simplefilter("error")
-    from nbtrack.store import Store
+    from nbtrack.store.local import Store
     store = Store(sys.argv[1])
     seen, reads = 0, 0
     deadline = time.time() + 60
@@ -168,8 +168,9 @@ READER = textwrap.dedent(
 
 
 def test_reader_never_sees_broken_json_while_writers_append(tmp_path):
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(tmp_path), "400"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(tmp_path), "400"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(str(tmp_path), 200, tag)) for tag in ("a", "b")]
     for p in procs:

@@ -10,8 +10,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from .store import get_store, set_store
-from .tracking import (
+from nbtrack.capture.lifecycle import (
     ActiveRun,
     NbtrackWarning,
     NoActiveRunError,
@@ -24,6 +23,7 @@ from .tracking import (
     set_tags,
     track,
 )
+from nbtrack.store.local import get_store, set_store
 
 __all__ = [
     "ActiveRun",
@@ -64,25 +64,25 @@ __all__ = [
 ]
 
 _LAZY = {
-    "runs": "query",
-    "get_run": "query",
-    "delete_run": "query",
-    "set_tag": "query",
+    "runs": "query.search",
+    "get_run": "query.search",
+    "delete_run": "query.search",
+    "set_tag": "query.search",
     "Run": "run",
-    "panel": "panel",
-    "compare": "comparison",
-    "Comparison": "comparison",
-    "diff": "rundiff",
-    "RunDiff": "rundiff",
-    "push": "remote",
-    "pull": "remote",
-    "fingerprint": "fingerprint",
-    "Fingerprint": "fingerprint",
-    "check_data": "checks",
-    "expect": "checks",
-    "DataCheckReport": "checks",
-    "DataExpectationError": "checks",
-    "export": "export",
+    "panel": "views.widgets",
+    "compare": "analysis.comparison",
+    "Comparison": "analysis.comparison",
+    "diff": "analysis.rundiff",
+    "RunDiff": "analysis.rundiff",
+    "push": "remote.sync",
+    "pull": "remote.sync",
+    "fingerprint": "data.fingerprint",
+    "Fingerprint": "data.fingerprint",
+    "check_data": "data.checks",
+    "expect": "data.checks",
+    "DataCheckReport": "data.checks",
+    "DataExpectationError": "data.checks",
+    "export": "exporting.exporter",
 }
 
 
@@ -96,13 +96,13 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .magic import load_ipython_extension as load
+    from nbtrack.capture.magic import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .magic import unload_ipython_extension as unload
+    from nbtrack.capture.magic import unload_ipython_extension as unload
 
     unload(ipython)
 

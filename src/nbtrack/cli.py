@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__
+from nbtrack import __version__
 
 
 class CliError(Exception):
@@ -20,13 +20,13 @@ class CliError(Exception):
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from .store import get_store
+    from nbtrack.store.local import get_store
 
     return get_store(args.store)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .query import QueryError, runs
+    from nbtrack.query.search import QueryError, runs
 
     try:
         frame = runs(experiment=args.experiment, status=args.status, where=args.where, store=_store(args))
@@ -53,7 +53,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .query import get_run
+    from nbtrack.query.search import get_run
 
     run = get_run(args.run, store=_store(args))
     if args.format == "json":
@@ -85,7 +85,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    from .query import delete_run
+    from nbtrack.query.search import delete_run
 
     store = _store(args)
     full_ids = [store.resolve(run) for run in args.runs]  # all or nothing: check every id first
@@ -96,7 +96,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .doctor import check
+    from nbtrack.store.doctor import check
 
     report = check(_store(args), repair=args.repair)
     for line in report.lines:
@@ -105,13 +105,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from nbtrack.demo import run_demo
 
     return run_demo(args.output, store=args.store, timeout=args.timeout)
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from .remote import RemoteError, cli_push
+    from nbtrack.remote.sync import RemoteError, cli_push
 
     try:
         return cli_push(args, _store(args))
@@ -120,7 +120,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from .remote import RemoteError, cli_pull
+    from nbtrack.remote.sync import RemoteError, cli_pull
 
     try:
         return cli_pull(args, _store(args))
@@ -129,7 +129,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .comparison import cli_compare
+    from nbtrack.analysis.comparison import cli_compare
 
     try:
         return cli_compare(args, _store(args))
@@ -138,7 +138,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from .rundiff import cli_diff
+    from nbtrack.analysis.rundiff import cli_diff
 
     try:
         return cli_diff(args, _store(args))
@@ -147,7 +147,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import ExportError, cli_export
+    from nbtrack.exporting.exporter import ExportError, cli_export
 
     try:
         return cli_export(args, _store(args))
@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list runs")
     p.add_argument("--experiment", "-e")
     p.add_argument("--status", "-s", choices=["running", "finished", "failed", "interrupted", "abandoned"])
-    p.add_argument("--where", "-w", help="filter, e.g. \"params.lr < 0.1 and metrics.acc > 0.9\"")
+    p.add_argument("--where", "-w", help='filter, e.g. "params.lr < 0.1 and metrics.acc > 0.9"')
     p.add_argument("--limit", type=int)
     p.add_argument("--format", "-f", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_runs)
@@ -210,20 +210,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_pull)
 
     # compare and diff declare their options next to the code that reads them
-    from . import comparison, rundiff
+    from nbtrack.analysis import comparison, rundiff
 
     comparison.add_cli(sub, cmd_compare)
     rundiff.add_cli(sub, cmd_diff)
-    from . import export
+    from nbtrack.exporting import exporter as export
 
     export.add_cli(sub, cmd_export)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .journal import StoreCorruptError
-    from .lock import StoreBusyError
-    from .store import AmbiguousRunIdError, RunNotFoundError
+    from nbtrack.store.journal import StoreCorruptError
+    from nbtrack.store.local import AmbiguousRunIdError, RunNotFoundError
+    from nbtrack.store.lock import StoreBusyError
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -46,7 +46,7 @@ def run_demo(output: str, store: str | None = None, timeout: int = 600) -> int:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    from .query import runs
+    from nbtrack.query.search import runs
 
     folder = Path(output).absolute()
     folder.mkdir(parents=True, exist_ok=True)
@@ -76,8 +76,11 @@ def run_demo(output: str, store: str | None = None, timeout: int = 600) -> int:
     finally:
         nbformat.write(nb, target)
     frame = runs(store=store_dir)
-    columns = [c for c in ("run_id", "name", "status", "duration", "params.lr", "params.seed", "metrics.val_acc")
-               if c in frame.columns]
+    columns = [
+        c
+        for c in ("run_id", "name", "status", "duration", "params.lr", "params.seed", "metrics.val_acc")
+        if c in frame.columns
+    ]
     import pandas as pd
 
     with pd.option_context("display.width", 160, "display.max_columns", 20):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from . import values
+from nbtrack import values
 
 STATUSES = ("running", "finished", "failed", "interrupted", "abandoned")
 
@@ -155,7 +155,7 @@ class Run:
     @cached_property
     def history(self) -> list[str]:
         """Sources of every cell the kernel executed up to and including this run's cell, in order."""
-        from .notebook import load_history
+        from nbtrack.capture.notebook import load_history
 
         digest = self.doc.get("history")
         return load_history(self.store, digest) if digest else []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from .conftest import needs_chromium, notebook, open_notebook, run_all_cells, screenshot
@@ -11,7 +9,6 @@ from .conftest import needs_chromium, notebook, open_notebook, run_all_cells, sc
 pytestmark = [
     pytest.mark.browser,
     needs_chromium,
-    pytest.mark.skipif(importlib.util.find_spec("nbtrack.panel") is None, reason="nbtrack.panel is not built yet"),
 ]
 
 RUNS = """import nbtrack

@@ -10,7 +10,7 @@ import pytest
 
 import nbtrack
 from nbtrack import ids as ids_mod
-from nbtrack import store as store_mod
+from nbtrack.store import local as store_mod
 
 from .conftest import (
     REPORT,

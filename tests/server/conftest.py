@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import nbtrack
-from nbtrack import store as store_mod
+from nbtrack.store import local as store_mod
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 

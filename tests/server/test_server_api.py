@@ -176,8 +176,8 @@ async def test_diff(jp_fetch, runs_store):
 
 def magic_run(store_path, history: list[str]) -> str:
     """A finished run as %%track records it (with the execution history export needs)."""
-    from nbtrack.notebook import store_history
-    from nbtrack.tracking import ActiveRun
+    from nbtrack.capture.lifecycle import ActiveRun
+    from nbtrack.capture.notebook import store_history
 
     store = nbtrack.get_store(store_path)
     run = ActiveRun(store, name="exported", experiment="unit", source="magic", params={"lr": 0.1})
@@ -208,17 +208,6 @@ async def test_export_downloads(jp_fetch, jp_root_dir):
     assert stage.body[:2] == b"PK" and stage.headers["Content-Disposition"].endswith(".zip")
     code, error = await api_error(jp_fetch, "nbtrack", "api", "runs", run_id, "export", params={"format": "exe"})
     assert (code, error["code"]) == (400, "bad_request")
-
-
-async def test_missing_feature_is_unavailable(jp_fetch, runs_store, monkeypatch):
-    _, ids = runs_store
-    monkeypatch.delattr(nbtrack, "export", raising=False)
-    monkeypatch.setattr(nbtrack, "_LAZY", {k: v for k, v in nbtrack._LAZY.items() if k != "export"})
-    code, error = await api_error(jp_fetch, "nbtrack", "api", "runs", ids["credit0"], "export")
-    assert (code, error["code"]) == (501, "unavailable")
-    assert "export" in error["message"]
-    details = body(await jp_fetch("nbtrack", "api", "runs", ids["credit0"], "details"))
-    assert details["export"] == {"available": False, "formats": []}
 
 
 WRITER = """

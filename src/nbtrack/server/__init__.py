@@ -25,8 +25,8 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 
 def _load_jupyter_server_extension(server_app: Any) -> None:
-    from .. import __version__
-    from .handlers import setup_handlers
+    from nbtrack import __version__
+    from nbtrack.server.handlers import setup_handlers
 
     root = getattr(server_app.contents_manager, "root_dir", None) or server_app.root_dir
     setup_handlers(server_app.web_app, root)

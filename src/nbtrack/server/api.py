@@ -1,4 +1,4 @@
-"""What the REST endpoints answer, as plain functions over a :class:`~nbtrack.store.Store`: no tornado here.
+"""What the REST endpoints answer, as plain functions over a :class:`~nbtrack.store.local.Store`: no tornado here.
 
 Every function returns JSON-ready data or raises :class:`ApiError` (an HTTP status, a short code such as
 ``not_found``, and a sentence). Runs go out as their stored records, unchanged; anything derived (the
@@ -12,16 +12,15 @@ from __future__ import annotations
 import base64
 import io
 import os
-import sys
 import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import ids
-from ..run import Run, effective_status
-from ..store import AmbiguousRunIdError, RunNotFoundError, Store, get_store
+from nbtrack import ids
+from nbtrack.run import Run, effective_status
+from nbtrack.store.local import AmbiguousRunIdError, RunNotFoundError, Store, get_store
 
 API_VERSION = 1
 DEFAULT_LIMIT = 50
@@ -41,7 +40,7 @@ class ApiError(Exception):
 
 
 def version() -> dict[str, Any]:
-    from .. import __version__
+    from nbtrack import __version__
 
     return {"name": "nbtrack", "version": __version__, "api": API_VERSION}
 
@@ -165,7 +164,7 @@ def list_runs(
 
 
 def _where_ids(store: Store, where: str) -> set[str]:
-    from ..query import QueryError, runs
+    from nbtrack.query.search import QueryError, runs
 
     try:
         frame = runs(where=where, store=store)
@@ -215,7 +214,7 @@ def _drift(store: Store, name: str, record: Any, doc: Mapping[str, Any], docs: M
     if not out["changed"]:
         return out
     try:
-        from ..checks import check_data, describe_change
+        from nbtrack.data.checks import check_data, describe_change
 
         # the records with their profiles, which the store keeps in blobs
         current = Run(dict(doc), store).data.get(name, record)
@@ -234,21 +233,6 @@ def _drift(store: Store, name: str, record: Any, doc: Mapping[str, Any], docs: M
 # compare, diff, export ---------------------------------------------------------------------------------------
 
 
-def _feature(name: str) -> Any:
-    """``nbtrack.<name>`` if this nbtrack has it, else an ``unavailable`` error."""
-    import nbtrack
-
-    try:
-        obj = getattr(nbtrack, name)
-    except (ImportError, AttributeError):
-        obj = None
-    if obj is not None and not callable(obj):
-        obj = getattr(obj, name, None)  # a submodule of that name, once imported, shadows the lazy function
-    if not callable(obj):
-        raise ApiError(501, "unavailable", f"nbtrack.{name} is not available in this installation")
-    return obj
-
-
 def compare_runs(
     store: Store, run_ids: list[str], metric: str | None = None, plots: list[str] | None = None
 ) -> dict[str, Any]:
@@ -259,7 +243,8 @@ def compare_runs(
     if len(run_ids) > MAX_COMPARE:
         raise ApiError(400, "bad_request", f"at most {MAX_COMPARE} runs can be compared at once")
     full = [_resolve(store, r) for r in run_ids]
-    compare = _feature("compare")
+    from nbtrack.analysis.comparison import compare
+
     docs = store.run_docs()
     available = sorted({m for r in full for m in (docs[r].get("metrics") or {})})
     metrics = [m.strip() for m in metric.split(",") if m.strip()] if metric else available
@@ -297,7 +282,8 @@ def _png(fig: Any) -> str:
 
 def diff_runs(store: Store, a: str, b: str, code: str = "history") -> dict[str, Any]:
     full_a, full_b = _resolve(store, a), _resolve(store, b)
-    diff = _feature("diff")
+    from nbtrack.analysis.rundiff import diff
+
     try:
         return diff(full_a, full_b, code=code, store=store).to_dict()
     except ValueError as exc:
@@ -306,29 +292,25 @@ def diff_runs(store: Store, a: str, b: str, code: str = "history") -> dict[str, 
 
 def export_formats() -> dict[str, Any]:
     """Whether ``nbtrack.export`` exists here, and its targets (``script``, ``notebook``, ``dvc``)."""
-    try:
-        export = _feature("export")
-    except ApiError:
-        return {"available": False, "formats": []}
-    module = sys.modules.get(getattr(export, "__module__", "") or "") or export
-    targets = getattr(module, "TARGETS", None) or getattr(export, "TARGETS", None) or ("script",)
-    return {"available": True, "formats": [str(t) for t in targets]}
+    from nbtrack.exporting.exporter import TARGETS
+
+    return {"available": True, "formats": [str(t) for t in TARGETS]}
 
 
 def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
     """(file name, content) of ``nbtrack.export(run, to=fmt)``, written to a temporary folder: one file, or a
     zip when the target is a folder (``dvc``)."""
     full = _resolve(store, run_id)
-    export = _feature("export")
+    from nbtrack.exporting.exporter import ExportError, export
+
     formats = export_formats()["formats"]
     target = fmt or formats[0]
     if target not in formats:
         raise ApiError(400, "bad_request", f"unknown export format {target!r}: use one of {', '.join(formats)}")
-    errors = tuple(e for e in (getattr(sys.modules.get("nbtrack.export"), "ExportError", None),) if e)
     with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
         try:
             written = Path(export(full, to=target, path=tmp, store=store))
-        except (ValueError, LookupError, *errors) as exc:
+        except (ValueError, LookupError, ExportError) as exc:
             raise ApiError(400, "export_failed", str(exc)) from None
         if written.is_file():
             return written.name, written.read_bytes()

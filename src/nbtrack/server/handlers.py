@@ -24,7 +24,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from . import api
+from nbtrack.server import api
 
 _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrack-api")
 _UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}

@@ -1,0 +1,440 @@
+"""What changed between two runs: params, metrics, data fingerprints, environment and code.
+
+The code diff is cell-aware: it aligns the two runs' execution histories cell by cell (the sources the
+kernel ran, in order), so a notebook where one cell changed shows one changed cell instead of a shifted
+wall of lines. Outputs and execution counts are not part of a history; with ``code="snapshot"`` the saved
+notebooks are compared instead, and ``outputs=True`` adds their text outputs and execution counts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbtrack.store.local import Store
+
+ENV_KEYS = ("python", "implementation", "platform", "machine", "executable", "host", "cpu_count")
+
+
+@dataclass
+class CellChange:
+    """One step of the cell alignment: ``same`` (a run of unchanged cells), ``changed``, ``added`` (only in B)
+    or ``removed`` (only in A). Cell indexes are 0-based positions in each history."""
+
+    kind: str
+    a_index: int | None
+    b_index: int | None
+    a_source: str | None
+    b_source: str | None
+    count: int = 1  # cells in a ``same`` run
+    lines: list[str] = field(default_factory=list)  # unified diff of a changed cell
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "a_index": self.a_index,
+            "b_index": self.b_index,
+            "count": self.count,
+            "a_source": self.a_source,
+            "b_source": self.b_source,
+            "diff": self.lines,
+        }
+
+
+@dataclass
+class RunDiff:
+    """Differences from run A to run B. Each list holds only what differs (``same_*`` counts the rest)."""
+
+    a: str
+    b: str
+    params: list[dict[str, Any]]  # name, a, b, change (changed / added / removed)
+    metrics: list[dict[str, Any]]  # name, a, b, delta (b - a), change
+    data: list[dict[str, Any]]  # name, a, b (content hashes), change
+    env: list[dict[str, Any]]  # what, a, b, change
+    code: list[CellChange]
+    code_source: str
+    same_params: int = 0
+    same_metrics: int = 0
+    same_data: int = 0
+
+    @property
+    def code_changed(self) -> bool:
+        return any(c.kind != "same" for c in self.code)
+
+    @property
+    def identical(self) -> bool:
+        """True when nothing recorded differs (ignoring run ids and times)."""
+        return not (self.params or self.metrics or self.data or self.env or self.code_changed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "params": _safe(self.params),
+            "metrics": _safe(self.metrics),
+            "data": _safe(self.data),
+            "env": _safe(self.env),
+            "code_source": self.code_source,
+            "code": [c.to_dict() for c in self.code if c.kind != "same"],
+        }
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    # renderings -------------------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return self.to_text()
+
+    def to_text(self) -> str:
+        lines = [f"nbtrack diff  A={self.a}  B={self.b}"]
+        if self.identical:
+            return lines[0] + "\nno differences"
+        for title, rows, same in (
+            ("params", self.params, self.same_params),
+            ("metrics", self.metrics, self.same_metrics),
+            ("data", self.data, self.same_data),
+        ):
+            if rows:
+                lines.append(f"{title} ({same} unchanged):" if same else f"{title}:")
+                for r in rows:
+                    extra = f"  ({_signed(r['delta'])})" if r.get("delta") is not None else ""
+                    lines.append(f"  {_mark(r['change'])} {r['name']}: {_show(r['a'])} -> {_show(r['b'])}{extra}")
+        if self.env:
+            lines.append("environment:")
+            for r in self.env:
+                lines.append(f"  {_mark(r['change'])} {r['what']}: {_show(r['a'])} -> {_show(r['b'])}")
+        if self.code_changed:
+            lines.append(f"code ({self.code_source}):")
+            for c in self.code:
+                lines.extend("  " + line for line in _cell_text(c))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        out = [
+            f'<div class="nbtrack-diff" style="font-size:12px"><b>nbtrack diff</b> A=<code>{esc(self.a)}</code> '
+            f"B=<code>{esc(self.b)}</code>"
+        ]
+        if self.identical:
+            out.append("<div>no differences</div></div>")
+            return "".join(out)
+        td = 'style="padding:1px 8px;text-align:left"'
+        for title, rows in (("params", self.params), ("metrics", self.metrics), ("data", self.data)):
+            if rows:
+                body = "".join(
+                    f"<tr><td {td}>{esc(r['change'])}</td><td {td}><b>{esc(str(r['name']))}</b></td>"
+                    f"<td {td}>{esc(_show(r['a']))}</td><td {td}>{esc(_show(r['b']))}</td>"
+                    f"<td {td}>{esc(_signed(r['delta'])) if r.get('delta') is not None else ''}</td></tr>"
+                    for r in rows
+                )
+                out.append(
+                    f"<h4 style='margin:6px 0 2px'>{title}</h4><table><tr><th {td}></th><th {td}>name</th>"
+                    f"<th {td}>A</th><th {td}>B</th><th {td}></th></tr>{body}</table>"
+                )
+        if self.env:
+            body = "".join(
+                f"<tr><td {td}>{esc(r['change'])}</td><td {td}>{esc(str(r['what']))}</td>"
+                f"<td {td}>{esc(_show(r['a']))}</td><td {td}>{esc(_show(r['b']))}</td></tr>"
+                for r in self.env
+            )
+            out.append(f"<h4 style='margin:6px 0 2px'>environment</h4><table>{body}</table>")
+        if self.code_changed:
+            out.append(f"<h4 style='margin:6px 0 2px'>code ({esc(self.code_source)})</h4>")
+            for c in self.code:
+                out.append(_cell_html(c))
+        out.append("</div>")
+        return "".join(out)
+
+
+def _safe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: _jsonable(v) for k, v in r.items()} for r in rows]
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, (str, bool, int)):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else repr(v)
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return repr(v)
+
+
+def _mark(change: str) -> str:
+    return {"changed": "~", "added": "+", "removed": "-"}.get(change, " ")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _signed(x: Any) -> str:
+    try:
+        return f"{float(x):+.4g}"
+    except (TypeError, ValueError):
+        return ""
+
+
+def _cell_text(c: CellChange) -> list[str]:
+    if c.kind == "same":
+        return [f"= {c.count} unchanged cell{'s' * (c.count != 1)}"]
+    if c.kind == "changed":
+        return [f"~ cell A[{c.a_index}] -> B[{c.b_index}]:"] + ["    " + line for line in c.lines]
+    if c.kind == "added":
+        return [f"+ cell B[{c.b_index}]:"] + ["    + " + line for line in (c.b_source or "").splitlines()]
+    return [f"- cell A[{c.a_index}]:"] + ["    - " + line for line in (c.a_source or "").splitlines()]
+
+
+def _cell_html(c: CellChange) -> str:
+    esc = html.escape
+    pre = 'style="margin:2px 0 6px;padding:4px;background:#f6f8fa;font-size:11px"'
+    if c.kind == "same":
+        return f"<div style='color:#57606a'>… {c.count} unchanged cell{'s' * (c.count != 1)}</div>"
+    if c.kind == "changed":
+        body = []
+        for line in c.lines:
+            color = "#1a7f37" if line.startswith("+") else "#cf222e" if line.startswith("-") else "#57606a"
+            body.append(f'<span style="color:{color}">{esc(line)}</span>')
+        return f"<div>cell A[{c.a_index}] → B[{c.b_index}] changed</div><pre {pre}>{chr(10).join(body)}</pre>"
+    if c.kind == "added":
+        return f"<div style='color:#1a7f37'>cell B[{c.b_index}] added</div><pre {pre}>{esc(c.b_source or '')}</pre>"
+    return f"<div style='color:#cf222e'>cell A[{c.a_index}] removed</div><pre {pre}>{esc(c.a_source or '')}</pre>"
+
+
+# comparing ---------------------------------------------------------------------------------------------------------
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        import numpy as np
+
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
+    except (ImportError, TypeError):
+        pass
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    try:
+        return bool(a == b)
+    except Exception:
+        return repr(a) == repr(b)
+
+
+def _dict_diff(a: dict[str, Any], b: dict[str, Any], delta: bool = False) -> tuple[list[dict[str, Any]], int]:
+    rows, same = [], 0
+    for name in list(dict.fromkeys([*a, *b])):
+        if name in a and name in b:
+            if _equal(a[name], b[name]):
+                same += 1
+                continue
+            change = "changed"
+        else:
+            change = "added" if name in b else "removed"
+        row = {"name": name, "a": a.get(name), "b": b.get(name), "change": change}
+        if delta:
+            try:
+                d = float(b[name]) - float(a[name])
+                row["delta"] = d if math.isfinite(d) else None
+            except (KeyError, TypeError, ValueError):
+                row["delta"] = None
+        rows.append(row)
+    return rows, same
+
+
+def _env_diff(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+
+    def add(what: str, x: Any, y: Any) -> None:
+        if not _equal(x, y):
+            change = "changed" if x is not None and y is not None else "added" if x is None else "removed"
+            rows.append({"what": what, "a": x, "b": y, "change": change})
+
+    for key in ENV_KEYS:
+        add(key, a.get(key), b.get(key))
+    git_a, git_b = a.get("git") or {}, b.get("git") or {}
+    for key in ("commit", "branch", "dirty"):
+        add(f"git {key}", git_a.get(key), git_b.get(key))
+    vars_a, vars_b = a.get("env_vars") or {}, b.get("env_vars") or {}
+    for key in sorted(set(vars_a) | set(vars_b)):
+        add(f"${key}", vars_a.get(key), vars_b.get(key))
+    pa, pb = a.get("packages"), b.get("packages")
+    if isinstance(pa, dict) and isinstance(pb, dict):
+        lower_a = {k.lower(): (k, v) for k, v in pa.items()}
+        lower_b = {k.lower(): (k, v) for k, v in pb.items()}
+        for key in sorted(set(lower_a) | set(lower_b)):
+            name = (lower_b.get(key) or lower_a.get(key))[0]
+            add(f"package {name}", lower_a.get(key, (None, None))[1], lower_b.get(key, (None, None))[1])
+    elif (pa is None and isinstance(pb, dict)) or (isinstance(pa, dict) and pb is None):
+        rows.append(
+            {
+                "what": "packages",
+                "a": "unknown" if pa is None else f"{len(pa)} packages",
+                "b": "unknown" if pb is None else f"{len(pb)} packages",
+                "change": "changed",
+            }
+        )
+    return rows
+
+
+def _normalize(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip("\n").splitlines())
+
+
+def cell_diff(a_cells: list[str], b_cells: list[str], context: int = 2) -> list[CellChange]:
+    """Align two lists of cell sources and describe the edits cell by cell (trailing whitespace ignored)."""
+    na = [_normalize(c) for c in a_cells]
+    nb = [_normalize(c) for c in b_cells]
+    out: list[CellChange] = []
+    matcher = difflib.SequenceMatcher(None, na, nb, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            out.append(CellChange("same", i1, j1, None, None, count=i2 - i1))
+            continue
+        if op == "replace":
+            x0, y0 = 0, 0
+            for x, y in [*_pair_cells(na[i1:i2], nb[j1:j2]), (i2 - i1, j2 - j1)]:
+                out.extend(CellChange("removed", i1 + k, None, a_cells[i1 + k], None) for k in range(x0, x))
+                out.extend(CellChange("added", None, j1 + k, None, b_cells[j1 + k]) for k in range(y0, y))
+                if x < i2 - i1:
+                    lines = list(
+                        difflib.unified_diff(na[i1 + x].splitlines(), nb[j1 + y].splitlines(), lineterm="", n=context)
+                    )[2:]
+                    out.append(CellChange("changed", i1 + x, j1 + y, a_cells[i1 + x], b_cells[j1 + y], lines=lines))
+                x0, y0 = x + 1, y + 1
+        elif op == "delete":
+            out.extend(CellChange("removed", i, None, a_cells[i], None) for i in range(i1, i2))
+        elif op == "insert":
+            out.extend(CellChange("added", None, j, None, b_cells[j]) for j in range(j1, j2))
+    return out
+
+
+def _pair_cells(a: list[str], b: list[str], threshold: float = 0.5) -> list[tuple[int, int]]:
+    """Match edited cells in order (an increasing matching by similarity), so that a cell inserted next to
+    an edited one is reported as added rather than as a rewrite of its neighbour."""
+    scores = [[difflib.SequenceMatcher(None, x, y, autojunk=False).ratio() for y in b] for x in a]
+    # longest-path style dynamic programme over (i, j): maximize total similarity of an order-preserving matching
+    n, m = len(a), len(b)
+    best = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            take = scores[i][j] + best[i + 1][j + 1] if scores[i][j] >= threshold else -1.0
+            best[i][j] = max(take, best[i + 1][j], best[i][j + 1])
+    pairs, i, j = [], 0, 0
+    while i < n and j < m:
+        if scores[i][j] >= threshold and best[i][j] == scores[i][j] + best[i + 1][j + 1]:
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+        elif best[i][j] == best[i + 1][j]:
+            i += 1
+        else:
+            j += 1
+    if not pairs and n == m == 1:
+        pairs = [(0, 0)]  # one cell replaced by one cell: show it as an edit, however large
+    return pairs
+
+
+def _snapshot_cells(run: Any, outputs: bool) -> list[str]:
+    nb = run.snapshot
+    if nb is None:
+        return []
+    cells = []
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        text = cell.get("source", "")
+        if outputs:
+            parts = [text, f"# [execution_count: {cell.get('execution_count')}]"]
+            for o in cell.get("outputs", []):
+                if o.get("output_type") == "stream":
+                    parts.append("# [output] " + str(o.get("text", "")).rstrip())
+                elif "data" in o:
+                    parts.append("# [output] " + str(o["data"].get("text/plain", "")).rstrip())
+                elif o.get("output_type") == "error":
+                    parts.append(f"# [error] {o.get('ename')}: {o.get('evalue')}")
+            text = "\n".join(parts)
+        cells.append(text)
+    return cells
+
+
+def diff(
+    run_a: Any,
+    run_b: Any,
+    *,
+    code: str = "history",
+    outputs: bool = False,
+    store: str | Path | Store | None = None,
+) -> RunDiff:
+    """What changed from run A to run B (ids, id prefixes or Run objects).
+
+    ``code``: ``"history"`` (default: the cells the kernel executed up to each run, in order), ``"cell"``
+    (only the tracked cell or script) or ``"snapshot"`` (the saved notebooks' code cells; ``outputs=True``
+    also compares their text outputs and execution counts). A run without history falls back to its cell.
+    """
+    from nbtrack.query.search import get_run
+
+    a = run_a if hasattr(run_a, "doc") else get_run(str(run_a), store=store)
+    b = run_b if hasattr(run_b, "doc") else get_run(str(run_b), store=store)
+    if code not in ("history", "cell", "snapshot"):
+        raise ValueError("code must be 'history', 'cell' or 'snapshot'")
+    params, same_params = _dict_diff(a.params, b.params)
+    metrics, same_metrics = _dict_diff(a.metrics, b.metrics, delta=True)
+    data_a = {k: (v.get("hash") if isinstance(v, dict) else None) for k, v in a.data.items()}
+    data_b = {k: (v.get("hash") if isinstance(v, dict) else None) for k, v in b.data.items()}
+    data, same_data = _dict_diff(data_a, data_b)
+    env = _env_diff(a.env or {}, b.env or {})
+    source = code
+    if code == "snapshot":
+        cells_a, cells_b = _snapshot_cells(a, outputs), _snapshot_cells(b, outputs)
+    elif code == "history" and (a.history or b.history):
+        cells_a, cells_b = list(a.history), list(b.history)
+    else:
+        source = "cell"
+        cells_a = [a.code] if a.code else []
+        cells_b = [b.code] if b.code else []
+    return RunDiff(
+        a.id,
+        b.id,
+        params,
+        metrics,
+        data,
+        env,
+        cell_diff(cells_a, cells_b),
+        source,
+        same_params,
+        same_metrics,
+        same_data,
+    )
+
+
+def cli_diff(args: Any, store: Any) -> int:
+    """``nbtrack diff A B``: the differences as text or JSON."""
+    result = diff(args.a, args.b, code=args.code, outputs=args.outputs, store=store)
+    print(result.to_json() if args.format == "json" else result.to_text())
+    return 0
+
+
+def add_cli(sub: Any, func: Any) -> None:
+    """Register ``nbtrack diff`` on the CLI's subparsers."""
+    p = sub.add_parser("diff", help="what changed between two runs: params, metrics, data, environment, code")
+    p.add_argument("a", help="run A (id or unambiguous prefix)")
+    p.add_argument("b", help="run B")
+    p.add_argument(
+        "--code",
+        choices=["history", "cell", "snapshot"],
+        default="history",
+        help="compare the execution history (default), the tracked cell, or the saved notebooks",
+    )
+    p.add_argument("--outputs", action="store_true", help="with --code snapshot: compare outputs and counts too")
+    p.add_argument("--format", "-f", choices=["text", "json"], default="text")
+    p.set_defaults(func=func)

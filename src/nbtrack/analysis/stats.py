@@ -1,0 +1,629 @@
+"""Statistics for comparing runs, on plain numpy arrays (no pandas, no store).
+
+What scipy has is used from scipy (t, nct, studentized range, Wilcoxon, Mann-Whitney, skewtest). What it
+lacks is written here with its reference: Hall's skewness-corrected t interval, the IQM interval, the
+Hettmansperger-Sheather median interval, Newcombe's interval for P(A>B), the Nadeau-Bengio corrected t-test,
+Holm and Benjamini-Hochberg adjustments (scipy has no Holm, and BH only from 1.11), Hedges' g, power and sample
+size of t-tests, the Friedman test with ties and the Nemenyi critical difference.
+
+Every interval here was chosen by its simulated coverage (see ``tests/test_stats.py``), not by habit: on
+lognormal(0, 0.5) scores the Student-t interval of the mean covers 91.7% at n = 5 and 92.4% at n = 12, a
+plain bootstrap less; Hall's interval keeps 92.8-94.4% for n = 5..30 and ~95% on normal scores.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+SEED_DEFAULT = 0
+N_BOOT_DEFAULT = 2000
+IQM_BOOTSTRAP_MIN_N = 8  # below this the Tukey-McLaughlin interval covers better than the bootstrap
+
+
+def _t_quantile(q: float, df: float) -> float:
+    """Student-t quantile via the scipy.special ufunc (the distribution objects cost ~100x more per call)."""
+    from scipy import special
+
+    return float(special.stdtrit(df, q))
+
+
+def _t_two_sided_p(t: float, df: float) -> float:
+    from scipy import special
+
+    return float(2 * special.stdtr(df, -abs(t)))
+
+
+def _arr(x: Any) -> np.ndarray:
+    a = np.asarray(x, dtype=float).ravel()
+    return a[np.isfinite(a)]
+
+
+# point estimates --------------------------------------------------------------------------------------
+
+
+def trimmed_mean_sorted(sorted_x: np.ndarray, proportion: float = 0.25) -> np.ndarray:
+    """Trimmed mean along the last axis of already sorted data; cuts ``int(proportion * n)`` from each end,
+    exactly as ``scipy.stats.trim_mean`` does. Works on a (..., n) stack of bootstrap resamples at once."""
+    n = sorted_x.shape[-1]
+    g = int(proportion * n)
+    return sorted_x[..., g : n - g].mean(axis=-1)
+
+
+def iqm(x: Any) -> float:
+    """Interquartile mean, ``scipy.stats.trim_mean(x, 0.25)``: robust to the odd diverged run, yet more
+    efficient than the median (Agarwal et al. 2021, "Deep RL at the edge of the statistical precipice")."""
+    a = np.sort(_arr(x))
+    return float(trimmed_mean_sorted(a)) if a.size else math.nan
+
+
+# one-sample intervals ---------------------------------------------------------------------------------
+
+
+def t_interval(x: Any, confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean."""
+
+    a = _arr(x)
+    n = a.size
+    if n < 2:
+        return (math.nan, math.nan)
+    m, s = a.mean(), a.std(ddof=1)
+    h = _t_quantile(0.5 + confidence / 2, n - 1) * s / math.sqrt(n)
+    return (float(m - h), float(m + h))
+
+
+def hall_t_interval(x: Any, confidence: float = 0.95) -> tuple[float, float]:
+    """Interval of the mean corrected for skewness by Hall's transformation.
+
+    Hall, P. (1992) "On the removal of skewness by transformation", JRSS B 54(1):221-228: with
+    T = (mean - mu) / (s / sqrt(n)) and sample skewness g = m3 / m2^1.5, the statistic
+    G(T) = T + a T^2 + a^2 T^3 / 3 + b, a = g / (3 sqrt(n)), b = g / (6 sqrt(n)), is closer to
+    symmetric than T, and G is monotone with the closed-form inverse
+    G^-1(u) = ((1 + 3a (u - b))^(1/3) - 1) / a. We use Student-t quantiles (compared by Zhou & Dinh 2005,
+    Biostatistics 6:187-200): normal quantiles under-cover below n ~ 30. Reduces to the t interval for
+    symmetric samples. Simulated coverage (100,000 draws each): normal 94.7-95.1% for n = 5..30;
+    lognormal(0, 0.5) 92.8% (n = 5), 93.8% (n = 12), 94.4% (n = 30), where Student-t gives 91.7/92.4/93.5%.
+    """
+
+    a = _arr(x)
+    n = a.size
+    if n < 2:
+        return (math.nan, math.nan)
+    m = a.mean()
+    s = a.std(ddof=1)
+    if s == 0:
+        return (float(m), float(m))
+    c = a - m
+    g = float(np.mean(c**3) / np.mean(c**2) ** 1.5)
+    aa = g / (3 * math.sqrt(n))
+    bb = g / (6 * math.sqrt(n))
+    q = _t_quantile(0.5 + confidence / 2, n - 1)
+
+    def inverse(u: float) -> float:
+        if abs(aa) < 1e-12:
+            return u - bb
+        # G is flat at its inflection t = -1/a; past it the inverse runs away (a bound 9 standard errors out
+        # for n = 6 and skewness -1.5). Stopping there costs < 0.2 points of coverage and bounds the width.
+        return (np.cbrt(max(1 + 3 * aa * (u - bb), 0.0)) - 1) / aa
+
+    se = s / math.sqrt(n)
+    return (float(m - se * inverse(q)), float(m - se * inverse(-q)))
+
+
+MEAN_CI_METHODS = {"hall-t": hall_t_interval, "t": t_interval}
+
+
+def mean_interval(x: Any, confidence: float = 0.95, method: str = "hall-t") -> tuple[float, float]:
+    """Interval of the mean: ``"hall-t"`` (default, see :func:`hall_t_interval`) or ``"t"`` (Student)."""
+    try:
+        return MEAN_CI_METHODS[method](x, confidence)
+    except KeyError:
+        raise ValueError(f"unknown interval method {method!r}: use one of {sorted(MEAN_CI_METHODS)}") from None
+
+
+def tukey_mclaughlin_interval(x: Any, confidence: float = 0.95, proportion: float = 0.25) -> tuple[float, float]:
+    """Interval of a trimmed mean from the winsorized variance (Tukey & McLaughlin 1963; Wilcox,
+    "Introduction to Robust Estimation and Hypothesis Testing", sec. 4.4): se = s_w / ((h / n) sqrt(n)) with
+    h = n - 2g kept values and h - 1 degrees of freedom. Used for the IQM below 8 runs, where it covers
+    92.2-93.7% (normal and lognormal(0, 0.5), n = 5..7) and the bootstrap only 89-92%."""
+
+    a = np.sort(_arr(x))
+    n = a.size
+    g = int(proportion * n)
+    h = n - 2 * g
+    if h < 2:
+        return (math.nan, math.nan)
+    tm = a[g : n - g].mean()
+    w = a.copy()
+    w[:g] = a[g]
+    w[n - g :] = a[n - g - 1]
+    se = w.std(ddof=1) / ((h / n) * math.sqrt(n))
+    q = _t_quantile(0.5 + confidence / 2, h - 1)
+    return (float(tm - q * se), float(tm + q * se))
+
+
+def bootstrap_iqm_intervals(
+    samples: np.ndarray, confidence: float = 0.95, n_boot: int = N_BOOT_DEFAULT, seed: int = SEED_DEFAULT
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile-bootstrap intervals of the IQM for a (groups, n) stack of equal-size samples, all resamples
+    at once (no Python loop per resample). Resample indices depend only on (seed, n), so a group's interval
+    does not change when other groups are added. The percentile bootstrap is what Agarwal et al. (2021)
+    use for the IQM; simulated coverage 92.8-95% for n >= 8 (normal and lognormal(0, 0.5))."""
+    samples = np.asarray(samples, dtype=float)
+    if samples.ndim == 1:
+        samples = samples[None, :]
+    n = samples.shape[1]
+    rng = np.random.default_rng([int(seed), n])
+    idx = rng.integers(0, n, size=(int(n_boot), n))
+    resampled = np.sort(samples[:, idx], axis=-1)  # (groups, n_boot, n)
+    stat = trimmed_mean_sorted(resampled)
+    alpha = 1 - confidence
+    lo, hi = np.quantile(stat, [alpha / 2, 1 - alpha / 2], axis=1)
+    return lo, hi
+
+
+def iqm_interval(
+    x: Any, confidence: float = 0.95, n_boot: int = N_BOOT_DEFAULT, seed: int = SEED_DEFAULT
+) -> tuple[float, float, str]:
+    """(low, high, method) for the IQM: Tukey-McLaughlin below 8 runs, percentile bootstrap from 8 on."""
+    a = _arr(x)
+    if a.size < IQM_BOOTSTRAP_MIN_N:
+        lo, hi = tukey_mclaughlin_interval(a, confidence)
+        return lo, hi, "tukey-mclaughlin"
+    lo, hi = bootstrap_iqm_intervals(a[None, :], confidence, n_boot, seed)
+    return float(lo[0]), float(hi[0]), "bootstrap"
+
+
+def median_interval(x: Any, confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free interval of the median from interpolated order statistics.
+
+    Hettmansperger, T. P. & Sheather, S. J. (1986) "Confidence intervals based on interpolated order
+    statistics", Statistics & Probability Letters 4:75-79. Simulated coverage 94.6-95.1% for n = 6..30; at
+    n = 5 the widest interval [min, max] covers 93.75% exactly, and fewer runs cannot reach that.
+    """
+    a = np.sort(_arr(x))
+    n = a.size
+    if n < 2:
+        return (math.nan, math.nan)
+    k, lam = _hs_weights(n, round(confidence, 12))
+    if lam is None:
+        return (float(a[k - 1]), float(a[n - k]))
+    lo = lam * a[k] + (1 - lam) * a[k - 1]
+    hi = lam * a[n - k - 1] + (1 - lam) * a[n - k]
+    return (float(lo), float(hi))
+
+
+@functools.lru_cache(maxsize=512)
+def _hs_weights(n: int, confidence: float) -> tuple[int, float | None]:
+    """(k, lambda) of the Hettmansperger-Sheather interval for n values; lambda None: no interpolation."""
+    from scipy import stats
+
+    ks = np.arange(1, n // 2 + 1)
+    cover = stats.binom.cdf(n - ks, n, 0.5) - stats.binom.cdf(ks - 1, n, 0.5)  # P(X_(k) <= med <= X_(n-k+1))
+    ok = np.flatnonzero(cover >= confidence)
+    if ok.size == 0 or ok[-1] + 1 >= ks.size:
+        return (int(ks[ok[-1]]) if ok.size else 1), None
+    k = int(ks[ok[-1]])
+    gk, gk1 = float(cover[k - 1]), float(cover[k])
+    interp = (gk - confidence) / (gk - gk1)
+    return k, (n - k) * interp / (k + (n - 2 * k) * interp)
+
+
+# two-sample tests -------------------------------------------------------------------------------------
+
+
+@dataclass
+class TestResult:
+    """A two-sided test of group A against reference B: ``diff`` = mean(A) - mean(B) with its interval."""
+
+    test: str
+    statistic: float
+    df: float
+    p_value: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    direction: float  # sign of the effect the test measured (+1: A above B)
+
+
+def _t_result(test: str, diff: float, se: float, df: float, confidence: float) -> TestResult:
+
+    if not (np.isfinite(se) and np.isfinite(df)) or df <= 0:
+        return TestResult(test, math.nan, df, math.nan, diff, math.nan, math.nan, float(np.sign(diff)))
+    if se == 0:
+        p = 1.0 if diff == 0 else 0.0
+        stat = 0.0 if diff == 0 else math.copysign(math.inf, diff)
+        return TestResult(test, stat, df, p, diff, diff, diff, float(np.sign(diff)))
+    t = diff / se
+    p = _t_two_sided_p(t, df)
+    h = _t_quantile(0.5 + confidence / 2, df) * se
+    return TestResult(test, float(t), float(df), p, diff, diff - h, diff + h, float(np.sign(diff)))
+
+
+def welch_test(a: Any, b: Any, confidence: float = 0.95) -> TestResult:
+    """Welch's unequal-variance t-test and interval of the difference of means (Welch 1947)."""
+    a, b = _arr(a), _arr(b)
+    na, nb = a.size, b.size
+    diff = float(a.mean() - b.mean()) if na and nb else math.nan
+    if na < 2 or nb < 2:
+        return TestResult("welch", math.nan, math.nan, math.nan, diff, math.nan, math.nan, float(np.sign(diff)))
+    va, vb = a.var(ddof=1) / na, b.var(ddof=1) / nb
+    se = math.sqrt(va + vb)
+    denom = va**2 / (na - 1) + vb**2 / (nb - 1)
+    df = (va + vb) ** 2 / denom if denom > 0 else float(na + nb - 2)
+    return _t_result("welch", diff, se, df, confidence)
+
+
+def paired_t_test(a: Any, b: Any, confidence: float = 0.95) -> TestResult:
+    """Paired t-test on a - b (the arrays are aligned by seed or fold)."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    d = d[np.isfinite(d)]
+    n = d.size
+    diff = float(d.mean()) if n else math.nan
+    if n < 2:
+        return TestResult("paired-t", math.nan, math.nan, math.nan, diff, math.nan, math.nan, float(np.sign(diff)))
+    return _t_result("paired-t", diff, float(d.std(ddof=1) / math.sqrt(n)), n - 1, confidence)
+
+
+def nadeau_bengio_test(a: Any, b: Any, n_train: int, n_test: int, confidence: float = 0.95) -> TestResult:
+    """Corrected resampled t-test for scores from J cross-validation folds (or repeated folds).
+
+    Nadeau, C. & Bengio, Y. (2003) "Inference for the generalization error", Machine Learning 52:239-281;
+    Bouckaert, R. & Frank, E. (2004) for repeated k-fold. Training sets overlap, so fold scores are
+    correlated and the paired t-test is far too liberal; the variance term 1/J becomes
+    1/J + n_test/n_train: t = mean(d) / sqrt((1/J + n_test/n_train) s_d^2), J - 1 degrees of freedom.
+    """
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    d = d[np.isfinite(d)]
+    j = d.size
+    diff = float(d.mean()) if j else math.nan
+    if j < 2:
+        return TestResult("nadeau-bengio", math.nan, math.nan, math.nan, diff, math.nan, math.nan, float(np.sign(diff)))
+    se = math.sqrt((1 / j + n_test / n_train) * d.var(ddof=1))
+    return _t_result("nadeau-bengio", diff, se, j - 1, confidence)
+
+
+def wilcoxon_test(a: Any, b: Any, confidence: float = 0.95) -> TestResult:
+    """Wilcoxon signed-rank test on paired differences (scipy); the interval is the paired-t one."""
+    from scipy import stats
+
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    d = d[np.isfinite(d)]
+    base = paired_t_test(d, np.zeros_like(d), confidence)
+    nz = d[d != 0]
+    if nz.size == 0:
+        return TestResult("wilcoxon", 0.0, math.nan, 1.0, base.diff, base.ci_low, base.ci_high, 0.0)
+    res = stats.wilcoxon(d)
+    ranks = stats.rankdata(np.abs(nz))
+    direction = float(np.sign(ranks[nz > 0].sum() - ranks[nz < 0].sum()))
+    return TestResult(
+        "wilcoxon", float(res.statistic), math.nan, float(res.pvalue), base.diff, base.ci_low, base.ci_high, direction
+    )
+
+
+def mann_whitney_test(a: Any, b: Any, confidence: float = 0.95) -> TestResult:
+    """Mann-Whitney U test (scipy, exact for small samples without ties); the interval is Welch's."""
+    from scipy import stats
+
+    a, b = _arr(a), _arr(b)
+    base = welch_test(a, b, confidence)
+    if a.size == 0 or b.size == 0:
+        return TestResult("mann-whitney", math.nan, math.nan, math.nan, base.diff, math.nan, math.nan, 0.0)
+    res = stats.mannwhitneyu(a, b, alternative="two-sided")
+    direction = float(np.sign(prob_superiority(a, b) - 0.5))
+    return TestResult(
+        "mann-whitney",
+        float(res.statistic),
+        math.nan,
+        float(res.pvalue),
+        base.diff,
+        base.ci_low,
+        base.ci_high,
+        direction,
+    )
+
+
+# effect sizes -----------------------------------------------------------------------------------------
+
+
+def prob_superiority(a: Any, b: Any) -> float:
+    """P(A > B) + P(A = B) / 2 for a random run of each: the Mann-Whitney U of A over n_A n_B (McGraw & Wong
+    1992's common-language effect size, the AUC)."""
+    a, b = _arr(a), _arr(b)
+    if a.size == 0 or b.size == 0:
+        return math.nan
+    diff = a[:, None] - b[None, :]
+    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+
+
+def prob_superiority_interval(p: Any, n_a: Any, n_b: Any, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of P(A > B), vectorized over arrays of estimates and sample sizes.
+
+    Newcombe, R. G. (2006) "Confidence intervals for an effect size measure based on the Mann-Whitney
+    statistic. Part 2: asymptotic methods and evaluation", Statistics in Medicine 25:559-573, method 5: the
+    score-type interval {theta : (theta - p)^2 <= z^2 V(theta)} with Hanley & McNeil's variance in which
+    m - 1 and n - 1 are both replaced by N* = (m + n)/2 - 1:
+    V(theta) = theta (1 - theta) / (m n) * [1 + N* (1 - theta)/(2 - theta) + N* theta/(1 + theta)].
+    It stays inside [0, 1] and is not degenerate at p = 0 or 1 (complete separation, common with few runs).
+    Solved by bisection, 60 halvings on every pair at once.
+    """
+    from scipy import stats
+
+    p = np.atleast_1d(np.asarray(p, dtype=float))
+    m = np.broadcast_to(np.asarray(n_a, dtype=float), p.shape)
+    n = np.broadcast_to(np.asarray(n_b, dtype=float), p.shape)
+    z2 = stats.norm.ppf(0.5 + confidence / 2) ** 2
+    nstar = (m + n) / 2 - 1
+
+    def f(theta: np.ndarray) -> np.ndarray:
+        v = theta * (1 - theta) / (m * n) * (1 + nstar * (1 - theta) / (2 - theta) + nstar * theta / (1 + theta))
+        return (theta - p) ** 2 - z2 * v
+
+    def bisect(outside: np.ndarray, inside: np.ndarray) -> np.ndarray:
+        for _ in range(60):
+            mid = (outside + inside) / 2
+            out = f(mid) > 0
+            outside = np.where(out, mid, outside)
+            inside = np.where(out, inside, mid)
+        return (outside + inside) / 2
+
+    valid = np.isfinite(p) & (m > 0) & (n > 0)
+    pp = np.where(valid, p, 0.5)
+    lo = np.where(pp > 0, bisect(np.zeros_like(pp), pp.copy()), 0.0)
+    hi = np.where(pp < 1, bisect(np.ones_like(pp), pp.copy()), 1.0)
+    lo = np.where(valid, lo, np.nan)
+    hi = np.where(valid, hi, np.nan)
+    return lo, hi
+
+
+def hedges_g(a: Any, b: Any) -> float:
+    """Standardized mean difference (A - B) / pooled sd with Hedges' small-sample correction
+    J = 1 - 3 / (4 (n_A + n_B) - 9) (Hedges 1981)."""
+    a, b = _arr(a), _arr(b)
+    na, nb = a.size, b.size
+    if na < 2 or nb < 2:
+        return math.nan
+    diff = a.mean() - b.mean()
+    sp = math.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2))
+    if sp == 0:
+        return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+    return float(diff / sp * (1 - 3 / (4 * (na + nb) - 9)))
+
+
+def paired_dz(a: Any, b: Any) -> float:
+    """Standardized mean of paired differences, the effect size paired-test power depends on."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    d = d[np.isfinite(d)]
+    if d.size < 2:
+        return math.nan
+    s = d.std(ddof=1)
+    if s == 0:
+        return 0.0 if d.mean() == 0 else math.copysign(math.inf, d.mean())
+    return float(d.mean() / s)
+
+
+# power --------------------------------------------------------------------------------------------------
+
+DESIGNS = ("two-sample", "paired", "nadeau-bengio")
+
+
+def t_power(effect: float, n: Any, alpha: float = 0.05, design: str = "two-sample", rho: float = 0.0) -> Any:
+    """Power of a two-sided t-test with ``n`` runs per group (pairs, or folds for Nadeau-Bengio) when the
+    true standardized effect is ``effect``, from the noncentral t distribution (as R's power.t.test).
+    ``rho`` = n_test / n_train for the Nadeau-Bengio design. ``n`` may be an array."""
+    from scipy import special
+
+    n_arr = np.asarray(n, dtype=float)
+    effect = abs(effect)  # two-sided: symmetric in the sign of the effect
+    if design == "two-sample":
+        df, ncp = 2 * n_arr - 2, effect * np.sqrt(n_arr / 2)
+    elif design == "paired":
+        df, ncp = n_arr - 1, effect * np.sqrt(n_arr)
+    elif design == "nadeau-bengio":
+        df, ncp = n_arr - 1, effect / np.sqrt(1 / n_arr + rho)
+    else:
+        raise ValueError(f"design must be one of {DESIGNS}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        crit = special.stdtrit(df, 1 - alpha / 2)
+        exact = 1 - special.nctdtr(df, ncp, crit) + np.nan_to_num(special.nctdtr(df, ncp, -crit))
+        # the noncentral t loses accuracy (NaN) at large df, where it is normal to 1e-3
+        z = special.ndtri(1 - alpha / 2)
+        normal = special.ndtr(ncp - z) + special.ndtr(-z - ncp)
+    power = np.where(df > 1000, normal, exact)
+    power = np.where(df > 0, power, np.nan)
+    return float(power) if power.ndim == 0 else power
+
+
+def _normal_size(effect: float, power: float, alpha: float, design: str, rho: float) -> float:
+    from scipy import special
+
+    k = ((special.ndtri(1 - alpha / 2) + special.ndtri(power)) / effect) ** 2
+    if design == "two-sample":
+        return 2 * k
+    if design == "paired":
+        return k
+    return 1 / (1 / k - rho) if 1 / k > rho else math.inf
+
+
+def sample_size(
+    effect: float,
+    power: float = 0.8,
+    alpha: float = 0.05,
+    design: str = "two-sample",
+    rho: float = 0.0,
+    max_n: float = 1e6,
+) -> float:
+    """Runs per group (a real number, round up) giving ``power`` for a two-sided test at ``alpha`` if the true
+    effect were ``effect``; ``inf`` when no n up to ``max_n`` gets there (zero effect, or a Nadeau-Bengio
+    effect too small for any number of folds)."""
+    from scipy.optimize import brentq
+
+    effect = abs(effect)
+    if not np.isfinite(effect):
+        return 2.0 if effect == math.inf else math.nan
+    if effect == 0:
+        return math.inf
+    lo = 2.0
+    if t_power(effect, lo, alpha, design, rho) >= power:
+        return lo
+    if not t_power(effect, max_n, alpha, design, rho) >= power:
+        return math.inf
+    return float(brentq(lambda n: t_power(effect, n, alpha, design, rho) - power, lo, max_n, xtol=1e-6))
+
+
+def runs_needed(
+    effect: float, power: float = 0.8, alpha: float = 0.05, design: str = "two-sample", rho: float = 0.0
+) -> float:
+    """The smallest whole number of runs per group reaching ``power`` (``ceil`` of :func:`sample_size`), found
+    with one vectorized power evaluation around the normal approximation; ``inf`` if unreachable."""
+    effect = abs(effect)
+    if not np.isfinite(effect) or effect == 0:
+        return sample_size(effect, power, alpha, design, rho)
+    guess = _normal_size(effect, power, alpha, design, rho)
+    if math.isfinite(guess) and guess < 1e5:
+        candidates = np.arange(max(2, int(guess * 0.8) - 2), int(guess * 1.25) + 12)
+        ok = np.flatnonzero(t_power(effect, candidates, alpha, design, rho) >= power)
+        if ok.size and (ok[0] > 0 or candidates[0] == 2):
+            return float(candidates[ok[0]])
+    size = sample_size(effect, power, alpha, design, rho)
+    return float(math.ceil(size - 1e-9)) if math.isfinite(size) else size
+
+
+# multiplicity -------------------------------------------------------------------------------------------
+
+
+def adjust_pvalues(p: Any, method: str = "holm") -> tuple[np.ndarray, np.ndarray]:
+    """(adjusted p-values, multipliers) over one family; NaN p-values are left out of the family.
+
+    ``holm``: Holm (1979) step-down, controls the family-wise error rate. ``bh``: Benjamini & Hochberg
+    (1995) step-up, controls the false discovery rate. ``none``. The multiplier is the factor the method
+    applies to each raw p-value before monotonicity (Holm: m - i + 1, BH: m / i for the i-th smallest), the
+    per-comparison level being alpha / multiplier.
+    """
+    p = np.asarray(p, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    mult = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    m = ok.size
+    if m == 0:
+        return adjusted, mult
+    order = ok[np.argsort(p[ok], kind="stable")]
+    ps = p[order]
+    i = np.arange(1, m + 1)
+    if method == "holm":
+        factor = m - i + 1.0
+        adj = np.minimum(1.0, np.maximum.accumulate(ps * factor))
+    elif method in ("bh", "fdr_bh", "benjamini-hochberg"):
+        factor = m / i
+        adj = np.minimum(1.0, np.minimum.accumulate((ps * factor)[::-1])[::-1])
+    elif method == "none":
+        factor = np.ones(m)
+        adj = ps.copy()
+    else:
+        raise ValueError(f"unknown adjustment {method!r}: use 'holm', 'bh' or 'none'")
+    adjusted[order] = adj
+    mult[order] = factor
+    return adjusted, mult
+
+
+# shape ----------------------------------------------------------------------------------------------------
+
+
+def clearly_skewed(x: Any, min_n: int = 8, min_skew: float = 1.0, alpha: float = 0.01) -> bool:
+    """True when the scores are skewed beyond doubt: |adjusted skewness| >= 1 and D'Agostino's skewness test
+    rejects symmetry at 1% (scipy.stats.skewtest, which needs n >= 8)."""
+    from scipy import stats
+
+    a = _arr(x)
+    n = a.size
+    if n < min_n or a.std() == 0:
+        return False
+    c = a - a.mean()
+    g1 = np.mean(c**3) / np.mean(c**2) ** 1.5 * math.sqrt(n * (n - 1)) / (n - 2)
+    if abs(g1) < min_skew:
+        return False
+    return bool(stats.skewtest(a).pvalue < alpha)
+
+
+# several data sets ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class FriedmanResult:
+    """Friedman test over N data sets (rows) x k methods (columns), with Nemenyi's critical difference."""
+
+    average_ranks: np.ndarray
+    statistic: float  # chi-square, tie-corrected unless asked otherwise
+    p_value: float
+    iman_davenport: float  # F statistic, (k-1, (k-1)(N-1)) df
+    p_value_f: float
+    cd: float  # Nemenyi critical difference of average ranks at alpha
+    n_datasets: int
+    k: int
+    alpha: float
+    nemenyi_p: np.ndarray  # k x k matrix
+
+
+def rank_rows(scores: Any, higher_is_better: bool = True) -> np.ndarray:
+    """Rank methods within each data set: 1 = best, ties share the average rank."""
+    from scipy import stats
+
+    s = np.asarray(scores, dtype=float)
+    return stats.rankdata(-s if higher_is_better else s, axis=1)
+
+
+def friedman(
+    scores: Any, higher_is_better: bool = True, alpha: float = 0.05, tie_correction: bool = True
+) -> FriedmanResult:
+    """Friedman (1937) test with the Iman-Davenport (1980) F form and Nemenyi post-hoc, as set out in
+    Demsar, J. (2006) "Statistical comparisons of classifiers over multiple data sets", JMLR 7:1-30:
+    chi2_F = 12N / (k(k+1)) [sum R_j^2 - k(k+1)^2 / 4], F_F = (N-1) chi2_F / (N(k-1) - chi2_F),
+    CD = q_alpha sqrt(k(k+1) / (6N)) with q_alpha the studentized range quantile / sqrt(2). The tie correction
+    divides chi2_F by 1 - sum(t^3 - t) / (N k (k^2 - 1)) (as scipy.stats.friedmanchisquare)."""
+    from scipy import stats
+
+    s = np.asarray(scores, dtype=float)
+    n, k = s.shape
+    ranks = rank_rows(s, higher_is_better)
+    avg = ranks.mean(axis=0)
+    chi2 = 12 * n / (k * (k + 1)) * (np.sum(avg**2) - k * (k + 1) ** 2 / 4)
+    if tie_correction:
+        ties = 0.0
+        for row in ranks:
+            _, counts = np.unique(row, return_counts=True)
+            ties += float(np.sum(counts**3 - counts))
+        c = 1 - ties / (n * k * (k * k - 1))
+        chi2 = chi2 / c if c > 0 else math.nan
+    p = float(stats.chi2.sf(chi2, k - 1))
+    denom = n * (k - 1) - chi2
+    ff = (n - 1) * chi2 / denom if denom > 0 else math.inf
+    pf = float(stats.f.sf(ff, k - 1, (k - 1) * (n - 1))) if np.isfinite(ff) else 0.0
+    return FriedmanResult(
+        avg, float(chi2), p, float(ff), pf, nemenyi_cd(k, n, alpha), n, k, alpha, nemenyi_pvalues(avg, n)
+    )
+
+
+def nemenyi_cd(k: int, n: int, alpha: float = 0.05) -> float:
+    """Nemenyi critical difference of average ranks for k methods on n data sets (Demsar 2006, eq. in 3.2.2):
+    q_alpha = studentized range quantile(1 - alpha, k, inf) / sqrt(2); 2.569 for k = 4 at alpha 0.05."""
+    from scipy import stats
+
+    q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(k * (k + 1) / (6 * n)))
+
+
+def nemenyi_pvalues(average_ranks: Any, n: int) -> np.ndarray:
+    """Pairwise Nemenyi p-values from average ranks: |R_i - R_j| / sqrt(k(k+1)/(6N)) is a studentized range
+    over sqrt(2)."""
+    from scipy import stats
+
+    r = np.asarray(average_ranks, dtype=float)
+    k = r.size
+    z = np.abs(r[:, None] - r[None, :]) / math.sqrt(k * (k + 1) / (6 * n))
+    p = stats.studentized_range.sf(z * math.sqrt(2), k, np.inf)
+    np.fill_diagonal(p, 1.0)
+    return np.clip(p, 0.0, 1.0)

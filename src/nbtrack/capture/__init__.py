@@ -1,0 +1,1 @@
+"""Capture: the run lifecycle (``track()``, ``ActiveRun``), the ``%%track`` magic, params, environment, notebook."""

@@ -1,0 +1,159 @@
+"""What a run ran on: Python, platform, installed packages, git state, host.
+
+Environment variables are not recorded, except a short allow-list of variables that change numerical
+results and never hold secrets. The package list (often 100+ entries) is stored once as a blob and
+shared by every run with the same list.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+RECORDED_ENV_VARS = (
+    "CUDA_VISIBLE_DEVICES",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "PYTHONHASHSEED",
+    "CUBLAS_WORKSPACE_CONFIG",
+)
+
+_packages_cache: tuple[tuple[Any, ...], dict[str, str]] | None = None
+
+
+def _site_dirs_stamp() -> tuple[Any, ...]:
+    """Changes when a package is installed or removed (a directory's mtime changes with its entries)."""
+    stamp = []
+    for entry in sys.path:
+        try:
+            stamp.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            stamp.append((entry, None))
+    return tuple(stamp)
+
+
+def installed_packages() -> dict[str, str]:
+    """Distribution name -> version for everything importable, cached until site-packages changes."""
+    global _packages_cache
+    stamp = _site_dirs_stamp()
+    if _packages_cache is not None and _packages_cache[0] == stamp:
+        return _packages_cache[1]
+    from importlib import metadata
+
+    packages: dict[str, str] = {}
+    for dist in metadata.distributions():
+        try:
+            name = dist.metadata["Name"]
+        except Exception:
+            continue
+        if name and name not in packages:
+            packages[name] = dist.version
+    packages = dict(sorted(packages.items(), key=lambda kv: kv[0].lower()))
+    _packages_cache = (stamp, packages)
+    return packages
+
+
+def find_git_root(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+GIT_REUSE_SECONDS = 5.0  # a sweep recording many runs a second asks git once per this interval
+_git_cache: dict[Path, tuple[float, dict[str, Any]]] = {}
+
+
+class GitProbe:
+    """Reads git state in a background thread, so it overlaps the cell instead of adding to it.
+
+    A state read less than ``GIT_REUSE_SECONDS`` ago is reused: ``git status`` costs tens of
+    milliseconds, more than recording a run.
+    """
+
+    def __init__(self, cwd: Path) -> None:
+        self.root = find_git_root(cwd)
+        self.result: dict[str, Any] | None = None
+        self._thread: threading.Thread | None = None
+        cached = _git_cache.get(self.root) if self.root is not None else None
+        if cached is not None and time.monotonic() - cached[0] < GIT_REUSE_SECONDS:
+            self.result = cached[1]
+        elif self.root is not None:
+            self._thread = threading.Thread(target=self._probe, name="nbtrack-git", daemon=True)
+            self._thread.start()
+
+    def _probe(self) -> None:
+        assert self.root is not None
+        commit = _git(self.root, "rev-parse", "HEAD")
+        if commit is None:
+            self.result = {"root": str(self.root), "commit": None}
+            return
+        status = _git(self.root, "status", "--porcelain", "--untracked-files=no")
+        branch = _git(self.root, "rev-parse", "--abbrev-ref", "HEAD")
+        self.result = {
+            "root": str(self.root),
+            "commit": commit.strip(),
+            "branch": branch.strip() if branch else None,
+            "dirty": bool(status.strip()) if status is not None else None,
+        }
+        _git_cache[self.root] = (time.monotonic(), self.result)
+
+    def wait(self, timeout: float = 5.0) -> dict[str, Any] | None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.result
+
+
+_static: dict[str, Any] | None = None
+
+
+def _static_info() -> dict[str, Any]:
+    global _static
+    if _static is None:
+        _static = {
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "host": socket.gethostname(),
+            "cpu_count": os.cpu_count(),
+        }
+    return _static
+
+
+def capture(store: Any, git: GitProbe | None = None) -> dict[str, Any]:
+    """The environment record of a run; the package list goes to a blob in ``store``."""
+    env = dict(_static_info())
+    packages = installed_packages()
+    env["packages"] = store.put_json(packages)
+    env["package_count"] = len(packages)
+    env["env_vars"] = {k: os.environ[k] for k in RECORDED_ENV_VARS if k in os.environ}
+    env["cwd"] = os.getcwd()
+    if git is not None:
+        env["git"] = git.wait()
+    return env

@@ -1,0 +1,107 @@
+"""The one-line summary shown after a tracked cell: HTML in Jupyter, plain text elsewhere."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+_ICONS = {"finished": "✓", "failed": "✗", "interrupted": "■", "running": "…", "abandoned": "?"}
+_COLORS = {"finished": "#1a7f37", "failed": "#cf222e", "interrupted": "#9a6700", "running": "#57606a"}
+_MAX_SHOWN = 4
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = str(value)
+    return text if len(text) <= 24 else text[:21] + "..."
+
+
+def data_change(current: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
+    """How the data of a run differs from the previous run of the same cell."""
+    if previous is None:
+        return {"state": "first" if current else "none", "changed": [], "added": [], "removed": []}
+    changed = sorted(k for k in current.keys() & previous.keys() if current[k].get("hash") != previous[k].get("hash"))
+    added = sorted(current.keys() - previous.keys())
+    removed = sorted(previous.keys() - current.keys())
+    state = "none" if not current and not previous else "changed" if changed or added or removed else "unchanged"
+    return {"state": state, "changed": changed, "added": added, "removed": removed}
+
+
+def _data_text(change: dict[str, Any], notes: dict[str, str] | None = None) -> str:
+    """The data part of the summary line; ``notes`` says what changed per input (checks.change_notes)."""
+    state = change["state"]
+    if state == "none":
+        return "no data inputs"
+    if state == "first":
+        return "data: first run of this cell"
+    if state == "unchanged":
+        return "data unchanged"
+    parts = []
+    if change["changed"]:
+        notes = notes or {}
+        parts.append("changed " + ", ".join(f"{k} ({notes[k]})" if notes.get(k) else k for k in change["changed"]))
+    if change["added"]:
+        parts.append("new " + ", ".join(change["added"]))
+    if change["removed"]:
+        parts.append("no longer used " + ", ".join(change["removed"]))
+    return "data " + "; ".join(parts)
+
+
+class RunSummary:
+    """Displayable summary of a finished run."""
+
+    def __init__(self, doc: dict[str, Any], change: dict[str, Any], saved: bool = True) -> None:
+        self.doc = doc
+        self.change = change
+        self.saved = saved
+
+    def _parts(self) -> list[str]:
+        doc = self.doc
+        parts = [f"{doc.get('duration') or 0:.2f} s"]
+        params = doc.get("params", {})
+        metrics = doc.get("metrics", {})
+        parts.append(f"{len(params)} param{'s' * (len(params) != 1)}")
+        if metrics:
+            shown = ", ".join(f"{k}={_fmt(_decoded(v))}" for k, v in list(metrics.items())[:_MAX_SHOWN])
+            more = f" +{len(metrics) - _MAX_SHOWN}" if len(metrics) > _MAX_SHOWN else ""
+            parts.append(f"{len(metrics)} metric{'s' * (len(metrics) != 1)} ({shown}{more})")
+        else:
+            parts.append("0 metrics")
+        parts.append(_data_text(self.change, self.doc.get("data_notes")))
+        if doc.get("error"):
+            parts.append(f"{doc['error']['type']}: {str(doc['error']['message'])[:80]}")
+        if not self.saved:
+            parts.append("NOT SAVED (see warning)")
+        return parts
+
+    def _head(self) -> tuple[str, str, str]:
+        status = self.doc.get("status", "running")
+        name = self.doc.get("name")
+        label = f"{name} " if name else ""
+        return status, label, self.doc["id"]
+
+    def __repr__(self) -> str:
+        status, label, run_id = self._head()
+        return f"nbtrack {_ICONS.get(status, '')} {status} {label}[{run_id}] · " + " · ".join(self._parts())
+
+    def _repr_html_(self) -> str:
+        status, label, run_id = self._head()
+        color = _COLORS.get(status, "#57606a")
+        head = (
+            f'<span style="color:{color};font-weight:600">{html.escape(_ICONS.get(status, ""))} '
+            f"{html.escape(status)}</span> "
+            f"<b>{html.escape(label)}</b><code>{html.escape(run_id)}</code>"
+        )
+        body = " · ".join(html.escape(p) for p in self._parts())
+        style = "font-family:monospace;font-size:12px"
+        return f'<div class="nbtrack-summary" style="{style}">nbtrack {head} · {body}</div>'
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
+
+def _decoded(value: Any) -> Any:
+    from nbtrack.values import decode
+
+    return decode(value)

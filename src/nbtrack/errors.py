@@ -1,0 +1,84 @@
+"""Every exception and warning nbtrack raises, under one root.
+
+``except nbtrack.errors.NbtrackError`` catches anything nbtrack raises on purpose; each class also derives
+from the built-in exception a caller would expect (``LookupError`` for an unknown run, ``ValueError`` for a
+bad query), so code written against those keeps working.
+
+- :class:`NbtrackError`
+    - :class:`NoActiveRunError`: a ``log_*`` call outside a run
+    - :class:`RunNotFoundError`, :class:`AmbiguousRunIdError`: a run id that names no run, or several
+    - :class:`StoreCorruptError`: a store file that is not an nbtrack journal
+    - :class:`StoreBusyError`: another process held the store's lock too long
+    - :class:`QueryError`: a ``where`` expression that cannot be evaluated
+    - :class:`DataExpectationError`: data that fails ``nbtrack.expect``
+    - :class:`DataChangedError`: an exported script's input differs from the run's
+    - :class:`ExportError`: a run that cannot be exported
+    - :class:`RemoteError`, :class:`PushBusyError`: a push or pull that cannot go on
+- :class:`NbtrackWarning`: something was not recorded; the user's code was not affected
+    - :class:`StoreCorruptionWarning`: damaged lines were skipped while reading a store
+"""
+
+from __future__ import annotations
+
+
+class NbtrackError(Exception):
+    """The root of every exception nbtrack raises on purpose."""
+
+
+class NbtrackWarning(UserWarning):
+    """Something could not be recorded or checked; the user's code was not affected."""
+
+
+class NoActiveRunError(NbtrackError, RuntimeError):
+    """A ``log_*`` call was made with no active run in this thread."""
+
+
+class RunNotFoundError(NbtrackError, LookupError):
+    """No run has that id (or id prefix)."""
+
+
+class AmbiguousRunIdError(NbtrackError, LookupError):
+    """An id prefix matches more than one run."""
+
+
+class StoreCorruptError(NbtrackError, RuntimeError):
+    """A store file is not an nbtrack journal at all."""
+
+
+class StoreCorruptionWarning(NbtrackWarning):
+    """Some lines of a store file could not be read; every other line was."""
+
+
+class StoreBusyError(NbtrackError, TimeoutError):
+    """Another process held the store's lock for longer than the timeout."""
+
+
+class QueryError(NbtrackError, ValueError):
+    """A ``where`` expression that cannot be evaluated."""
+
+
+class DataExpectationError(NbtrackError, ValueError):
+    """The data does not meet its declared expectation; ``problems`` lists what is wrong."""
+
+    def __init__(self, name: str, problems: list[str]) -> None:
+        self.name = name
+        self.problems = problems
+        count = len(problems)
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{name} does not meet its expectation ({count} problem{'s' * (count != 1)}):\n{lines}")
+
+
+class DataChangedError(NbtrackError, RuntimeError):
+    """An input's content differs from the one the exported run used."""
+
+
+class ExportError(NbtrackError):
+    """The run cannot be exported; the message says which cell and line, and why."""
+
+
+class RemoteError(NbtrackError):
+    """A push or pull that cannot go on; the message is one line naming the server."""
+
+
+class PushBusyError(NbtrackError, RuntimeError):
+    """Another push to the same server from the same store holds the lock."""

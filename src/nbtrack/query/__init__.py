@@ -1,0 +1,1 @@
+"""Query: ``runs()``, ``get_run()``, the ``where`` language and the runs table every view shows."""

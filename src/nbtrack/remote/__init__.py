@@ -1,0 +1,1 @@
+"""Remote: pushing runs to an MLflow tracking server and pulling them back."""

@@ -1,0 +1,577 @@
+"""How an nbtrack run record maps onto an MLflow run, and back. Pure functions: no MLflow import here.
+
+Push side: :func:`build_payload` turns a run record into what MLflow stores (string params and tags,
+metric points with millisecond timestamps, artifacts as bytes, dataset inputs as plain dicts), and
+:func:`plan_batches` packs params, tags and metric points into ``log_batch`` requests within MLflow's
+limits, skipping the parts the push state says the server already has.
+
+Pull side: :func:`parse_param` restores a param's Python type from its text, :func:`derived_run_id`
+gives an MLflow-native run a stable nbtrack id, and the status/time helpers convert back.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+import posixpath
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from nbtrack import ids, values
+from nbtrack.run import effective_status
+
+# The MLflow tags nbtrack owns.
+TAG_RUN_ID = "nbtrack.run_id"  # the nbtrack id: how a pushed run is found again
+TAG_PUSHED = "nbtrack.pushed"  # signature of the record once every part of it was pushed
+TAG_STATUS = "nbtrack.status"  # nbtrack's own status (MLflow's KILLED covers interrupted and abandoned)
+TAG_SOURCE = "nbtrack.source"
+TAG_PARENT = "nbtrack.parent"
+TAG_ERROR = "nbtrack.error"
+TAG_LONG_PARAM = "nbtrack.long_param."  # + param key: artifact holding the full value
+TAG_LONG_TAG = "nbtrack.long_tag."  # + tag key: artifact holding the full value
+TAG_DATA = "nbtrack.data."  # + data name: fingerprint, where the server has no dataset inputs
+TAG_RENAMED = "nbtrack.renamed"  # JSON {mlflow key: original name} for names MLflow does not accept
+
+ARTIFACT_RECORD = "nbtrack/run.json"
+ARTIFACT_CODE = "nbtrack/code.py"
+ARTIFACT_HISTORY = "nbtrack/history.py"
+ARTIFACT_HISTORY_JSON = "nbtrack/history.json"
+ARTIFACT_NOTEBOOK = "nbtrack/notebook.ipynb"
+ARTIFACT_REQUIREMENTS = "nbtrack/requirements.txt"
+
+# MLflow's limits (mlflow.utils.validation), for servers of 2.10 and later.
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_TAGS_PER_BATCH = 100
+MAX_ENTITIES_PER_BATCH = 1000
+MAX_BATCH_BYTES = 900_000  # MLflow rejects log_batch requests over 1 MB; keep a margin for JSON framing
+MAX_DATASET_NAME = 500
+MAX_DATASET_DIGEST = 36
+
+STATUS_TO_MLFLOW = {
+    "finished": "FINISHED",
+    "failed": "FAILED",
+    "interrupted": "KILLED",
+    "abandoned": "KILLED",
+    "running": "RUNNING",
+}
+MLFLOW_TO_STATUS = {
+    "FINISHED": "finished",
+    "FAILED": "failed",
+    "KILLED": "interrupted",
+    "RUNNING": "running",
+    "SCHEDULED": "running",
+}
+
+_BAD_KEY_CHARS = re.compile(r"[^\w\-. :/]")
+_SAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def digest(obj: Any) -> str:
+    """Short content hash of a JSON-able value (for push-state bookkeeping)."""
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
+
+
+def record_signature(doc: dict[str, Any]) -> str:
+    """What a push must match: the record as stored (minus pull bookkeeping) and its effective status."""
+    body = {k: v for k, v in doc.items() if k != "origin"}
+    return digest([body, effective_status(doc)])
+
+
+# names and values ---------------------------------------------------------------------------------
+
+
+def mlflow_key(name: str) -> str:
+    """A param/metric/tag name MLflow accepts: letters, digits, ``_ - . space : /``, not path-like."""
+    key = _BAD_KEY_CHARS.sub("_", name)[:MAX_KEY_LENGTH] or "_"
+    norm = posixpath.normpath(key)
+    if norm != key or norm == "." or norm.startswith("..") or norm.startswith("/"):
+        key = key.replace("/", "_")
+        if key in (".", "..") or key.startswith(".."):
+            key = "_" + key[: MAX_KEY_LENGTH - 1]
+    return key
+
+
+def _unique_keys(names: list[str], taken: set[str] | None = None) -> dict[str, str]:
+    """original name -> MLflow key, distinct within the group."""
+    used = set(taken or ())
+    result: dict[str, str] = {}
+    for name in names:
+        key = mlflow_key(name)
+        if key in used:
+            base, n = key[: MAX_KEY_LENGTH - 6], 2
+            while f"{base}_{n}" in used:
+                n += 1
+            key = f"{base}_{n}"
+        used.add(key)
+        result[name] = key
+    return result
+
+
+def value_text(value: Any) -> str:
+    """The ``str()`` form MLflow stores for a param or tag value."""
+    if isinstance(value, str):
+        return str(value)
+    try:
+        text = str(value)
+    except Exception:
+        return values.safe_repr(value)
+    return text if isinstance(text, str) else values.safe_repr(value)
+
+
+def safe_file_name(name: str) -> str:
+    stem = _SAFE_FILE_CHARS.sub("_", name)[:80].strip(".") or "value"
+    return f"{stem}-{hashlib.blake2b(name.encode('utf-8', 'surrogatepass'), digest_size=4).hexdigest()}.txt"
+
+
+def parse_param(text: str) -> Any:
+    """A param's Python value from MLflow's text: Python literals come back typed, anything else as text."""
+    from nbtrack.capture.params import is_plain_literal
+
+    if text in ("nan", "inf", "-inf"):
+        return float(text)
+    if not text or len(text) > 100_000 or text != text.strip():
+        return text
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return text
+    return value if is_plain_literal(value) else text
+
+
+def metric_value(value: Any) -> float:
+    """A series value (a float, or 'nan'/'inf'/'-inf' as nbtrack stores non-finite values) as a float."""
+    return float(value)
+
+
+def series_value(value: float) -> Any:
+    """The other way, for pulled points: MLflow's SQL stores keep +-inf as +-max float."""
+    if math.isnan(value):
+        return "nan"
+    if value >= sys.float_info.max:
+        return "inf"
+    if value <= -sys.float_info.max:
+        return "-inf"
+    return value
+
+
+def final_value(value: float) -> float:
+    if value >= sys.float_info.max:
+        return math.inf
+    if value <= -sys.float_info.max:
+        return -math.inf
+    return value
+
+
+def to_ms(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1000)
+
+
+def derived_run_id(mlflow_run_id: str, start_ms: int | None) -> str:
+    """A stable nbtrack id for an MLflow-native run: its start time, then a hash of its MLflow id."""
+    ms = max(0, int(start_ms or 0)) % (1 << 48)
+    rand = int.from_bytes(hashlib.blake2b(mlflow_run_id.encode(), digest_size=10).digest(), "big")
+    return ids._encode(ms, 10) + ids._encode(rand, 16)
+
+
+# the payload of one run ---------------------------------------------------------------------------
+
+
+@dataclass
+class Payload:
+    """Everything one run sends to MLflow."""
+
+    run_id: str
+    experiment: str
+    name: str | None
+    status: str  # nbtrack's effective status
+    mlflow_status: str
+    start_ms: int
+    end_ms: int | None
+    signature: str
+    params: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[tuple[str, str]] = field(default_factory=list)
+    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)  # key, value, time ms, step
+    artifacts: dict[str, bytes] = field(default_factory=dict)
+    datasets: list[dict[str, Any]] = field(default_factory=list)
+    data_tags: list[tuple[str, str]] = field(default_factory=list)  # for servers without dataset inputs
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def metric_points(self) -> int:
+        return len(self.metrics)
+
+    def estimated_bytes(self) -> int:
+        size = sum(len(v) for v in self.artifacts.values())
+        size += sum(len(k) + len(v) + 30 for k, v in self.params + self.tags)
+        size += sum(len(m[0]) + 70 for m in self.metrics)
+        size += sum(len(json.dumps(d)) for d in self.datasets)
+        return size
+
+
+def build_payload(doc: dict[str, Any], store: Any) -> Payload:
+    """The MLflow form of one run record; blobs (series, history, snapshot, packages) are read from ``store``."""
+    status = effective_status(doc)
+    start_ms = to_ms(doc.get("start_time")) or 0
+    end_ms = to_ms(doc.get("end_time"))
+    payload = Payload(
+        run_id=doc["id"],
+        experiment=str(doc.get("experiment") or "default"),
+        name=doc.get("name"),
+        status=status,
+        mlflow_status=STATUS_TO_MLFLOW.get(status, "FINISHED"),
+        start_ms=start_ms,
+        end_ms=end_ms,
+        signature=record_signature(doc),
+    )
+    renamed: dict[str, str] = {}
+
+    # params: str() form; too long for MLflow -> a prefix, the full text as an artifact, a tag pointing to it
+    params = values.decode(doc.get("params") or {})
+    keys = _unique_keys(list(params))
+    long_tags: list[tuple[str, str]] = []
+    for name, value in params.items():
+        key = keys[name]
+        if key != name:
+            renamed[key] = name
+        text = value_text(value)
+        if len(text) > MAX_PARAM_VALUE_LENGTH:
+            path = f"nbtrack/params/{safe_file_name(name)}"
+            payload.artifacts[path] = text.encode("utf-8", "surrogatepass")
+            note = f" ... [{len(text):,} characters; full value in artifact {path}]"
+            text = text[: MAX_PARAM_VALUE_LENGTH - len(note)] + note
+            long_tags.append((mlflow_key(TAG_LONG_PARAM + key), path))
+        payload.params.append((key, text))
+
+    # metrics: every point of the series; a final value without a series is one point at step 0
+    series: dict[str, Any] = {}
+    if doc.get("series"):
+        try:
+            series = store.get_json(doc["series"])
+        except (OSError, ValueError) as exc:
+            payload.notes.append(f"metric series not readable ({exc}); final values only")
+    metric_names = list(dict.fromkeys([*series, *(doc.get("metrics") or {})]))
+    metric_keys = _unique_keys(metric_names)
+    fallback_ms = end_ms or start_ms
+    final = values.decode(doc.get("metrics") or {})
+    for name in metric_names:
+        key = metric_keys[name]
+        if key != name:
+            renamed[key] = name
+        points = series.get(name)
+        if points and points.get("step"):
+            for step, value, t in zip(points["step"], points["value"], points["time"], strict=False):
+                payload.metrics.append((key, metric_value(value), to_ms(t) or fallback_ms, int(step)))
+        elif name in final:
+            payload.metrics.append((key, float(final[name]), fallback_ms, 0))
+
+    # tags: the user's, then nbtrack's own
+    tags = values.decode(doc.get("tags") or {})
+    system = _system_tags(doc, status)
+    tag_keys = _unique_keys(list(tags), taken=set(system))
+    for name, value in tags.items():
+        key = tag_keys[name]
+        if key != name:
+            renamed[key] = name
+        text = value_text(value)
+        if len(text) > MAX_TAG_VALUE_LENGTH:
+            path = f"nbtrack/tags/{safe_file_name(name)}"
+            payload.artifacts[path] = text.encode("utf-8", "surrogatepass")
+            note = f" ... [{len(text):,} characters; full value in artifact {path}]"
+            text = text[: MAX_TAG_VALUE_LENGTH - len(note)] + note
+            long_tags.append((mlflow_key(TAG_LONG_TAG + key), path))
+        payload.tags.append((key, text))
+    payload.tags.extend(system.items())
+    payload.tags.extend(long_tags)
+    if renamed:
+        text = json.dumps(renamed, ensure_ascii=False, sort_keys=True)
+        if len(text) <= MAX_TAG_VALUE_LENGTH:
+            payload.tags.append((TAG_RENAMED, text))
+        else:
+            payload.notes.append(f"{len(renamed)} names were changed for MLflow; originals in {ARTIFACT_RECORD}")
+
+    # data fingerprints: dataset inputs (digest, schema, profile), or tags where the server lacks them
+    from nbtrack.run import inflate_data
+
+    for name, record in inflate_data(store, doc.get("data") or {}).items():
+        if not isinstance(record, dict) or not record.get("hash"):
+            continue
+        payload.datasets.append(dataset_record(name, record))
+        payload.data_tags.append((mlflow_key(TAG_DATA + name), _data_tag_text(record)))
+
+    # artifacts: the record itself, code, history, notebook snapshot, requirements
+    payload.artifacts[ARTIFACT_RECORD] = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1).encode(
+        "utf-8", "surrogatepass"
+    )
+    from nbtrack.run import doc_code
+
+    code = doc_code(store, doc)
+    if code:
+        payload.artifacts[ARTIFACT_CODE] = str(code).encode("utf-8", "surrogatepass")
+    if doc.get("history"):
+        try:
+            from nbtrack.capture.notebook import load_history
+
+            history = load_history(store, doc["history"])
+        except (OSError, ValueError) as exc:
+            payload.notes.append(f"execution history not readable ({exc})")
+        else:
+            payload.artifacts[ARTIFACT_HISTORY_JSON] = json.dumps(history, ensure_ascii=False).encode(
+                "utf-8", "surrogatepass"
+            )
+            payload.artifacts[ARTIFACT_HISTORY] = history_text(history).encode("utf-8", "surrogatepass")
+    snapshot = doc.get("snapshot")
+    if isinstance(snapshot, dict) and snapshot.get("blob"):
+        try:
+            payload.artifacts[ARTIFACT_NOTEBOOK] = store.get_blob(snapshot["blob"])
+        except (OSError, ValueError) as exc:
+            payload.notes.append(f"notebook snapshot not readable ({exc})")
+    env = doc.get("env") or {}
+    if isinstance(env.get("packages"), str):
+        try:
+            packages = store.get_json(env["packages"])
+        except (OSError, ValueError) as exc:
+            payload.notes.append(f"package list not readable ({exc})")
+        else:
+            payload.artifacts[ARTIFACT_REQUIREMENTS] = requirements_text(env, packages).encode("utf-8")
+    return payload
+
+
+def _system_tags(doc: dict[str, Any], status: str) -> dict[str, str]:
+    tags = {TAG_STATUS: status, TAG_SOURCE: str(doc.get("source") or "")}
+    if doc.get("parent"):
+        tags[TAG_PARENT] = str(doc["parent"])
+    error = doc.get("error")
+    if isinstance(error, dict):
+        tags[TAG_ERROR] = f"{error.get('type')}: {error.get('message')}"[:1000]
+    snapshot = doc.get("snapshot")
+    if isinstance(snapshot, dict) and snapshot.get("path"):
+        tags["mlflow.source.name"] = str(snapshot["path"])[:MAX_TAG_VALUE_LENGTH]
+        tags["mlflow.source.type"] = "NOTEBOOK"
+    elif doc.get("code_location"):
+        tags["mlflow.source.name"] = str(doc["code_location"])[:MAX_TAG_VALUE_LENGTH]
+        tags["mlflow.source.type"] = "LOCAL"
+    git = (doc.get("env") or {}).get("git")
+    if isinstance(git, dict) and git.get("commit"):
+        tags["mlflow.source.git.commit"] = str(git["commit"])
+    return tags
+
+
+def history_text(history: list[str]) -> str:
+    parts = [f"# In[{n}]:\n{source}\n" for n, source in enumerate(history, 1)]
+    return "\n".join(parts)
+
+
+def requirements_text(env: dict[str, Any], packages: dict[str, str]) -> str:
+    header = f"# packages the run ran with (Python {env.get('python', '?')}, {env.get('platform', '?')})"
+    return "\n".join([header, *(f"{name}=={version}" for name, version in packages.items())]) + "\n"
+
+
+def parse_requirements(text: str) -> dict[str, str]:
+    packages: dict[str, str] = {}
+    for line in text.splitlines():
+        name, sep, version = line.partition("==")
+        if sep and not line.startswith("#"):
+            packages[name.strip()] = version.strip()
+    return packages
+
+
+_MLFLOW_TYPES = {
+    "int64": "long",
+    "int32": "integer",
+    "int16": "integer",
+    "int8": "integer",
+    "uint8": "integer",
+    "uint16": "integer",
+    "float64": "double",
+    "float32": "float",
+    "bool": "boolean",
+    "object": "string",
+    "string": "string",
+    "str": "string",
+}
+
+
+def dataset_record(name: str, record: dict[str, Any]) -> dict[str, Any]:
+    """An nbtrack fingerprint as the fields of an MLflow dataset input."""
+    kind = record.get("kind")
+    shape = record.get("shape") or []
+    schema: dict[str, Any] | None = None
+    profile: dict[str, Any] = {"nbtrack_kind": kind, "algorithm": record.get("algorithm")}
+    if kind in ("dataframe", "series"):
+        columns = record.get("columns") or []
+        schema = {
+            "mlflow_colspec": [
+                {
+                    "type": _column_type(str(c.get("type") or c.get("dtype"))),
+                    "name": str(c.get("name")),
+                    "required": True,
+                }
+                for c in columns
+                if isinstance(c, dict)
+            ]
+        }
+        profile["num_rows"] = shape[0] if shape else None
+        profile["num_elements"] = math.prod(shape) if shape else None
+        source_type, source = "code", {"nbtrack": name}
+    elif kind == "ndarray":
+        spec = [{"type": "tensor", "tensor-spec": {"dtype": str(record.get("dtype")), "shape": list(shape)}}]
+        schema = {"mlflow_tensorspec": {"features": json.dumps(spec), "targets": None}}
+        profile["features_shape"] = list(shape)
+        profile["features_size"] = math.prod(shape) if shape else 0
+        source_type, source = "code", {"nbtrack": name}
+    else:
+        source_type, source = "local", {"uri": str(record.get("path") or name)}
+        for key in ("size", "files", "format"):
+            if record.get(key) is not None:
+                profile[key] = record[key]
+    if isinstance(record.get("profile"), dict):  # nbtrack's statistical profile, when the run recorded one
+        profile["nbtrack_profile"] = record["profile"]
+    return {
+        "name": name[:MAX_DATASET_NAME],
+        "digest": str(record["hash"])[:MAX_DATASET_DIGEST],
+        "source_type": source_type,
+        "source": json.dumps(source, ensure_ascii=False),
+        "schema": json.dumps(schema, ensure_ascii=False) if schema else None,
+        "profile": json.dumps(profile, ensure_ascii=False),
+    }
+
+
+def _column_type(dtype: str) -> str:
+    """MLflow's column type for a pandas dtype or an nbtrack logical type (int64, datetime[UTC]...)."""
+    if dtype.startswith("datetime"):
+        return "datetime"
+    if dtype.startswith(("uint32", "uint64", "Int64", "UInt")):
+        return "long"
+    if dtype.startswith("Int") or dtype.startswith("int"):
+        return _MLFLOW_TYPES.get(dtype.lower(), "long")
+    if dtype.startswith(("float16", "Float")):
+        return "double"
+    return _MLFLOW_TYPES.get(dtype, "string")
+
+
+def _data_tag_text(record: dict[str, Any]) -> str:
+    shape = "x".join(str(n) for n in record.get("shape") or [])
+    return " ".join(str(p) for p in (record.get("kind"), shape, record.get("hash")) if p)
+
+
+def data_from_dataset(dataset: Any) -> dict[str, Any]:
+    """An MLflow dataset input (entity with name/digest/...) as an nbtrack data record."""
+    record: dict[str, Any] = {
+        "algorithm": "mlflow",
+        "hash": dataset.digest,
+        "kind": "mlflow-dataset",
+        "source_type": dataset.source_type,
+    }
+    for attr in ("source", "schema", "profile"):
+        text = getattr(dataset, attr, None)
+        if text:
+            try:
+                record[attr] = json.loads(text)
+            except ValueError:
+                record[attr] = text
+    profile = record.get("profile")
+    if isinstance(profile, dict):
+        if profile.get("algorithm"):
+            record["algorithm"] = profile["algorithm"]
+        if profile.get("nbtrack_kind"):
+            record["kind"] = profile["nbtrack_kind"]
+        if isinstance(profile.get("nbtrack_profile"), dict):
+            record["profile"] = profile["nbtrack_profile"]
+    return record
+
+
+# log_batch requests -------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)
+    params: list[tuple[str, str]] = field(default_factory=list)
+    tags: list[tuple[str, str]] = field(default_factory=list)
+    completes: dict[str, Any] = field(default_factory=dict)  # push-state parts confirmed once it is sent
+
+    @property
+    def entities(self) -> int:
+        return len(self.metrics) + len(self.params) + len(self.tags)
+
+    def size(self) -> int:
+        texts = self.params + self.tags
+        return sum(len(m[0]) + 70 for m in self.metrics) + sum(
+            len(k.encode()) + len(v.encode("utf-8", "surrogatepass")) + 40 for k, v in texts
+        )
+
+    def room_for(self, params: list[tuple[str, str]], tags: list[tuple[str, str]]) -> bool:
+        extra = Batch(params=params, tags=tags)
+        return (
+            len(self.params) + len(params) <= MAX_PARAMS_TAGS_PER_BATCH
+            and len(self.tags) + len(tags) <= MAX_PARAMS_TAGS_PER_BATCH
+            and self.entities + extra.entities <= MAX_ENTITIES_PER_BATCH
+            and self.size() + extra.size() <= MAX_BATCH_BYTES
+        )
+
+
+def _chunks(items: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """Params or tags in groups of at most 100 and MAX_BATCH_BYTES / 2."""
+    chunks: list[list[tuple[str, str]]] = []
+    current: list[tuple[str, str]] = []
+    size = 0
+    for item in items:
+        item_size = len(item[0].encode()) + len(item[1].encode("utf-8", "surrogatepass")) + 40
+        if current and (len(current) >= MAX_PARAMS_TAGS_PER_BATCH or size + item_size > MAX_BATCH_BYTES // 2):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += item_size
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def plan_batches(payload: Payload, parts: dict[str, Any], marker: tuple[str, str]) -> list[Batch]:
+    """The log_batch requests still to send: metric batches from the first unconfirmed one, then params and
+    tags unless confirmed with the same content, the ``marker`` tag in the last request."""
+    batches: list[Batch] = []
+    metrics_hash = digest(payload.metrics)
+    done = parts.get("metrics")
+    start = done[1] if isinstance(done, list) and len(done) == 2 and done[0] == metrics_hash else 0
+    for i in range(start * MAX_METRICS_PER_BATCH, len(payload.metrics), MAX_METRICS_PER_BATCH):
+        number = i // MAX_METRICS_PER_BATCH + 1
+        batches.append(
+            Batch(metrics=payload.metrics[i : i + MAX_METRICS_PER_BATCH], completes={"metrics": [metrics_hash, number]})
+        )
+
+    pending: list[tuple[str, list[list[tuple[str, str]]], str]] = []
+    params_hash, tags_hash = digest(payload.params), digest(payload.tags)
+    if payload.params and parts.get("params") != params_hash:
+        pending.append(("params", _chunks(payload.params), params_hash))
+    if payload.tags and parts.get("tags") != tags_hash:
+        pending.append(("tags", _chunks(payload.tags), tags_hash))
+    for part, chunks, part_hash in pending:
+        for n, chunk in enumerate(chunks, 1):
+            target = next(
+                (
+                    b
+                    for b in batches[-1:]
+                    if b.room_for(chunk if part == "params" else [], chunk if part == "tags" else [])
+                ),
+                None,
+            )
+            if target is None:
+                target = Batch()
+                batches.append(target)
+            getattr(target, part).extend(chunk)
+            if n == len(chunks):
+                target.completes[part] = part_hash
+    if batches and batches[-1].room_for([], [marker]):
+        batches[-1].tags.append(marker)
+    else:
+        batches.append(Batch(tags=[marker]))
+    return batches

@@ -1,0 +1,1 @@
+"""Views in the kernel: the ipywidgets panel, its model and the ``%nbtrack`` line magic."""

@@ -1,0 +1,655 @@
+"""The runs panel: ``nbtrack.panel()`` and ``%nbtrack panel``, built from stock ipywidgets only.
+
+No custom JavaScript: every control is a core ipywidgets widget, so the panel needs no CDN and no extra
+frontend package, and works wherever ipywidgets 8 does (JupyterLab 4, Notebook 7, VS Code). The state and
+everything computed from it (filters, sort, paging, columns, selection, the HTML table) live in
+:class:`~nbtrack.views.panel_model.PanelModel`; this module only maps controls to it and renders one page.
+
+Live refresh: a daemon thread compares the store's modification stamp every second (backing off to 5 s
+while nothing changes) and updates the panel only when it changed, patching the table with the new records
+rather than reloading the store. Being a thread, it also updates the panel while the kernel is busy running a
+cell (a busy kernel cannot process comm messages, so clicks wait until the cell ends, but updates sent from the
+kernel still arrive). It stops when the panel is closed, and pauses while no view of the panel is shown.
+
+When the widget frontend is missing, the panel still displays: its mimebundle carries a plain HTML table of
+the current page and one sentence on how to fix the frontend next to the widget view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import inspect
+import io
+import sys
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+
+from nbtrack.run import STATUSES
+from nbtrack.store.local import Store
+from nbtrack.views.panel_model import PAGE_SIZE, PanelModel, parse_tag_value
+
+POLL_INTERVAL = 1.0  # seconds between checks of the store's stamp while runs are landing
+POLL_MAX = 5.0  # longest interval, reached after a quiet while
+PLOT_KINDS = ("box", "diff", "curves", "parallel", "matrix", "cd")
+_ALL = ""  # the "no filter" choice of a dropdown
+
+
+def fix_sentence() -> str:
+    """The one sentence shown with the static table when the widget frontend is missing or mismatched."""
+    return (
+        f"This is a static copy of the nbtrack panel because this frontend cannot show Jupyter widgets "
+        f"(ipywidgets {widgets.__version__} in the kernel): install or upgrade the matching widget frontend in "
+        f'the environment that runs Jupyter (pip install -U "jupyterlab_widgets>=3" for JupyterLab 4 and '
+        f"Notebook 7; the Jupyter extension in VS Code) and reload the page."
+    )
+
+
+def _error_html(text: str) -> str:
+    return f'<div style="color:#cf222e">{html.escape(text)}</div>'
+
+
+class Panel(widgets.VBox):
+    """The runs panel. Build it with :func:`panel`; drive it from code through its controls (``experiment``,
+    ``status``, ``tag``, ``search``, ``where``, ``all_columns``, ``sort_by``, ``descending``, ``selector``,
+    the ``*_button`` widgets) or through :attr:`model`. The HTML it shows is in ``table``, ``message`` and
+    ``result``; the comparison plot in ``plot`` (PNG bytes)."""
+
+    def __init__(
+        self,
+        experiment: str | None = None,
+        *,
+        store: str | Path | Store | None = None,
+        page_size: int = PAGE_SIZE,
+        live: bool = True,
+        interval: float = POLL_INTERVAL,
+    ) -> None:
+        self.model = PanelModel(store, experiment=experiment, page_size=page_size)
+        self._lock = threading.RLock()
+        self._syncing = False
+        self._comparison: Any = None
+        self._compared_metric: str | None = None
+        self._pending_delete: list[str] = []
+        self._interval = interval
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.poll_error: str | None = None
+
+        wide = {"description_width": "initial"}
+        self.experiment = widgets.Dropdown(description="Experiment", style=wide, layout={"width": "260px"})
+        self.status = widgets.Dropdown(description="Status", style=wide, layout={"width": "170px"})
+        self.tag = widgets.Combobox(
+            description="Tag",
+            placeholder="key or key=value",
+            style=wide,
+            continuous_update=False,
+            layout={"width": "230px"},
+        )
+        self.search = widgets.Text(
+            description="Search", placeholder="name or run id", style=wide, layout={"width": "230px"}
+        )
+        self.where = widgets.Text(
+            description="Where",
+            placeholder="params.lr < 0.1 and metrics.acc > 0.9",
+            continuous_update=False,
+            style=wide,
+            layout={"width": "460px"},
+        )
+        self.all_columns = widgets.Checkbox(
+            description="all columns",
+            indent=False,
+            layout={"width": "110px"},
+            tooltip="Show every param, tag and data column, not only the params "
+            "and tags that differ between the runs shown",
+        )
+        self.refresh_button = widgets.Button(icon="refresh", tooltip="Reload the runs now", layout={"width": "36px"})
+        self.live = widgets.Checkbox(
+            value=live,
+            description="live",
+            indent=False,
+            layout={"width": "60px"},
+            tooltip="Show new runs as they land (checks the store every 1-5 s)",
+        )
+        self.message = widgets.HTML()
+        self.table = widgets.HTML()
+
+        self.first_button = widgets.Button(description="«", tooltip="First page", layout={"width": "36px"})
+        self.prev_button = widgets.Button(description="‹", tooltip="Previous page", layout={"width": "36px"})
+        self.next_button = widgets.Button(description="›", tooltip="Next page", layout={"width": "36px"})
+        self.last_button = widgets.Button(description="»", tooltip="Last page", layout={"width": "36px"})
+        self.page_label = widgets.Label()
+        self.sort_by = widgets.Dropdown(description="Sort by", style=wide, layout={"width": "260px"})
+        self.descending = widgets.ToggleButtons(
+            options=[("▼ desc", True), ("▲ asc", False)], style={"button_width": "64px"}
+        )
+
+        self.selector = widgets.SelectMultiple(description="Select", rows=8, style=wide, layout={"width": "560px"})
+        self.select_page_button = widgets.Button(description="Select page", layout={"width": "110px"})
+        self.clear_button = widgets.Button(description="Clear selection", layout={"width": "120px"})
+        self.selection = widgets.HTML()
+
+        self.compare_button = widgets.Button(description="Compare", icon="bar-chart")
+        self.metric = widgets.Dropdown(description="metric", style=wide, layout={"width": "200px"})
+        self.plot_kind = widgets.Dropdown(description="plot", options=PLOT_KINDS, style=wide, layout={"width": "140px"})
+        self.diff_button = widgets.Button(description="Diff", icon="columns")
+        self.export_button = widgets.Button(description="Export", icon="file-code-o")
+        self.tag_text = widgets.Text(placeholder="key=value", layout={"width": "150px"})
+        self.tag_button = widgets.Button(description="Tag", icon="tag")
+        self.delete_button = widgets.Button(description="Delete", icon="trash", button_style="danger")
+        self.confirm_text = widgets.HTML()
+        self.confirm_button = widgets.Button(description="Delete", button_style="danger")
+        self.cancel_button = widgets.Button(description="Cancel")
+        self.confirm_box = widgets.HBox(
+            [self.confirm_text, self.confirm_button, self.cancel_button], layout={"display": "none"}
+        )
+
+        self.result_title = widgets.HTML()
+        self.result = widgets.HTML()
+        self.plot = widgets.Image(format="png", layout={"max_width": "100%"})
+        self.close_result_button = widgets.Button(description="Close", layout={"width": "70px"})
+        self.result_box = widgets.VBox(
+            [widgets.HBox([self.result_title, self.close_result_button]), self.result, self.plot],
+            layout={"display": "none", "border": "1px solid #d0d7de", "padding": "4px"},
+        )
+
+        super().__init__(
+            children=[
+                widgets.HBox([self.experiment, self.status, self.tag, self.search]),
+                widgets.HBox([self.where, self.all_columns, self.refresh_button, self.live]),
+                self.message,
+                self.table,
+                widgets.HBox(
+                    [
+                        self.first_button,
+                        self.prev_button,
+                        self.page_label,
+                        self.next_button,
+                        self.last_button,
+                        self.sort_by,
+                        self.descending,
+                    ]
+                ),
+                widgets.HBox([self.selector, widgets.VBox([self.select_page_button, self.clear_button])]),
+                self.selection,
+                widgets.HBox(
+                    [
+                        self.compare_button,
+                        self.metric,
+                        self.plot_kind,
+                        self.diff_button,
+                        self.export_button,
+                        self.tag_text,
+                        self.tag_button,
+                        self.delete_button,
+                    ]
+                ),
+                self.confirm_box,
+                self.result_box,
+            ]
+        )
+        self.add_class("nbtrack-panel")
+
+        for name in ("experiment", "status", "tag", "search", "where", "all_columns", "sort_by", "descending"):
+            getattr(self, name).observe(self._setting_changed(name), names="value")
+        self.selector.observe(self._selection_changed, names="value")
+        self.plot_kind.observe(lambda change: self._guard(self._draw_plot), names="value")
+        self.live.observe(self._live_changed, names="value")
+        self.observe(self._views_changed, names="_view_count")
+        for button, action in (
+            (self.refresh_button, lambda: self.refresh(force=True)),
+            (self.first_button, lambda: self._go(0)),
+            (self.prev_button, lambda: self._go(self.model.page - 1)),
+            (self.next_button, lambda: self._go(self.model.page + 1)),
+            (self.last_button, lambda: self._go(self.model.n_pages - 1)),
+            (self.select_page_button, self._select_page),
+            (self.clear_button, self._clear_selection),
+            (self.compare_button, self._compare),
+            (self.diff_button, self._diff),
+            (self.export_button, self._export),
+            (self.tag_button, self._tag),
+            (self.delete_button, self._ask_delete),
+            (self.confirm_button, self._delete),
+            (self.cancel_button, self._cancel_delete),
+            (self.close_result_button, self._close_result),
+        ):
+            button.on_click(lambda _button, action=action: self._guard(action))
+
+        with self._lock:
+            self._render()
+        self._view_count = 0  # the frontend counts the views it shows: polling pauses while there are none
+        if live:
+            self.start()
+
+    # display ---------------------------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        with self._lock:
+            bundle["text/plain"] = f"nbtrack panel: {self.model.summary()}"
+            bundle["text/html"] = self.model.page_html(fallback_note=fix_sentence())
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<nbtrack panel: {self.model.summary()}>"
+
+    # live refresh ----------------------------------------------------------------------------------------
+
+    def refresh(self, force: bool = False) -> bool:
+        """Show runs written since the last check; True when anything changed (cheap when nothing did)."""
+        with self._lock:
+            changed = self.model.refresh(force=force)
+            if changed or force:
+                self._render(controls=False)
+            return changed
+
+    def start(self) -> None:
+        """Start (or restart) polling the store for new runs."""
+        if self.polling:
+            return
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)  # a stopped thread finishing its last check
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=_poll,
+            args=(weakref.ref(self), self._stop, self._wake, self._interval),
+            name="nbtrack-panel-refresh",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling (the panel stays usable; ``refresh()`` or the ↻ button still update it)."""
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    @property
+    def polling(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    def close(self) -> None:
+        """Stop polling and close the panel and all its controls."""
+        self.stop()
+        for widget in self._descendants():
+            for part in (getattr(widget, "layout", None), getattr(widget, "style", None), widget):
+                if isinstance(part, widgets.Widget):
+                    part.close()
+        self.layout.close()
+        super().close()
+
+    def _descendants(self) -> list[widgets.Widget]:
+        found: list[widgets.Widget] = []
+        stack = list(self.children)
+        while stack:
+            widget = stack.pop()
+            found.append(widget)
+            stack.extend(getattr(widget, "children", ()))
+        return found
+
+    def _live_changed(self, change: Any) -> None:
+        if change.new:
+            self.start()
+        else:
+            self.stop()
+
+    def _views_changed(self, change: Any) -> None:
+        if not self.live.value:
+            return
+        if change.new == 0 and (change.old or 0) > 0:
+            self.stop()  # the panel's output was cleared or its notebook closed
+        elif (change.new or 0) > 0:
+            self.start()
+
+    # rendering -------------------------------------------------------------------------------------------
+
+    def _render(self, controls: bool = True) -> None:
+        """Bring the controls in line with the model (call with the lock held). ``controls=False`` (live
+        refresh) leaves the text fields alone, so a refresh never overwrites what is being typed."""
+        model = self.model
+        self._syncing = True
+        try:
+            self._set_options(
+                self.experiment,
+                [("all experiments", _ALL)]
+                + [(e, e) for e in sorted(set(model.experiments()) | _names(model.experiment))],
+                _ALL if model.experiment is None else model.experiment,
+            )
+            statuses = list(STATUSES) + [s for s in model.statuses() if s not in STATUSES]
+            self._set_options(self.status, [("any", _ALL)] + [(s, s) for s in statuses], model.status or _ALL)
+            choices = tuple(model.tag_choices())
+            if self.tag.options != choices:
+                self.tag.options = choices
+            if controls:
+                self.tag.value = model.tag or ""
+                self.search.value = model.search or ""
+                self.where.value = model.where or ""
+                self.all_columns.value = model.all_columns
+                self.descending.value = model.descending
+            self._set_options(self.sort_by, [(c, c) for c in model.sortable()], model.sort_by)
+
+            self.table.value = model.page_html()
+            self.page_label.value = f"page {model.page + 1:,} of {model.n_pages:,}"
+            self.first_button.disabled = self.prev_button.disabled = model.page == 0
+            self.next_button.disabled = self.last_button.disabled = model.page >= model.n_pages - 1
+
+            options = model.page_options()
+            if list(self.selector.options) != options:
+                self.selector.options = options
+            on_page = {value for _, value in options}
+            self.selector.value = tuple(r for r in model.selected if r in on_page)
+            self.selector.rows = max(2, min(8, len(options)))
+            self._render_selection()
+
+            notes = []
+            if model.where_error:
+                notes.append(_error_html(f"Where: {model.where_error}"))
+            if self.poll_error:
+                notes.append(_error_html(f"Live refresh: {self.poll_error}"))
+            self.message.value = "".join(notes) + (self._notice or "")
+        finally:
+            self._syncing = False
+
+    _notice: str | None = None
+
+    def _note(self, text: str, error: bool = False) -> None:
+        """Show a one-line notice (escaped) above the table until the next one."""
+        self._notice = _error_html(text) if error else f'<div style="color:#1a7f37">{html.escape(text)}</div>'
+
+    @staticmethod
+    def _set_options(dropdown: widgets.Dropdown, options: list[tuple[str, str]], value: str) -> None:
+        if value not in {v for _, v in options}:
+            options = [*options, (str(value), value)]
+        if list(dropdown.options) != options:
+            dropdown.options = options
+        if dropdown.value != value:
+            dropdown.value = value
+
+    def _render_selection(self) -> None:
+        model = self.model
+        chosen = model.selection_rows()
+        if len(chosen):
+            names = [
+                f"{n if isinstance(n, str) and n else '(unnamed)'} ({r})"
+                for n, r in zip(chosen["name"], chosen["run_id"], strict=True)
+            ]
+            hidden = len(set(model.selected) - set(model.view()["run_id"]))
+            shown = ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+            extra = f" ({hidden} hidden by the filters)" if hidden else ""
+            self.selection.value = (
+                f'<div style="font-size:12px"><b>{len(names)} selected</b>{html.escape(extra)}: '
+                f"{html.escape(shown)}</div>"
+            )
+        else:
+            self.selection.value = '<div style="font-size:12px;color:#57606a">No run selected.</div>'
+        metrics = model.metrics_of(model.selected)
+        current = self.metric.value
+        if current not in metrics:
+            current = model.sort_by[8:] if model.sort_by[8:] in metrics else (metrics[0] if metrics else None)
+        if tuple(self.metric.options) != tuple(metrics):
+            self.metric.options = metrics
+        self.metric.value = current
+        self._update_actions()
+
+    def _update_actions(self) -> None:
+        n = len(self.model.selected)
+        checks = {
+            self.compare_button: (2, None, "Compare the selected runs (intervals, tests, plots)"),
+            self.diff_button: (2, 2, "What changed between the two selected runs"),
+            self.export_button: (1, 1, "Export the selected run as a script"),
+            self.tag_button: (1, None, "Tag the selected runs with key=value"),
+            self.delete_button: (1, None, "Delete the selected runs (asks first)"),
+        }
+        for button, (least, most, help_text) in checks.items():
+            if n < least or (most is not None and n > most):
+                button.disabled = True
+                wanted = f"exactly {least}" if least == most else f"at least {least}"
+                button.tooltip = f"Select {wanted} run{'s' * (least != 1)} ({n} selected)"
+            elif button is self.compare_button and not self.metric.options:
+                button.disabled = True
+                button.tooltip = "The selected runs have no metrics to compare"
+            else:
+                button.disabled = False
+                button.tooltip = help_text
+
+    # events ----------------------------------------------------------------------------------------------
+
+    def _guard(self, action: Any) -> None:
+        """Run a callback under the lock; an error becomes a notice instead of vanishing into the kernel log."""
+        with self._lock:
+            self._wake.set()  # user activity: poll soon again
+            self._notice = None
+            try:
+                action()
+            except Exception as exc:
+                self._note(f"{type(exc).__name__}: {exc}", error=True)
+            self._render()
+
+    def _setting_changed(self, name: str) -> Any:
+        def handler(change: Any) -> None:
+            with self._lock:  # the lock first: ``_syncing`` may be set by a refresh in the polling thread
+                if self._syncing:
+                    return
+                value = change.new
+                if name in ("experiment", "status", "tag", "search", "where"):
+                    value = value or None
+                self._guard(lambda: self.model.set(**{name: value}))
+
+        return handler
+
+    def _selection_changed(self, change: Any) -> None:
+        def update() -> None:
+            self.model.set_page_selection(change.new)
+            self._cancel_delete()
+
+        with self._lock:
+            if not self._syncing:
+                self._guard(update)
+
+    def _go(self, page: int) -> None:
+        self.model.go_to(page)
+
+    def _select_page(self) -> None:
+        self.model.select(self.model.page_frame()["run_id"])
+
+    def _clear_selection(self) -> None:
+        self.model.clear_selection()
+        self._cancel_delete()
+
+    # actions ---------------------------------------------------------------------------------------------
+
+    def _show(self, title: str, body_html: str) -> None:
+        """Show a result: ``title`` is text (escaped here), ``body_html`` is HTML already escaped by its maker."""
+        self.result_title.value = f"<b>{html.escape(title)}</b>"
+        self.result.value = f'<div style="overflow-x:auto">{body_html}</div>'
+        self.plot.value = b""
+        self.plot.layout.display = "none"
+        self.result_box.layout.display = ""
+
+    def _close_result(self) -> None:
+        self._comparison = None
+        self.result_box.layout.display = "none"
+        self.result.value = ""
+        self.plot.value = b""
+
+    def _compare(self) -> None:
+        from nbtrack.analysis.comparison import compare
+
+        ids = self._selected(2)
+        metric = self.metric.value
+        if not metric:
+            raise ValueError("the selected runs have no metrics to compare")
+        self._comparison = None
+        cmp = compare(ids, metric=metric, store=self.model.store)
+        self._comparison, self._compared_metric = cmp, metric
+        self._show(f"Comparison of {len(ids)} runs on {metric}", cmp._repr_html_())
+        self._draw_plot()
+
+    def _draw_plot(self) -> None:
+        cmp = self._comparison
+        if cmp is None:
+            return
+        try:
+            fig = cmp.plot(kind=self.plot_kind.value, metric=self._compared_metric)
+        except Exception as exc:
+            self.plot.value = b""
+            self.plot.layout.display = "none"
+            self._note(f"{self.plot_kind.value} plot: {exc}", error=True)
+            return
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
+        _close_figure(fig)
+        self.plot.value = buffer.getvalue()
+        self.plot.layout.display = ""
+
+    def _diff(self) -> None:
+        from nbtrack.analysis.rundiff import diff
+
+        a, b = sorted(self._selected(2, 2))  # older run first: A -> B reads forward in time
+        result = diff(a, b, store=self.model.store)
+        self._comparison = None
+        self._show(f"Diff {a} → {b}", result._repr_html_())
+
+    def _export(self) -> None:
+        from nbtrack.exporting.exporter import export
+
+        (run_id,) = self._selected(1, 1)
+        try:
+            takes_store = "store" in inspect.signature(export).parameters
+        except (TypeError, ValueError):
+            takes_store = False
+        if takes_store:
+            out = export(run_id, to="script", store=self.model.store)
+        else:
+            from nbtrack.query.search import get_run
+
+            out = export(get_run(run_id, store=self.model.store), to="script")
+        self._comparison = None
+        if isinstance(out, Path) or (isinstance(out, str) and "\n" not in out and Path(out).is_file()):
+            self._show(f"Exported run {run_id}", f"Written to <code>{html.escape(str(out))}</code>")
+        else:
+            text = out if isinstance(out, str) else repr(out)
+            self._show(f"Run {run_id} as a script", f"<pre style='font-size:11px'>{html.escape(text)}</pre>")
+
+    def _tag(self) -> None:
+        import nbtrack
+
+        text = self.tag_text.value.strip()
+        key, sep, raw = text.partition("=")
+        key = key.strip()
+        if not key:
+            raise ValueError("type the tag as key=value (or just key) next to the Tag button")
+        value = parse_tag_value(raw.strip()) if sep else True
+        ids = self._selected(1)
+        for run_id in ids:
+            nbtrack.set_tag(key, value, run=run_id, store=self.model.store)
+        self.model.refresh()
+        self._note(f"Tagged {len(ids)} run{'s' * (len(ids) != 1)} with {key}={value!r}")
+
+    def _selected(self, least: int, most: int | None = None) -> list[str]:
+        """The selected run ids, checked against what an action needs (buttons can be clicked from code)."""
+        ids = list(self.model.selected)
+        if len(ids) < least or (most is not None and len(ids) > most):
+            wanted = f"exactly {least}" if least == most else f"at least {least}"
+            raise ValueError(f"select {wanted} run{'s' * (least != 1)} first ({len(ids)} selected)")
+        return ids
+
+    def _ask_delete(self) -> None:
+        self._selected(1)
+        rows = self.model.selection_rows()
+        self._pending_delete = list(rows["run_id"])
+        running = int((rows["status"] == "running").sum())
+        names = ", ".join(
+            f"{n if isinstance(n, str) and n else '(unnamed)'} ({r})"
+            for n, r in list(zip(rows["name"], rows["run_id"], strict=True))[:5]
+        )
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        warn = f" {running} of them {'is' if running == 1 else 'are'} still running." if running else ""
+        text = (
+            f"Delete {len(rows)} run{'s' * (len(rows) != 1)} ({names}{more})? This cannot be undone "
+            f"(shared data blobs stay).{warn}"
+        )
+        self.confirm_text.value = f'<span style="color:#cf222e">{html.escape(text)}</span>'
+        self.confirm_button.description = f"Delete {len(rows)} run{'s' * (len(rows) != 1)}"
+        self.confirm_box.layout.display = ""
+
+    def _cancel_delete(self) -> None:
+        self._pending_delete = []
+        self.confirm_box.layout.display = "none"
+
+    def _delete(self) -> None:
+        import nbtrack
+
+        ids, self._pending_delete = self._pending_delete, []
+        self.confirm_box.layout.display = "none"
+        for run_id in ids:
+            nbtrack.delete_run(run_id, store=self.model.store)
+        self.model.deselect(ids)
+        self.model.refresh()
+        self._note(f"Deleted {len(ids)} run{'s' * (len(ids) != 1)}.")
+
+
+def _names(experiment: Any) -> set[str]:
+    if experiment is None:
+        return set()
+    return {experiment} if isinstance(experiment, str) else set(experiment)
+
+
+def _close_figure(fig: Any) -> None:
+    """Drop a figure from pyplot's list if it is there (figures made with pyplot would pile up)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        with contextlib.suppress(Exception):
+            pyplot.close(fig)
+
+
+def _poll(ref: Any, stop: threading.Event, wake: threading.Event, interval: float) -> None:
+    """The live-refresh loop: a ``stat`` of the store per check, a refresh only when its stamp changed."""
+    delay = interval
+    while not stop.is_set():
+        woken = wake.wait(delay)
+        wake.clear()
+        if stop.is_set():
+            return
+        panel = ref()
+        if panel is None:
+            return
+        try:
+            changed = panel.refresh()
+            if panel.poll_error is not None:
+                with panel._lock:
+                    panel.poll_error = None
+                    panel._render(controls=False)
+        except Exception as exc:  # keep polling; the error is shown in the panel
+            panel.poll_error = f"{type(exc).__name__}: {exc}"
+            changed = False
+        del panel
+        delay = interval if changed or woken else min(POLL_MAX, delay * 1.5)
+
+
+def panel(
+    experiment: str | None = None,
+    *,
+    store: str | Path | Store | None = None,
+    page_size: int = PAGE_SIZE,
+    live: bool = True,
+) -> Panel:
+    """An interactive table of the runs: filter, sort, page, select, then compare, diff, export, tag or delete.
+
+    ``experiment=None`` loads every run, with the experiment filter preset to the current notebook's
+    experiment when it is known (pick "all experiments" to see the rest). ``live`` updates the table as new
+    runs land. Only stock ipywidgets are used; where the widget frontend is missing, a static HTML table of
+    the runs is shown instead, with one sentence on how to fix it.
+    """
+    from nbtrack.capture.lifecycle import notebook_experiment
+
+    preset = experiment if experiment is not None else notebook_experiment()
+    return Panel(preset, store=store, page_size=page_size, live=live)
