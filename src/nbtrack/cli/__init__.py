@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from nbtrack import __version__
+from nbtrack.errors import NbtrackError
 
 
-class CliError(Exception):
+class CliError(NbtrackError):
     """A failure reported as one line with exit code 1."""
 
 
@@ -221,24 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from nbtrack.store.journal import StoreCorruptError
-    from nbtrack.store.local import AmbiguousRunIdError, RunNotFoundError
-    from nbtrack.store.lock import StoreBusyError
+    from nbtrack.errors import NbtrackError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (CliError, RunNotFoundError, AmbiguousRunIdError, StoreCorruptError, StoreBusyError, OSError) as exc:
+    except BrokenPipeError:  # `nbtrack runs | head`: the reader left, nothing to report
+        return 0
+    except (NbtrackError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
         print(f"nbtrack: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("nbtrack: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
