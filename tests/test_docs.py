@@ -37,6 +37,7 @@ EXIT_CODE = re.compile(r"#\s*exit code (\d+)\s*$")
 RUN_LANGUAGES = {"python", "bash"}
 OUTPUT_LANGUAGES = {"text"}
 BASH_TIMEOUT = 600
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -164,15 +165,15 @@ def run_bash(block: Block, folder: Path, env: dict[str, str]) -> None:
 def run_in_process(block: Block, namespace: dict[str, object]) -> None:
     # blank lines in front, so a traceback names the document's own line numbers
     code = compile("\n" * block.line + block.source, str(block.path), "exec")
+    import traceback
+
     try:
         exec(code, namespace)
     except Exception as exc:
-        import traceback
-
-        pytest.fail(
-            f"{block.where}: python block failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}",
-            pytrace=False,
-        )
+        failure = f"{block.where}: python block failed: {type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+    else:
+        return
+    pytest.fail(failure, pytrace=False)
 
 
 def _skipped(skipped: list[Block]) -> None:
@@ -250,7 +251,8 @@ def _run_in_kernel(path: Path, todo: list[Block], folder: Path, env: dict[str, s
                     try:
                         session.run(index)
                     except CellExecutionError as exc:
-                        pytest.fail(f"{block.where}: notebook cell failed in the kernel:\n{exc}", pytrace=False)
+                        message = ANSI.sub("", str(exc))
+                        pytest.fail(f"{block.where}: notebook cell failed in the kernel:\n{message}", pytrace=False)
                     index += 1
     finally:
         session.close()
