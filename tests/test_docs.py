@@ -185,6 +185,7 @@ def needs_kernel(path: Path) -> bool:
     return any(b.is_cell for b in blocks(path) if b.language == "python" and not b.skip)
 
 
+@pytest.mark.filterwarnings("ignore:.*noload.*:DeprecationWarning")  # MLflow's sqlalchemy store, in mlflow.md
 @pytest.mark.parametrize(
     "path", [pytest.param(p, marks=[pytest.mark.kernel] if needs_kernel(p) else []) for p in DOCUMENTS], ids=_id
 )
