@@ -107,6 +107,13 @@ def test_the_documents_have_examples() -> None:
     assert sum(b.language == "bash" and not b.skip for b in readme) >= 1
 
 
+def test_blocks_not_executed_are_listed() -> None:
+    """Blocks skipped by a ``not executed`` comment: reported as this test's skip reason (see ``-ra``)."""
+    skipped = [f"{b.where} ({b.skip})" for path in DOCUMENTS for b in blocks(path) if b.skip]
+    if skipped:
+        pytest.skip(f"{len(skipped)} blocks not executed: " + "; ".join(skipped))
+
+
 # running -------------------------------------------------------------------------------------------------
 
 
