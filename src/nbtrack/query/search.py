@@ -36,9 +36,7 @@ def runs(
     docs = st.run_docs()
     chosen = [doc for doc in docs.values() if not callable(where) or where(Run(doc, st))]
     frame = build_frame(chosen)
-    rows = select(
-        frame, experiment=experiment, status=status, where=where if isinstance(where, str) else None
-    ).rows
+    rows = select(frame, experiment=experiment, status=status, where=where if isinstance(where, str) else None).rows
     if len(rows) < len(frame):  # the frame of the selected runs only: their columns, their dtypes
         rows = build_frame(docs[run_id] for run_id in rows["run_id"])
     return rows.reset_index(drop=True)

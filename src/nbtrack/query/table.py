@@ -121,8 +121,8 @@ class RunsTable:
             changed.append(run_id)
         removed = [run_id for run_id in old if run_id not in docs] if len(old) + added != len(docs) else []
         for run_id, shown in self._running.items():  # a running run whose kernel died becomes "abandoned"
-            doc = docs.get(run_id)
-            if doc is not None and run_id not in changed and effective_status(doc) != shown:
+            record = docs.get(run_id)
+            if record is not None and run_id not in changed and effective_status(record) != shown:
                 changed.append(run_id)
         if self.frame is not None and not changed and not removed:
             return False

@@ -57,7 +57,7 @@ def evaluate(expression: str, frame: Any) -> Any:
             return f"{base}.{node.attr}" if base else None
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
             base = dotted(node.value)
-            return f"{base}.{node.slice.value}" if base else None
+            return f"{base}.{node.slice.value!s}" if base else None
         return None
 
     def ev(node: ast.expr) -> Any:

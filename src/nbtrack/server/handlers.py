@@ -70,8 +70,8 @@ class NbtrackHandler(APIHandler):
             code, message = exc.code, exc.message
         elif isinstance(exc, web.HTTPError):
             code = _CODES.get(status_code, "error")
-            message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
-            message = message or responses.get(status_code, "error")
+            text = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
+            message = text or responses.get(status_code, "error")
         else:
             code, message = "internal_error", "nbtrack's server extension failed; the server log has the details"
         self.set_header("Content-Type", "application/json; charset=UTF-8")

@@ -7,25 +7,33 @@ from __future__ import annotations
 
 import html
 import numbers
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from nbtrack import format as fmt
 from nbtrack.query.select import is_missing
 
-if TYPE_CHECKING:
-    from nbtrack.views.panel_model import PanelModel
-
-try:
-    from numpy import bool_ as np_bool
-except ImportError:  # pragma: no cover - numpy comes with pandas
-    np_bool = bool
-
 CELL_CHARS = 40  # longer values are cut in the table (the full value is in the cell's tooltip)
+
+
+class PageSource(Protocol):
+    """What the table is made from: a :class:`~nbtrack.views.panel_model.PanelModel`."""
+
+    sort_by: str
+    descending: bool
+    page: int
+    page_size: int
+    selected: list[str]
+
+    def columns(self) -> list[str]: ...
+    def page_frame(self) -> Any: ...
+    def summary(self) -> str: ...
+
+
 _TH = 'style="padding:2px 6px;text-align:left;border-bottom:1px solid #d0d7de;white-space:nowrap"'
 _TD = 'style="padding:1px 6px;white-space:nowrap;{extra}"'
 
 
-def page_html(model: PanelModel, *, fallback_note: str | None = None) -> str:
+def page_html(model: PageSource, *, fallback_note: str | None = None) -> str:
     """The model's current page as an HTML table, under its one-line summary."""
     esc = html.escape
     columns = model.columns()
@@ -85,7 +93,7 @@ def cell(column: str, value: Any) -> tuple[str, str, str]:
     if column.startswith("data."):
         text = str(value)
         return text[:10], text, "font-family:monospace;font-size:11px"
-    if isinstance(value, (bool, np_bool)):
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # Python's or numpy's
         return str(bool(value)), str(bool(value)), ""
     if isinstance(value, numbers.Integral):
         return fmt.number(value), str(int(value)), "text-align:right"
