@@ -220,10 +220,13 @@ def setup_handlers(web_app: Any, root_dir: str) -> None:
 
 
 def _warm(root_dir: str) -> None:
-    """Read the root store once at startup, so the sidebar's first page does not wait for it."""
+    """Import pandas and build the root store's runs table once at startup, so the sidebar's first page does
+    not wait for them."""
     try:
+        import pandas  # noqa: F401  (the runs table of any store needs it)
+
         store = api.open_store(root_dir, "")
         if store.journal.path.exists():
-            store.run_docs()
+            api.runs_table(store)
     except Exception:  # a damaged store reports itself on the first real request
         pass
