@@ -41,7 +41,19 @@ export interface IRunsPage {
   /** Status as shown: a running run whose kernel is gone is `abandoned`. */
   status: Record<string, string>;
   experiments: { name: string; runs: number }[];
+  /** What a table of the matching runs shows (names without `params.`...), the most often set first. */
+  columns: IRunColumns;
   stamp: string;
+}
+
+/** Chosen by the server (nbtrack.query.select.columns_of) over every run that matches, not just this page. */
+export interface IRunColumns {
+  /** Params whose value differs between the matching runs (all of them for a single run). */
+  params: string[];
+  /** Every metric a matching run has. */
+  metrics: string[];
+  /** Tags whose value differs between the matching runs. */
+  tags: string[];
 }
 
 export interface IVersion {

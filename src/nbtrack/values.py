@@ -14,7 +14,7 @@ import contextlib
 import datetime as _dt
 import math
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 TAG = "__nbtrack__"
@@ -171,7 +171,7 @@ def decode(value: Any) -> Any:
     kind = value.get(TAG)
     if kind is None:
         return {k: decode(v) for k, v in value.items()}
-    inner = value.get("v")
+    inner: Any = value.get("v")
     if kind == "float":
         return float(inner)
     if kind == "tuple":
@@ -220,3 +220,24 @@ def to_float(value: Any) -> float:
         if isinstance(value, (int, float, bool)):
             return float(value)
     raise TypeError(f"metric value must be a number, not {type(value).__name__}")
+
+
+def is_scalar(value: Any) -> bool:
+    """A number, text, a bool or None."""
+    return value is None or isinstance(value, (int, float, str, bool))
+
+
+def literal_or_text(text: str, accept: Callable[[Any], bool] | None = None) -> Any:
+    """What someone typed as a value (``--param lr=0.1``, a tag in the panel, a script argument, a param
+    MLflow stores as text): the Python literal it spells, else the text itself.
+
+    ``accept`` narrows the literals kept (e.g. :func:`is_scalar`); a literal it refuses stays text. Parsing
+    uses ``ast.literal_eval``, so nothing is ever executed.
+    """
+    import ast
+
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+    return value if accept is None or accept(value) else text

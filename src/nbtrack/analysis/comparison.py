@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbtrack import format as fmt
 from nbtrack.store.local import Store
 
 SEED_LIKE = ("seed", "random_state", "fold", "rep")
@@ -410,15 +411,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _num(x: Any, digits: int = 4) -> str:
-    try:
-        if x is None or (isinstance(x, float) and math.isnan(x)):
-            return "–"
-        x = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.{digits}g}"
+    return fmt.number(x, digits)
 
 
 def _p(x: Any) -> str:

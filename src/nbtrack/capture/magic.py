@@ -21,6 +21,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from nbtrack import values
 from nbtrack.capture import params as params_mod
 from nbtrack.capture.lifecycle import ActiveRun, default_experiment, status_for, warn
 from nbtrack.capture.notebook import notebook_path, snapshot, snapshot_mode, store_history
@@ -96,11 +97,7 @@ def _parse_pair(text: str, option: str) -> tuple[str, str]:
 
 
 def _literal_or_text(text: str) -> Any:
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-    return value if params_mod.is_plain_literal(value) else text
+    return values.literal_or_text(text, params_mod.is_plain_literal)
 
 
 @magics_class

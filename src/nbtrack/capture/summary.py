@@ -5,14 +5,15 @@ from __future__ import annotations
 import html
 from typing import Any
 
-_ICONS = {"finished": "✓", "failed": "✗", "interrupted": "■", "running": "…", "abandoned": "?"}
-_COLORS = {"finished": "#1a7f37", "failed": "#cf222e", "interrupted": "#9a6700", "running": "#57606a"}
+from nbtrack import format as fmt
+
+_ICONS = fmt.STATUS_ICONS
 _MAX_SHOWN = 4
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return fmt.number(value)
     text = str(value)
     return text if len(text) <= 24 else text[:21] + "..."
 
@@ -87,7 +88,7 @@ class RunSummary:
 
     def _repr_html_(self) -> str:
         status, label, run_id = self._head()
-        color = _COLORS.get(status, "#57606a")
+        color = fmt.status_color(status)
         head = (
             f'<span style="color:{color};font-weight:600">{html.escape(_ICONS.get(status, ""))} '
             f"{html.escape(status)}</span> "

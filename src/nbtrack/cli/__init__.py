@@ -46,7 +46,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         import pandas as pd
 
         shown = frame.copy()
-        shown["start_time"] = shown["start_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
+        from nbtrack.format import TIME_FORMAT
+
+        shown["start_time"] = shown["start_time"].dt.strftime(TIME_FORMAT)
         shown = shown.drop(columns=["end_time"])
         with pd.option_context("display.max_columns", 40, "display.width", 200, "display.max_colwidth", 30):
             print(shown.to_string(index=False))
@@ -237,4 +239,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nbtrack: interrupted", file=sys.stderr)
         return 130
-

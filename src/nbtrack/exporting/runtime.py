@@ -17,7 +17,6 @@ A store that cannot be written never stops the script: the tracking layer warns 
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import math
 import os
@@ -27,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nbtrack.errors import DataChangedError
+from nbtrack.values import literal_or_text
 
 DATA_CHANGED_EXIT = 3
 
@@ -39,10 +39,7 @@ _state: dict[str, Any] = {"run": None, "hook": None}
 
 
 def _literal(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
+    return literal_or_text(text)
 
 
 def _typed(default: Any) -> Any:

@@ -11,7 +11,6 @@ gives an MLflow-native run a stable nbtrack id, and the status/time helpers conv
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import math
@@ -139,11 +138,7 @@ def parse_param(text: str) -> Any:
         return float(text)
     if not text or len(text) > 100_000 or text != text.strip():
         return text
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return text
-    return value if is_plain_literal(value) else text
+    return values.literal_or_text(text, is_plain_literal)
 
 
 def metric_value(value: Any) -> float:

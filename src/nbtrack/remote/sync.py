@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbtrack import format as fmt
 from nbtrack import ids, values
 from nbtrack.errors import RemoteError
 from nbtrack.remote.mapping import (
@@ -554,11 +555,7 @@ class Report:
 
 
 def _human(nbytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if nbytes < 1000 or unit == "GB":
-            return f"{nbytes:,.0f} {unit}" if unit == "B" else f"{nbytes:,.1f} {unit}"
-        nbytes /= 1000
-    return f"{nbytes:.1f} GB"  # pragma: no cover
+    return fmt.size(nbytes)
 
 
 class _Progress:
