@@ -850,28 +850,3 @@ def export_action(
         "kept": [c.label for c in plan.cells],
         "omitted": [{"cell": label, "first_line": first, "reason": reason} for label, first, reason in plan.omitted],
     }
-
-
-def add_cli(sub: Any, handler: Any) -> None:
-    """``nbtrack export RUN [--to script|notebook|dvc] [-o PATH] [--no-slice]``."""
-    p = sub.add_parser("export", help="write a run as a runnable script, notebook or DVC stage")
-    p.add_argument("run", help="run id or unambiguous prefix")
-    p.add_argument("--to", choices=TARGETS, default="script", help="what to write (default: script)")
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="PATH",
-        help="file (script, notebook) or folder (dvc) to write; default: NAME-RUNID in the current folder",
-    )
-    p.add_argument("--no-slice", action="store_true", help="keep every executed cell, not only those the run needs")
-    p.set_defaults(func=handler)
-
-
-def cli_export(args: Any, store: Any) -> int:
-    plan = plan_export(store.resolve(args.run), slice=not args.no_slice, store=store)
-    written = write_export(plan, args.to, args.output)
-    print(f"wrote {written}")
-    print(f"kept {len(plan.cells)} of {plan.history_len} executed cells: {' '.join(c.label for c in plan.cells)}")
-    for label, first, reason in plan.omitted:
-        print(f"  omitted {label} {first}: {reason}")
-    return 0
