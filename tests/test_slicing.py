@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from nbtrack.exporting.magics_to_python import pip_requirements, translate
+from nbtrack.exporting.magics_to_python import translate
+from nbtrack.exporting.requirements import pip_requirements
 from nbtrack.exporting.slicing import analyze_history, origin_files, slice_history
 
 
