@@ -18,7 +18,8 @@ from typing import Any, NoReturn
 
 from nbtrack.capture.params import is_plain_literal, literal_params
 from nbtrack.errors import ExportError
-from nbtrack.exporting import magics_to_python, slicing
+from nbtrack.exporting import defuse, magics_to_python, slicing
+from nbtrack.exporting.effects import norm_path
 from nbtrack.exporting.requirements import requirements
 from nbtrack.run import Run
 
@@ -179,7 +180,7 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
     options = _track_options(target_tr.track_line)
 
     codes = [t.code for t in translations]
-    facts = slicing.analyze_history(codes, [t.tree for t in translations])
+    facts = defuse.analyze_history(codes, [t.tree for t in translations])
     for f, t in zip(facts, translations, strict=True):
         f.uses -= t.helpers  # os/subprocess used by translated magics come from the script's own imports
     forced = {
@@ -396,7 +397,7 @@ def _replace_param_assignments(
 def _place_file_guards(cells: list[CellPlan], files: list[dict[str, Any]], facts: list[Any]) -> None:
     """Each data file is checked just before the first kept cell that reads it, else before the tracked cell."""
     for info in files:
-        path = slicing.norm_path(info["path"])
+        path = norm_path(info["path"])
         where = cells[-1]
         for cell in cells[:-1]:
             f = facts[cell.index]
