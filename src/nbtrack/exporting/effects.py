@@ -281,14 +281,16 @@ def _files(nodes: list[ast.AST], parents: dict[ast.AST, ast.AST], ctx: Context) 
         if call is not None and _call_name(call) in PATH_CONSTRUCTORS:
             # Path("x").write_text(...) or os.path.join("d", "x"): look at what is done with the path
             outer = parents.get(call)
-            if isinstance(outer, ast.Attribute) and isinstance(parents.get(outer), ast.Call):
+            method_call = parents.get(outer) if outer is not None else None
+            if isinstance(outer, ast.Attribute) and isinstance(method_call, ast.Call):
                 method = outer.attr
-                writing = method in WRITE_FUNCS or (method == "open" and _open_mode(parents[outer]) != "r")
+                writing = method in WRITE_FUNCS or (method == "open" and _open_mode(method_call) != "r")
                 (writes if writing else reads).add(path)
                 continue
             call = outer if isinstance(outer, ast.Call) else None
         if call is None and isinstance(parent, ast.keyword):
-            call = parents.get(parent) if isinstance(parents.get(parent), ast.Call) else None
+            keyword_call = parents.get(parent)
+            call = keyword_call if isinstance(keyword_call, ast.Call) else None
         if call is None:
             continue
         name = _call_name(call)

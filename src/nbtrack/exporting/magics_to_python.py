@@ -143,7 +143,7 @@ def _expanded(text: str, known: set[str] | None) -> str:
     try:
         parsed = ast.parse(candidate, mode="eval").body
         ok = isinstance(parsed, ast.JoinedStr) and "".join(
-            v.value for v in parsed.values if isinstance(v, ast.Constant)
+            str(v.value) for v in parsed.values if isinstance(v, ast.Constant)
         ) == "".join(literals)
     except SyntaxError:
         ok = False
@@ -183,7 +183,7 @@ class _Translator:
             return None
         if node.keywords or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args):
             return None
-        return node.func.attr, [a.value for a in node.args]
+        return node.func.attr, [str(a.value) for a in node.args if isinstance(a, ast.Constant)]
 
     def problem(self, line: int, text: str, reason: str) -> None:
         self.result.problems.append(Untranslatable(line + self.offset, text.strip(), reason))
@@ -393,6 +393,8 @@ class _Translator:
         edits: list[tuple[int, int, int, int, str]] = []  # (line0, col0, line1, col1, text), 1-based lines
         handled: set[int] = set()
         for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
             call = self._ipython_call(node)
             if call is None:
                 continue

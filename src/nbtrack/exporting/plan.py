@@ -354,13 +354,11 @@ def _replace_param_assignments(
 
     A param bound together with a non-param in one statement stays as written, and off the command line.
     """
-    last: dict[str, ast.stmt] = {}
+    last: dict[str, ast.Assign | ast.AnnAssign] = {}
     for stmt in tree.body:
-        targets: list[ast.expr] = []
-        if isinstance(stmt, ast.Assign):
-            targets = stmt.targets
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            targets = [stmt.target]
+        if not isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            continue
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if stmt.value is not None else []
         for name in {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}:
             if name in params:
                 last[name] = stmt

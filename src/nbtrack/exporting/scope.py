@@ -5,6 +5,7 @@ history shares (imports, user functions and classes)."""
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -41,6 +42,7 @@ class Context:
 # walking ------------------------------------------------------------------------------------------
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_TRY = (ast.Try, ast.TryStar) if sys.version_info >= (3, 11) else (ast.Try,)  # try/except*
 
 
 def _immediate(node: ast.AST) -> Iterator[ast.AST]:
@@ -228,7 +230,7 @@ def _external_reads(stmt: ast.stmt, bound: set[str], constants: dict[str, int] |
         header = [item.context_expr for item in stmt.items]
         targets = set().union(*(_bound_names(i.optional_vars) for i in stmt.items if i.optional_vars is not None))
         bodies = [(stmt.body, targets)]
-    elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+    elif isinstance(stmt, _TRY):
         bodies = [(stmt.body, set()), (stmt.orelse, set()), (stmt.finalbody, set())]
         for handler in stmt.handlers:
             if handler.type is not None:

@@ -140,8 +140,8 @@ def slice_history(
             pronoun = "them" if len(shadowed) > 1 else "it"
             omitted[i] = f"{_names(shadowed)} redefined{where} before the run uses {pronoun}"
         elif f.defines - {k for k in f.defines if k.startswith("rng:")}:
-            names = sorted(n for n in f.defines if not n.startswith("rng:"))
-            omitted[i] = f"the run does not use what it defines ({_names(names)})"
+            defined = sorted(n for n in f.defines if not n.startswith("rng:"))
+            omitted[i] = f"the run does not use what it defines ({_names(defined)})"
         else:
             omitted[i] = "defines nothing (output or display only)"
     return Slice(kept=kept, omitted=omitted, why_kept=keep, needed=needed, facts=facts)
