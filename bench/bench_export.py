@@ -30,7 +30,7 @@ from pathlib import Path
 import nbtrack
 from nbtrack.capture.lifecycle import ActiveRun
 from nbtrack.capture.notebook import store_history
-from nbtrack.exporting.exporter import plan_export
+from nbtrack.exporting.plan import plan_export
 from nbtrack.store import local as store_mod
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"

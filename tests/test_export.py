@@ -23,7 +23,10 @@ from kernel_helpers import KERNEL_TIMEOUT, KernelSession, code, new_session
 import nbtrack
 from nbtrack.capture.lifecycle import ActiveRun
 from nbtrack.capture.notebook import store_history
-from nbtrack.exporting.exporter import ExportError, export_action, plan_export, render_params_yaml
+from nbtrack.errors import ExportError
+from nbtrack.exporting.exporter import export_action
+from nbtrack.exporting.plan import plan_export
+from nbtrack.exporting.render import render_params_yaml
 from nbtrack.exporting.runtime import read_params_yaml
 from nbtrack.store import local as store_mod
 from nbtrack.store.local import RunNotFoundError, get_store

@@ -260,7 +260,7 @@ class ActiveRun:
             import os
 
             if os.environ.get("NBTRACK_TRACKING_URI"):  # direct logging to a server (remote.py); never raises
-                from nbtrack.remote.sync import live_log
+                from nbtrack.remote.live import live_log
 
                 live_log(self.store, doc, final)
 
