@@ -1,7 +1,8 @@
 """nbtrack.compare() (analysis.comparison): grouping, reference, pairs, verdicts, warnings, renderings, CLI, plots.
 
-The statistics themselves are checked against references in test_stats.py; here the numbers are checked
-against those functions (and scipy) on the same samples, plus a seeded simulation of false verdicts.
+The statistics themselves are checked against references in test_intervals.py, test_significance.py and
+test_power.py; here the numbers are checked against those functions (and scipy) on the same samples, plus a
+seeded simulation of false verdicts.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import pytest
 from scipy import stats
 
 import nbtrack
-from nbtrack.analysis import stats as st
-from nbtrack.analysis.comparison import VERDICTS, Comparison, compare, guess_direction
+from nbtrack.analysis import intervals, power, significance
+from nbtrack.analysis.comparison import VERDICTS, Comparison, compare
+from nbtrack.analysis.metrics import guess_direction
 from nbtrack.cli import main
 
 GROUP_COLUMNS = ["n", "mean", "std", "median", "iqm", "ci_low", "ci_high", "min", "max", "same_data"]
@@ -71,7 +73,7 @@ def test_groups_and_pairs_have_the_documented_columns_and_values(three):
         assert row["std"] == pytest.approx(values.std(ddof=1))
         assert row["median"] == pytest.approx(np.median(values))
         assert row["iqm"] == pytest.approx(stats.trim_mean(values, 0.25))
-        assert (row["ci_low"], row["ci_high"]) == pytest.approx(st.hall_t_interval(values))
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(intervals.hall_t_interval(values))
         assert (row["min"], row["max"]) == (values.min(), values.max())
         assert row["ci_method"] == "hall-t" and row["iqm_ci_method"] == "bootstrap"
     # the reference is the best by IQM; every quantity is group versus reference
@@ -87,7 +89,7 @@ def test_groups_and_pairs_have_the_documented_columns_and_values(three):
     assert (p.loc["lr=0.01", "diff_ci_low"], p.loc["lr=0.01", "diff_ci_high"]) == pytest.approx((ci.low, ci.high))
     u = stats.mannwhitneyu(a, ref).statistic
     assert p.loc["lr=0.01", "p_greater"] == pytest.approx(u / 64)
-    assert p.loc["lr=0.01", "effect_size"] == pytest.approx(st.hedges_g(a, ref))
+    assert p.loc["lr=0.01", "effect_size"] == pytest.approx(significance.hedges_g(a, ref))
     assert (
         p.loc["lr=0.01", "p_greater_ci_low"] <= p.loc["lr=0.01", "p_greater"] <= p.loc["lr=0.01", "p_greater_ci_high"]
     )
@@ -102,16 +104,16 @@ def test_reference_picked_from_data_adjusts_over_all_pairs(three):
     for i in range(3):
         for j in range(i + 1, 3):
             raw.append(stats.ttest_ind(three[labels[i]], three[labels[j]], equal_var=False).pvalue)
-    holm, _ = st.adjust_pvalues(raw, "holm")
+    holm, _ = significance.adjust_pvalues(raw, "holm")
     # pairs (0.01 vs 0.1) and (1.0 vs 0.1) are raw[0] and raw[2]; the family has all three
     assert sorted(cmp.pairs.p_adjusted) == pytest.approx(sorted([holm[0], holm[2]]))
     assert any("all 3 pairwise" in n for n in cmp.notes)
     # with a baseline given, the family is only the comparisons with it
     given = compare(frame(three, seeds=False), metric="acc", baseline="lr=0.1")
-    expected, _ = st.adjust_pvalues([raw[0], raw[2]], "holm")
+    expected, _ = significance.adjust_pvalues([raw[0], raw[2]], "holm")
     assert sorted(given.pairs.p_adjusted) == pytest.approx(sorted(expected))
     bh = compare(frame(three, seeds=False), metric="acc", baseline="lr=0.1", adjust="bh")
-    assert sorted(bh.pairs.p_adjusted) == pytest.approx(sorted(st.adjust_pvalues([raw[0], raw[2]], "bh")[0]))
+    assert sorted(bh.pairs.p_adjusted) == pytest.approx(sorted(significance.adjust_pvalues([raw[0], raw[2]], "bh")[0]))
 
 
 def test_baseline_as_label_dict_or_run_id(three):
@@ -227,7 +229,7 @@ def test_nadeau_bengio_for_folds():
     cmp = compare(f, metric="acc", baseline="model=a", cv=(900, 100))
     row = cmp.pairs.iloc[0]
     b, a = f[f["params.model"] == "b"]["metrics.acc"].to_numpy(), f[f["params.model"] == "a"]["metrics.acc"].to_numpy()
-    expected = st.nadeau_bengio_test(b, a, 900, 100)
+    expected = significance.nadeau_bengio_test(b, a, 900, 100)
     assert row.test == "nadeau-bengio" and row.p_value == pytest.approx(expected.p_value)
     plain = compare(f, metric="acc", baseline="model=a")
     assert plain.pairs.test.iloc[0] == "paired-t" and plain.pairs.p_value.iloc[0] < row.p_value
@@ -243,8 +245,8 @@ def test_small_groups_warn_and_need_more_runs():
     row = cmp.pairs.iloc[0]
     assert row.verdict == "needs more runs"
     # the estimate is the power calculation for the observed effect (paired by seed here: d_z, 80%, 0.05)
-    dz = st.paired_dz(groups["b"], groups["a"])
-    assert row.runs_needed == max(st.runs_needed(dz, 0.8, 0.05, "paired"), 3 + 1)
+    dz = significance.paired_dz(groups["b"], groups["a"])
+    assert row.runs_needed == max(power.runs_needed(dz, 0.8, 0.05, "paired"), 3 + 1)
     assert "needs more runs" in cmp.to_text() and "fewer than 5 runs" in cmp._repr_html_()
 
 
@@ -420,9 +422,9 @@ def test_across_datasets_friedman_and_cd():
     assert "dataset" in cmp.pairs.columns
     assert list(cmp.ranks.group) == ["model=c", "model=b", "model=a"]
     means = pd.DataFrame(rows).groupby(["tags.dataset", "params.model"])["metrics.acc"].mean().unstack()
-    expected = st.friedman(means[["a", "b", "c"]].to_numpy())
+    expected = significance.friedman(means[["a", "b", "c"]].to_numpy())
     row = cmp.friedman.iloc[0]
-    assert row.statistic == pytest.approx(expected.statistic) and row.cd == pytest.approx(st.nemenyi_cd(3, 6))
+    assert row.statistic == pytest.approx(expected.statistic) and row.cd == pytest.approx(significance.nemenyi_cd(3, 6))
     assert set(json.loads(cmp.to_json())) == {"groups", "pairs", "warnings", "ranks", "friedman"}
     assert "Friedman" in cmp.to_text() and "Friedman" in cmp._repr_html_()
     fig = cmp.plot("cd")
