@@ -16,8 +16,8 @@ import pytest
 import xxhash
 
 import nbtrack
+from nbtrack.data import encoding, file_cache, formats, profiling
 from nbtrack.data import fingerprint as fpmod
-from nbtrack.data import profiling
 from nbtrack.data.fingerprint import Fingerprint, fingerprint_data
 
 HEX = set("0123456789abcdef")
@@ -30,10 +30,10 @@ def h(obj, **options):
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NBTRACK_CACHE_DIR", str(tmp_path / "cache"))
-    fpmod.clear_file_cache()
+    file_cache.clear_file_cache()
     fpmod._profile_cache.clear()
     yield
-    fpmod.clear_file_cache()
+    file_cache.clear_file_cache()
 
 
 def mixed_frame() -> pd.DataFrame:
@@ -324,7 +324,7 @@ def test_equal_content_in_different_objects_hashes_equal():
 def test_without_pyarrow_strings_hash_alike(monkeypatch):
     df = pd.DataFrame({"s": pd.Series(["a", None, "ccc", "é", "\ud800x"], dtype=object)})
     with_arrow = h(df.iloc[:4])
-    monkeypatch.setattr(fpmod, "_pyarrow", lambda: None)
+    monkeypatch.setattr(encoding, "optional_pyarrow", lambda: None)
     assert h(df.iloc[:4]) == with_arrow
     assert len(h(df)) == 32  # a lone surrogate still hashes (as surrogatepass UTF-8)
 
@@ -343,8 +343,8 @@ def test_file_hash_is_xxh3_of_the_bytes_and_cached(tmp_path, monkeypatch):
     path.write_bytes(data)
     _age(path)
     reads = []
-    real = fpmod._read_hash
-    monkeypatch.setattr(fpmod, "_read_hash", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
+    real = file_cache._read_hash
+    monkeypatch.setattr(file_cache, "_read_hash", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
     fp = nbtrack.fingerprint(path)
     assert fp.hash == xxhash.xxh3_128(data).hexdigest() and fp.kind == "file" and fp["size"] == len(data)
     assert nbtrack.fingerprint(str(path)).hash == fp.hash
@@ -358,13 +358,13 @@ def test_file_hash_is_xxh3_of_the_bytes_and_cached(tmp_path, monkeypatch):
 
 
 def test_large_file_cache_survives_the_process(tmp_path, monkeypatch):
-    monkeypatch.setattr(fpmod, "PERSIST_MIN_SIZE", 1000)
+    monkeypatch.setattr(file_cache, "PERSIST_MIN_SIZE", 1000)
     path = tmp_path / "big.bin"
     path.write_bytes(os.urandom(5000))
     _age(path)
     first = nbtrack.fingerprint(path).hash
-    fpmod.clear_file_cache()
-    monkeypatch.setattr(fpmod, "_read_hash", lambda *a, **k: pytest.fail("rehashed despite the disk cache"))
+    file_cache.clear_file_cache()
+    monkeypatch.setattr(file_cache, "_read_hash", lambda *a, **k: pytest.fail("rehashed despite the disk cache"))
     start = time.perf_counter()
     assert nbtrack.fingerprint(path).hash == first
     assert time.perf_counter() - start < 0.5
@@ -373,13 +373,13 @@ def test_large_file_cache_survives_the_process(tmp_path, monkeypatch):
 def test_progress_bar_past_the_delay(tmp_path, monkeypatch, capsys):
     path = tmp_path / "data.bin"
     path.write_bytes(os.urandom(3 * 1024 * 1024))
-    monkeypatch.setattr(fpmod, "FILE_CHUNK", 1024 * 1024)
-    monkeypatch.setattr(fpmod, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(file_cache, "FILE_CHUNK", 1024 * 1024)
+    monkeypatch.setattr(file_cache, "PROGRESS_AFTER", 0.0)
     nbtrack.fingerprint(path)
     err = capsys.readouterr().err
     assert "nbtrack: hashing data.bin" in err and "100%" in err and err.endswith("\n")
-    monkeypatch.setattr(fpmod, "PROGRESS_AFTER", 2.0)
-    fpmod.clear_file_cache()
+    monkeypatch.setattr(file_cache, "PROGRESS_AFTER", 2.0)
+    file_cache.clear_file_cache()
     nbtrack.fingerprint(path)
     assert capsys.readouterr().err == ""
 
@@ -427,7 +427,7 @@ def test_detect_format(tmp_path):
         "blob": ("binary", None),
     }
     for name, want in expected.items():
-        assert fpmod.detect_format(tmp_path / name) == want, name
+        assert formats.detect_format(tmp_path / name) == want, name
     assert nbtrack.fingerprint(tmp_path / "t.csv.gz").to_dict()["compression"] == "gzip"
     assert pq is not None
 

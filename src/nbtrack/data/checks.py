@@ -591,10 +591,10 @@ def _compare_numeric(
     small = _small(cur, ref, name, limits)
     stats = _scipy_stats() if small is not None else None
     if small is not None and stats is not None:
-        from nbtrack.data.profiling import _numeric_values
+        from nbtrack.data.profiling import numeric_values
 
-        a, _ = _numeric_values(small[0])
-        b, _ = _numeric_values(small[1])
+        a, _ = numeric_values(small[0])
+        b, _ = numeric_values(small[1])
         if len(a) == 0 or len(b) == 0:
             return
         result = stats.ks_2samp(b, a)
@@ -732,7 +732,7 @@ def _expected_type(spec: Any) -> tuple[str, Any]:
             return family, _FAMILIES[family]
     import pandas as pd
 
-    from nbtrack.data.fingerprint import logical_type
+    from nbtrack.data.encoding import logical_type
 
     try:
         exact = logical_type(pd.Series([], dtype=spec))
@@ -777,7 +777,7 @@ def expect(
     """
     import pandas as pd
 
-    from nbtrack.data.fingerprint import logical_type
+    from nbtrack.data.encoding import logical_type
 
     label = name or "data"
     if schema is None and reference is None:
