@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,7 +90,7 @@ class Comparison:
         diagram across data sets)."""
         from nbtrack.analysis import plots
 
-        makers = {
+        makers: dict[str, Callable[..., Any]] = {
             "box": plots.box,
             "diff": plots.diff,
             "curves": plots.curves,

@@ -142,7 +142,8 @@ def load_frame(runs: Any, store: Any, status: str | Sequence[str] | None) -> tup
             from nbtrack.capture.lifecycle import default_experiment
 
             runs = default_experiment()
-        frame = query_runs(experiment=runs, status=status, store=store)
+        wanted = status if status is None or isinstance(status, str) else list(status)
+        frame = query_runs(experiment=runs, status=wanted, store=store)
         if frame.empty:
             state = f" {status}" if isinstance(status, str) else ""
             raise ValueError(f"no{state} runs in experiment {runs!r}")
@@ -155,7 +156,9 @@ def load_frame(runs: Any, store: Any, status: str | Sequence[str] | None) -> tup
     return frame, f"{len(full)} runs"
 
 
-def _dataset_column(frame: Any, dataset: str | None, exclude: set[str] = frozenset()) -> tuple[str | None, str]:
+def _dataset_column(
+    frame: Any, dataset: str | None, exclude: frozenset[str] | set[str] = frozenset()
+) -> tuple[str | None, str]:
     if dataset is not None:
         name = dataset.split(".", 1)[1] if dataset.startswith(("tags.", "params.")) else dataset
         for col in (dataset,) if dataset.startswith(("tags.", "params.")) else (f"tags.{name}", f"params.{name}"):

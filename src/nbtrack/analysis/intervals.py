@@ -164,8 +164,8 @@ def iqm_interval(
     if a.size < IQM_BOOTSTRAP_MIN_N:
         lo, hi = tukey_mclaughlin_interval(a, confidence)
         return lo, hi, "tukey-mclaughlin"
-    lo, hi = bootstrap_iqm_intervals(a[None, :], confidence, n_boot, seed)
-    return float(lo[0]), float(hi[0]), "bootstrap"
+    lows, highs = bootstrap_iqm_intervals(a[None, :], confidence, n_boot, seed)
+    return float(lows[0]), float(highs[0]), "bootstrap"
 
 
 def median_interval(x: Any, confidence: float = 0.95) -> tuple[float, float]:

@@ -75,7 +75,7 @@ def box(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
         data = [runs.loc[runs["group"] == lab, "value"].to_numpy() for lab in labels]
         pos = np.arange(1, len(labels) + 1)
         for p, values in zip(pos, data, strict=True):
-            _draw_box(ax, p, values)
+            _draw_box(ax, float(p), values)
         for p, values in zip(pos, data, strict=True):
             ax.scatter(
                 p + rng.uniform(-0.12, 0.12, len(values)),

@@ -273,7 +273,7 @@ def _env_diff(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
         lower_a = {k.lower(): (k, v) for k, v in pa.items()}
         lower_b = {k.lower(): (k, v) for k, v in pb.items()}
         for key in sorted(set(lower_a) | set(lower_b)):
-            name = (lower_b.get(key) or lower_a.get(key))[0]
+            name = lower_b[key][0] if key in lower_b else lower_a[key][0]
             add(f"package {name}", lower_a.get(key, (None, None))[1], lower_b.get(key, (None, None))[1])
     elif (pa is None and isinstance(pb, dict)) or (isinstance(pa, dict) and pb is None):
         rows.append(

@@ -289,11 +289,11 @@ def group_stats(groups: list[Group], options: TestOptions) -> list[dict[str, Any
         if len(g.values) >= IQM_BOOTSTRAP_MIN_N:
             by_size.setdefault(len(g.values), []).append(k)
     for _n, members in by_size.items():  # one vectorized bootstrap per sample size
-        lo, hi = bootstrap_iqm_intervals(
+        lows, highs = bootstrap_iqm_intervals(
             np.stack([groups[k].values for k in members]), confidence, options.n_boot, options.seed
         )
         for pos, k in enumerate(members):
-            boot[k] = (float(lo[pos]), float(hi[pos]))
+            boot[k] = (float(lows[pos]), float(highs[pos]))
     for k, g in enumerate(groups):
         x = g.values
         n = len(x)
@@ -358,6 +358,7 @@ def pair_test(a: Group, b: Group, options: TestOptions, folds_vary: bool) -> tup
     if use_pairs and test in ("welch", "mann-whitney"):
         use_pairs = False
     if use_pairs:
+        assert aligned is not None  # use_pairs says so
         x, y = aligned
         if test == "nadeau-bengio" or (test is None and cv is not None and folds_vary):
             assert cv is not None

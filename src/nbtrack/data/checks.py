@@ -72,7 +72,14 @@ def check_data(
     store). Thresholds are the keyword arguments.
     """
     limits = _Thresholds(
-        null_share, mean_shift, tuple(std_ratio), p_value, wasserstein, jensen_shannon, dataset_drift, small_sample
+        null_share,
+        mean_shift,
+        (std_ratio[0], std_ratio[1]),
+        p_value,
+        wasserstein,
+        jensen_shannon,
+        dataset_drift,
+        small_sample,
     )
     cur = resolve_input(current, store, "current")
     ref = resolve_input(reference, store, "reference")

@@ -55,17 +55,17 @@ def jensen_shannon(p: Sequence[float], q: Sequence[float], base: float | None = 
     """Jensen-Shannon distance between two discrete distributions (as scipy.spatial.distance.jensenshannon)."""
     import numpy as np
 
-    p = np.asarray(p, dtype=np.float64)
-    q = np.asarray(q, dtype=np.float64)
-    p = p / p.sum()
-    q = q / q.sum()
-    m = (p + q) / 2
+    pv = np.asarray(p, dtype=np.float64)
+    qv = np.asarray(q, dtype=np.float64)
+    pv = pv / pv.sum()
+    qv = qv / qv.sum()
+    m = (pv + qv) / 2
 
     def kl(x: Any) -> float:
         keep = x > 0
         return float(np.sum(x[keep] * np.log(x[keep] / m[keep])))
 
-    js = (kl(p) + kl(q)) / 2
+    js = (kl(pv) + kl(qv)) / 2
     if base is not None:
         js /= math.log(base)
     return math.sqrt(max(js, 0.0))

@@ -313,6 +313,26 @@ def _datetime_values(arr: Any, kind: str) -> tuple[str, Any]:
     return "", arr.view("<i8")
 
 
+def _without_nulls(write: Callable[[Any, Any], None], values: Any) -> Callable[[Any], None]:
+    """An encoder writing ``nulls`` = no missing value, then the values."""
+
+    def encode(h: Any) -> None:
+        h.update(b"\x00")
+        write(h, values)
+
+    return encode
+
+
+def _with_nulls(write: Callable[[Any, Any], None], values: Any, mask: Any) -> Callable[[Any], None]:
+    """An encoder writing the missing-value mask, then the values."""
+
+    def encode(h: Any) -> None:
+        _nulls(h, mask)
+        write(h, values)
+
+    return encode
+
+
 def column_encoder(values: Any) -> tuple[str, Callable[[Any], None]]:
     """(logical type, function writing nulls+values to a hasher) for a Series/Index/1-D array."""
     np = loaded_numpy()
@@ -323,17 +343,17 @@ def column_encoder(values: Any) -> tuple[str, Callable[[Any], None]]:
     if pd is not None and isinstance(dtype, pd.DatetimeTZDtype):
         naive = pd.Series(values).dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
         suffix, ints = _datetime_values(naive, "M")
-        return f"datetime[{dtype.tz}]{suffix}", lambda h: (h.update(b"\x00"), _hash_raw(h, ints))
+        return f"datetime[{dtype.tz}]{suffix}", _without_nulls(_hash_raw, ints)
     if isinstance(dtype, np.dtype):
         arr = np.asarray(values)
         kind = dtype.kind
         if kind in "biufc":
             name = "bool" if kind == "b" else dtype.name
-            return name, lambda h: (h.update(b"\x00"), _hash_numeric(h, arr))
+            return name, _without_nulls(_hash_numeric, arr)
         if kind in "mM":
             suffix, ints = _datetime_values(arr, kind)
             name = ("datetime" if kind == "M" else "timedelta") + suffix
-            return name, lambda h: (h.update(b"\x00"), _hash_raw(h, ints))
+            return name, _without_nulls(_hash_raw, ints)
         if kind == "U":
             return "string", lambda h: _hash_strings(h, arr)
         if kind == "O":
@@ -355,10 +375,10 @@ def column_encoder(values: Any) -> tuple[str, Callable[[Any], None]]:
         name = "bool" if numpy_dtype.kind == "b" else numpy_dtype.name
         if numpy_dtype.kind == "f":
             floats = series.to_numpy(dtype=numpy_dtype, na_value=np.nan)
-            return name, lambda h: (h.update(b"\x00"), _hash_numeric(h, floats))
+            return name, _without_nulls(_hash_numeric, floats)
         mask = series.isna().to_numpy()
         ints = series.to_numpy(dtype=numpy_dtype, na_value=numpy_dtype.type(0))
-        return name, lambda h: (_nulls(h, mask), _hash_numeric(h, ints))
+        return name, _with_nulls(_hash_numeric, ints, mask)
     return str(dtype), lambda h: _hash_generic(h, np.asarray(values, dtype=object))
 
 

@@ -105,7 +105,7 @@ def expect(
     frame = data.to_frame() if isinstance(data, pd.Series) else data
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"expect() checks a DataFrame or Series, not {type(data).__name__}")
-    positions = {}
+    positions: dict[str, int] = {}
     for i, column in enumerate(frame.columns):
         positions.setdefault(str(column), i)
     problems: list[str] = []

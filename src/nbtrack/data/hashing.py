@@ -210,7 +210,7 @@ def dir_record(path: Path) -> dict[str, Any]:
     h = xxhash.xxh3_128()
     h.update(b"nbtrack-dir-2" + U64.pack(len(files)))
     done = 0
-    entries = []
+    entries: list[dict[str, Any]] = []
     for rel, file, size in files:
         entry, done = file_entry(file, progress, done)
         write_text(h, rel)

@@ -54,7 +54,9 @@ def is_numeric_type(ltype: str | None) -> bool:
 
 
 def is_categorical_type(ltype: str | None) -> bool:
-    return bool(ltype) and (ltype in ("string", "bool", "object") or ltype.startswith("category"))
+    if not ltype:
+        return False
+    return ltype in ("string", "bool", "object") or ltype.startswith("category")
 
 
 def _round(x: float) -> float:
@@ -170,7 +172,7 @@ def _top(keys: list[Any], counts: Any, k: int) -> list[list[Any]]:
     return [[_cut(keys[i]), int(counts[i])] for i in _top_indices(counts, k)]
 
 
-def _arrow_value_counts(values: Any) -> tuple[list[Any], Any, int, int] | None:
+def _arrow_value_counts(values: Any) -> tuple[Any, Any, int, int] | None:
     """(top candidate keys, counts, distinct, nulls) of a string column through pyarrow, or None."""
 
     chunks = arrow_chunks(values)
@@ -208,7 +210,7 @@ def _categorical_profile(values: Any, ltype: str, top: int) -> dict[str, Any]:
         present = series.dropna().to_numpy(dtype=bool)
         trues = int(np.count_nonzero(present))
         pairs = [(key, count) for key, count in (("True", trues), ("False", len(present) - trues)) if count]
-        top_values = sorted(([key, count] for key, count in pairs), key=lambda pair: -pair[1])
+        top_values = [[key, count] for key, count in sorted(pairs, key=lambda pair: -pair[1])]
         return {"nulls": int(len(series) - len(present)), "distinct": len(pairs), "top": top_values}
     if ltype == "string":
         counted = _arrow_value_counts(values.array if hasattr(values, "array") else values)
