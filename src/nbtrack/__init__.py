@@ -79,9 +79,9 @@ _LAZY = {
     "fingerprint": "data.fingerprint",
     "Fingerprint": "data.fingerprint",
     "check_data": "data.checks",
-    "expect": "data.checks",
-    "DataCheckReport": "data.checks",
-    "DataExpectationError": "data.checks",
+    "expect": "data.expect",
+    "DataCheckReport": "data.findings",
+    "DataExpectationError": "errors",
     "export": "exporting.exporter",
 }
 

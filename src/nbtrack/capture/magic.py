@@ -25,8 +25,8 @@ from nbtrack import values
 from nbtrack.capture import params as params_mod
 from nbtrack.capture.lifecycle import ActiveRun, default_experiment, status_for, warn
 from nbtrack.capture.notebook import notebook_path, snapshot, snapshot_mode, store_history
-from nbtrack.capture.summary import RunSummary, data_change
-from nbtrack.data.checks import change_notes
+from nbtrack.capture.summary import RunSummary
+from nbtrack.data.drift import data_change
 from nbtrack.data.fingerprint import is_data
 from nbtrack.run import inflate_data
 from nbtrack.store.local import get_store
@@ -333,9 +333,10 @@ class TrackMagics(Magics):
         if parent:
             previous = run.store.run_docs().get(parent)
             previous_data = inflate_data(run.store, previous.get("data") or {}) if previous else None
-        change = data_change(run.data, previous_data)
+        data = data_change({**run.data, **run.profiles}, previous_data)  # profiles inline, for the notes
+        change = data.summary()
         run.extra["data_change"] = change
-        run.extra["data_notes"] = change_notes(run.profiles, previous_data)
+        run.extra["data_notes"] = data.notes
         run.finish(status_for(error), error)
         if not args.quiet:
             from IPython.display import display

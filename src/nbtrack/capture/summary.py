@@ -18,19 +18,8 @@ def _fmt(value: Any) -> str:
     return text if len(text) <= 24 else text[:21] + "..."
 
 
-def data_change(current: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
-    """How the data of a run differs from the previous run of the same cell."""
-    if previous is None:
-        return {"state": "first" if current else "none", "changed": [], "added": [], "removed": []}
-    changed = sorted(k for k in current.keys() & previous.keys() if current[k].get("hash") != previous[k].get("hash"))
-    added = sorted(current.keys() - previous.keys())
-    removed = sorted(previous.keys() - current.keys())
-    state = "none" if not current and not previous else "changed" if changed or added or removed else "unchanged"
-    return {"state": state, "changed": changed, "added": added, "removed": removed}
-
-
 def _data_text(change: dict[str, Any], notes: dict[str, str] | None = None) -> str:
-    """The data part of the summary line; ``notes`` says what changed per input (checks.change_notes)."""
+    """The data part of the summary line (``change`` from :func:`nbtrack.data.drift.data_change`)."""
     state = change["state"]
     if state == "none":
         return "no data inputs"

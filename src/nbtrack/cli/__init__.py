@@ -134,7 +134,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from nbtrack.analysis.comparison import cli_compare
+    from nbtrack.cli.compare import cli_compare
 
     try:
         return cli_compare(args, _store(args))
@@ -143,7 +143,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from nbtrack.analysis.rundiff import cli_diff
+    from nbtrack.cli.diff import cli_diff
 
     try:
         return cli_diff(args, _store(args))
@@ -200,10 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     remote_cli.add_pull(sub, cmd_pull)
 
     # compare and diff declare their options next to the code that reads them
-    from nbtrack.analysis import comparison, rundiff
+    from nbtrack.cli import compare, diff
 
-    comparison.add_cli(sub, cmd_compare)
-    rundiff.add_cli(sub, cmd_diff)
+    compare.add_cli(sub, cmd_compare)
+    diff.add_cli(sub, cmd_diff)
     from nbtrack.cli import export as export_cli
 
     export_cli.add_export(sub, cmd_export)

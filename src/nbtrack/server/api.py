@@ -211,17 +211,14 @@ def _drift(store: Store, name: str, record: Any, doc: Mapping[str, Any], docs: M
     if not out["changed"]:
         return out
     try:
-        from nbtrack.data.checks import check_data, describe_change
+        from nbtrack.data.drift import data_change
 
         # the records with their profiles, which the store keeps in blobs
         current = Run(dict(doc), store).data.get(name, record)
         before = Run(docs[previous[0]], store).data.get(name, previous[1])
-        out["note"] = describe_change(current, before)
-        report = check_data(dict(current), dict(before))
-        out["findings"] = [
-            {"severity": f.severity, "column": f.column, "statistic": f.statistic, "message": f.message}
-            for f in report.findings
-        ]
+        change = data_change({name: current}, {name: before}, findings=True)
+        out["note"] = change.notes.get(name, "")
+        out["findings"] = change.findings.get(name, [])
     except Exception as exc:  # drift notes are a nicety: never let them break the details view
         out["note"] = out["note"] or f"could not compare with the previous run ({type(exc).__name__})"
     return out

@@ -1,216 +1,27 @@
-"""Statistics for comparing runs, on plain numpy arrays (no pandas, no store).
+"""Tests of one group of runs against another, effect sizes, multiplicity adjustment and the rank tests
+across data sets, on plain numpy arrays (no pandas, no store).
 
-What scipy has is used from scipy (t, nct, studentized range, Wilcoxon, Mann-Whitney, skewtest). What it
-lacks is written here with its reference: Hall's skewness-corrected t interval, the IQM interval, the
-Hettmansperger-Sheather median interval, Newcombe's interval for P(A>B), the Nadeau-Bengio corrected t-test,
-Holm and Benjamini-Hochberg adjustments (scipy has no Holm, and BH only from 1.11), Hedges' g, power and sample
-size of t-tests, the Friedman test with ties and the Nemenyi critical difference.
-
-Every interval here was chosen by its simulated coverage (see ``tests/test_stats.py``), not by habit: on
-lognormal(0, 0.5) scores the Student-t interval of the mean covers 91.7% at n = 5 and 92.4% at n = 12, a
-plain bootstrap less; Hall's interval keeps 92.8-94.4% for n = 5..30 and ~95% on normal scores.
+What scipy has is used from scipy (t, studentized range, Wilcoxon, Mann-Whitney, skewtest). What it lacks is
+written here with its reference: Newcombe's interval for P(A>B), the Nadeau-Bengio corrected t-test, Holm and
+Benjamini-Hochberg adjustments (scipy has no Holm, and BH only from 1.11), Hedges' g, the Friedman test with
+ties and the Nemenyi critical difference.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-SEED_DEFAULT = 0
-N_BOOT_DEFAULT = 2000
-IQM_BOOTSTRAP_MIN_N = 8  # below this the Tukey-McLaughlin interval covers better than the bootstrap
-
-
-def _t_quantile(q: float, df: float) -> float:
-    """Student-t quantile via the scipy.special ufunc (the distribution objects cost ~100x more per call)."""
-    from scipy import special
-
-    return float(special.stdtrit(df, q))
+from nbtrack.analysis.intervals import finite_values, t_quantile
 
 
 def _t_two_sided_p(t: float, df: float) -> float:
     from scipy import special
 
     return float(2 * special.stdtr(df, -abs(t)))
-
-
-def _arr(x: Any) -> np.ndarray:
-    a = np.asarray(x, dtype=float).ravel()
-    return a[np.isfinite(a)]
-
-
-# point estimates --------------------------------------------------------------------------------------
-
-
-def trimmed_mean_sorted(sorted_x: np.ndarray, proportion: float = 0.25) -> np.ndarray:
-    """Trimmed mean along the last axis of already sorted data; cuts ``int(proportion * n)`` from each end,
-    exactly as ``scipy.stats.trim_mean`` does. Works on a (..., n) stack of bootstrap resamples at once."""
-    n = sorted_x.shape[-1]
-    g = int(proportion * n)
-    return sorted_x[..., g : n - g].mean(axis=-1)
-
-
-def iqm(x: Any) -> float:
-    """Interquartile mean, ``scipy.stats.trim_mean(x, 0.25)``: robust to the odd diverged run, yet more
-    efficient than the median (Agarwal et al. 2021, "Deep RL at the edge of the statistical precipice")."""
-    a = np.sort(_arr(x))
-    return float(trimmed_mean_sorted(a)) if a.size else math.nan
-
-
-# one-sample intervals ---------------------------------------------------------------------------------
-
-
-def t_interval(x: Any, confidence: float = 0.95) -> tuple[float, float]:
-    """Student-t interval of the mean."""
-
-    a = _arr(x)
-    n = a.size
-    if n < 2:
-        return (math.nan, math.nan)
-    m, s = a.mean(), a.std(ddof=1)
-    h = _t_quantile(0.5 + confidence / 2, n - 1) * s / math.sqrt(n)
-    return (float(m - h), float(m + h))
-
-
-def hall_t_interval(x: Any, confidence: float = 0.95) -> tuple[float, float]:
-    """Interval of the mean corrected for skewness by Hall's transformation.
-
-    Hall, P. (1992) "On the removal of skewness by transformation", JRSS B 54(1):221-228: with
-    T = (mean - mu) / (s / sqrt(n)) and sample skewness g = m3 / m2^1.5, the statistic
-    G(T) = T + a T^2 + a^2 T^3 / 3 + b, a = g / (3 sqrt(n)), b = g / (6 sqrt(n)), is closer to
-    symmetric than T, and G is monotone with the closed-form inverse
-    G^-1(u) = ((1 + 3a (u - b))^(1/3) - 1) / a. We use Student-t quantiles (compared by Zhou & Dinh 2005,
-    Biostatistics 6:187-200): normal quantiles under-cover below n ~ 30. Reduces to the t interval for
-    symmetric samples. Simulated coverage (100,000 draws each): normal 94.7-95.1% for n = 5..30;
-    lognormal(0, 0.5) 92.8% (n = 5), 93.8% (n = 12), 94.4% (n = 30), where Student-t gives 91.7/92.4/93.5%.
-    """
-
-    a = _arr(x)
-    n = a.size
-    if n < 2:
-        return (math.nan, math.nan)
-    m = a.mean()
-    s = a.std(ddof=1)
-    if s == 0:
-        return (float(m), float(m))
-    c = a - m
-    g = float(np.mean(c**3) / np.mean(c**2) ** 1.5)
-    aa = g / (3 * math.sqrt(n))
-    bb = g / (6 * math.sqrt(n))
-    q = _t_quantile(0.5 + confidence / 2, n - 1)
-
-    def inverse(u: float) -> float:
-        if abs(aa) < 1e-12:
-            return u - bb
-        # G is flat at its inflection t = -1/a; past it the inverse runs away (a bound 9 standard errors out
-        # for n = 6 and skewness -1.5). Stopping there costs < 0.2 points of coverage and bounds the width.
-        return (np.cbrt(max(1 + 3 * aa * (u - bb), 0.0)) - 1) / aa
-
-    se = s / math.sqrt(n)
-    return (float(m - se * inverse(q)), float(m - se * inverse(-q)))
-
-
-MEAN_CI_METHODS = {"hall-t": hall_t_interval, "t": t_interval}
-
-
-def mean_interval(x: Any, confidence: float = 0.95, method: str = "hall-t") -> tuple[float, float]:
-    """Interval of the mean: ``"hall-t"`` (default, see :func:`hall_t_interval`) or ``"t"`` (Student)."""
-    try:
-        return MEAN_CI_METHODS[method](x, confidence)
-    except KeyError:
-        raise ValueError(f"unknown interval method {method!r}: use one of {sorted(MEAN_CI_METHODS)}") from None
-
-
-def tukey_mclaughlin_interval(x: Any, confidence: float = 0.95, proportion: float = 0.25) -> tuple[float, float]:
-    """Interval of a trimmed mean from the winsorized variance (Tukey & McLaughlin 1963; Wilcox,
-    "Introduction to Robust Estimation and Hypothesis Testing", sec. 4.4): se = s_w / ((h / n) sqrt(n)) with
-    h = n - 2g kept values and h - 1 degrees of freedom. Used for the IQM below 8 runs, where it covers
-    92.2-93.7% (normal and lognormal(0, 0.5), n = 5..7) and the bootstrap only 89-92%."""
-
-    a = np.sort(_arr(x))
-    n = a.size
-    g = int(proportion * n)
-    h = n - 2 * g
-    if h < 2:
-        return (math.nan, math.nan)
-    tm = a[g : n - g].mean()
-    w = a.copy()
-    w[:g] = a[g]
-    w[n - g :] = a[n - g - 1]
-    se = w.std(ddof=1) / ((h / n) * math.sqrt(n))
-    q = _t_quantile(0.5 + confidence / 2, h - 1)
-    return (float(tm - q * se), float(tm + q * se))
-
-
-def bootstrap_iqm_intervals(
-    samples: np.ndarray, confidence: float = 0.95, n_boot: int = N_BOOT_DEFAULT, seed: int = SEED_DEFAULT
-) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile-bootstrap intervals of the IQM for a (groups, n) stack of equal-size samples, all resamples
-    at once (no Python loop per resample). Resample indices depend only on (seed, n), so a group's interval
-    does not change when other groups are added. The percentile bootstrap is what Agarwal et al. (2021)
-    use for the IQM; simulated coverage 92.8-95% for n >= 8 (normal and lognormal(0, 0.5))."""
-    samples = np.asarray(samples, dtype=float)
-    if samples.ndim == 1:
-        samples = samples[None, :]
-    n = samples.shape[1]
-    rng = np.random.default_rng([int(seed), n])
-    idx = rng.integers(0, n, size=(int(n_boot), n))
-    resampled = np.sort(samples[:, idx], axis=-1)  # (groups, n_boot, n)
-    stat = trimmed_mean_sorted(resampled)
-    alpha = 1 - confidence
-    lo, hi = np.quantile(stat, [alpha / 2, 1 - alpha / 2], axis=1)
-    return lo, hi
-
-
-def iqm_interval(
-    x: Any, confidence: float = 0.95, n_boot: int = N_BOOT_DEFAULT, seed: int = SEED_DEFAULT
-) -> tuple[float, float, str]:
-    """(low, high, method) for the IQM: Tukey-McLaughlin below 8 runs, percentile bootstrap from 8 on."""
-    a = _arr(x)
-    if a.size < IQM_BOOTSTRAP_MIN_N:
-        lo, hi = tukey_mclaughlin_interval(a, confidence)
-        return lo, hi, "tukey-mclaughlin"
-    lo, hi = bootstrap_iqm_intervals(a[None, :], confidence, n_boot, seed)
-    return float(lo[0]), float(hi[0]), "bootstrap"
-
-
-def median_interval(x: Any, confidence: float = 0.95) -> tuple[float, float]:
-    """Distribution-free interval of the median from interpolated order statistics.
-
-    Hettmansperger, T. P. & Sheather, S. J. (1986) "Confidence intervals based on interpolated order
-    statistics", Statistics & Probability Letters 4:75-79. Simulated coverage 94.6-95.1% for n = 6..30; at
-    n = 5 the widest interval [min, max] covers 93.75% exactly, and fewer runs cannot reach that.
-    """
-    a = np.sort(_arr(x))
-    n = a.size
-    if n < 2:
-        return (math.nan, math.nan)
-    k, lam = _hs_weights(n, round(confidence, 12))
-    if lam is None:
-        return (float(a[k - 1]), float(a[n - k]))
-    lo = lam * a[k] + (1 - lam) * a[k - 1]
-    hi = lam * a[n - k - 1] + (1 - lam) * a[n - k]
-    return (float(lo), float(hi))
-
-
-@functools.lru_cache(maxsize=512)
-def _hs_weights(n: int, confidence: float) -> tuple[int, float | None]:
-    """(k, lambda) of the Hettmansperger-Sheather interval for n values; lambda None: no interpolation."""
-    from scipy import stats
-
-    ks = np.arange(1, n // 2 + 1)
-    cover = stats.binom.cdf(n - ks, n, 0.5) - stats.binom.cdf(ks - 1, n, 0.5)  # P(X_(k) <= med <= X_(n-k+1))
-    ok = np.flatnonzero(cover >= confidence)
-    if ok.size == 0 or ok[-1] + 1 >= ks.size:
-        return (int(ks[ok[-1]]) if ok.size else 1), None
-    k = int(ks[ok[-1]])
-    gk, gk1 = float(cover[k - 1]), float(cover[k])
-    interp = (gk - confidence) / (gk - gk1)
-    return k, (n - k) * interp / (k + (n - 2 * k) * interp)
 
 
 # two-sample tests -------------------------------------------------------------------------------------
@@ -240,13 +51,13 @@ def _t_result(test: str, diff: float, se: float, df: float, confidence: float) -
         return TestResult(test, stat, df, p, diff, diff, diff, float(np.sign(diff)))
     t = diff / se
     p = _t_two_sided_p(t, df)
-    h = _t_quantile(0.5 + confidence / 2, df) * se
+    h = t_quantile(0.5 + confidence / 2, df) * se
     return TestResult(test, float(t), float(df), p, diff, diff - h, diff + h, float(np.sign(diff)))
 
 
 def welch_test(a: Any, b: Any, confidence: float = 0.95) -> TestResult:
     """Welch's unequal-variance t-test and interval of the difference of means (Welch 1947)."""
-    a, b = _arr(a), _arr(b)
+    a, b = finite_values(a), finite_values(b)
     na, nb = a.size, b.size
     diff = float(a.mean() - b.mean()) if na and nb else math.nan
     if na < 2 or nb < 2:
@@ -309,7 +120,7 @@ def mann_whitney_test(a: Any, b: Any, confidence: float = 0.95) -> TestResult:
     """Mann-Whitney U test (scipy, exact for small samples without ties); the interval is Welch's."""
     from scipy import stats
 
-    a, b = _arr(a), _arr(b)
+    a, b = finite_values(a), finite_values(b)
     base = welch_test(a, b, confidence)
     if a.size == 0 or b.size == 0:
         return TestResult("mann-whitney", math.nan, math.nan, math.nan, base.diff, math.nan, math.nan, 0.0)
@@ -333,7 +144,7 @@ def mann_whitney_test(a: Any, b: Any, confidence: float = 0.95) -> TestResult:
 def prob_superiority(a: Any, b: Any) -> float:
     """P(A > B) + P(A = B) / 2 for a random run of each: the Mann-Whitney U of A over n_A n_B (McGraw & Wong
     1992's common-language effect size, the AUC)."""
-    a, b = _arr(a), _arr(b)
+    a, b = finite_values(a), finite_values(b)
     if a.size == 0 or b.size == 0:
         return math.nan
     diff = a[:, None] - b[None, :]
@@ -383,7 +194,7 @@ def prob_superiority_interval(p: Any, n_a: Any, n_b: Any, confidence: float = 0.
 def hedges_g(a: Any, b: Any) -> float:
     """Standardized mean difference (A - B) / pooled sd with Hedges' small-sample correction
     J = 1 - 3 / (4 (n_A + n_B) - 9) (Hedges 1981)."""
-    a, b = _arr(a), _arr(b)
+    a, b = finite_values(a), finite_values(b)
     na, nb = a.size, b.size
     if na < 2 or nb < 2:
         return math.nan
@@ -404,93 +215,6 @@ def paired_dz(a: Any, b: Any) -> float:
     if s == 0:
         return 0.0 if d.mean() == 0 else math.copysign(math.inf, d.mean())
     return float(d.mean() / s)
-
-
-# power --------------------------------------------------------------------------------------------------
-
-DESIGNS = ("two-sample", "paired", "nadeau-bengio")
-
-
-def t_power(effect: float, n: Any, alpha: float = 0.05, design: str = "two-sample", rho: float = 0.0) -> Any:
-    """Power of a two-sided t-test with ``n`` runs per group (pairs, or folds for Nadeau-Bengio) when the
-    true standardized effect is ``effect``, from the noncentral t distribution (as R's power.t.test).
-    ``rho`` = n_test / n_train for the Nadeau-Bengio design. ``n`` may be an array."""
-    from scipy import special
-
-    n_arr = np.asarray(n, dtype=float)
-    effect = abs(effect)  # two-sided: symmetric in the sign of the effect
-    if design == "two-sample":
-        df, ncp = 2 * n_arr - 2, effect * np.sqrt(n_arr / 2)
-    elif design == "paired":
-        df, ncp = n_arr - 1, effect * np.sqrt(n_arr)
-    elif design == "nadeau-bengio":
-        df, ncp = n_arr - 1, effect / np.sqrt(1 / n_arr + rho)
-    else:
-        raise ValueError(f"design must be one of {DESIGNS}")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        crit = special.stdtrit(df, 1 - alpha / 2)
-        exact = 1 - special.nctdtr(df, ncp, crit) + np.nan_to_num(special.nctdtr(df, ncp, -crit))
-        # the noncentral t loses accuracy (NaN) at large df, where it is normal to 1e-3
-        z = special.ndtri(1 - alpha / 2)
-        normal = special.ndtr(ncp - z) + special.ndtr(-z - ncp)
-    power = np.where(df > 1000, normal, exact)
-    power = np.where(df > 0, power, np.nan)
-    return float(power) if power.ndim == 0 else power
-
-
-def _normal_size(effect: float, power: float, alpha: float, design: str, rho: float) -> float:
-    from scipy import special
-
-    k = ((special.ndtri(1 - alpha / 2) + special.ndtri(power)) / effect) ** 2
-    if design == "two-sample":
-        return 2 * k
-    if design == "paired":
-        return k
-    return 1 / (1 / k - rho) if 1 / k > rho else math.inf
-
-
-def sample_size(
-    effect: float,
-    power: float = 0.8,
-    alpha: float = 0.05,
-    design: str = "two-sample",
-    rho: float = 0.0,
-    max_n: float = 1e6,
-) -> float:
-    """Runs per group (a real number, round up) giving ``power`` for a two-sided test at ``alpha`` if the true
-    effect were ``effect``; ``inf`` when no n up to ``max_n`` gets there (zero effect, or a Nadeau-Bengio
-    effect too small for any number of folds)."""
-    from scipy.optimize import brentq
-
-    effect = abs(effect)
-    if not np.isfinite(effect):
-        return 2.0 if effect == math.inf else math.nan
-    if effect == 0:
-        return math.inf
-    lo = 2.0
-    if t_power(effect, lo, alpha, design, rho) >= power:
-        return lo
-    if not t_power(effect, max_n, alpha, design, rho) >= power:
-        return math.inf
-    return float(brentq(lambda n: t_power(effect, n, alpha, design, rho) - power, lo, max_n, xtol=1e-6))
-
-
-def runs_needed(
-    effect: float, power: float = 0.8, alpha: float = 0.05, design: str = "two-sample", rho: float = 0.0
-) -> float:
-    """The smallest whole number of runs per group reaching ``power`` (``ceil`` of :func:`sample_size`), found
-    with one vectorized power evaluation around the normal approximation; ``inf`` if unreachable."""
-    effect = abs(effect)
-    if not np.isfinite(effect) or effect == 0:
-        return sample_size(effect, power, alpha, design, rho)
-    guess = _normal_size(effect, power, alpha, design, rho)
-    if math.isfinite(guess) and guess < 1e5:
-        candidates = np.arange(max(2, int(guess * 0.8) - 2), int(guess * 1.25) + 12)
-        ok = np.flatnonzero(t_power(effect, candidates, alpha, design, rho) >= power)
-        if ok.size and (ok[0] > 0 or candidates[0] == 2):
-            return float(candidates[ok[0]])
-    size = sample_size(effect, power, alpha, design, rho)
-    return float(math.ceil(size - 1e-9)) if math.isfinite(size) else size
 
 
 # multiplicity -------------------------------------------------------------------------------------------
@@ -538,7 +262,7 @@ def clearly_skewed(x: Any, min_n: int = 8, min_skew: float = 1.0, alpha: float =
     rejects symmetry at 1% (scipy.stats.skewtest, which needs n >= 8)."""
     from scipy import stats
 
-    a = _arr(x)
+    a = finite_values(x)
     n = a.size
     if n < min_n or a.std() == 0:
         return False
