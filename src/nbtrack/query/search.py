@@ -49,13 +49,18 @@ def runs(
     store: str | Path | Store | None = None,
 ) -> Any:
     """One row per run, newest first: run_id, experiment, name, status, times, ``params.*``, ``metrics.*``,
-    ``tags.*`` and ``data.*`` (content hashes)."""
+    ``tags.*`` and ``data.*`` (content hashes). ``where`` is an expression over the columns, a function of
+    a :class:`Run`, or a TinyDB query over the run records (``where=Query().params.lr < 0.1``)."""
     import pandas as pd
 
     st = get_store(store)
     experiments = {experiment} if isinstance(experiment, str) else set(experiment) if experiment else None
     statuses = {status} if isinstance(status, str) else set(status) if status else None
     docs = st.run_docs()
+    from tinydb.queries import QueryInstance
+
+    if isinstance(where, QueryInstance):  # callable, but over records, not Runs: the store's table filters
+        docs, where = {doc.doc_id: doc for doc in st.table.search(where)}, None
     rows = []
     for doc in docs.values():
         if experiments is not None and doc.get("experiment") not in experiments:
