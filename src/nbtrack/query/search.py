@@ -31,9 +31,15 @@ def runs(
     store: str | Path | Store | None = None,
 ) -> Any:
     """One row per run, newest first: run_id, experiment, name, status, times, ``params.*``, ``metrics.*``,
-    ``tags.*`` and ``data.*`` (content hashes). ``experiment=None`` is every experiment."""
+    ``tags.*`` and ``data.*`` (content hashes). ``experiment=None`` is every experiment. ``where`` is an
+    expression over the columns, a function of a :class:`Run`, or a TinyDB query over the run records
+    (``where=Query().params.lr < 0.1``)."""
     st = get_store(store)
     docs = st.run_docs()
+    from tinydb.queries import QueryInstance
+
+    if isinstance(where, QueryInstance):  # callable, but over records, not Runs: the store's table filters
+        docs, where = {doc.doc_id: doc for doc in st.table.search(where)}, None
     chosen = [doc for doc in docs.values() if not callable(where) or where(Run(doc, st))]
     frame = build_frame(chosen)
     rows = select(frame, experiment=experiment, status=status, where=where if isinstance(where, str) else None).rows
