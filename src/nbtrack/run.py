@@ -206,7 +206,7 @@ class Run:
                 value = _encode_metrics(value) if name == "metrics" else _encode_values(value)
             elif name == "status":
                 value = Status(value).value
-            if name in _ALWAYS or (value is not None and value != {}):
+            if name in _ALWAYS or not (value is None or (name == "links" and not value)):
                 doc[_RENAMED.get(name, name)] = value
         doc.update(self.extra)  # unknown keys, and known ones this release could not read, as they were
         return doc
