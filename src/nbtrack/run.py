@@ -298,15 +298,16 @@ def _fields_of(stored: Mapping[str, Any]) -> dict[str, Any]:
             else:
                 extra[key] = value
         elif name == "status":
-            try:
-                fields["status"] = Status(effective_status(doc))
-            except ValueError:  # a status this release does not know: read as finished, written back as it was
-                fields["status"] = Status.FINISHED
-                extra["status"] = value
+            continue  # below: the status as read depends on the owner too
         elif name in ("data_records", "links") and value is None:
             continue  # an absent mapping
         else:
             fields[name] = value
+    try:
+        fields["status"] = Status(effective_status(doc))
+    except ValueError:  # a status this release does not know: read as finished, written back as it was
+        fields["status"] = Status.FINISHED
+        extra["status"] = doc["status"]
     fields["extra"] = extra
     return fields
 
