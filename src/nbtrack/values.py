@@ -42,6 +42,8 @@ class Encoder:
         if depth > MAX_DEPTH:
             self.notes.append(f"{what} is nested deeper than {MAX_DEPTH} levels: stored as repr")
             return _repr_record(value)
+        if isinstance(value, StoredRepr):  # read back from a record: store it as the repr it was
+            return {TAG: "repr", "type": value.type_name, "v": str(value)}
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, int):

@@ -14,6 +14,7 @@ from typing import Any
 
 from nbtrack import __version__
 from nbtrack.errors import NbtrackError
+from nbtrack.run import Status
 
 
 class CliError(NbtrackError):
@@ -170,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("runs", help="list runs")
     p.add_argument("--experiment", "-e")
-    p.add_argument("--status", "-s", choices=["running", "finished", "failed", "interrupted", "abandoned"])
+    p.add_argument("--status", "-s", choices=[s.value for s in Status])
     p.add_argument("--where", "-w", help='filter, e.g. "params.lr < 0.1 and metrics.acc > 0.9"')
     p.add_argument("--limit", type=int)
     p.add_argument("--format", "-f", choices=["table", "csv", "json"], default="table")

@@ -171,8 +171,8 @@ def runs_table(store: Store) -> RunsTable:
 
 
 def get_record(store: Store, run_id: str) -> dict[str, Any]:
-    """The run's stored record, unchanged."""
-    return store.run_docs()[_resolve(store, run_id)]
+    """The run's record, as ``Run.to_doc()`` writes it (records of earlier releases migrated)."""
+    return Run.from_doc(store.run_docs()[_resolve(store, run_id)], store).to_doc()
 
 
 def run_details(store: Store, run_id: str) -> dict[str, Any]:
@@ -182,7 +182,7 @@ def run_details(store: Store, run_id: str) -> dict[str, Any]:
     doc = docs[_resolve(store, run_id)]
     drift = {name: _drift(store, name, record, doc, docs) for name, record in (doc.get("data") or {}).items()}
     return {
-        "run": doc,
+        "run": Run.from_doc(doc, store).to_doc(),
         "status": effective_status(doc),
         "drift": drift,
         "export": export_formats(),
