@@ -88,9 +88,6 @@ def require_run(call: str) -> ActiveRun:
     return run
 
 
-_require_run = require_run  # the name nbtrack.query.search imports
-
-
 class ActiveRun:
     """A run being recorded. ``id`` is known from the start; ``record`` is the :class:`~nbtrack.run.Run`
     being filled; ``finish`` writes the final record."""

@@ -40,7 +40,7 @@ def runs(
 
     if isinstance(where, QueryInstance):  # callable, but over records, not Runs: the store's table filters
         docs, where = {doc.doc_id: doc for doc in st.table.search(where)}, None
-    chosen = [doc for doc in docs.values() if not callable(where) or where(Run(doc, st))]
+    chosen = [doc for doc in docs.values() if not callable(where) or where(Run.from_doc(doc, st))]
     frame = build_frame(chosen)
     rows = select(frame, experiment=experiment, status=status, where=where if isinstance(where, str) else None).rows
     if len(rows) < len(frame):  # the frame of the selected runs only: their columns, their dtypes
@@ -51,7 +51,7 @@ def runs(
 def get_run(run_id: str, *, store: str | Path | Store | None = None) -> Run:
     """The run with this id (or unambiguous id prefix)."""
     st = get_store(store)
-    return Run(st.get_doc(run_id), st)
+    return Run.from_doc(st.get_doc(run_id), st)
 
 
 def delete_run(run_id: str, *, store: str | Path | Store | None = None) -> str:

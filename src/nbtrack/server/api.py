@@ -140,7 +140,8 @@ def list_runs(
     except QueryError as exc:
         raise ApiError(400, "invalid_query", str(exc)) from None
     rows = selection.page(offset_n, limit_n)
-    page = [table.docs[run_id] for run_id in rows["run_id"]]
+    # each run as its record, exactly what the details endpoint sends
+    page = [Run.from_doc(table.docs[run_id], store).to_doc() for run_id in rows["run_id"]]
     found = columns_of(selection.rows)
 
     def short(columns: list[str]) -> list[str]:
@@ -214,8 +215,8 @@ def _drift(store: Store, name: str, record: Any, doc: Mapping[str, Any], docs: M
         from nbtrack.data.drift import data_change
 
         # the records with their profiles, which the store keeps in blobs
-        current = Run(dict(doc), store).data.get(name, record)
-        before = Run(docs[previous[0]], store).data.get(name, previous[1])
+        current = Run.from_doc(doc, store).data.get(name, record)
+        before = Run.from_doc(docs[previous[0]], store).data.get(name, previous[1])
         change = data_change({name: current}, {name: before}, findings=True)
         out["note"] = change.notes.get(name, "")
         out["findings"] = change.findings.get(name, [])
