@@ -73,9 +73,10 @@ def _record(experiment="exp", data=None, n=6):
 def test_compare_runs_from_the_store_by_experiment_ids_or_current(store_dir, monkeypatch):
     _record()
     with pytest.raises(RuntimeError), nbtrack.track(experiment="exp", params={"lr": 9.0}):
-        raise RuntimeError("failed runs are left out")
+        raise RuntimeError("failed runs are outcomes (issue 14): counted, never silently left out")
     by_name = compare("exp", metric="acc")
-    assert list(by_name.groups.n) == [6, 6] and by_name.pairs.verdict.iloc[0] == "worse"
+    assert list(by_name.groups.n) == [6, 6, 0] and by_name.pairs.verdict.iloc[0] == "worse"
+    assert list(by_name.groups.n_failed) == [0, 0, 1] and by_name.failure_policy == "worst"
     assert by_name.groups.same_data.isna().all()
     ids = list(nbtrack.runs(experiment="exp", status="finished").run_id[:8])
     assert by_name.runs.run_id.nunique() == 12

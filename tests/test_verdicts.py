@@ -116,17 +116,18 @@ def test_nadeau_bengio_for_folds():
     assert not any("Nadeau-Bengio" in w for w in cmp.warnings)
 
 
-def test_small_groups_warn_and_need_more_runs():
+def test_small_groups_warn_and_are_inconclusive_with_runs_for_the_stated_effect():
     rng = np.random.default_rng(6)
     groups = {"a": rng.normal(0.80, 0.02, 3), "b": rng.normal(0.81, 0.02, 3)}
     cmp = compare(frame(groups, param="opt"), metric="acc", baseline="opt=a")
     assert any("fewer than 5 runs" in w for w in cmp.warnings)
     row = cmp.pairs.iloc[0]
-    assert row.verdict == "needs more runs"
-    # the estimate is the power calculation for the observed effect (paired by seed here: d_z, 80%, 0.05)
-    dz = significance.paired_dz(groups["b"], groups["a"])
-    assert row.runs_needed == max(power.runs_needed(dz, 0.8, 0.05, "paired"), 3 + 1)
-    assert "needs more runs" in cmp.to_text() and "fewer than 5 runs" in cmp._repr_html_()
+    assert row.verdict == "inconclusive"  # 3 runs a side can be tested; no verdict either way here
+    # runs needed for the stated effect (default half a pooled SD), paired by seed: d_z = 0.5 sp / sd(diff)
+    sp = np.sqrt((groups["a"].var(ddof=1) + groups["b"].var(ddof=1)) / 2)
+    dz = 0.5 * sp / np.std(groups["b"] - groups["a"], ddof=1)
+    assert row.runs_needed == power.runs_needed(dz, 0.8, 0.05, "paired")
+    assert "inconclusive" in cmp.to_text() and "fewer than 5 runs" in cmp._repr_html_()
 
 
 def test_no_difference_needs_a_negligible_effect_and_enough_runs():
