@@ -9,6 +9,7 @@ ties and the Nemenyi critical difference.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -154,6 +155,7 @@ def _exact_counts(polys: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=256)
 def _u_distribution(m: int, n: int) -> np.ndarray:
     """P(U = u), u = 0..mn, for the Mann-Whitney U without ties: the Gaussian binomial [m+n choose m]_q."""
     from scipy.special import comb
@@ -195,6 +197,7 @@ def shift_interval(a: Any, b: Any, confidence: float = 0.95) -> tuple[float, flo
     return estimate, float(d[k - 1]), float(d[big - k])
 
 
+@functools.lru_cache(maxsize=128)
 def _signed_rank_distribution(n: int) -> np.ndarray:
     polys = []
     for i in range(1, n + 1):
