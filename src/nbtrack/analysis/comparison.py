@@ -2,7 +2,8 @@
 
 ``compare()`` groups runs into configurations (their params, seed-like params left out), summarizes each
 group with intervals, tests every group against a reference group with multiplicity-adjusted p-values, and
-gives a verdict: ``better``, ``worse``, ``no difference`` or ``needs more runs`` (with how many). This
+gives a verdict: ``better``, ``worse``, ``no difference``, ``inconclusive`` (with the runs needed) or ``needs
+more runs``. This
 module is the pipeline; its steps live by concept: :mod:`~nbtrack.analysis.metrics` (which metrics, which way is
 better), :mod:`~nbtrack.analysis.grouping` (runs into groups), :mod:`~nbtrack.analysis.verdicts` (tests and
 verdicts), :mod:`~nbtrack.analysis.ranking` (across data sets), :mod:`~nbtrack.analysis.report` (text and HTML),
@@ -20,11 +21,14 @@ Choices, and why:
 - Tests: paired t (or Wilcoxon if the differences are clearly skewed) when runs match by seed/fold;
   Nadeau-Bengio corrected t for cross-validation folds when ``cv=(n_train, n_test)`` is given; Welch t
   otherwise (Mann-Whitney if scores are clearly skewed, or when asked with ``test=``).
-- A non-significant difference is ``no difference`` only when the observed effect is negligible
-  (|Hedges g| < 0.2) and both groups have at least 5 runs; otherwise ``needs more runs``, with the runs per
-  group that would give 80% power (two-sided, alpha = 1 - confidence divided by the factor the
-  multiplicity adjustment applied to that comparison) if the observed effect were the true one, and at
-  least one more than the runs already there (t-test power; for the rank tests an approximation).
+- ``no difference`` needs an equivalence test (TOST inside +-margin, default half a pooled SD): with a real
+  d = 0.5 effect the old rule (|g| < 0.2 and no significance) said so 16-21% of the time, TOST <= 5%.
+  Otherwise ``inconclusive``, with the runs per group that would detect ``min_effect`` (default half a pooled
+  SD) with 80% power at the level of that comparison (alpha = 1 - confidence divided by the factor the
+  multiplicity adjustment applied to it): a stated effect, not the observed one, which is noise when the
+  answer is unclear. ``needs more runs`` only for degenerate comparisons (under 3 runs, zero variance).
+- Failed runs and NaN/inf scores are the worst outcomes, not dropped (dropping them is survivorship bias):
+  those pairs use Mann-Whitney with the Hodges-Lehmann interval, and P(better) counts them as losses.
 """
 
 from __future__ import annotations
