@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import warnings
 import zlib
 from collections.abc import Iterable
@@ -84,13 +85,15 @@ class Journal:
 
     def refresh(self) -> dict[str, dict[str, Any]]:
         """Bring the state up to date with the file, reading only what was appended since last time."""
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
+        try:  # O_NONBLOCK: a FIFO in the journal's place must not park the reader (regular files ignore it)
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
             self._reset(None)
             return self.state
         try:
             st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise StoreCorruptError(f"{self.path} is not a regular file; nbtrack reads only regular files")
             identity = (st.st_dev, st.st_ino)
             if identity != self._identity or st.st_size < self._offset:
                 self._reset(identity)
