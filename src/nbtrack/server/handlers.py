@@ -173,9 +173,8 @@ class ExportHandler(NbtrackHandler):
     @authorized
     async def get(self, run_id: str) -> None:
         name, content = await self.heavy("export", run_id, self.get_query_argument("format", None))
-        self.set_header("Content-Type", api.content_type(name))
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(Path(name).name)}")
-        self.finish(content)
+        self.finish(content, set_content_type=api.content_type(name))  # APIHandler would say application/json
 
 
 class CompareHandler(NbtrackHandler):
