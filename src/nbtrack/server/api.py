@@ -185,7 +185,7 @@ def _page(table: RunsTable, selection: Any, offset_n: int, limit_n: int) -> dict
 
     rows = selection.page(offset_n, limit_n)
     # each run as its record, exactly what the details endpoint sends
-    page = [Run.from_doc(table.docs[run_id], store).to_doc() for run_id in rows["run_id"]]
+    page = [Run.from_doc(table.docs[run_id]).to_doc() for run_id in rows["run_id"]]
     found = columns_of(selection.rows)
 
     def short(columns: list[str]) -> list[str]:
