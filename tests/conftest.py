@@ -20,10 +20,12 @@ def store_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def ip(store_dir):
-    """IPython's in-process test shell with nbtrack loaded."""
+    """IPython's in-process test shell with nbtrack loaded, as after a kernel restart: an empty namespace and a
+    new history session, whatever the tests before this one (on this worker) ran in it."""
     from IPython.testing.globalipapp import get_ipython, start_ipython
 
     shell = start_ipython() or get_ipython()
+    shell.reset(new_session=True)
     shell.run_line_magic("load_ext", "nbtrack")
     shell.user_ns.pop("__vsc_ipynb_file__", None)
     yield shell

@@ -237,4 +237,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nbtrack: interrupted", file=sys.stderr)
         return 130
-
