@@ -11,7 +11,7 @@ It prints the median (and min / max) wall time of:
    bootstrap: 20 x 3 groups x n_boot resamples, vectorized), the tests of all 190 pairs per metric (the
    reference is picked from the data, so every pair is in the Holm family), P(A>B) intervals, power.
 2. ``compare("experiment")`` end to end from a store holding the same 600 runs (adds ``nbtrack.runs()``).
-3. The bootstrap alone (``stats.bootstrap_iqm_intervals`` on the 60 groups).
+3. The bootstrap alone (``intervals.bootstrap_iqm_intervals`` on the 60 groups).
 
 The target from issue #4 is <= 1 s for (1). Nothing is asserted: machines are shared and noisy, so only
 medians are quoted. The figures and raw samples also go to bench/results/compare-<time>.json (git-ignored).
@@ -37,7 +37,7 @@ for _var in ("NBTRACK_DIR", "NBTRACK_EXPERIMENT", "JPY_SESSION_NAME"):
 import numpy as np  # noqa: E402
 
 import nbtrack  # noqa: E402
-from nbtrack.analysis import stats  # noqa: E402
+from nbtrack.analysis import intervals  # noqa: E402
 
 GROUPS, SEEDS, METRICS = 20, 30, ("acc", "loss", "f1")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def bootstrap_workload() -> None:
         for values in stacks.values():
-            stats.bootstrap_iqm_intervals(values, n_boot=args.n_boot)
+            intervals.bootstrap_iqm_intervals(values, n_boot=args.n_boot)
 
     results["bootstrap alone"] = timed(bootstrap_workload, args.repeat)
 

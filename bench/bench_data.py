@@ -43,8 +43,8 @@ import numpy as np
 import pandas as pd
 
 import nbtrack
+from nbtrack.data import file_cache, profiling
 from nbtrack.data import fingerprint as fpmod
-from nbtrack.data import profiling
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 GB = 1e9
@@ -231,10 +231,10 @@ def bench_file(res: Rows, args: argparse.Namespace, work: Path) -> dict[str, Any
     write_file(path, size)
     # A file modified in the last RACY_SECONDS is hashed but not cached (its next write could keep the same
     # mtime); wait that long so the first hash is cached, as it would be for any file not just written.
-    wait = fpmod.RACY_SECONDS + 0.1 - (time.time() - path.stat().st_mtime)
+    wait = file_cache.RACY_SECONDS + 0.1 - (time.time() - path.stat().st_mtime)
     if wait > 0:
         time.sleep(wait)
-    fpmod.clear_file_cache()
+    file_cache.clear_file_cache()
     start = time.perf_counter()
     first = nbtrack.fingerprint(path).hash
     first_s = time.perf_counter() - start
@@ -257,7 +257,7 @@ def bench_file(res: Rows, args: argparse.Namespace, work: Path) -> dict[str, Any
     )
 
     def disk_hit() -> str:
-        fpmod.clear_file_cache()
+        file_cache.clear_file_cache()
         return nbtrack.fingerprint(path).hash
 
     disk_s, disk_samples, again_disk = timed(disk_hit, 21)

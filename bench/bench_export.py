@@ -29,8 +29,7 @@ from pathlib import Path
 
 import nbtrack
 from nbtrack.capture.lifecycle import ActiveRun
-from nbtrack.capture.notebook import store_history
-from nbtrack.exporting.exporter import plan_export
+from nbtrack.exporting.plan import plan_export
 from nbtrack.store import local as store_mod
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -76,12 +75,7 @@ def make_run(folder: Path, cells: int) -> str:
     store = nbtrack.get_store(folder / "store")
     history = build_history(cells)
     run = ActiveRun(store, name="bench", experiment="bench", source="magic", params={"lr": 0.1, "epochs": 5})
-    run.extra.update(
-        code=history[-1].split("\n", 1)[1],
-        history=store_history(store, history),
-        history_len=len(history),
-        execution_count=len(history),
-    )
+    run.attach_cell(history[-1].split("\n", 1)[1], history=history, execution_count=len(history))
     run.start()
     run.log_metric("score", 1.0)
     run.finish()

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from mlflow_server import MlflowServer  # noqa: E402
 
 import nbtrack  # noqa: E402
-from nbtrack.remote import sync as remote  # noqa: E402
+from nbtrack.remote.client import DEFAULT_WORKERS  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 EXPERIMENT = "bench-push"
@@ -159,7 +159,7 @@ def main() -> int:
     server = MlflowServer(tmp / "server", workers=args.server_workers, backend=args.backend)
     results: dict[str, object] = {
         "runs": args.runs,
-        "client_workers": args.workers or remote.DEFAULT_WORKERS,
+        "client_workers": args.workers or DEFAULT_WORKERS,
         "server_workers": args.server_workers,
         "backend": args.backend,
         "mlflow": mlflow.__version__,

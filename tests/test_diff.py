@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import nbformat
 import numpy as np
 import pytest
 
 import nbtrack
 from nbtrack.analysis.rundiff import RunDiff, cell_diff
-from nbtrack.cli import main
 
 
 def _run(params, metric, data=None, environment=False):
@@ -130,16 +127,3 @@ def test_html_is_escaped(store_dir):
     b = _run({"name": "<script>x</script>"}, 0.8)
     page = nbtrack.diff(a, b)._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;" in page and "<b>bold" not in page
-
-
-def test_cli_diff(store_dir, capsys):
-    a = _run({"lr": 0.1}, 0.8)
-    b = _run({"lr": 0.2}, 0.9)
-    store = ["--store", str(store_dir)]
-    assert main([*store, "diff", a[:12], b[:12]]) == 0
-    assert "~ lr: 0.1 -> 0.2" in capsys.readouterr().out
-    assert main([*store, "diff", a, b, "--format", "json"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert data["a"] == a and data["params"][0] == {"name": "lr", "a": 0.1, "b": 0.2, "change": "changed"}
-    assert main([*store, "diff", a, "zzzzzz"]) == 1
-    assert capsys.readouterr().err.startswith("nbtrack: error: no run")

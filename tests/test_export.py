@@ -22,8 +22,10 @@ from kernel_helpers import KERNEL_TIMEOUT, KernelSession, code, new_session
 
 import nbtrack
 from nbtrack.capture.lifecycle import ActiveRun
-from nbtrack.capture.notebook import store_history
-from nbtrack.exporting.exporter import ExportError, export_action, plan_export, render_params_yaml
+from nbtrack.errors import ExportError
+from nbtrack.exporting.exporter import export_action
+from nbtrack.exporting.plan import plan_export
+from nbtrack.exporting.render import render_params_yaml
 from nbtrack.exporting.runtime import read_params_yaml
 from nbtrack.store import local as store_mod
 from nbtrack.store.local import RunNotFoundError, get_store
@@ -494,14 +496,9 @@ def fake_run(
     run = ActiveRun(store, name=name, experiment="unit", source="magic", params=params)
     for key, record in (data or {}).items():
         run.data[key] = record
-    run.extra.update(
-        code=history[-1].split("\n", 1)[1],
-        history=store_history(store, history),
-        history_len=len(history),
-        execution_count=len(history),
-    )
     if packages is not None:
-        run.extra["env"] = {"packages": store.put_json(packages), "python": "3"}
+        run.record.env_record = {"packages": store.put_json(packages), "python": "3"}
+    run.attach_cell(history[-1].split("\n", 1)[1], history=history, execution_count=len(history))
     run.start()
     run.finish()
     return nbtrack.get_run(run.id, store=store)

@@ -14,9 +14,10 @@ import pytest
 
 import nbtrack
 from nbtrack import ids
+from nbtrack.query.table import build_frame
 from nbtrack.store.local import RUNS, get_store
 from nbtrack.views import widgets as panel_mod
-from nbtrack.views.panel_model import PanelModel, build_frame
+from nbtrack.views.panel_model import PanelModel
 
 EVIL = "<img src=x onerror=alert(1)>"
 

@@ -18,21 +18,18 @@ import pytest
 
 import nbtrack
 from nbtrack.cli import main as cli_main
-from nbtrack.remote import sync as remote
+from nbtrack.errors import RemoteError
+from nbtrack.remote.live import wait_live
 from nbtrack.remote.mapping import (
-    MAX_ENTITIES_PER_BATCH,
-    MAX_METRICS_PER_BATCH,
     MAX_PARAM_VALUE_LENGTH,
-    MAX_PARAMS_TAGS_PER_BATCH,
     TAG_PUSHED,
     TAG_RUN_ID,
-    Payload,
     build_payload,
     mlflow_key,
     parse_param,
-    plan_batches,
     record_signature,
 )
+from nbtrack.remote.push import parse_since
 from nbtrack.remote.state import PushState, normalize_uri, redact_uri, uri_key
 
 try:
@@ -188,40 +185,6 @@ def test_params_parse_back_to_python_values():
     assert parse_param("os.system('x')") == "os.system('x')"
 
 
-def _payload(n_metrics: int, n_params: int, n_tags: int) -> Payload:
-    payload = Payload("01" * 13, "e", None, "finished", "FINISHED", 0, 1, "sig")
-    payload.metrics = [("m", float(i), i, i) for i in range(n_metrics)]
-    payload.params = [(f"p{i}", "v") for i in range(n_params)]
-    payload.tags = [(f"t{i}", "v") for i in range(n_tags)]
-    return payload
-
-
-def test_batches_respect_mlflow_limits_and_resume_where_they_stopped():
-    payload = _payload(2500, 150, 120)
-    marker = (TAG_PUSHED, "sig")
-    batches = plan_batches(payload, {}, marker)
-    for batch in batches:
-        assert len(batch.metrics) <= MAX_METRICS_PER_BATCH
-        assert len(batch.params) <= MAX_PARAMS_TAGS_PER_BATCH and len(batch.tags) <= MAX_PARAMS_TAGS_PER_BATCH
-        assert batch.entities <= MAX_ENTITIES_PER_BATCH
-    assert sum(len(b.metrics) for b in batches) == 2500
-    assert sum(len(b.params) for b in batches) == 150
-    assert sum(len(b.tags) for b in batches) == 121
-    assert batches[-1].tags[-1] == marker  # the completion marker goes last
-    # the first two metric batches confirmed: only the rest of the metrics, then params and tags
-    parts = {}
-    for batch in batches[:2]:
-        parts.update(batch.completes)
-    rest = plan_batches(payload, parts, marker)
-    assert sum(len(b.metrics) for b in rest) == 500
-    # everything confirmed: only the marker is left
-    for batch in batches:
-        parts.update(batch.completes)
-    assert [(b.metrics, b.params, b.tags) for b in plan_batches(payload, parts, marker)] == [([], [], [marker])]
-    # small runs go in one request
-    assert len(plan_batches(_payload(50, 20, 8), {}, marker)) == 1
-
-
 def test_push_state_replays_patches_and_ignores_torn_lines(tmp_path):
     state = PushState(tmp_path, "http://user:secret@Host:5000/")
     state.record("a", run="r1", exp="1", parts={"x": 1})
@@ -243,11 +206,11 @@ def test_push_state_replays_patches_and_ignores_torn_lines(tmp_path):
 
 def test_since_accepts_dates_and_ages():
     now = time.time()
-    assert abs(remote.parse_since("7d") - (now - 7 * 86400)) < 5
-    assert abs(remote.parse_since("12h") - (now - 12 * 3600)) < 5
-    assert remote.parse_since("2024-05-01") < remote.parse_since("2024-05-01T12:00")
-    with pytest.raises(remote.RemoteError, match="not a date"):
-        remote.parse_since("last tuesday")
+    assert abs(parse_since("7d") - (now - 7 * 86400)) < 5
+    assert abs(parse_since("12h") - (now - 12 * 3600)) < 5
+    assert parse_since("2024-05-01") < parse_since("2024-05-01T12:00")
+    with pytest.raises(RemoteError, match="not a date"):
+        parse_since("last tuesday")
 
 
 def test_payload_of_a_rich_run(store_dir):
@@ -275,31 +238,9 @@ def test_payload_of_a_rich_run(store_dir):
     assert payload.datasets[0]["name"] == "train" and len(payload.datasets[0]["digest"]) == 32
 
 
-def test_progress_shows_runs_and_bytes(monkeypatch):
-    import io
-    import sys
-
-    class Terminal(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    monkeypatch.setattr(sys, "stderr", Terminal())
-    bar = remote._Progress("push", 2, 0, None)
-    bar.advance(1, 1500)
-    bar.advance(1, 2500)
-    bar.close()
-    text = sys.stderr.getvalue()
-    assert "\r[############............] push 1/2 runs  1.5 KB" in text
-    assert "[########################] push 2/2 runs  4.0 KB" in text and text.endswith("\n")
-    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: silent unless asked
-    quiet = remote._Progress("push", 2, 0, None)
-    quiet.advance(2, 10)
-    assert sys.stderr.getvalue() == ""
-
-
 def test_nbtrack_exports_push_and_pull_lazily():
     assert callable(nbtrack.push) and callable(nbtrack.pull)
-    assert nbtrack.push.__module__ == "nbtrack.remote.sync"
+    assert nbtrack.push.__module__ == "nbtrack.remote.push"
 
 
 # against the server ------------------------------------------------------------------------------------
@@ -520,7 +461,7 @@ def test_unreachable_server_fails_fast_with_one_line(store_dir, capsys, monkeypa
     record_runs("down", 1)
     uri = closed_port_uri()
     started = time.monotonic()
-    with pytest.raises(remote.RemoteError, match=f"cannot reach the MLflow tracking server {uri}"):
+    with pytest.raises(RemoteError, match=f"cannot reach the MLflow tracking server {uri}"):
         nbtrack.push(uri)
     assert cli_main(["push", "--to", uri]) == 1
     assert time.monotonic() - started < 30
@@ -532,12 +473,12 @@ def test_unreachable_server_fails_fast_with_one_line(store_dir, capsys, monkeypa
 def test_direct_logging_and_offline_first(server, client, store_dir, monkeypatch):
     monkeypatch.setenv("NBTRACK_TRACKING_URI", server.uri)
     with nbtrack.track(name="live", experiment="live", params={"lr": 0.1}, environment=False) as run:
-        assert remote.wait_live(60)
+        assert wait_live(60)
         started = by_nbtrack_id(client, "live")[run.id]
         assert started.info.status == "RUNNING" and started.data.tags["nbtrack.status"] == "running"
         for step in range(3):
             run.log_metric("loss", 1.0 / (step + 1), step=step)
-    assert remote.wait_live(60)
+    assert wait_live(60)
     finished = by_nbtrack_id(client, "live")[run.id]
     assert finished.info.status == "FINISHED" and finished.data.params["lr"] == "0.1"
     assert len(client.get_metric_history(finished.info.run_id, "loss")) == 3
@@ -550,7 +491,7 @@ def test_direct_logging_and_offline_first(server, client, store_dir, monkeypatch
         warnings.simplefilter("always")
         with nbtrack.track(name="offline", experiment="live", environment=False) as offline:
             offline.log_metric("loss", 0.5)
-        assert remote.wait_live(60)
+        assert wait_live(60)
     messages = [str(w.message) for w in caught if issubclass(w.category, nbtrack.NbtrackWarning)]
     assert len(messages) == 1 and "unreachable" in messages[0] and "nbtrack push --to" in messages[0]
     assert nbtrack.get_run(offline.id).status == "finished"
@@ -567,7 +508,7 @@ def test_direct_logging_from_the_magic(server, client, ip, monkeypatch):
         store_history=True,
     )
     assert result.success
-    assert remote.wait_live(60)
+    assert wait_live(60)
     (run_id,) = nbtrack.runs(experiment="magic-live").run_id
     r = by_nbtrack_id(client, "magic-live")[run_id]
     assert r.info.status == "FINISHED" and r.info.run_name == "cell"
@@ -602,7 +543,7 @@ def test_kill_the_server_mid_push_then_resume(server, client, store_dir, monkeyp
     thread.join(120)
     assert not thread.is_alive()
     error = result.get("error")
-    assert isinstance(error, remote.RemoteError), result
+    assert isinstance(error, RemoteError), result
     assert server.uri in str(error) and "run the same push again to resume" in str(error)
     finished_before = {k for k, e in PushState(store_dir, server.uri).runs.items() if e.get("done")}
     assert 4 <= len(finished_before) < 30 and state_path.exists()
@@ -626,7 +567,7 @@ def test_kill_the_server_mid_push_then_resume(server, client, store_dir, monkeyp
 def _no_live_logging_left(monkeypatch):
     monkeypatch.delenv("NBTRACK_TRACKING_URI", raising=False)
     yield
-    remote.wait_live(30)
+    wait_live(30)
 
 
 def test_import_stays_cheap():

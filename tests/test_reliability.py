@@ -18,7 +18,7 @@ import pytest
 import nbtrack
 from nbtrack import NbtrackWarning
 from nbtrack.cli import main as cli
-from nbtrack.store import journal
+from nbtrack.store import files, journal
 from nbtrack.store.local import Store
 
 WRITER = textwrap.dedent(
@@ -216,18 +216,18 @@ def test_doctor_restores_runs_from_the_last_good_copy(tmp_path):
 def test_disk_full_mid_write_keeps_cell_and_store_intact(store_dir, monkeypatch):
     with nbtrack.track(name="before") as before:
         pass
-    real_write = journal._write_all
+    real_write = files.write_all
 
     def half_then_enospc(fd, data):
         real_write(fd, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(journal, "_write_all", half_then_enospc)
+    monkeypatch.setattr(files, "write_all", half_then_enospc)
     results = []
     with pytest.warns(NbtrackWarning, match="could not be saved.*No space left"), nbtrack.track(name="full"):
         results.append(sum(range(10)))
     assert results == [45]
-    monkeypatch.setattr(journal, "_write_all", real_write)
+    monkeypatch.setattr(files, "write_all", real_write)
     fresh = Store(store_dir)
     assert before.id in fresh.run_docs()
     with nbtrack.track(name="after") as after:

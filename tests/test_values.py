@@ -106,3 +106,25 @@ def test_to_float(value, expected):
 def test_to_float_rejects_non_numbers(value):
     with pytest.raises(TypeError):
         values.to_float(value)
+
+
+# literal_or_text -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("0.1", 0.1), ("3", 3), ("True", True), ("None", None), ("'quoted'", "quoted"), ("[1, 2]", [1, 2])],
+)
+def test_literal_or_text_reads_literals(text, value):
+    assert values.literal_or_text(text) == value
+
+
+@pytest.mark.parametrize("text", ["adam", "1 +", "__import__('os')", "", "a=b", "(" * 500])
+def test_literal_or_text_keeps_anything_else_as_text(text):
+    assert values.literal_or_text(text) == text
+
+
+def test_literal_or_text_accept_narrows_the_literals_kept():
+    assert values.literal_or_text("[1, 2]", values.is_scalar) == "[1, 2]"
+    assert values.literal_or_text("2.5", values.is_scalar) == 2.5
+    assert values.literal_or_text("{1, 2}", lambda v: isinstance(v, list)) == "{1, 2}"

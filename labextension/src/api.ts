@@ -1,27 +1,77 @@
 /**
- * Typed calls to nbtrack's server extension (`/nbtrack/api/`). Field names mirror the stored run record
- * (see nbtrack/run.py and nbtrack/server/api.py): the server sends records unchanged.
+ * Typed calls to nbtrack's server extension (`/nbtrack/api/`). Field names mirror the run record
+ * (`Run.to_doc()` in nbtrack/run.py), which the server sends unchanged.
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-/** One run as stored by nbtrack. Values may be tagged objects (`{"__nbtrack__": "float", "v": "nan"}`). */
+/** Where a run is (nbtrack.run.Status). */
+export type Status = 'running' | 'finished' | 'failed' | 'interrupted' | 'abandoned';
+
+/**
+ * One run record, as `Run.to_doc()` writes it (nbtrack/run.py): the first fields are always there, the
+ * optional ones only when the run has them. Values may be tagged objects (`{"__nbtrack__": "float", "v": "nan"}`).
+ * Digests (`code_blob`, `history`, `series`, `env.packages`) name blobs in the store.
+ */
 export interface IRunRecord {
   id: string;
-  experiment?: string;
-  name?: string | null;
-  status?: string;
-  start_time?: number;
-  end_time?: number | null;
-  duration?: number | null;
-  params?: Record<string, unknown>;
-  metrics?: Record<string, unknown>;
-  tags?: Record<string, unknown>;
-  data?: Record<string, IDataRecord>;
-  code?: string | null;
-  error?: { type?: string; message?: string } | null;
-  parent?: string | null;
-  [key: string]: unknown;
+  experiment: string;
+  name: string | null;
+  status: Status;
+  start_time: number;
+  end_time: number | null;
+  duration: number | null;
+  params: Record<string, unknown>;
+  metrics: Record<string, unknown>;
+  tags: Record<string, unknown>;
+  data: Record<string, IDataRecord>;
+  error: IErrorRecord | null;
+  source: string | null;
+  schema: number;
+  code?: string;
+  code_blob?: string;
+  code_location?: string;
+  execution_count?: number;
+  cell_id?: string;
+  cell_key?: string;
+  history?: string;
+  history_len?: number;
+  snapshot?: ISnapshotInfo;
+  env?: Record<string, unknown>;
+  parent?: string;
+  links?: Record<string, string>;
+  origin?: Record<string, unknown>;
+  owner?: { pid: number; host: string; started: string | null };
+  data_change?: IDataChange;
+  data_notes?: Record<string, string>;
+  series?: string;
+}
+
+/** Why a run failed. */
+export interface IErrorRecord {
+  type: string;
+  message: string;
+  traceback: string;
+}
+
+/** The notebook file as saved when the run ended. */
+export interface ISnapshotInfo {
+  path: string;
+  source: string;
+  blob: string;
+  size: number;
+  mtime: number;
+  stale: boolean;
+  stale_reason: string | null;
+  redacted: boolean;
+}
+
+/** How the inputs differ from the previous run of the same cell. */
+export interface IDataChange {
+  state: 'first' | 'none' | 'changed' | 'unchanged';
+  changed: string[];
+  added: string[];
+  removed: string[];
 }
 
 /** A data fingerprint: content hash, kind, shape, columns (and a profile). */
@@ -39,9 +89,21 @@ export interface IRunsPage {
   offset: number;
   limit: number;
   /** Status as shown: a running run whose kernel is gone is `abandoned`. */
-  status: Record<string, string>;
+  status: Record<string, Status>;
   experiments: { name: string; runs: number }[];
+  /** What a table of the matching runs shows (names without `params.`...), the most often set first. */
+  columns: IRunColumns;
   stamp: string;
+}
+
+/** Chosen by the server (nbtrack.query.select.columns_of) over every run that matches, not just this page. */
+export interface IRunColumns {
+  /** Params whose value differs between the matching runs (all of them for a single run). */
+  params: string[];
+  /** Every metric a matching run has. */
+  metrics: string[];
+  /** Tags whose value differs between the matching runs. */
+  tags: string[];
 }
 
 export interface IVersion {
@@ -59,7 +121,7 @@ export interface IDrift {
 
 export interface IDetails {
   run: IRunRecord;
-  status: string;
+  status: Status;
   drift: Record<string, IDrift>;
   export: { available: boolean; formats: string[] };
 }

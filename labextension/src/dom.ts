@@ -46,7 +46,7 @@ export function table(
 
 const TAG = '__nbtrack__';
 
-/** A stored value as short text: numbers to 4 significant digits, nbtrack's tagged values unwrapped. */
+/** A stored value as short text: numbers to 4 significant digits (as nbtrack/format.py), tagged values unwrapped. */
 export function formatValue(value: unknown): string {
   if (value === null || value === undefined) {
     return '—';
@@ -69,15 +69,19 @@ export function formatTime(seconds: unknown): string {
   return typeof seconds === 'number' ? new Date(seconds * 1000).toLocaleString() : '—';
 }
 
-/** A duration in seconds as `1.2 s` or `3 min 4 s`. */
+/** A duration in seconds as `0.52 s`, `3m 04.1s` or `2h 05m`, as nbtrack/format.py writes it. */
 export function formatDuration(seconds: unknown): string {
-  if (typeof seconds !== 'number') {
+  if (typeof seconds !== 'number' || Number.isNaN(seconds)) {
     return '—';
   }
   if (seconds < 60) {
-    return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
+    return `${seconds.toFixed(2)} s`;
   }
-  return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  if (seconds < 3600) {
+    return `${Math.floor(seconds / 60)}m ${(seconds % 60).toFixed(1).padStart(4, '0')}s`;
+  }
+  const minutes = Math.floor((seconds % 3600) / 60);
+  return `${Math.floor(seconds / 3600)}h ${String(minutes).padStart(2, '0')}m`;
 }
 
 /** A message box: `role=alert` for problems the user must act on, `status` for the rest. */

@@ -1,11 +1,11 @@
 /**
  * The left-sidebar panel: the runs of the active notebook's experiment (or all runs) as a table, with
- * status, the params that differ between runs and the metrics. Select runs to compare or diff them;
- * a run's name opens its details.
+ * status, the params that differ between runs and the metrics (the server chooses them: see
+ * `IRunColumns`). Select runs to compare or diff them; a run's name opens its details.
  */
 import { Widget } from '@lumino/widgets';
 
-import { IRunRecord, IRunsPage } from './api';
+import { IRunsPage } from './api';
 import { formatTime, formatValue, h, message, table } from './dom';
 import { RunsModel } from './model';
 
@@ -155,8 +155,8 @@ export class RunsSidebar extends Widget {
       const where = model.experiment ? `experiment “${model.experiment}”` : 'this store';
       return message('info', `No runs in ${where} yet. Run a %%track cell and it appears here.`);
     }
-    const params = keyColumns(page.runs, 'params', MAX_PARAMS, true);
-    const metrics = keyColumns(page.runs, 'metrics', MAX_METRICS, false);
+    const params = page.columns.params.slice(0, MAX_PARAMS);
+    const metrics = page.columns.metrics.slice(0, MAX_METRICS);
     const headers = [
       'Select',
       'Run',
@@ -229,32 +229,4 @@ export class RunsSidebar extends Widget {
   private _compare: HTMLButtonElement;
   private _diff: HTMLButtonElement;
   private _clear: HTMLButtonElement;
-}
-
-/**
- * The columns worth a place in a narrow table: for params, those whose values differ between the runs
- * shown (a param every run shares says nothing); for metrics, the most often logged.
- */
-export function keyColumns(
-  runs: IRunRecord[],
-  group: 'params' | 'metrics',
-  max: number,
-  varyingOnly: boolean
-): string[] {
-  const seen = new Map<string, Set<string>>();
-  const counts = new Map<string, number>();
-  for (const run of runs) {
-    for (const [key, value] of Object.entries(run[group] ?? {})) {
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-      const values = seen.get(key) ?? new Set<string>();
-      values.add(JSON.stringify(value));
-      seen.set(key, values);
-    }
-  }
-  let keys = [...counts.keys()];
-  if (varyingOnly) {
-    const varying = keys.filter(k => (seen.get(k)?.size ?? 0) > 1 || (counts.get(k) ?? 0) < runs.length);
-    keys = varying.length ? varying : keys;
-  }
-  return keys.sort((a, b) => (counts.get(b) ?? 0) - (counts.get(a) ?? 0) || a.localeCompare(b)).slice(0, max);
 }

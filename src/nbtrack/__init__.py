@@ -74,14 +74,14 @@ _LAZY = {
     "Comparison": "analysis.comparison",
     "diff": "analysis.rundiff",
     "RunDiff": "analysis.rundiff",
-    "push": "remote.sync",
-    "pull": "remote.sync",
+    "push": "remote.push",
+    "pull": "remote.pull",
     "fingerprint": "data.fingerprint",
     "Fingerprint": "data.fingerprint",
     "check_data": "data.checks",
-    "expect": "data.checks",
-    "DataCheckReport": "data.checks",
-    "DataExpectationError": "data.checks",
+    "expect": "data.expect",
+    "DataCheckReport": "data.findings",
+    "DataExpectationError": "errors",
     "export": "exporting.exporter",
 }
 
@@ -96,9 +96,12 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from nbtrack.capture.magic import load_ipython_extension as load
+    """``%load_ext nbtrack``: the ``%%track`` cell magic and the ``%nbtrack`` panel line magic (safe to repeat)."""
+    from nbtrack.capture.magic import load_ipython_extension as load_track
+    from nbtrack.views.panel_magic import register as load_panel
 
-    load(ipython)
+    load_track(ipython)
+    load_panel(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

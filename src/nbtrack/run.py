@@ -1,16 +1,50 @@
-"""``Run``: the read-only view of one recorded run, loading its large parts from the store on demand."""
+"""``Run``: one recorded run as typed fields, and the only translation to and from the stored JSON document.
+
+The lifecycle (:mod:`nbtrack.capture.lifecycle`) fills a ``Run`` and saves ``run.to_doc()``; readers get
+``Run.from_doc(doc, store)``, which migrates records written by earlier releases first
+(:mod:`nbtrack.run_migrations`). Keys a release does not know are kept in ``extra`` and written back.
+
+Large parts live in the store's blobs and the record holds their digests; they load on first access:
+``history`` (field ``history_blob``), ``snapshot`` (``snapshot_info``), ``series`` (``series_blob``),
+``env`` with its package list (``env_record``), ``data`` with its profiles (``data_records``) and a
+script's ``code`` (``code_blob``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import cached_property
 from typing import Any
 
 from nbtrack import values
+from nbtrack.run_migrations import SCHEMA, migrate
 
-STATUSES = ("running", "finished", "failed", "interrupted", "abandoned")
+
+class Status(str, Enum):
+    """Where a run is. A ``str`` so it compares, hashes and serialises as its value."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    ABANDONED = "abandoned"  # recorded as running, but the process that ran it is gone
+
+    __hash__ = str.__hash__
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+STATUSES = tuple(s.value for s in Status)
 
 
 def _process_start(pid: int) -> str | None:
@@ -45,14 +79,15 @@ def owner_alive(owner: dict[str, Any] | None) -> bool:
     return started is None or _process_start(pid) in (None, started)
 
 
-def effective_status(doc: dict[str, Any]) -> str:
+def effective_status(doc: Mapping[str, Any]) -> str:
+    """The stored status, except that a ``running`` run whose process is gone is ``abandoned``."""
     status = doc.get("status", "running")
     if status == "running" and not owner_alive(doc.get("owner")):
-        return "abandoned"
+        return Status.ABANDONED.value
     return status
 
 
-def doc_code(store: Any, doc: dict[str, Any]) -> str | None:
+def doc_code(store: Any, doc: Mapping[str, Any]) -> str | None:
     """A record's code: inline for cells, a shared blob for scripts (one copy however many runs it opens)."""
     digest = doc.get("code_blob")
     if isinstance(digest, str):
@@ -63,7 +98,7 @@ def doc_code(store: Any, doc: dict[str, Any]) -> str | None:
     return doc.get("code")
 
 
-def inflate_data(store: Any, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def inflate_data(store: Any, data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Fingerprint records with their profiles read back from the blobs they were moved to."""
     inflated = {}
     for name, record in data.items():
@@ -78,105 +113,142 @@ def inflate_data(store: Any, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return inflated
 
 
-@dataclass(frozen=True)
+# field name -> document key, for the fields whose document holds a reference that a property loads
+_RENAMED = {
+    "data_records": "data",
+    "code_text": "code",
+    "history_blob": "history",
+    "snapshot_info": "snapshot",
+    "env_record": "env",
+    "series_blob": "series",
+}
+# always written (null when unset); the other fields are written only when they hold something
+_ALWAYS = frozenset(
+    {"id", "experiment", "name", "status", "start_time", "end_time", "duration", "params", "metrics", "tags"}
+    | {"data_records", "error", "source", "schema"}
+)
+_DECODED = ("params", "metrics", "tags")  # the document holds their values.encode() form
+
+
+@dataclass(init=False, repr=False)
 class Run:
-    """One run as recorded. Dict fields hold decoded values (NaN, tuples, numpy arrays come back as such)."""
+    """One run as recorded. ``params``, ``metrics`` and ``tags`` hold decoded values (NaN, tuples, numpy
+    arrays come back as such); large parts load from the store on first access."""
 
-    doc: dict[str, Any] = field(repr=False)
-    store: Any = field(repr=False, compare=False)
+    id: str
+    experiment: str = "default"
+    name: str | None = None
+    status: Status = Status.RUNNING  # as read: a running run whose process is gone reads as ABANDONED
+    start_time: float = 0.0
+    end_time: float | None = None
+    duration: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, Any] = field(default_factory=dict)
+    data_records: dict[str, dict[str, Any]] = field(default_factory=dict)  # profiles moved to blobs
+    code_text: str | None = None  # a cell's code, inline
+    code_blob: str | None = None  # a script's code, one blob shared by every run it opens
+    code_location: str | None = None  # "file:line" of a track() block, or the script's path
+    execution_count: int | None = None
+    cell_id: str | None = None
+    cell_key: str | None = None  # what makes runs "the same cell" (see capture.magic.cell_key)
+    history_blob: str | None = None  # blob of the list of digests of every cell executed up to this one
+    history_len: int | None = None
+    snapshot_info: dict[str, Any] | None = None  # the notebook file as saved: blob, path, staleness
+    env_record: dict[str, Any] | None = None  # package list in a blob
+    error: dict[str, Any] | None = None  # type, message, traceback
+    parent: str | None = None  # the previous run of the same cell
+    links: dict[str, str] = field(default_factory=dict)  # other related runs, by relation
+    origin: dict[str, Any] | None = None  # where a pulled run came from (MLflow server, run id)
+    source: str | None = None  # what recorded it: "api", "magic", "export", "mlflow"
+    owner: dict[str, Any] | None = None  # the process recording it: pid, host, start
+    data_change: dict[str, Any] | None = None  # inputs changed/added/removed against the parent
+    data_notes: dict[str, str] | None = None  # per changed input, what changed
+    series_blob: str | None = None  # every logged metric value
+    schema: int = SCHEMA
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this release does not know, kept as they are
+    store: Any = field(default=None, compare=False)
+
+    def __init__(self, doc: Mapping[str, Any] | None = None, store: Any = None, /, **fields: Any) -> None:
+        """``Run(id=..., ...)`` builds a record; ``Run(doc, store)`` is :meth:`from_doc`, kept for callers of 0.1."""
+        if doc is not None:
+            fields = {**_fields_of(doc), **fields}
+        fields.setdefault("store", store)
+        for f in _FIELDS:
+            if f.name in fields:
+                value = fields.pop(f.name)
+            elif f.default is not dataclasses.MISSING:
+                value = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                raise TypeError(f"Run() needs {f.name}=")
+            setattr(self, f.name, value)
+        if fields:
+            raise TypeError(f"Run() got unknown fields: {', '.join(sorted(fields))}")
+
+    # the JSON document ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any], store: Any = None) -> Run:
+        """The run a stored document records, in any schema this or an earlier release wrote."""
+        return cls(None, store, **_fields_of(doc))
+
+    def to_doc(self) -> dict[str, Any]:
+        """The JSON document the store keeps (schema :data:`~nbtrack.run_migrations.SCHEMA`)."""
+        doc: dict[str, Any] = {}
+        for f in _FIELDS:
+            name = f.name
+            if name in ("extra", "store"):
+                continue
+            value = getattr(self, name)
+            if name in _DECODED:
+                value = _encode_metrics(value) if name == "metrics" else _encode_values(value)
+            elif name == "status":
+                value = Status(value).value
+            if name in _ALWAYS or not (value is None or (name == "links" and not value)):
+                doc[_RENAMED.get(name, name)] = value
+        doc.update(self.extra)  # unknown keys, and known ones this release could not read, as they were
+        return doc
 
     @property
-    def id(self) -> str:
-        return self.doc["id"]
+    def doc(self) -> dict[str, Any]:
+        """The record as stored: ``to_doc()``."""
+        return self.to_doc()
 
-    @property
-    def name(self) -> str | None:
-        return self.doc.get("name")
-
-    @property
-    def experiment(self) -> str:
-        return self.doc.get("experiment", "default")
-
-    @property
-    def status(self) -> str:
-        return effective_status(self.doc)
-
-    @property
-    def start_time(self) -> float:
-        return self.doc.get("start_time")
-
-    @property
-    def end_time(self) -> float | None:
-        return self.doc.get("end_time")
-
-    @property
-    def duration(self) -> float | None:
-        return self.doc.get("duration")
-
-    @cached_property
-    def params(self) -> dict[str, Any]:
-        return values.decode(self.doc.get("params", {}))
-
-    @cached_property
-    def metrics(self) -> dict[str, float]:
-        return values.decode(self.doc.get("metrics", {}))
-
-    @cached_property
-    def tags(self) -> dict[str, Any]:
-        return values.decode(self.doc.get("tags", {}))
+    # large parts, loaded from the store on first access ---------------------------------------------
 
     @cached_property
     def data(self) -> dict[str, dict[str, Any]]:
         """Fingerprint record of each input, with its profile."""
-        return inflate_data(self.store, self.doc.get("data") or {})
+        return inflate_data(self.store, self.data_records)
 
     @cached_property
     def code(self) -> str | None:
         """The tracked cell's body, or the text of the script that opened the run."""
-        return doc_code(self.store, self.doc)
-
-    @property
-    def execution_count(self) -> int | None:
-        return self.doc.get("execution_count")
-
-    @property
-    def cell_id(self) -> str | None:
-        return self.doc.get("cell_id")
-
-    @property
-    def parent(self) -> str | None:
-        """The previous run of the same cell, if any."""
-        return self.doc.get("parent")
-
-    @property
-    def error(self) -> dict[str, Any] | None:
-        return self.doc.get("error")
+        return doc_code(self.store, {"code": self.code_text, "code_blob": self.code_blob})
 
     @cached_property
     def history(self) -> list[str]:
         """Sources of every cell the kernel executed up to and including this run's cell, in order."""
         from nbtrack.capture.notebook import load_history
 
-        digest = self.doc.get("history")
-        return load_history(self.store, digest) if digest else []
+        return load_history(self.store, self.history_blob) if self.history_blob else []
 
     @cached_property
     def snapshot(self) -> Any:
         """The notebook file as saved when the run ended (an nbformat node), or None."""
-        info = self.doc.get("snapshot")
+        info = self.snapshot_info
         if not info:
             return None
         import nbformat
 
         return nbformat.reads(self.store.get_blob(info["blob"]).decode("utf-8"), as_version=4)
 
-    @property
-    def snapshot_info(self) -> dict[str, Any] | None:
-        return self.doc.get("snapshot")
-
     @cached_property
     def env(self) -> dict[str, Any]:
-        env = dict(self.doc.get("env") or {})
+        """Python, platform, git state and the installed packages (read from their blob)."""
+        env = dict(self.env_record or {})
         digest = env.get("packages")
         if isinstance(digest, str):
             try:
@@ -190,10 +262,9 @@ class Run:
         """Every logged metric value: a DataFrame with columns name, step, value, time."""
         import pandas as pd
 
-        digest = self.doc.get("series")
         rows: dict[str, list[Any]] = {"name": [], "step": [], "value": [], "time": []}
-        if digest:
-            for name, points in self.store.get_json(digest).items():
+        if self.series_blob:
+            for name, points in self.store.get_json(self.series_blob).items():
                 n = len(points["step"])
                 rows["name"].extend([name] * n)
                 rows["step"].extend(points["step"])
@@ -205,4 +276,48 @@ class Run:
         return frame
 
     def __repr__(self) -> str:
-        return f"Run(id={self.id!r}, experiment={self.experiment!r}, name={self.name!r}, status={self.status!r})"
+        return f"Run(id={self.id!r}, experiment={self.experiment!r}, name={self.name!r}, status={str(self.status)!r})"
+
+
+_FIELDS = dataclasses.fields(Run)
+_DOC_KEYS = {_RENAMED.get(f.name, f.name): f.name for f in _FIELDS if f.name not in ("extra", "store")}
+
+
+def _fields_of(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The constructor arguments for a stored document, after migrating it to the current schema."""
+    doc = migrate(stored)
+    fields: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in doc.items():
+        name = _DOC_KEYS.get(key)
+        if name is None:
+            extra[key] = value
+        elif name in _DECODED:
+            if isinstance(value, dict):
+                fields[name] = values.decode(value)
+            else:
+                extra[key] = value
+        elif name == "status":
+            continue  # below: the status as read depends on the owner too
+        elif name in ("data_records", "links") and value is None:
+            continue  # an absent mapping
+        else:
+            fields[name] = value
+    try:
+        fields["status"] = Status(effective_status(doc))
+    except ValueError:  # a status this release does not know: read as finished, written back as it was
+        fields["status"] = Status.FINISHED
+        extra["status"] = doc["status"]
+    fields["extra"] = extra
+    return fields
+
+
+def _encode_values(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: values.encode(value)[0] for key, value in mapping.items()}
+
+
+def _encode_metrics(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        key: value if type(value) is float and math.isfinite(value) else values.encode(value)[0]
+        for key, value in mapping.items()
+    }

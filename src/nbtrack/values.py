@@ -14,7 +14,7 @@ import contextlib
 import datetime as _dt
 import math
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 TAG = "__nbtrack__"
@@ -42,6 +42,8 @@ class Encoder:
         if depth > MAX_DEPTH:
             self.notes.append(f"{what} is nested deeper than {MAX_DEPTH} levels: stored as repr")
             return _repr_record(value)
+        if isinstance(value, StoredRepr):  # read back from a record: store it as the repr it was
+            return {TAG: "repr", "type": value.type_name, "v": str(value)}
         if value is None or isinstance(value, (bool, str)):
             return value
         if isinstance(value, int):
@@ -220,3 +222,24 @@ def to_float(value: Any) -> float:
         if isinstance(value, (int, float, bool)):
             return float(value)
     raise TypeError(f"metric value must be a number, not {type(value).__name__}")
+
+
+def is_scalar(value: Any) -> bool:
+    """A number, text, a bool or None."""
+    return value is None or isinstance(value, (int, float, str, bool))
+
+
+def literal_or_text(text: str, accept: Callable[[Any], bool] | None = None) -> Any:
+    """What someone typed as a value (``--param lr=0.1``, a tag in the panel, a script argument, a param
+    MLflow stores as text): the Python literal it spells, else the text itself.
+
+    ``accept`` narrows the literals kept (e.g. :func:`is_scalar`); a literal it refuses stays text. Parsing
+    uses ``ast.literal_eval``, so nothing is ever executed.
+    """
+    import ast
+
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+    return value if accept is None or accept(value) else text

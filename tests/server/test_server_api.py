@@ -177,16 +177,10 @@ async def test_diff(jp_fetch, runs_store):
 def magic_run(store_path, history: list[str]) -> str:
     """A finished run as %%track records it (with the execution history export needs)."""
     from nbtrack.capture.lifecycle import ActiveRun
-    from nbtrack.capture.notebook import store_history
 
     store = nbtrack.get_store(store_path)
     run = ActiveRun(store, name="exported", experiment="unit", source="magic", params={"lr": 0.1})
-    run.extra.update(
-        code=history[-1].split("\n", 1)[1],
-        history=store_history(store, history),
-        history_len=len(history),
-        execution_count=len(history),
-    )
+    run.attach_cell(history[-1].split("\n", 1)[1], history=history, execution_count=len(history))
     run.start()
     run.log_metric("acc", 0.2)
     run.finish()

@@ -11,7 +11,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-_VERDICT_COLORS = {"better": "#1a7f37", "worse": "#cf222e", "no difference": "#57606a", "needs more runs": "#bf8700"}
+from nbtrack.analysis.grouping import slice_rows
+from nbtrack.analysis.keys import format_value, sort_key
+from nbtrack.analysis.metrics import short_metric
+
+_VERDICT_COLORS = {
+    "better": "#1a7f37",
+    "worse": "#cf222e",
+    "no difference": "#57606a",
+    "inconclusive": "#bf8700",
+    "needs more runs": "#bf8700",
+}
 _GROUP_COLORS = [
     "#0969da",
     "#cf222e",
@@ -40,15 +50,13 @@ def _figure(n_panels: int, width: float = 5.0, height: float = 3.6, ncols: int |
 
 def _panels(cmp: Any, metric: str | None, dataset: Any = None) -> list[tuple[str, Any]]:
     """(metric, data set) pairs to draw, in the comparison's order."""
-    from nbtrack.analysis.comparison import _short
-
-    metrics = [_short(metric)] if metric is not None else list(cmp.metrics)
+    metrics = [short_metric(metric)] if metric is not None else list(cmp.metrics)
     unknown = [m for m in metrics if m not in cmp.metrics]
     if unknown:
         raise ValueError(f"metric {unknown[0]!r} is not in this comparison ({', '.join(cmp.metrics)})")
     out = []
     for m in metrics:
-        for ds in cmp._datasets(m):
+        for ds in cmp.datasets(m):
             if dataset is None or ds == dataset:
                 out.append((m, ds))
     return out
@@ -57,7 +65,7 @@ def _panels(cmp: Any, metric: str | None, dataset: Any = None) -> list[tuple[str
 def _title(cmp: Any, metric: str, dataset: Any) -> str:
     arrow = "higher" if cmp.directions[metric] else "lower"
     title = f"{metric} ({arrow} is better)"
-    return title if dataset is None else f"{title}, {cmp._dataset_name}={dataset}"
+    return title if dataset is None else f"{title}, {cmp.dataset_name}={dataset}"
 
 
 def box(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
@@ -68,13 +76,13 @@ def box(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
     fig, axes = _figure(len(panels))
     rng = np.random.default_rng(0)  # jitter only; fixed so figures are reproducible
     for ax, (m, ds) in zip(axes, panels, strict=True):
-        groups = cmp._slice(cmp.groups, m, ds)
-        runs = cmp._slice(cmp.runs, m, ds)
+        groups = slice_rows(cmp.groups, m, ds)
+        runs = slice_rows(cmp.runs, m, ds)
         labels = list(groups["group"])
         data = [runs.loc[runs["group"] == lab, "value"].to_numpy() for lab in labels]
         pos = np.arange(1, len(labels) + 1)
         for p, values in zip(pos, data, strict=True):
-            _draw_box(ax, p, values)
+            _draw_box(ax, float(p), values)
         for p, values in zip(pos, data, strict=True):
             ax.scatter(
                 p + rng.uniform(-0.12, 0.12, len(values)),
@@ -138,10 +146,10 @@ def diff(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
     import numpy as np
 
     panels = _panels(cmp, metric, dataset)
-    most = max((len(cmp._slice(cmp.pairs, m, ds)) for m, ds in panels), default=1)
+    most = max((len(slice_rows(cmp.pairs, m, ds)) for m, ds in panels), default=1)
     fig, axes = _figure(len(panels), height=1.4 + 0.35 * most)
     for ax, (m, ds) in zip(axes, panels, strict=True):
-        pairs = cmp._slice(cmp.pairs, m, ds)
+        pairs = slice_rows(cmp.pairs, m, ds)
         y = np.arange(len(pairs))[::-1]
         for yy, row in zip(y, pairs.to_dict(orient="records"), strict=True):
             color = _VERDICT_COLORS.get(row["verdict"], "#57606a")
@@ -182,7 +190,7 @@ def curves(cmp: Any, metric: str | None = None, series: str | None = None, datas
     fig, axes = _figure(len(panels), width=5.5)
     for ax, (m, ds) in zip(axes, panels, strict=True):
         name = series or m
-        runs = cmp._slice(cmp.runs, m, ds)
+        runs = slice_rows(cmp.runs, m, ds)
         drawn = 0
         for k, (label, members) in enumerate(runs.groupby("group", sort=False)):
             curves_ = []
@@ -230,12 +238,10 @@ def parallel(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
 
-    from nbtrack.analysis.comparison import _fmt_value, _sort_key
-
     panels = _panels(cmp, metric, dataset)
     fig, axes = _figure(len(panels), width=6.0, ncols=1 if len(panels) > 1 else None)
     for ax, (m, ds) in zip(axes, panels, strict=True):
-        runs = cmp._slice(cmp.runs, m, ds)
+        runs = slice_rows(cmp.runs, m, ds)
         params = list(cmp.params)
         columns = [*params, m]
         values = runs["value"].to_numpy(dtype=float)
@@ -243,10 +249,10 @@ def parallel(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
         ticks: list[tuple[list[float], list[str]]] = []
         for p in params:
             col = [None if (isinstance(v, float) and math.isnan(v)) else v for v in runs[p]]
-            levels = sorted(set(col), key=_sort_key)
+            levels = sorted(set(col), key=sort_key)
             where = {v: (i / (len(levels) - 1) if len(levels) > 1 else 0.5) for i, v in enumerate(levels)}
             ys.append([where[v] for v in col])
-            ticks.append(([where[v] for v in levels], [_fmt_value(v) for v in levels]))
+            ticks.append(([where[v] for v in levels], [format_value(v) for v in levels]))
         lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
         span = (hi - lo) or 1.0
         ys.append(list((values - lo) / span))
@@ -272,25 +278,32 @@ def parallel(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
 
 
 def matrix(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
-    """P(row beats column) for every pair of groups: the probability that a run of the row's configuration
-    scores better than a run of the column's (ties count half)."""
+    """P(row better than column) for every pair of groups: the probability that a run of the row's
+    configuration beats a run of the column's in the metric's direction (ties half, failures worst), the
+    ``p_better`` of the pairs table, so the column of the reference reads as that table."""
     import numpy as np
 
-    from nbtrack.analysis.stats import prob_superiority
+    from nbtrack.analysis.significance import p_better
 
     panels = _panels(cmp, metric, dataset)
     fig, axes = _figure(len(panels), width=5.0, height=4.4)
     for ax, (m, ds) in zip(axes, panels, strict=True):
-        runs = cmp._slice(cmp.runs, m, ds)
-        labels = list(cmp._slice(cmp.groups, m, ds)["group"])
-        vals = [runs.loc[runs["group"] == lab, "value"].to_numpy() for lab in labels]
+        runs = slice_rows(cmp.runs, m, ds)
+        groups = slice_rows(cmp.groups, m, ds)
+        labels = list(groups["group"])
+        hib = bool(cmp.directions[m])
+        failed = list(groups["n_failed"]) if "n_failed" in groups else [0] * len(labels)
+        worst = -math.inf if hib else math.inf
+        vals = [
+            np.concatenate([runs.loc[runs["group"] == lab, "value"].to_numpy(dtype=float), np.full(int(f), worst)])
+            for lab, f in zip(labels, failed, strict=True)
+        ]
         k = len(labels)
         p = np.full((k, k), 0.5)
         for i in range(k):
             for j in range(k):
                 if i != j:
-                    pg = prob_superiority(vals[i], vals[j])
-                    p[i, j] = pg if cmp.directions[m] else 1 - pg
+                    p[i, j] = p_better(vals[i], vals[j], hib)
         image = ax.imshow(p, cmap="RdBu", vmin=0, vmax=1)
         for i in range(k):
             for j in range(k):
@@ -305,8 +318,7 @@ def matrix(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
                 )
         ax.set_xticks(range(k), labels, rotation=45, ha="right")
         ax.set_yticks(range(k), labels)
-        better = ">" if cmp.directions[m] else "<"
-        ax.set_title(f"P(row {better} column): {_title(cmp, m, ds)}", fontsize=10)
+        ax.set_title(f"P(row better than column): {_title(cmp, m, ds)}", fontsize=10)
         fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 
@@ -319,9 +331,7 @@ def cd(cmp: Any, metric: str | None = None) -> Any:
             "a critical-difference diagram needs runs on several data sets: tag runs with a dataset "
             "(or pass dataset=) and compare again"
         )
-    from nbtrack.analysis.comparison import _short
-
-    metrics = [_short(metric)] if metric else list(cmp.friedman["metric"])
+    metrics = [short_metric(metric)] if metric else list(cmp.friedman["metric"])
     rows = math.ceil(int(cmp.friedman["k"].max()) / 2)
     fig, axes = _figure(len(metrics), width=7.0, height=1.7 + 0.3 * rows, ncols=1)
     for ax, m in zip(axes, metrics, strict=True):

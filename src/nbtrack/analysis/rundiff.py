@@ -273,7 +273,7 @@ def _env_diff(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
         lower_a = {k.lower(): (k, v) for k, v in pa.items()}
         lower_b = {k.lower(): (k, v) for k, v in pb.items()}
         for key in sorted(set(lower_a) | set(lower_b)):
-            name = (lower_b.get(key) or lower_a.get(key))[0]
+            name = lower_b[key][0] if key in lower_b else lower_a[key][0]
             add(f"package {name}", lower_a.get(key, (None, None))[1], lower_b.get(key, (None, None))[1])
     elif (pa is None and isinstance(pb, dict)) or (isinstance(pa, dict) and pb is None):
         rows.append(
@@ -415,26 +415,3 @@ def diff(
         same_metrics,
         same_data,
     )
-
-
-def cli_diff(args: Any, store: Any) -> int:
-    """``nbtrack diff A B``: the differences as text or JSON."""
-    result = diff(args.a, args.b, code=args.code, outputs=args.outputs, store=store)
-    print(result.to_json() if args.format == "json" else result.to_text())
-    return 0
-
-
-def add_cli(sub: Any, func: Any) -> None:
-    """Register ``nbtrack diff`` on the CLI's subparsers."""
-    p = sub.add_parser("diff", help="what changed between two runs: params, metrics, data, environment, code")
-    p.add_argument("a", help="run A (id or unambiguous prefix)")
-    p.add_argument("b", help="run B")
-    p.add_argument(
-        "--code",
-        choices=["history", "cell", "snapshot"],
-        default="history",
-        help="compare the execution history (default), the tracked cell, or the saved notebooks",
-    )
-    p.add_argument("--outputs", action="store_true", help="with --code snapshot: compare outputs and counts too")
-    p.add_argument("--format", "-f", choices=["text", "json"], default="text")
-    p.set_defaults(func=func)

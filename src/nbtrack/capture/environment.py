@@ -31,7 +31,7 @@ _packages_cache: tuple[tuple[Any, ...], dict[str, str]] | None = None
 
 def _site_dirs_stamp() -> tuple[Any, ...]:
     """Changes when a package is installed or removed (a directory's mtime changes with its entries)."""
-    stamp = []
+    stamp: list[tuple[str, int | None]] = []
     for entry in sys.path:
         try:
             stamp.append((entry, os.stat(entry or ".").st_mtime_ns))

@@ -1,53 +1,54 @@
-"""Recording runs: the live ``ActiveRun``, the ``track()`` context manager and the module-level ``log_*`` calls.
+"""The one run lifecycle: ``ActiveRun`` opens, fills and finishes a run; ``track()`` and the ``log_*`` calls.
 
-Every way of recording a run (the ``%%track`` magic, ``with nbtrack.track()``) goes through
-``ActiveRun``: start writes a ``running`` record, ``finish`` writes the final one. Calls like
-``nbtrack.log_metric`` attach to the innermost active run of the calling thread.
+Every way of recording a run goes through ``ActiveRun``: ``with nbtrack.track()``, the ``%%track`` magic
+(:mod:`nbtrack.capture.magic`) and exported scripts (:mod:`nbtrack.exporting.runtime`) only add what is
+theirs (a cell's id and history, a script's inputs). ``start`` begins the git probe and writes the
+``running`` record; ``finish`` captures the environment and writes the final one. The record is a
+:class:`~nbtrack.run.Run` the run fills as it goes and saves as ``Run.to_doc()``: something every run
+should record is added here, once.
 
-A failure inside nbtrack (store not writable, a value that cannot be stored) never changes the
-result of the user's code: it becomes one clear warning and the run keeps what it can.
+Calls like ``nbtrack.log_metric`` attach to the innermost active run of the calling thread
+(:func:`push_active` / :func:`pop_active`). A failure inside nbtrack never changes the result of the
+user's code: it becomes one clear warning and the run keeps what it can.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import threading
 import time
-import traceback
-import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from nbtrack import ids, values
+from nbtrack.capture.guard import MAX_NAME_LENGTH, clean_key, encode_now, error_record, items_of, status_for, warn
+from nbtrack.capture.notebook import default_experiment, notebook_experiment, store_history
 from nbtrack.errors import NbtrackWarning, NoActiveRunError
-from nbtrack.run import Run, owner_record
+from nbtrack.run import Run, Status, owner_record
 from nbtrack.store.local import Store, get_store
 
-MAX_NAME_LENGTH = 250
+__all__ = [
+    "ActiveRun",
+    "NbtrackWarning",
+    "active_run",
+    "clean_key",
+    "default_experiment",
+    "error_record",
+    "notebook_experiment",
+    "pop_active",
+    "push_active",
+    "require_run",
+    "status_for",
+    "track",
+    "warn",
+]
+
 MAX_CODE_CHARS = 1_000_000
-
-
-def warn(message: str) -> None:
-    warnings.warn(f"nbtrack: {message}", NbtrackWarning, stacklevel=3)
-
-
-def clean_key(key: Any, kind: str) -> str | None:
-    """A param/metric/tag name as text; None (with a warning) when it cannot be one."""
-    if not isinstance(key, str):
-        key = values.safe_repr(key, MAX_NAME_LENGTH) if not isinstance(key, (int, float, bool)) else str(key)
-    key = key.replace("\x00", "")
-    if not key.strip():
-        warn(f"a {kind} name must not be empty: value not recorded")
-        return None
-    if len(key) > MAX_NAME_LENGTH:
-        warn(f"{kind} name {key[:40]!r}... is longer than {MAX_NAME_LENGTH} characters: truncated")
-        key = key[:MAX_NAME_LENGTH]
-    return key
-
 
 _local = threading.local()
 
@@ -65,7 +66,20 @@ def active_run() -> ActiveRun | None:
     return stack[-1] if stack else None
 
 
-def _require_run(call: str) -> ActiveRun:
+def push_active(run: ActiveRun) -> None:
+    """Make ``run`` the one ``nbtrack.log_*`` calls of this thread attach to, until :func:`pop_active`."""
+    _stack().append(run)
+
+
+def pop_active(run: ActiveRun) -> None:
+    """Stop ``run`` being an active run of this thread (wherever it is in the stack; no-op if it is not)."""
+    stack = _stack()
+    if run in stack:
+        stack.remove(run)
+
+
+def require_run(call: str) -> ActiveRun:
+    """The active run, or a :class:`NoActiveRunError` naming the ``nbtrack.<call>()`` that needs one."""
     run = active_run()
     if run is None:
         raise NoActiveRunError(
@@ -75,7 +89,8 @@ def _require_run(call: str) -> ActiveRun:
 
 
 class ActiveRun:
-    """A run being recorded. ``id`` is known from the start; ``finish`` writes the final record."""
+    """A run being recorded. ``id`` is known from the start; ``record`` is the :class:`~nbtrack.run.Run`
+    being filled; ``finish`` writes the final record."""
 
     def __init__(
         self,
@@ -88,51 +103,102 @@ class ActiveRun:
         source: str = "api",
     ) -> None:
         self.store = store
-        self.id = ids.new_run_id()
-        self.name = None if name is None else str(name)
-        self.experiment = str(experiment) if experiment else "default"
-        self.source = source
-        self.params: dict[str, Any] = {}
-        self.metrics: dict[str, float] = {}
-        self.tags: dict[str, Any] = {}
-        self.data: dict[str, dict[str, Any]] = {}  # fingerprint records as stored (profiles in blobs)
-        self.profiles: dict[str, dict[str, Any]] = {}  # the same records with their profiles inline
+        self.record = Run(
+            id=ids.new_run_id(),
+            experiment=str(experiment) if experiment else "default",
+            name=None if name is None else str(name),
+            source=source,
+            start_time=time.time(),
+            owner=owner_record(),
+            store=store,
+        )
+        self.profiles: dict[str, dict[str, Any]] = {}  # the data records with their profiles inline
         self.series: dict[str, dict[str, list[Any]]] = {}
-        self.extra: dict[str, Any] = {}  # code, cell id, history, snapshot, env, parent...
-        self.status = "running"
-        self.start_time = time.time()
-        self.end_time: float | None = None
-        self.error: dict[str, Any] | None = None
         self._lock = threading.Lock()
         self._stored = False
+        self._git: Any = None  # the git probe started by start(environment=True)
+        self._environment = False
         self.doc: dict[str, Any] | None = None  # the last record written
         self.log_params(params or {})
         self.set_tags(tags or {})
 
     def __repr__(self) -> str:
-        return f"ActiveRun(id={self.id!r}, name={self.name!r}, status={self.status!r})"
+        return f"ActiveRun(id={self.id!r}, name={self.name!r}, status={str(self.status)!r})"
+
+    # the record, read through ----------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def name(self) -> str | None:
+        return self.record.name
+
+    @property
+    def experiment(self) -> str:
+        return self.record.experiment
+
+    @property
+    def source(self) -> str | None:
+        return self.record.source
+
+    @property
+    def status(self) -> Status:
+        return self.record.status
+
+    @property
+    def start_time(self) -> float:
+        return self.record.start_time
+
+    @property
+    def end_time(self) -> float | None:
+        return self.record.end_time
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        return self.record.error
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The params logged so far, as they will read back."""
+        return self.record.params
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The last value logged of each metric."""
+        return self.record.metrics
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        return self.record.tags
+
+    @property
+    def data(self) -> dict[str, dict[str, Any]]:
+        """Fingerprint records as stored (profiles moved to blobs); ``profiles`` has them inline."""
+        return self.record.data_records
 
     # logging -------------------------------------------------------------------------------------
 
     def log_param(self, name: Any, value: Any) -> None:
         key = clean_key(name, "param")
         if key is not None:
-            encoded = _encode_now(value, f"param {key!r}")  # warn at the call that passed the value
+            encoded = encode_now(value, f"param {key!r}")  # warn at the call that passed the value
             with self._lock:
-                self.params[key] = encoded
+                self.record.params[key] = values.decode(encoded)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        for name, value in _items(params, "log_params"):
+        for name, value in items_of(params, "log_params"):
             self.log_param(name, value)
 
     def log_metric(self, name: Any, value: Any, step: int | None = None) -> None:
         # Training loops call this thousands of times: plain names and numbers take the short path.
-        if type(name) is str and 0 < len(name) <= MAX_NAME_LENGTH and "\x00" not in name and name.strip():
-            key = name
-        else:
-            key = clean_key(name, "metric")
-            if key is None:
+        key: str = name
+        if not (type(name) is str and 0 < len(name) <= MAX_NAME_LENGTH and "\x00" not in name and name.strip()):
+            cleaned = clean_key(name, "metric")
+            if cleaned is None:
                 return
+            key = cleaned
         if type(value) is float or type(value) is int:
             number = float(value)
         else:
@@ -154,21 +220,21 @@ class ActiveRun:
             points["step"].append(step)
             points["value"].append(number if math.isfinite(number) else repr(number))
             points["time"].append(time.time())
-            self.metrics[key] = number
+            self.record.metrics[key] = number
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
-        for name, value in _items(metrics, "log_metrics"):
+        for name, value in items_of(metrics, "log_metrics"):
             self.log_metric(name, value, step)
 
     def set_tag(self, key: Any, value: Any) -> None:
         name = clean_key(key, "tag")
         if name is not None:
-            encoded = _encode_now(value, f"tag {name!r}")
+            encoded = encode_now(value, f"tag {name!r}")
             with self._lock:
-                self.tags[name] = encoded
+                self.record.tags[name] = values.decode(encoded)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        for key, value in _items(tags, "set_tags"):
+        for key, value in items_of(tags, "set_tags"):
             self.set_tag(key, value)
 
     def log_data(self, name: str, obj: Any) -> Mapping[str, Any] | None:
@@ -187,68 +253,106 @@ class ActiveRun:
         except Exception as exc:
             warn(f"data {key!r} not fingerprinted: {exc}")
             return None
+        self.add_data(key, record)
+        return result
+
+    def add_data(self, name: str, record: dict[str, Any]) -> None:
+        """Record an input fingerprinted elsewhere (``Fingerprint.to_dict()``); its profile goes to a blob."""
         try:
             stored = store_profile(self.store, record)
         except Exception as exc:
-            warn(f"profile of data {key!r} not stored: {exc}")
+            warn(f"profile of data {name!r} not stored: {exc}")
             stored = {k: v for k, v in record.items() if k != "profile"}
         with self._lock:
-            self.data[key] = stored
-            self.profiles[key] = record
-        return result
+            self.record.data_records[name] = stored
+            self.profiles[name] = record
+
+    # what the code of the run is -----------------------------------------------------------------
+
+    def attach_cell(
+        self,
+        code: str,
+        *,
+        history: list[str] | None = None,
+        execution_count: int | None = None,
+        cell_id: str | None = None,
+        cell_key: str | None = None,
+        parent: str | None = None,
+    ) -> None:
+        """The run's code is a notebook cell's body (kept inline); ``history``: the sources of every cell
+        the kernel ran up to this one (stored as blobs, for export); ``parent``: the previous run of the cell."""
+        record = self.record
+        record.code_text = code
+        record.execution_count = execution_count
+        record.cell_id = cell_id
+        record.cell_key = cell_key
+        record.parent = parent
+        if history is not None:
+            record.history_blob = store_history(self.store, history)
+            record.history_len = len(history)
+
+    def attach_script(self, path: str | None, location: str | None = None) -> None:
+        """The run's code is the script at ``path``, stored once as a blob however many runs it opens."""
+        self.record.code_location = location if location is not None else path
+        if not path or path.startswith("<") or not os.path.isfile(path):
+            return
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        with contextlib.suppress(OSError):
+            self.record.code_blob = self.store.put_blob(text[:MAX_CODE_CHARS].encode("utf-8", "surrogatepass"))
 
     # lifecycle -----------------------------------------------------------------------------------
 
-    def start(self) -> ActiveRun:
-        """Write the ``running`` record so a crash mid-run still leaves a trace."""
-        _stack().append(self)
+    def start(self, *, environment: bool = False) -> ActiveRun:
+        """Make this the active run and write the ``running`` record, so a crash mid-run still leaves a trace.
+
+        ``environment``: record Python, packages and git state when the run finishes (the git probe
+        starts now, in a thread, so it overlaps the run's code).
+        """
+        self._environment = environment
+        if environment:
+            try:
+                from nbtrack.capture.environment import GitProbe
+
+                self._git = GitProbe(Path.cwd())
+            except Exception as exc:
+                warn(f"git state of run {self.id} not recorded: {exc}")
+        push_active(self)
         self._save(final=False)
         return self
 
-    def finish(self, status: str = "finished", error: BaseException | None = None) -> None:
-        if self.end_time is not None:
+    def finish(self, status: Status | str | None = None, error: BaseException | None = None) -> None:
+        """Write the final record: ``status`` (default: from ``error``), the error and the environment."""
+        record = self.record
+        if record.end_time is not None:
             return
-        self.end_time = time.time()
-        self.status = status
+        if self._environment and record.env_record is None:
+            try:
+                from nbtrack.capture.environment import capture
+
+                record.env_record = capture(self.store, self._git)
+            except Exception as exc:
+                warn(f"environment of run {self.id} not recorded: {exc}")
+        record.end_time = time.time()
+        record.duration = round(record.end_time - record.start_time, 6)
+        record.status = Status(status) if status is not None else status_for(error)
         if error is not None:
-            self.error = error_record(error)
-        stack = _stack()
-        if self in stack:
-            stack.remove(self)
+            record.error = error_record(error)
+        pop_active(self)
         self._save(final=True)
 
     def to_doc(self) -> dict[str, Any]:
+        """The record as it stands, as the store would keep it."""
         with self._lock:
-            params = dict(self.params)
-            tags = dict(self.tags)
-            metrics = {k: v if math.isfinite(v) else values.encode(v)[0] for k, v in self.metrics.items()}
-            data = dict(self.data)
-        doc: dict[str, Any] = {
-            "id": self.id,
-            "experiment": self.experiment,
-            "name": self.name,
-            "status": self.status,
-            "start_time": self.start_time,
-            "end_time": self.end_time,
-            "duration": None if self.end_time is None else round(self.end_time - self.start_time, 6),
-            "params": params,
-            "metrics": metrics,
-            "tags": tags,
-            "data": data,
-            "error": self.error,
-            "source": self.source,
-            "owner": owner_record(),
-            "format": 1,
-        }
-        for key, value in self.extra.items():
-            doc.setdefault(key, value)
-        return doc
+            return self.record.to_doc()
 
     def _save(self, final: bool) -> None:
         try:
-            doc = self.to_doc()
             if final and self.series:
-                doc["series"] = self.store.put_json(self.series)
+                self.record.series_blob = self.store.put_json(self.series)
+            doc = self.to_doc()
             self.doc = doc
             # The `running` record is a breadcrumb the final record supersedes: no need to wait for the disk.
             self.store.put_run(doc, durable=final)
@@ -257,10 +361,8 @@ class ActiveRun:
             what = "final record" if final else "start record"
             warn(f"the {what} of run {self.id} could not be saved to {self.store.root}: {exc}")
         else:
-            import os
-
-            if os.environ.get("NBTRACK_TRACKING_URI"):  # direct logging to a server (remote.py); never raises
-                from nbtrack.remote.sync import live_log
+            if os.environ.get("NBTRACK_TRACKING_URI"):  # direct logging to a server (remote/); never raises
+                from nbtrack.remote.live import live_log
 
                 live_log(self.store, doc, final)
 
@@ -269,14 +371,15 @@ class ActiveRun:
         return self._stored
 
     def as_run(self) -> Run:
-        return Run(self.store.get_doc(self.id), self.store)
+        """The run as the store now holds it."""
+        return Run.from_doc(self.store.get_doc(self.id), self.store)
 
 
 def store_profile(store: Store, record: dict[str, Any]) -> dict[str, Any]:
     """The record to keep in the run: its profile (often 1-2 KB per column) moves to a shared blob.
 
     Run records stay small, so listing 10,000 runs stays fast, and reruns on the same data share one
-    profile file. ``run.inflate_data`` puts profiles back when a run is read.
+    profile file. ``Run.data`` puts profiles back when a run is read.
     """
     profile = record.get("profile")
     if profile is None:
@@ -284,72 +387,6 @@ def store_profile(store: Store, record: dict[str, Any]) -> dict[str, Any]:
     slim = {k: v for k, v in record.items() if k != "profile"}
     slim["profile_blob"] = store.put_json(profile)
     return slim
-
-
-def _encode_now(value: Any, what: str) -> Any:
-    encoded, notes = values.encode(value, what)
-    for note in notes:
-        warnings.warn(f"nbtrack: {note}", NbtrackWarning, stacklevel=4)
-    return encoded
-
-
-def _items(mapping: Any, call: str) -> list[tuple[Any, Any]]:
-    try:
-        return list(mapping.items())
-    except Exception as exc:
-        warn(f"{call}() takes a dict; got {type(mapping).__name__} ({exc}): nothing recorded")
-        return []
-
-
-def error_record(error: BaseException) -> dict[str, Any]:
-    try:
-        lines = traceback.format_exception(type(error), error, error.__traceback__)
-        text = "".join(lines)
-    except Exception:
-        text = ""
-    return {
-        "type": f"{type(error).__module__}.{type(error).__qualname__}".removeprefix("builtins."),
-        "message": values.safe_repr(error, 2000) if not str_safe(error) else str(error)[:10_000],
-        "traceback": text[-50_000:],
-    }
-
-
-def str_safe(error: BaseException) -> bool:
-    try:
-        str(error)
-    except Exception:
-        return False
-    return True
-
-
-def status_for(error: BaseException | None) -> str:
-    if error is None:
-        return "finished"
-    if isinstance(error, KeyboardInterrupt):
-        return "interrupted"
-    return "failed"
-
-
-def notebook_experiment() -> str | None:
-    """``NBTRACK_EXPERIMENT``, else the notebook's name when the kernel's notebook is known, else None."""
-    import os
-
-    from nbtrack.capture.notebook import experiment_name
-
-    env = os.environ.get("NBTRACK_EXPERIMENT")
-    if env:
-        return env
-    user_ns = None
-    ipython = sys.modules.get("IPython")
-    if ipython is not None:
-        shell = ipython.get_ipython()
-        user_ns = getattr(shell, "user_ns", None)
-    return experiment_name(user_ns)
-
-
-def default_experiment() -> str:
-    """The notebook's name when the kernel's notebook is known, else ``default``."""
-    return notebook_experiment() or "default"
 
 
 @contextmanager
@@ -376,15 +413,11 @@ def track(
         tags=tags,
         source="api",
     )
-    _attach_script(run)
+    frame = sys._getframe(2)  # track() <- contextmanager.__enter__ <- the caller
+    run.attach_script(frame.f_code.co_filename, location=f"{frame.f_code.co_filename}:{frame.f_lineno}")
     for key, obj in (data or {}).items():
         run.log_data(key, obj)
-    git = None
-    if environment:
-        from nbtrack.capture.environment import GitProbe
-
-        git = GitProbe(Path.cwd())
-    run.start()
+    run.start(environment=environment)
     error: BaseException | None = None
     try:
         yield run
@@ -392,29 +425,7 @@ def track(
         error = exc
         raise
     finally:
-        if environment:
-            try:
-                from nbtrack.capture.environment import capture
-
-                run.extra["env"] = capture(run.store, git)
-            except Exception as exc:
-                warn(f"environment of run {run.id} not recorded: {exc}")
-        run.finish(status_for(error), error)
-
-
-def _attach_script(run: ActiveRun) -> None:
-    """For scripts, the code of a run is the script that opened it."""
-    frame = sys._getframe(3)  # track() <- contextmanager.__enter__ <- caller
-    filename = frame.f_code.co_filename
-    run.extra["code_location"] = f"{filename}:{frame.f_lineno}"
-    if filename.startswith("<"):
-        return
-    try:
-        text = Path(filename).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return
-    with contextlib.suppress(OSError):  # a script is the same for every run it opens: store it once
-        run.extra["code_blob"] = run.store.put_blob(text[:MAX_CODE_CHARS].encode("utf-8", "surrogatepass"))
+        run.finish(error=error)
 
 
 # module-level API -------------------------------------------------------------------------------
@@ -422,25 +433,25 @@ def _attach_script(run: ActiveRun) -> None:
 
 def log_metric(name: str, value: Any, step: int | None = None) -> None:
     """Log a metric value to the active run; the last value logged is the run's final value."""
-    _require_run("log_metric").log_metric(name, value, step)
+    require_run("log_metric").log_metric(name, value, step)
 
 
 def log_metrics(metrics: Mapping[str, Any], step: int | None = None) -> None:
-    _require_run("log_metrics").log_metrics(metrics, step)
+    require_run("log_metrics").log_metrics(metrics, step)
 
 
 def log_param(name: str, value: Any) -> None:
-    _require_run("log_param").log_param(name, value)
+    require_run("log_param").log_param(name, value)
 
 
 def log_params(params: Mapping[str, Any]) -> None:
-    _require_run("log_params").log_params(params)
+    require_run("log_params").log_params(params)
 
 
 def log_data(name: str, obj: Any) -> Mapping[str, Any] | None:
     """Fingerprint and profile an input (DataFrame, Series, array, or a file/directory path) of the active run."""
-    return _require_run("log_data").log_data(name, obj)
+    return require_run("log_data").log_data(name, obj)
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
-    _require_run("set_tags").set_tags(tags)
+    require_run("set_tags").set_tags(tags)

@@ -21,11 +21,12 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from nbtrack import values
 from nbtrack.capture import params as params_mod
 from nbtrack.capture.lifecycle import ActiveRun, default_experiment, status_for, warn
-from nbtrack.capture.notebook import notebook_path, snapshot, snapshot_mode, store_history
-from nbtrack.capture.summary import RunSummary, data_change
-from nbtrack.data.checks import change_notes
+from nbtrack.capture.notebook import notebook_path, snapshot, snapshot_mode
+from nbtrack.capture.summary import RunSummary
+from nbtrack.data.drift import data_change
 from nbtrack.data.fingerprint import is_data
 from nbtrack.run import inflate_data
 from nbtrack.store.local import get_store
@@ -96,16 +97,14 @@ def _parse_pair(text: str, option: str) -> tuple[str, str]:
 
 
 def _literal_or_text(text: str) -> Any:
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-    return value if params_mod.is_plain_literal(value) else text
+    return values.literal_or_text(text, params_mod.is_plain_literal)
 
 
 @magics_class
 class TrackMagics(Magics):
     """Holds per-kernel state: the cell being executed and when the last cell finished."""
+
+    shell: Any  # the InteractiveShell (traitlets declares it Optional)
 
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
@@ -227,6 +226,8 @@ class TrackMagics(Magics):
             del compiler.cache
 
     def _start(self, args: Any, line: str, cell: str) -> tuple[ActiveRun, dict[str, Any]]:
+        """Open the cell's run: what only a cell has (params read from its code, its id, the kernel's
+        history, the previous run of the same cell); the lifecycle does the rest."""
         shell = self.shell
         user_ns = shell.user_ns
         info = self.cell_info
@@ -268,27 +269,21 @@ class TrackMagics(Magics):
                 pending_data.append(item)
 
         cell_key = _cell_key(experiment, cell_id, args.name, tree, cell)
-        parent = self._previous_run(run, cell_key)
-        history = list(shell.history_manager.input_hist_raw[1:]) if shell.history_manager else [cell]
-        run.extra.update(
-            code=cell,
+        run.attach_cell(
+            cell,
+            history=list(shell.history_manager.input_hist_raw[1:]) if shell.history_manager else [cell],
             execution_count=self._cell_number(),
             cell_id=cell_id,
             cell_key=cell_key,
-            parent=parent,
-            history=store_history(run.store, history),
-            history_len=len(history),
+            parent=self._previous_run(run, cell_key),
         )
-        from nbtrack.capture.environment import GitProbe
-
         context = {
-            "git": GitProbe(Path.cwd()),
             "pending_params": pending_params,
             "pending_data": pending_data,
             "last_cell_end": self.last_cell_end,
             "raw_cell": raw_cell,
         }
-        run.start()
+        run.start(environment=True)
         return run, context
 
     def _previous_run(self, run: ActiveRun, cell_key: str) -> str | None:
@@ -319,31 +314,25 @@ class TrackMagics(Magics):
                 run.log_metric(name, user_ns[name])
             elif error is None:
                 warn(f"--metric {name}: the cell did not define a variable of that name")
-        try:
-            from nbtrack.capture.environment import capture
-
-            run.extra["env"] = capture(run.store, context["git"])
-        except Exception as exc:
-            warn(f"environment of run {run.id} not recorded: {exc}")
         path, how = notebook_path(user_ns)
-        if path is not None and snapshot_mode() != "off":
+        if path is not None and how is not None and snapshot_mode() != "off":
             try:
-                run.extra["snapshot"] = snapshot(run.store, path, how, context["last_cell_end"], context["raw_cell"])
+                run.record.snapshot_info = snapshot(run.store, path, how, context["last_cell_end"], context["raw_cell"])
             except Exception as exc:
                 warn(f"notebook snapshot of run {run.id} not recorded: {exc}")
         previous_data = None
-        parent = run.extra.get("parent")
+        parent = run.record.parent
         if parent:
             previous = run.store.run_docs().get(parent)
             previous_data = inflate_data(run.store, previous.get("data") or {}) if previous else None
-        change = data_change(run.data, previous_data)
-        run.extra["data_change"] = change
-        run.extra["data_notes"] = change_notes(run.profiles, previous_data)
-        run.finish(status_for(error), error)
+        data = data_change({**run.data, **run.profiles}, previous_data)  # profiles inline, for the notes
+        run.record.data_change = data.summary()
+        run.record.data_notes = data.notes
+        run.finish(error=error)
         if not args.quiet:
             from IPython.display import display
 
-            display(RunSummary(run.doc or run.to_doc(), change, saved=run.saved))
+            display(RunSummary(run.doc or run.to_doc(), run.record.data_change, saved=run.saved))
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -355,9 +344,6 @@ def load_ipython_extension(ipython: Any) -> None:
                 ipython.events.unregister(event, handler)
     magics = TrackMagics(ipython)
     ipython.register_magics(magics)
-    from nbtrack.views.panel_magic import register as register_line_magics  # %nbtrack panel
-
-    register_line_magics(ipython)
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)
     ipython._nbtrack_magics = magics

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,21 @@ def store_history(store: Any, sources: list[str]) -> str:
 
 def load_history(store: Any, digest: str) -> list[str]:
     return [store.get_blob(h).decode("utf-8", "surrogatepass") for h in store.get_json(digest)]
+
+
+def notebook_experiment() -> str | None:
+    """``NBTRACK_EXPERIMENT``, else the notebook's name when the kernel's notebook is known, else None."""
+    env = os.environ.get("NBTRACK_EXPERIMENT")
+    if env:
+        return env
+    user_ns = None
+    ipython = sys.modules.get("IPython")
+    if ipython is not None:
+        shell = ipython.get_ipython()
+        user_ns = getattr(shell, "user_ns", None)
+    return experiment_name(user_ns)
+
+
+def default_experiment() -> str:
+    """The notebook's name when the kernel's notebook is known, else ``default``."""
+    return notebook_experiment() or "default"

@@ -5,31 +5,21 @@ from __future__ import annotations
 import html
 from typing import Any
 
-_ICONS = {"finished": "✓", "failed": "✗", "interrupted": "■", "running": "…", "abandoned": "?"}
-_COLORS = {"finished": "#1a7f37", "failed": "#cf222e", "interrupted": "#9a6700", "running": "#57606a"}
+from nbtrack import format as fmt
+
+_ICONS = fmt.STATUS_ICONS
 _MAX_SHOWN = 4
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return fmt.number(value)
     text = str(value)
     return text if len(text) <= 24 else text[:21] + "..."
 
 
-def data_change(current: dict[str, dict[str, Any]], previous: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
-    """How the data of a run differs from the previous run of the same cell."""
-    if previous is None:
-        return {"state": "first" if current else "none", "changed": [], "added": [], "removed": []}
-    changed = sorted(k for k in current.keys() & previous.keys() if current[k].get("hash") != previous[k].get("hash"))
-    added = sorted(current.keys() - previous.keys())
-    removed = sorted(previous.keys() - current.keys())
-    state = "none" if not current and not previous else "changed" if changed or added or removed else "unchanged"
-    return {"state": state, "changed": changed, "added": added, "removed": removed}
-
-
 def _data_text(change: dict[str, Any], notes: dict[str, str] | None = None) -> str:
-    """The data part of the summary line; ``notes`` says what changed per input (checks.change_notes)."""
+    """The data part of the summary line (``change`` from :func:`nbtrack.data.drift.data_change`)."""
     state = change["state"]
     if state == "none":
         return "no data inputs"
@@ -87,7 +77,7 @@ class RunSummary:
 
     def _repr_html_(self) -> str:
         status, label, run_id = self._head()
-        color = _COLORS.get(status, "#57606a")
+        color = fmt.status_color(status)
         head = (
             f'<span style="color:{color};font-weight:600">{html.escape(_ICONS.get(status, ""))} '
             f"{html.escape(status)}</span> "

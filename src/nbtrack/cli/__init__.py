@@ -14,6 +14,7 @@ from typing import Any
 
 from nbtrack import __version__
 from nbtrack.errors import NbtrackError
+from nbtrack.run import Status
 
 
 class CliError(NbtrackError):
@@ -46,7 +47,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         import pandas as pd
 
         shown = frame.copy()
-        shown["start_time"] = shown["start_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
+        from nbtrack.format import TIME_FORMAT
+
+        shown["start_time"] = shown["start_time"].dt.strftime(TIME_FORMAT)
         shown = shown.drop(columns=["end_time"])
         with pd.option_context("display.max_columns", 40, "display.width", 200, "display.max_colwidth", 30):
             print(shown.to_string(index=False))
@@ -112,7 +115,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from nbtrack.remote.sync import RemoteError, cli_push
+    from nbtrack.cli.remote import cli_push
+    from nbtrack.errors import RemoteError
 
     try:
         return cli_push(args, _store(args))
@@ -121,7 +125,8 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from nbtrack.remote.sync import RemoteError, cli_pull
+    from nbtrack.cli.remote import cli_pull
+    from nbtrack.errors import RemoteError
 
     try:
         return cli_pull(args, _store(args))
@@ -130,7 +135,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from nbtrack.analysis.comparison import cli_compare
+    from nbtrack.cli.compare import cli_compare
 
     try:
         return cli_compare(args, _store(args))
@@ -139,7 +144,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from nbtrack.analysis.rundiff import cli_diff
+    from nbtrack.cli.diff import cli_diff
 
     try:
         return cli_diff(args, _store(args))
@@ -148,7 +153,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from nbtrack.exporting.exporter import ExportError, cli_export
+    from nbtrack.cli.export import cli_export
+    from nbtrack.errors import ExportError
 
     try:
         return cli_export(args, _store(args))
@@ -165,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("runs", help="list runs")
     p.add_argument("--experiment", "-e")
-    p.add_argument("--status", "-s", choices=["running", "finished", "failed", "interrupted", "abandoned"])
+    p.add_argument("--status", "-s", choices=[s.value for s in Status])
     p.add_argument("--where", "-w", help='filter, e.g. "params.lr < 0.1 and metrics.acc > 0.9"')
     p.add_argument("--limit", type=int)
     p.add_argument("--format", "-f", choices=["table", "csv", "json"], default="table")
@@ -189,35 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("push", help="copy runs to an MLflow tracking server (again: only what is new)")
-    p.add_argument("runs", nargs="*", metavar="RUN", help="run ids or prefixes (default: every run)")
-    p.add_argument("--to", required=True, metavar="URI", help="tracking URI, e.g. http://host:5000")
-    p.add_argument("--experiment", "-e", action="append", help="only runs of this experiment; repeatable")
-    p.add_argument("--since", metavar="DATE", help="only runs started since: 2024-05-01, 2024-05-01T14:30, 7d, 12h")
-    p.add_argument("--dry-run", "-n", action="store_true", help="list what would be sent; send nothing")
-    p.add_argument("--force", action="store_true", help="look every run up on the server, not in the push state")
-    p.add_argument("--workers", type=int, default=None, help="runs sent in parallel (default: 4)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument("--verbose", "-v", action="store_true", help="one line per run")
-    p.set_defaults(func=cmd_push)
+    from nbtrack.cli import remote as remote_cli
 
-    p = sub.add_parser("pull", help="import the runs of an MLflow experiment into the local store")
-    p.add_argument("--from", dest="source", required=True, metavar="URI", help="tracking URI")
-    p.add_argument("--experiment", "-e", required=True, help="MLflow experiment name")
-    p.add_argument("--dry-run", "-n", action="store_true", help="list what would be imported")
-    p.add_argument("--workers", type=int, default=None, help="runs fetched in parallel (default: 4)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument("--verbose", "-v", action="store_true", help="one line per run")
-    p.set_defaults(func=cmd_pull)
+    remote_cli.add_push(sub, cmd_push)
+    remote_cli.add_pull(sub, cmd_pull)
 
     # compare and diff declare their options next to the code that reads them
-    from nbtrack.analysis import comparison, rundiff
+    from nbtrack.cli import compare, diff
 
-    comparison.add_cli(sub, cmd_compare)
-    rundiff.add_cli(sub, cmd_diff)
-    from nbtrack.exporting import exporter as export
+    compare.add_cli(sub, cmd_compare)
+    diff.add_cli(sub, cmd_diff)
+    from nbtrack.cli import export as export_cli
 
-    export.add_cli(sub, cmd_export)
+    export_cli.add_export(sub, cmd_export)
     return parser
 
 

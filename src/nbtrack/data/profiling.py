@@ -26,6 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from nbtrack.data.encoding import arrow_chunks, is_arrow_string, logical_type
+from nbtrack.data.file_cache import walk_files
+from nbtrack.data.formats import detect_format
+from nbtrack.data.hashing import table_columns
+
 QUANTILES = 101
 COMPACT_QUANTILES = 21
 TOP_VALUES = 20
@@ -49,7 +54,9 @@ def is_numeric_type(ltype: str | None) -> bool:
 
 
 def is_categorical_type(ltype: str | None) -> bool:
-    return bool(ltype) and (ltype in ("string", "bool", "object") or ltype.startswith("category"))
+    if not ltype:
+        return False
+    return ltype in ("string", "bool", "object") or ltype.startswith("category")
 
 
 def _round(x: float) -> float:
@@ -64,7 +71,7 @@ def _cut(value: Any) -> str:
 # numeric ----------------------------------------------------------------------------------------
 
 
-def _numeric_values(values: Any) -> tuple[Any, int]:
+def numeric_values(values: Any) -> tuple[Any, int]:
     """(non-missing values as a numpy array, null count)."""
     import numpy as np
     import pandas as pd
@@ -121,7 +128,7 @@ def _moments(arr: Any, block: int = 1 << 18) -> tuple[float, float]:
 def _numeric_profile(values: Any, quantiles: int) -> dict[str, Any]:
     import numpy as np
 
-    arr, nulls = _numeric_values(values)
+    arr, nulls = numeric_values(values)
     out: dict[str, Any] = {"nulls": nulls}
     if len(arr) == 0:
         return out
@@ -165,11 +172,10 @@ def _top(keys: list[Any], counts: Any, k: int) -> list[list[Any]]:
     return [[_cut(keys[i]), int(counts[i])] for i in _top_indices(counts, k)]
 
 
-def _arrow_value_counts(values: Any) -> tuple[list[Any], Any, int, int] | None:
+def _arrow_value_counts(values: Any) -> tuple[Any, Any, int, int] | None:
     """(top candidate keys, counts, distinct, nulls) of a string column through pyarrow, or None."""
-    from nbtrack.data.fingerprint import _arrow_chunks
 
-    chunks = _arrow_chunks(values)
+    chunks = arrow_chunks(values)
     if chunks is None:
         return None
     import pyarrow as pa
@@ -204,7 +210,7 @@ def _categorical_profile(values: Any, ltype: str, top: int) -> dict[str, Any]:
         present = series.dropna().to_numpy(dtype=bool)
         trues = int(np.count_nonzero(present))
         pairs = [(key, count) for key, count in (("True", trues), ("False", len(present) - trues)) if count]
-        top_values = sorted(([key, count] for key, count in pairs), key=lambda pair: -pair[1])
+        top_values = [[key, count] for key, count in sorted(pairs, key=lambda pair: -pair[1])]
         return {"nulls": int(len(series) - len(present)), "distinct": len(pairs), "top": top_values}
     if ltype == "string":
         counted = _arrow_value_counts(values.array if hasattr(values, "array") else values)
@@ -242,8 +248,6 @@ def column_profile(name: Any, values: Any, ltype: str | None = None, *, compact:
     """The profile of one column (a Series, Index or 1-D array)."""
     import numpy as np
     import pandas as pd
-
-    from nbtrack.data.fingerprint import logical_type
 
     ltype = ltype or logical_type(values)
     out: dict[str, Any] = {"name": None if name is None else str(name), "type": ltype}
@@ -304,8 +308,6 @@ def _array_profile(arr: Any) -> dict[str, Any]:
 def _arrow_type_name(t: Any) -> str:
     import pyarrow as pa
 
-    from nbtrack.data.fingerprint import is_arrow_string
-
     if pa.types.is_boolean(t):
         return "bool"
     if pa.types.is_integer(t):
@@ -330,7 +332,6 @@ def _arrow_schema(schema: Any) -> list[dict[str, Any]]:
 
 
 def _frame_schema(frame: Any) -> list[dict[str, Any]]:
-    from nbtrack.data.fingerprint import logical_type
 
     return [{"name": str(name), "type": logical_type(frame.iloc[:, i])} for i, name in enumerate(frame.columns)]
 
@@ -393,10 +394,9 @@ def _file_profile(path: Path, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dir_profile(path: Path, record: dict[str, Any]) -> dict[str, Any]:
-    from nbtrack.data.fingerprint import _walk_files, detect_format
 
     formats: dict[str, int] = {}
-    for _, file, _ in _walk_files(path)[:1000]:
+    for _, file, _ in walk_files(path)[:1000]:
         fmt = detect_format(file)[0]
         formats[fmt] = formats.get(fmt, 0) + 1
     return {"files": record.get("files"), "size": record.get("size"), "formats": formats}
@@ -411,9 +411,8 @@ def profile(obj: Any, record: dict[str, Any]) -> dict[str, Any]:
         return _dir_profile(Path(obj), record)
     if kind == "ndarray":
         return _array_profile(obj)
-    from nbtrack.data.fingerprint import _table_columns
 
-    _, _, names, columns = _table_columns(obj)
+    _, _, names, columns = table_columns(obj)
     types = [c.get("type") for c in record.get("columns", [])]
     types += [None] * (len(columns) - len(types))
     return table_profile(names, columns, types, len(obj))

@@ -20,6 +20,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbtrack.exporting.requirements import pip_requirements, shell_pip_requirements
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -38,11 +40,6 @@ NO_OP_LINE_MAGICS = _words(
 NO_OP_CELL_MAGICS = _words("html markdown latex svg javascript js timeit")
 SHELL_ALIASES = _words("ls cat mkdir rmdir rm cp mv ll lf lk lx ldir clear less more man")
 PIP_MAGICS = _words("pip conda mamba micromamba")
-_PIP_OPTIONS_WITH_VALUE = _words(
-    "-r --requirement -c --constraint -i --index-url --extra-index-url -f --find-links -t --target "
-    "--prefix --root --src --upgrade-strategy --python --platform --implementation --abi -e --editable "
-    "-n --name -p --prefix --channel"
-)
 _TIME_RE = re.compile(r"^\s*(-[a-zA-Z]\s+\S+\s+)*")
 
 
@@ -146,7 +143,7 @@ def _expanded(text: str, known: set[str] | None) -> str:
     try:
         parsed = ast.parse(candidate, mode="eval").body
         ok = isinstance(parsed, ast.JoinedStr) and "".join(
-            v.value for v in parsed.values if isinstance(v, ast.Constant)
+            str(v.value) for v in parsed.values if isinstance(v, ast.Constant)
         ) == "".join(literals)
     except SyntaxError:
         ok = False
@@ -165,40 +162,6 @@ def _expanded(text: str, known: set[str] | None) -> str:
             )
             terms.append(f"format({value}, {spec!r})")
     return "(" + " + ".join(terms) + ")"
-
-
-def pip_requirements(args: str) -> list[str] | None:
-    """The package specs of a ``pip install ...`` argument string; None when it is not an install."""
-    try:
-        words = shlex.split(args)
-    except ValueError:
-        words = args.split()
-    if not words or words[0] != "install":
-        return None
-    specs: list[str] = []
-    skip = False
-    for word in words[1:]:
-        if skip:
-            skip = False
-            continue
-        if word.startswith("-"):
-            skip = word in _PIP_OPTIONS_WITH_VALUE
-            continue
-        if "$" in word or "{" in word or word.startswith((".", "/")) or "://" in word:
-            continue  # a path, a URL or an expanded value: not a requirement line we can pin
-        specs.append(word)
-    return specs
-
-
-def _shell_pip(command: str) -> list[str] | None:
-    """Requirements of a shell command that is a pip/conda install, else None."""
-    text = command.strip()
-    text = re.sub(r"^\{[^}]*\}\s+-m\s+", "", text)  # {sys.executable} -m pip install ...
-    text = re.sub(r"^(python3?|\S*/python3?)\s+-m\s+", "", text)
-    for tool in ("pip3", "pip", "conda", "mamba", "micromamba"):
-        if text.startswith(tool + " "):
-            return pip_requirements(text[len(tool) + 1 :])
-    return None
 
 
 class _Translator:
@@ -220,7 +183,7 @@ class _Translator:
             return None
         if node.keywords or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args):
             return None
-        return node.func.attr, [a.value for a in node.args]
+        return node.func.attr, [str(a.value) for a in node.args if isinstance(a, ast.Constant)]
 
     def problem(self, line: int, text: str, reason: str) -> None:
         self.result.problems.append(Untranslatable(line + self.offset, text.strip(), reason))
@@ -292,7 +255,7 @@ class _Translator:
             return None
         if kind == "system" and len(args) == 1:
             command = args[0]
-            reqs = _shell_pip(command)
+            reqs = shell_pip_requirements(command)
             if reqs is not None:
                 r.requirements.extend(reqs)
                 r.notes.append(f"!{command}: became requirements.txt entries")
@@ -430,6 +393,8 @@ class _Translator:
         edits: list[tuple[int, int, int, int, str]] = []  # (line0, col0, line1, col1, text), 1-based lines
         handled: set[int] = set()
         for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
             call = self._ipython_call(node)
             if call is None:
                 continue

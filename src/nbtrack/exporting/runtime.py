@@ -17,7 +17,6 @@ A store that cannot be written never stops the script: the tracking layer warns 
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import math
 import os
@@ -27,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nbtrack.errors import DataChangedError
+from nbtrack.values import literal_or_text
 
 DATA_CHANGED_EXIT = 3
 
@@ -39,10 +39,7 @@ _state: dict[str, Any] = {"run": None, "hook": None}
 
 
 def _literal(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
+    return literal_or_text(text)
 
 
 def _typed(default: Any) -> Any:
@@ -310,17 +307,15 @@ class _Discard:
         self.run = ActiveRun(get_store(), name="(discarded)", source="export")
 
     def __enter__(self) -> Any:
-        from nbtrack.capture.lifecycle import _stack
+        from nbtrack.capture.lifecycle import push_active
 
-        _stack().append(self.run)
+        push_active(self.run)
         return self.run
 
     def __exit__(self, *exc: Any) -> None:
-        from nbtrack.capture.lifecycle import _stack
+        from nbtrack.capture.lifecycle import pop_active
 
-        stack = _stack()
-        if self.run in stack:
-            stack.remove(self.run)
+        pop_active(self.run)
 
 
 _discards: list[_Discard] = []
@@ -378,37 +373,18 @@ def start_run(
     for key in param_names:
         if key in namespace:
             run.log_param(key, namespace[key])
-    with run._lock:
-        run.data.update(_files)
-        run.data.update(records)
-    git = None
-    try:
-        from pathlib import Path
-
-        from nbtrack.capture.environment import GitProbe
-
-        git = GitProbe(Path.cwd())
-    except Exception:
-        git = None
-    run.extra["code_location"] = sys.argv[0] if sys.argv and sys.argv[0] else None
-    try:
-        script = sys.argv[0] if sys.argv else ""
-        if script and os.path.isfile(script):
-            with open(script, encoding="utf-8", errors="replace") as f:
-                text = f.read()[:1_000_000]
-            run.extra["code_blob"] = run.store.put_blob(text.encode("utf-8", "surrogatepass"))
-    except OSError:
-        pass
-    run.start()
-    _state.update(run=run, git=git, param_names=list(param_names))
+    for key, record in {**_files, **records}.items():
+        run.add_data(key, record)
+    script = sys.argv[0] if sys.argv and sys.argv[0] else None
+    run.attach_script(script)
+    run.start(environment=True)
+    _state.update(run=run, param_names=list(param_names))
     previous = sys.excepthook
 
     def hook(etype: type[BaseException], value: BaseException, tb: Any) -> None:
         current = _state.get("run")
         if current is not None and current.end_time is None:
-            from nbtrack.capture.lifecycle import status_for
-
-            current.finish(status_for(value), value)
+            current.finish(error=value)
         previous(etype, value, tb)
 
     sys.excepthook = hook
@@ -429,13 +405,7 @@ def finish_run(namespace: Mapping[str, Any], *, metrics: list[str] | tuple[str, 
     for key in _state.get("param_names", []):
         if key in namespace and key not in run.params:
             run.log_param(key, namespace[key])
-    try:
-        from nbtrack.capture.environment import capture
-
-        run.extra["env"] = capture(run.store, _state.get("git"))
-    except Exception as exc:
-        warnings.warn(f"nbtrack: environment of run {run.id} not recorded: {exc}", stacklevel=2)
-    run.finish("finished")
+    run.finish()
     hook = _state.get("hook")
     if hook is not None and sys.excepthook is hook[0]:
         sys.excepthook = hook[1]

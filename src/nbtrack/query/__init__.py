@@ -1,1 +1,2 @@
-"""Query: ``runs()``, ``get_run()``, the ``where`` language and the runs table every view shows."""
+"""Reading runs: the runs table (``table``), the ``where`` filter (``where``), the one selection every view
+uses (``select``), and the public ``runs()``, ``get_run``, ``delete_run``, ``set_tag`` (``search``)."""

@@ -2,8 +2,8 @@
 
 Push side: :func:`build_payload` turns a run record into what MLflow stores (string params and tags,
 metric points with millisecond timestamps, artifacts as bytes, dataset inputs as plain dicts), and
-:func:`plan_batches` packs params, tags and metric points into ``log_batch`` requests within MLflow's
-limits, skipping the parts the push state says the server already has.
+:mod:`nbtrack.remote.batches` packs params, tags and metric points into ``log_batch`` requests;
+:mod:`nbtrack.remote.datasets` maps data fingerprints onto dataset inputs.
 
 Pull side: :func:`parse_param` restores a param's Python type from its text, :func:`derived_run_id`
 gives an MLflow-native run a stable nbtrack id, and the status/time helpers convert back.
@@ -11,7 +11,6 @@ gives an MLflow-native run a stable nbtrack id, and the status/time helpers conv
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import math
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbtrack import ids, values
+from nbtrack.remote.datasets import data_tag_text, dataset_record
 from nbtrack.run import effective_status
 
 # The MLflow tags nbtrack owns.
@@ -51,8 +51,6 @@ MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_ENTITIES_PER_BATCH = 1000
 MAX_BATCH_BYTES = 900_000  # MLflow rejects log_batch requests over 1 MB; keep a margin for JSON framing
-MAX_DATASET_NAME = 500
-MAX_DATASET_DIGEST = 36
 
 STATUS_TO_MLFLOW = {
     "finished": "FINISHED",
@@ -139,11 +137,7 @@ def parse_param(text: str) -> Any:
         return float(text)
     if not text or len(text) > 100_000 or text != text.strip():
         return text
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return text
-    return value if is_plain_literal(value) else text
+    return values.literal_or_text(text, is_plain_literal)
 
 
 def metric_value(value: Any) -> float:
@@ -304,7 +298,7 @@ def build_payload(doc: dict[str, Any], store: Any) -> Payload:
         if not isinstance(record, dict) or not record.get("hash"):
             continue
         payload.datasets.append(dataset_record(name, record))
-        payload.data_tags.append((mlflow_key(TAG_DATA + name), _data_tag_text(record)))
+        payload.data_tags.append((mlflow_key(TAG_DATA + name), data_tag_text(record)))
 
     # artifacts: the record itself, code, history, notebook snapshot, requirements
     payload.artifacts[ARTIFACT_RECORD] = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1).encode(
@@ -381,197 +375,3 @@ def parse_requirements(text: str) -> dict[str, str]:
         if sep and not line.startswith("#"):
             packages[name.strip()] = version.strip()
     return packages
-
-
-_MLFLOW_TYPES = {
-    "int64": "long",
-    "int32": "integer",
-    "int16": "integer",
-    "int8": "integer",
-    "uint8": "integer",
-    "uint16": "integer",
-    "float64": "double",
-    "float32": "float",
-    "bool": "boolean",
-    "object": "string",
-    "string": "string",
-    "str": "string",
-}
-
-
-def dataset_record(name: str, record: dict[str, Any]) -> dict[str, Any]:
-    """An nbtrack fingerprint as the fields of an MLflow dataset input."""
-    kind = record.get("kind")
-    shape = record.get("shape") or []
-    schema: dict[str, Any] | None = None
-    profile: dict[str, Any] = {"nbtrack_kind": kind, "algorithm": record.get("algorithm")}
-    if kind in ("dataframe", "series"):
-        columns = record.get("columns") or []
-        schema = {
-            "mlflow_colspec": [
-                {
-                    "type": _column_type(str(c.get("type") or c.get("dtype"))),
-                    "name": str(c.get("name")),
-                    "required": True,
-                }
-                for c in columns
-                if isinstance(c, dict)
-            ]
-        }
-        profile["num_rows"] = shape[0] if shape else None
-        profile["num_elements"] = math.prod(shape) if shape else None
-        source_type, source = "code", {"nbtrack": name}
-    elif kind == "ndarray":
-        spec = [{"type": "tensor", "tensor-spec": {"dtype": str(record.get("dtype")), "shape": list(shape)}}]
-        schema = {"mlflow_tensorspec": {"features": json.dumps(spec), "targets": None}}
-        profile["features_shape"] = list(shape)
-        profile["features_size"] = math.prod(shape) if shape else 0
-        source_type, source = "code", {"nbtrack": name}
-    else:
-        source_type, source = "local", {"uri": str(record.get("path") or name)}
-        for key in ("size", "files", "format"):
-            if record.get(key) is not None:
-                profile[key] = record[key]
-    if isinstance(record.get("profile"), dict):  # nbtrack's statistical profile, when the run recorded one
-        profile["nbtrack_profile"] = record["profile"]
-    return {
-        "name": name[:MAX_DATASET_NAME],
-        "digest": str(record["hash"])[:MAX_DATASET_DIGEST],
-        "source_type": source_type,
-        "source": json.dumps(source, ensure_ascii=False),
-        "schema": json.dumps(schema, ensure_ascii=False) if schema else None,
-        "profile": json.dumps(profile, ensure_ascii=False),
-    }
-
-
-def _column_type(dtype: str) -> str:
-    """MLflow's column type for a pandas dtype or an nbtrack logical type (int64, datetime[UTC]...)."""
-    if dtype.startswith("datetime"):
-        return "datetime"
-    if dtype.startswith(("uint32", "uint64", "Int64", "UInt")):
-        return "long"
-    if dtype.startswith("Int") or dtype.startswith("int"):
-        return _MLFLOW_TYPES.get(dtype.lower(), "long")
-    if dtype.startswith(("float16", "Float")):
-        return "double"
-    return _MLFLOW_TYPES.get(dtype, "string")
-
-
-def _data_tag_text(record: dict[str, Any]) -> str:
-    shape = "x".join(str(n) for n in record.get("shape") or [])
-    return " ".join(str(p) for p in (record.get("kind"), shape, record.get("hash")) if p)
-
-
-def data_from_dataset(dataset: Any) -> dict[str, Any]:
-    """An MLflow dataset input (entity with name/digest/...) as an nbtrack data record."""
-    record: dict[str, Any] = {
-        "algorithm": "mlflow",
-        "hash": dataset.digest,
-        "kind": "mlflow-dataset",
-        "source_type": dataset.source_type,
-    }
-    for attr in ("source", "schema", "profile"):
-        text = getattr(dataset, attr, None)
-        if text:
-            try:
-                record[attr] = json.loads(text)
-            except ValueError:
-                record[attr] = text
-    profile = record.get("profile")
-    if isinstance(profile, dict):
-        if profile.get("algorithm"):
-            record["algorithm"] = profile["algorithm"]
-        if profile.get("nbtrack_kind"):
-            record["kind"] = profile["nbtrack_kind"]
-        if isinstance(profile.get("nbtrack_profile"), dict):
-            record["profile"] = profile["nbtrack_profile"]
-    return record
-
-
-# log_batch requests -------------------------------------------------------------------------------
-
-
-@dataclass
-class Batch:
-    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)
-    params: list[tuple[str, str]] = field(default_factory=list)
-    tags: list[tuple[str, str]] = field(default_factory=list)
-    completes: dict[str, Any] = field(default_factory=dict)  # push-state parts confirmed once it is sent
-
-    @property
-    def entities(self) -> int:
-        return len(self.metrics) + len(self.params) + len(self.tags)
-
-    def size(self) -> int:
-        texts = self.params + self.tags
-        return sum(len(m[0]) + 70 for m in self.metrics) + sum(
-            len(k.encode()) + len(v.encode("utf-8", "surrogatepass")) + 40 for k, v in texts
-        )
-
-    def room_for(self, params: list[tuple[str, str]], tags: list[tuple[str, str]]) -> bool:
-        extra = Batch(params=params, tags=tags)
-        return (
-            len(self.params) + len(params) <= MAX_PARAMS_TAGS_PER_BATCH
-            and len(self.tags) + len(tags) <= MAX_PARAMS_TAGS_PER_BATCH
-            and self.entities + extra.entities <= MAX_ENTITIES_PER_BATCH
-            and self.size() + extra.size() <= MAX_BATCH_BYTES
-        )
-
-
-def _chunks(items: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
-    """Params or tags in groups of at most 100 and MAX_BATCH_BYTES / 2."""
-    chunks: list[list[tuple[str, str]]] = []
-    current: list[tuple[str, str]] = []
-    size = 0
-    for item in items:
-        item_size = len(item[0].encode()) + len(item[1].encode("utf-8", "surrogatepass")) + 40
-        if current and (len(current) >= MAX_PARAMS_TAGS_PER_BATCH or size + item_size > MAX_BATCH_BYTES // 2):
-            chunks.append(current)
-            current, size = [], 0
-        current.append(item)
-        size += item_size
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-def plan_batches(payload: Payload, parts: dict[str, Any], marker: tuple[str, str]) -> list[Batch]:
-    """The log_batch requests still to send: metric batches from the first unconfirmed one, then params and
-    tags unless confirmed with the same content, the ``marker`` tag in the last request."""
-    batches: list[Batch] = []
-    metrics_hash = digest(payload.metrics)
-    done = parts.get("metrics")
-    start = done[1] if isinstance(done, list) and len(done) == 2 and done[0] == metrics_hash else 0
-    for i in range(start * MAX_METRICS_PER_BATCH, len(payload.metrics), MAX_METRICS_PER_BATCH):
-        number = i // MAX_METRICS_PER_BATCH + 1
-        batches.append(
-            Batch(metrics=payload.metrics[i : i + MAX_METRICS_PER_BATCH], completes={"metrics": [metrics_hash, number]})
-        )
-
-    pending: list[tuple[str, list[list[tuple[str, str]]], str]] = []
-    params_hash, tags_hash = digest(payload.params), digest(payload.tags)
-    if payload.params and parts.get("params") != params_hash:
-        pending.append(("params", _chunks(payload.params), params_hash))
-    if payload.tags and parts.get("tags") != tags_hash:
-        pending.append(("tags", _chunks(payload.tags), tags_hash))
-    for part, chunks, part_hash in pending:
-        for n, chunk in enumerate(chunks, 1):
-            target = next(
-                (
-                    b
-                    for b in batches[-1:]
-                    if b.room_for(chunk if part == "params" else [], chunk if part == "tags" else [])
-                ),
-                None,
-            )
-            if target is None:
-                target = Batch()
-                batches.append(target)
-            getattr(target, part).extend(chunk)
-            if n == len(chunks):
-                target.completes[part] = part_hash
-    if batches and batches[-1].room_for([], [marker]):
-        batches[-1].tags.append(marker)
-    else:
-        batches.append(Batch(tags=[marker]))
-    return batches

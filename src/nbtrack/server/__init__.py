@@ -7,7 +7,8 @@ store to read (``NBTRACK_DIR`` in the server's environment wins, as it does for 
 
 - ``version``: ``{"name", "version", "api"}``, so the sidebar can tell a missing or different server part;
 - ``stamp``: changes whenever a run is written;
-- ``runs?experiment=&status=&q=&where=&offset=&limit=``: ``{"runs": [records], "total": N, ...}``;
+- ``runs?experiment=&status=&q=&where=&offset=&limit=``: ``{"runs": [records], "total": N, "columns": ...}``
+  (the selection of ``nbtrack.runs()``; ``columns``: the params and tags that differ, the metrics);
 - ``runs/<id>``: the stored record, unchanged; ``runs/<id>/details``: it with status, drift and export
   formats; ``runs/<id>/export?format=``: a download;
 - ``compare?runs=a,b,...&metric=&plots=box``: ``nbtrack.compare``; ``diff?a=&b=``: ``nbtrack.diff``.

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nbtrack import ids
+from nbtrack.query.table import RunsTable
 from nbtrack.run import Run, effective_status
 from nbtrack.store.local import AmbiguousRunIdError, RunNotFoundError, Store, get_store
 
@@ -120,62 +121,59 @@ def list_runs(
     offset: Any = None,
     limit: Any = None,
 ) -> dict[str, Any]:
-    """One page of runs, newest first, and how many match: ``{"runs": [...], "total": N, ...}``.
+    """One page of runs, newest first, and how many match: ``{"runs": [...], "total": N, "columns": ...}``.
 
-    ``experiments`` / ``statuses``: keep runs in any of them (status as shown, so a running run whose
-    kernel died counts as abandoned). ``search``: text in the name or id. ``where``: an expression over
-    ``runs()`` columns, as in ``nbtrack.runs(where=...)``.
+    The selection is :func:`nbtrack.query.select.select`, as in ``nbtrack.runs()`` and the panel:
+    ``experiments`` / ``statuses``: keep runs in any of them (none given: all; status as shown, so a running run
+    whose kernel died counts as abandoned). ``search``: text in the name or id. ``where``: an expression over
+    ``runs()`` columns. ``columns`` names the params that differ between the matching runs, their metrics and
+    the tags that differ (without the group prefix, the most often set first): what a table of them shows.
     """
+    from nbtrack.query.select import columns_of, experiment_counts, select
+    from nbtrack.query.where import QueryError
+
     offset_n = _int(offset, "offset", 0, 0, 10**9)
     limit_n = _int(limit, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    docs = store.run_docs()
-    counts: dict[str, int] = {}
-    for doc in docs.values():
-        name = str(doc.get("experiment", "default"))
-        counts[name] = counts.get(name, 0) + 1
-    wanted_exp = set(experiments or ())
-    wanted_status = set(statuses or ())
-    needle = (search or "").strip().lower()
-    allowed: set[str] | None = None
-    if where and where.strip():
-        allowed = _where_ids(store, where)
-    selected = []
-    for run_id, doc in docs.items():
-        if wanted_exp and str(doc.get("experiment", "default")) not in wanted_exp:
-            continue
-        if allowed is not None and run_id not in allowed:
-            continue
-        if needle and needle not in str(doc.get("name") or "").lower() and needle not in run_id:
-            continue
-        if wanted_status and effective_status(doc) not in wanted_status:
-            continue
-        selected.append(run_id)
-    selected.sort(reverse=True)
-    page = [docs[run_id] for run_id in selected[offset_n : offset_n + limit_n]]
+    table = runs_table(store)
+    try:
+        selection = select(table.frame, experiment=experiments, status=statuses, where=where, search=search)
+    except QueryError as exc:
+        raise ApiError(400, "invalid_query", str(exc)) from None
+    rows = selection.page(offset_n, limit_n)
+    # each run as its record, exactly what the details endpoint sends
+    page = [Run.from_doc(table.docs[run_id], store).to_doc() for run_id in rows["run_id"]]
+    found = columns_of(selection.rows)
+
+    def short(columns: list[str]) -> list[str]:
+        return [c.split(".", 1)[1] for c in found.most_filled(columns)]
+
     return {
         "runs": page,
-        "total": len(selected),
+        "total": selection.total,
         "offset": offset_n,
         "limit": limit_n,
-        "status": {doc["id"]: effective_status(doc) for doc in page},
-        "experiments": [{"name": k, "runs": v} for k, v in sorted(counts.items())],
-        "stamp": stamp(store),
+        "status": dict(zip(rows["run_id"], rows["status"], strict=True)),
+        "columns": {"params": short(found.params), "metrics": short(found.metrics), "tags": short(found.tags)},
+        "experiments": [{"name": k, "runs": v} for k, v in experiment_counts(table.frame).items()],
+        "stamp": "-".join(str(part) for part in table.stamp or ()),  # the state these rows were read in
     }
 
 
-def _where_ids(store: Store, where: str) -> set[str]:
-    from nbtrack.query.search import QueryError, runs
+_TABLES: dict[Path, RunsTable] = {}  # one runs table per store; handlers call the API from one thread
 
-    try:
-        frame = runs(where=where, store=store)
-    except QueryError as exc:
-        raise ApiError(400, "invalid_query", str(exc)) from None
-    return set() if frame.empty else set(frame["run_id"])
+
+def runs_table(store: Store) -> RunsTable:
+    """The store's runs table, caught up with the store (a ``stat`` when nothing was written)."""
+    table = _TABLES.get(store.root)
+    if table is None or table.store is not store:
+        table = _TABLES[store.root] = RunsTable(store)
+    table.update()
+    return table
 
 
 def get_record(store: Store, run_id: str) -> dict[str, Any]:
-    """The run's stored record, unchanged."""
-    return store.run_docs()[_resolve(store, run_id)]
+    """The run's record, as ``Run.to_doc()`` writes it (records of earlier releases migrated)."""
+    return Run.from_doc(store.run_docs()[_resolve(store, run_id)], store).to_doc()
 
 
 def run_details(store: Store, run_id: str) -> dict[str, Any]:
@@ -185,7 +183,7 @@ def run_details(store: Store, run_id: str) -> dict[str, Any]:
     doc = docs[_resolve(store, run_id)]
     drift = {name: _drift(store, name, record, doc, docs) for name, record in (doc.get("data") or {}).items()}
     return {
-        "run": doc,
+        "run": Run.from_doc(doc, store).to_doc(),
         "status": effective_status(doc),
         "drift": drift,
         "export": export_formats(),
@@ -214,17 +212,14 @@ def _drift(store: Store, name: str, record: Any, doc: Mapping[str, Any], docs: M
     if not out["changed"]:
         return out
     try:
-        from nbtrack.data.checks import check_data, describe_change
+        from nbtrack.data.drift import data_change
 
         # the records with their profiles, which the store keeps in blobs
-        current = Run(dict(doc), store).data.get(name, record)
-        before = Run(docs[previous[0]], store).data.get(name, previous[1])
-        out["note"] = describe_change(current, before)
-        report = check_data(dict(current), dict(before))
-        out["findings"] = [
-            {"severity": f.severity, "column": f.column, "statistic": f.statistic, "message": f.message}
-            for f in report.findings
-        ]
+        current = Run.from_doc(doc, store).data.get(name, record)
+        before = Run.from_doc(docs[previous[0]], store).data.get(name, previous[1])
+        change = data_change({name: current}, {name: before}, findings=True)
+        out["note"] = change.notes.get(name, "")
+        out["findings"] = change.findings.get(name, [])
     except Exception as exc:  # drift notes are a nicety: never let them break the details view
         out["note"] = out["note"] or f"could not compare with the previous run ({type(exc).__name__})"
     return out

@@ -70,8 +70,8 @@ class NbtrackHandler(APIHandler):
             code, message = exc.code, exc.message
         elif isinstance(exc, web.HTTPError):
             code = _CODES.get(status_code, "error")
-            message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
-            message = message or responses.get(status_code, "error")
+            text = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
+            message = text or responses.get(status_code, "error")
         else:
             code, message = "internal_error", "nbtrack's server extension failed; the server log has the details"
         self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -220,10 +220,13 @@ def setup_handlers(web_app: Any, root_dir: str) -> None:
 
 
 def _warm(root_dir: str) -> None:
-    """Read the root store once at startup, so the sidebar's first page does not wait for it."""
+    """Import pandas and build the root store's runs table once at startup, so the sidebar's first page does
+    not wait for them."""
     try:
+        import pandas  # noqa: F401  (the runs table of any store needs it)
+
         store = api.open_store(root_dir, "")
         if store.journal.path.exists():
-            store.run_docs()
+            api.runs_table(store)
     except Exception:  # a damaged store reports itself on the first real request
         pass

@@ -8,13 +8,14 @@ restored from it.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbtrack.store.journal import RUNS_TABLE, _fsync_dir, decode_line, encode_line
+from nbtrack.store.files import replace_durably
+from nbtrack.store.journal import RUNS_TABLE, decode_line, encode_line
+from nbtrack.store.local import Store
 
 
 @dataclass
@@ -55,7 +56,7 @@ def _scan(path: Path) -> tuple[list[bytes], list[int], bytes, dict[str, dict[str
     return lines, damaged, tail, live, deleted
 
 
-def check(store: Any, repair: bool = False) -> Report:
+def check(store: Store, repair: bool = False) -> Report:
     report = Report()
     path = store.journal.path
     previous_path = path.with_name(path.name + ".prev")
@@ -86,15 +87,7 @@ def check(store: Any, repair: bool = False) -> Report:
             good += [encode_line({"op": "put", "t": RUNS_TABLE, "id": k, "doc": v}) for k, v in missing.items()]
             if missing:
                 report.lines.append(f"restored {len(missing)} run(s) from {previous_path.name}")
-            tmp = path.with_name(f".{path.name}.repair.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                os.write(fd, b"".join(good))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
+            replace_durably(path, b"".join(good))
             report.runs_restored = len(missing)
             report.ok = True
     docs = store.run_docs()
@@ -103,7 +96,7 @@ def check(store: Any, repair: bool = False) -> Report:
     for doc in docs.values():
         for ref in _referenced_blobs(doc):
             try:
-                exists = store._blob_path(ref).exists()
+                exists = store.blobs.path(ref).exists()
             except ValueError:
                 exists = False
             if not exists:

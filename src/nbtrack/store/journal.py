@@ -1,9 +1,9 @@
-"""The run-metadata file: an append-only JSON-lines journal, exposed to TinyDB as a Storage.
+"""The run-metadata file: an append-only JSON-lines journal (TinyDB's storage, see tinydb_table.py).
 
 TinyDB's stock JSONStorage rewrites the whole file on every write, so a write costs time in
 proportion to the store, a crash mid-write loses everything, and a concurrent reader can see half a
-file. Here every write appends one checksummed line under the store's file lock and fsyncs it; a
-reader replays only the lines added since its last read. A line cut short by a crash has no newline
+file. Here every write appends one checksummed line per changed document under the store's file lock
+and fsyncs it; a reader replays only the lines added since its last read. A line cut short by a crash has no newline
 and no valid checksum: readers ignore it and the next writer cuts it off. Superseded lines are
 compacted away now and then by rewriting into a temporary file that atomically replaces the journal.
 
@@ -16,15 +16,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import warnings
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tinydb.storages import Storage
-
 from nbtrack.errors import StoreCorruptError, StoreCorruptionWarning
+from nbtrack.store import files
 from nbtrack.store.lock import FileLock
 
 FORMAT = 1
@@ -79,15 +79,22 @@ class Journal:
         self._line_no = 0
         self._superseded = 0
         self._warned: set[str] = set()
+        self.generation = 0  # changes whenever the state does: TinyDB's query cache is cleared on it
+        self._guard = threading.RLock()  # one thread at a time moves the state and the read offset
 
     # reading -------------------------------------------------------------------------------------
 
     def refresh(self) -> dict[str, dict[str, Any]]:
         """Bring the state up to date with the file, reading only what was appended since last time."""
+        with self._guard:
+            return self._refresh()
+
+    def _refresh(self) -> dict[str, dict[str, Any]]:
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
-            self._reset(None)
+            if self._identity is not None or self.state:
+                self._reset(None)
             return self.state
         try:
             st = os.fstat(fd)
@@ -109,6 +116,7 @@ class Journal:
         return self.state
 
     def _reset(self, identity: tuple[int, int] | None) -> None:
+        self.generation += 1
         self.state = {}
         self.problems = []
         self._identity = identity
@@ -123,6 +131,7 @@ class Journal:
         reading the key from the fixed prefix nbtrack writes and decoding only the last version of
         each document halves the cost of opening a large store.
         """
+        self.generation += 1
         latest: dict[tuple[Any, Any], tuple[int, str, bytes | dict[str, Any] | None]] = {}
         known = self.state
         for line in lines:
@@ -160,7 +169,7 @@ class Journal:
                 existed = previous[1] == "put"
             else:
                 table = known.get(table_name.decode() if isinstance(table_name, bytes) else table_name)
-                existed = bool(table) and (key.decode() if isinstance(key, bytes) else key) in table
+                existed = table is not None and (key.decode() if isinstance(key, bytes) else key) in table
             if op == "put":
                 self._superseded += existed
             else:
@@ -168,10 +177,10 @@ class Journal:
             latest.pop(ident, None)  # re-insert, so dict order follows the file
             latest[ident] = (self._line_no, op, entry)
         # One JSON parse for all documents to decode: per-call overhead adds up over 10,000 records.
-        pending = [ident for ident, (_, op, entry) in latest.items() if op == "put" and isinstance(entry, bytes)]
+        pending = {ident: entry for ident, (_, op, entry) in latest.items() if op == "put" and isinstance(entry, bytes)}
         if pending:
             try:
-                parsed = json.loads(b"[" + b",".join(latest[ident][2] for ident in pending) + b"]")
+                parsed = json.loads(b"[" + b",".join(pending.values()) + b"]")
             except ValueError:
                 parsed = None  # a damaged document among them: decode one by one below, to name its line
             if parsed is not None and len(parsed) == len(pending):
@@ -214,7 +223,7 @@ class Journal:
         never corrupt the journal (a torn line is detected and cut off).
         """
         data = b"".join(encode_line(entry) for entry in entries)
-        with self.lock:
+        with self.lock, self._guard:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
             try:
                 st = os.fstat(fd)
@@ -223,13 +232,13 @@ class Journal:
                     data = encode_line({"op": _HEADER_OP, "format": FORMAT}) + data
                 else:
                     size = _cut_torn_tail(fd, size, self.path)
-                _write_all(fd, data)
+                files.write_all(fd, data)
                 if durable:
                     os.fsync(fd)
             finally:
                 os.close(fd)
             if size == 0:
-                _fsync_dir(self.path.parent)
+                files.fsync_dir(self.path.parent)
             # When nothing else was appended since our last read, apply our own entries directly;
             # otherwise catch up with the file (incrementally: only what others appended). A process that
             # never read this journal does not pay a full read just to write.
@@ -241,7 +250,7 @@ class Journal:
                 self._replay(data.split(b"\n")[:-1])
                 self._offset = size + len(data)
             elif self._identity is not None:
-                self.refresh()
+                self._refresh()
         # Compact when dead lines reach half the live ones: each run leaves one (its `running` record),
         # so the journal is rewritten each time the store grows by half, O(1) per write amortized.
         if self._superseded >= max(1000, sum(len(t) for t in self.state.values()) // 2):
@@ -256,13 +265,7 @@ class Journal:
             entries = [{"op": _HEADER_OP, "format": FORMAT}]
             for table, docs in self.state.items():
                 entries.extend({"op": "put", "t": table, "id": key, "doc": doc} for key, doc in docs.items())
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                _write_all(fd, b"".join(encode_line(e) for e in entries))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            tmp = files.write_temp(self.path, b"".join(encode_line(e) for e in entries))
             # Keep the journal being replaced as the last good copy, for `nbtrack doctor --repair`.
             previous = self.path.with_name(self.path.name + ".prev")
             link = self.path.with_name(f".{self.path.name}.{os.getpid()}.prev.tmp")
@@ -272,7 +275,7 @@ class Journal:
             except OSError:
                 pass  # a file system without hard links: compaction goes on without the copy
             os.replace(tmp, self.path)
-            _fsync_dir(self.path.parent)
+            files.fsync_dir(self.path.parent)
             self.refresh()
         return True
 
@@ -286,13 +289,6 @@ def _read_all(fd: int, size: int) -> bytes:
         parts.append(part)
         size -= len(part)
     return b"".join(parts)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
 
 
 def _cut_torn_tail(fd: int, size: int, path: Path) -> int:
@@ -321,49 +317,3 @@ def _cut_torn_tail(fd: int, size: int, path: Path) -> int:
         pass
     os.ftruncate(fd, new_size)
     return new_size
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-class JournalStorage(Storage):
-    """TinyDB storage over a :class:`Journal`.
-
-    ``read`` returns the replayed state; ``write`` (used by TinyDB's own insert/update/remove)
-    appends only the documents that differ from the journal's state, so TinyDB's API stays correct
-    while nbtrack's hot path appends single documents directly.
-    """
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        state = self.journal.refresh()
-        # Fresh dicts down to the documents: TinyDB mutates what it reads before writing it back.
-        return {table: {key: dict(doc) for key, doc in docs.items()} for table, docs in state.items()}
-
-    def write(self, data: dict[str, dict[str, Any]]) -> None:
-        with self.journal.lock:
-            current = self.journal.refresh()
-            entries = []
-            for table, docs in data.items():
-                old = current.get(table, {})
-                for key, doc in docs.items():
-                    if old.get(str(key)) != doc:
-                        entries.append({"op": "put", "t": table, "id": str(key), "doc": doc})
-                entries.extend({"op": "del", "t": table, "id": key} for key in old if key not in {str(k) for k in docs})
-            if entries:
-                self.journal.append(entries)
-
-    def close(self) -> None:
-        pass

@@ -1,43 +1,33 @@
-"""The local store: run metadata in TinyDB over a crash-safe journal, large things as content-addressed files.
+"""The local store: run records as TinyDB documents over a crash-safe journal, large things as blobs.
 
-Layout of a store directory (``.nbtrack/`` by default)::
+Layout of a store directory (``.nbtrack/`` by default; details in docs/store.md)::
 
-    runs.jsonl          run records, one checksummed JSON line per write (see journal.py)
+    runs.jsonl          run records, one checksummed JSON line per changed document (see journal.py)
     lock                the inter-process write lock (see lock.py)
-    objects/ab/cdef...  content-addressed blobs: notebook snapshots, histories, series, package lists
-    push/<hash>.jsonl   what was pushed to which tracking server, one file per server (see remote_state.py)
+    objects/ab/cdef...  content-addressed blobs: notebook snapshots, histories, series, package lists (blobs.py)
+    push/<hash>.jsonl   what was pushed to which tracking server, one file per server (remote/state.py)
 
-A blob is named by the BLAKE2b-128 hash of its bytes and written to a temporary file, fsynced and
-renamed into place before any run record refers to it, so a record never points at half a file.
+Every read and write of run records goes through the TinyDB table ``Store.table`` (tinydb_table.py), so
+``store.table.search(Query().params.lr < 0.1)`` and ``nbtrack.runs(where=Query()...)`` see what the
+rest of nbtrack sees.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
-
-from tinydb import TinyDB
-from tinydb.table import Table
+from typing import Any, cast
 
 from nbtrack import ids
 from nbtrack.errors import AmbiguousRunIdError, RunNotFoundError
-from nbtrack.store.journal import Journal, JournalStorage, _fsync_dir, _write_all
+from nbtrack.store.blobs import BlobStore
+from nbtrack.store.journal import RUNS_TABLE, Journal
 from nbtrack.store.lock import FileLock
+from nbtrack.store.tinydb_table import JournalDB, JournalStorage, JournalTable
 
-RUNS = "runs"
-_HASH_CHARS = frozenset("0123456789abcdef")
-
-
-class _RunTable(Table):
-    document_id_class = str  # run ids are the TinyDB document ids
-
-
-class _RunDB(TinyDB):
-    table_class = _RunTable
+RUNS = RUNS_TABLE
+__all__ = ["RUNS", "AmbiguousRunIdError", "RunNotFoundError", "Store", "default_store_path", "get_store", "set_store"]
 
 
 class Store:
@@ -48,10 +38,9 @@ class Store:
         self.objects = self.root / "objects"
         self.lock = FileLock(self.root / "lock")
         self.journal = Journal(self.root / "runs.jsonl", self.lock)
-        self.db = _RunDB(storage=JournalStorage, journal=self.journal)
-        self.table = self.db.table(RUNS, cache_size=0)
-        self._known_blobs: set[str] = set()
-        self._mutex = threading.RLock()
+        self.db = JournalDB(storage=JournalStorage, journal=self.journal, prepare=self.ensure)
+        self.table = cast(JournalTable, self.db.table(RUNS))
+        self.blobs = BlobStore(self.objects)
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -61,29 +50,24 @@ class Store:
         if not self.objects.is_dir():
             self.objects.mkdir(parents=True, exist_ok=True)
 
-    # run records -----------------------------------------------------------------------------
+    # run records: the documents of self.table --------------------------------------------------
 
     def put_run(self, doc: dict[str, Any], durable: bool = True) -> None:
         """Write a run record; ``durable=False`` skips the fsync (for records a later write supersedes)."""
         run_id = doc["id"]
         if not ids.is_run_id(run_id):
             raise ValueError(f"not a run id: {run_id!r}")
-        self.ensure()
-        with self._mutex:
-            self.journal.append([{"op": "put", "t": RUNS, "id": run_id, "doc": doc}], durable=durable)
+        self.table.put(run_id, doc, durable=durable)
 
     def delete_run(self, run_id: str) -> None:
-        self.ensure()
-        with self._mutex:
-            self.journal.append([{"op": "del", "t": RUNS, "id": run_id}])
+        self.table.remove(doc_ids=[run_id])  # type: ignore[list-item]  # str ids; TinyDB annotates int
 
     def run_docs(self) -> dict[str, dict[str, Any]]:
-        """All run records by id, current as of now. Treat as read-only."""
-        with self._mutex:
-            return self.journal.refresh().get(RUNS, {})
+        """All run records by id, current as of now, without copies. Treat as read-only."""
+        return self.table.documents()
 
     def get_doc(self, run_id: str) -> dict[str, Any]:
-        doc = self.run_docs().get(self.resolve(run_id))
+        doc = self.table.get(doc_id=self.resolve(run_id))  # type: ignore[call-overload]  # str ids, as above
         if doc is None:
             raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
         return doc
@@ -111,45 +95,23 @@ class Store:
             return (0, 0, 0)
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
-    # content-addressed blobs -------------------------------------------------------------------
+    # content-addressed blobs (blobs.py) --------------------------------------------------------
 
     def put_blob(self, data: bytes) -> str:
-        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-        if digest in self._known_blobs:
-            return digest
-        path = self._blob_path(digest)
-        if not path.exists():
-            self.ensure()
-            path.parent.mkdir(exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                _write_all(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-            _fsync_dir(path.parent)
-        self._known_blobs.add(digest)
-        return digest
+        return self.blobs.put(data)
 
     def has_blob(self, digest: str) -> bool:
         """True when this process wrote or saw the blob (cheap: no file system call)."""
-        return digest in self._known_blobs
+        return self.blobs.has(digest)
 
     def get_blob(self, digest: str) -> bytes:
-        return self._blob_path(digest).read_bytes()
+        return self.blobs.get(digest)
 
     def put_json(self, obj: Any) -> str:
-        return self.put_blob(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode())
+        return self.blobs.put_json(obj)
 
     def get_json(self, digest: str) -> Any:
-        return json.loads(self.get_blob(digest))
-
-    def _blob_path(self, digest: str) -> Path:
-        if len(digest) != 32 or not _HASH_CHARS.issuperset(digest):
-            raise ValueError(f"not a blob hash: {digest[:80]!r}")
-        return self.objects / digest[:2] / digest[2:]
+        return self.blobs.get_json(digest)
 
 
 _stores: dict[Path, Store] = {}

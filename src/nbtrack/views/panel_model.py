@@ -1,39 +1,30 @@
 """What the runs panel shows, without any widget: filters, sort, paging, columns and selection over the runs.
 
-:class:`PanelModel` holds the panel's state as plain attributes and computes the visible page from a
-DataFrame shaped like ``nbtrack.runs()`` (same columns, same ``where`` expressions). The ipywidgets panel
-(:mod:`nbtrack.views.widgets`) drives it, and any other frontend can: nothing here imports ipywidgets or IPython.
-
-Refreshing is cheap because :class:`RunsTable` keeps that DataFrame up to date incrementally: the store's
-journal replays only the lines appended since the last read, only runs whose record changed are flattened
-again, and nothing at all happens while :meth:`Store.stamp` is unchanged. Only one page (50 rows by default)
-is ever rendered, whatever the number of runs.
+:class:`PanelModel` holds the panel's state as plain attributes; the rows, their order and the columns worth
+showing come from :func:`nbtrack.query.select.select` and :func:`~nbtrack.query.select.columns_of` over a
+:class:`~nbtrack.query.table.RunsTable` (the same selection as ``nbtrack.runs()`` and the sidebar's server).
+The ipywidgets panel (:mod:`nbtrack.views.widgets`) drives it, and any other frontend can: nothing here imports
+ipywidgets or IPython. Only one page (50 rows by default) is ever rendered, whatever the number of runs; the
+HTML is made by :mod:`nbtrack.views.panel_html`.
 """
 
 from __future__ import annotations
 
-import ast
-import html
 import math
-import numbers
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from nbtrack.query.search import _GROUPS, BASE_COLUMNS, _flatten, evaluate
-from nbtrack.run import STATUSES, effective_status
+from nbtrack import format as fmt
+from nbtrack.query.select import Columns, columns_of, experiment_counts, select
+from nbtrack.query.table import BASE_COLUMNS, RunsTable
+from nbtrack.run import STATUSES
 from nbtrack.store.local import Store, get_store
-
-try:
-    from numpy import bool_ as np_bool
-except ImportError:  # pragma: no cover - numpy comes with pandas
-    np_bool = bool
+from nbtrack.values import is_scalar, literal_or_text
 
 PAGE_SIZE = 50
 MAX_TAG_CHOICES = 200  # tag filter suggestions (any tag can still be typed)
-_REBUILD_SHARE = 0.25  # above this share of changed runs, rebuild the frame instead of patching it
-_CELL_CHARS = 40  # longer values are cut in the table (the full value is in the cell's tooltip)
 _SETTINGS = (
     "experiment",
     "status",
@@ -46,149 +37,11 @@ _SETTINGS = (
     "all_columns",
     "pinned",
 )
-_STATUS_COLORS = {
-    "finished": "#1a7f37",
-    "failed": "#cf222e",
-    "interrupted": "#9a6700",
-    "running": "#0969da",
-    "abandoned": "#57606a",
-}
-
-
-def _ordered(columns: Iterable[str]) -> list[str]:
-    extra = sorted(
-        {c for c in columns if c not in BASE_COLUMNS and c.split(".", 1)[0] in _GROUPS},
-        key=lambda c: (_GROUPS.index(c.split(".", 1)[0]), c),
-    )
-    return BASE_COLUMNS + extra
-
-
-def build_frame(docs: Iterable[dict[str, Any]]) -> Any:
-    """The ``nbtrack.runs()`` frame of these run records (not sorted, no filters)."""
-    import pandas as pd
-
-    frame = pd.DataFrame([_flatten(doc) for doc in docs])
-    frame = frame.reindex(columns=_ordered(frame.columns))
-    for column in ("start_time", "end_time"):
-        frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
-    frame["duration"] = pd.to_numeric(frame["duration"])
-    for column in frame.columns:
-        if column.startswith("metrics."):
-            frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    return frame
-
-
-class RunsTable:
-    """All runs of a store as one DataFrame (newest first), kept current by :meth:`update`."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.frame: Any = None
-        self.version = 0  # bumped whenever ``frame`` changes
-        self.stamp: tuple[int, int, int] | None = None
-        self._docs: dict[str, dict[str, Any]] = {}  # run id -> the record its row was made from
-        self._running: dict[str, str] = {}  # run id -> shown status, for runs recorded as running
-
-    def update(self, force: bool = False) -> bool:
-        """Catch up with the store; True when the frame changed. Costs one ``stat`` when nothing was written."""
-        stamp = self.store.stamp()  # read before the records: a write in between only causes one more update
-        if self.frame is not None and stamp == self.stamp and not force:
-            return False
-        self.stamp = stamp
-        docs = dict(self.store.run_docs())  # a snapshot: another thread may be adding runs
-        old = self._docs
-        changed = []
-        added = 0
-        for run_id, doc in docs.items():
-            previous = old.get(run_id)
-            if previous is doc:
-                continue
-            added += previous is None
-            if previous is not None and previous == doc:  # same content, new object (the journal was re-read)
-                old[run_id] = doc
-                continue
-            changed.append(run_id)
-        removed = [run_id for run_id in old if run_id not in docs] if len(old) + added != len(docs) else []
-        for run_id, shown in self._running.items():  # a running run whose kernel died becomes "abandoned"
-            doc = docs.get(run_id)
-            if doc is not None and run_id not in changed and effective_status(doc) != shown:
-                changed.append(run_id)
-        if self.frame is not None and not changed and not removed:
-            return False
-        self._patch(docs, changed, removed)
-        self._docs = docs
-        for run_id in removed:
-            self._running.pop(run_id, None)
-        for run_id in changed:
-            doc = docs[run_id]
-            if doc.get("status") == "running":
-                self._running[run_id] = effective_status(doc)
-            else:
-                self._running.pop(run_id, None)
-        self.version += 1
-        return True
-
-    def _patch(self, docs: dict[str, dict[str, Any]], changed: list[str], removed: list[str]) -> None:
-        import numpy as np
-        import pandas as pd
-
-        frame = self.frame
-        if frame is None or len(changed) + len(removed) > max(200, _REBUILD_SHARE * len(docs)):
-            frame = build_frame(docs.values())
-        else:
-            stale = set(changed) | set(removed)
-            keep = frame[~frame["run_id"].isin(stale)] if stale else frame
-            fresh = [docs[run_id] for run_id in changed]
-            if fresh and len(keep):
-                frame = pd.concat([build_frame(fresh), keep], ignore_index=True)
-                ordered = _ordered(frame.columns)
-                if list(frame.columns) != ordered:
-                    frame = frame.reindex(columns=ordered)
-            elif fresh:
-                frame = build_frame(fresh)
-            else:
-                frame = keep
-            if stale:  # columns only the deleted or rewritten runs had
-                empty = [c for c in frame.columns if c not in BASE_COLUMNS and not frame[c].notna().any()]
-                if empty:
-                    frame = frame.drop(columns=empty)
-        ids = frame["run_id"].to_numpy(dtype=object)
-        if len(ids) > 1 and not (ids[:-1] > ids[1:]).all():  # newest first, like nbtrack.runs()
-            frame = frame.take(np.argsort(ids)[::-1])
-        self.frame = frame.reset_index(drop=True)
-
-
-def _differs(values: Any) -> bool:
-    try:
-        return values.nunique(dropna=False) > 1
-    except TypeError:  # unhashable values (lists, arrays): compare their reprs
-        return values.map(repr).nunique(dropna=False) > 1
-
-
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(value != value)  # NaN, NaT
-    except TypeError:
-        return type(value).__name__ == "NAType"  # pandas.NA
-    except Exception:  # arrays and other values without a plain truth value
-        return False
-
-
-def parse_tag_filter(text: str) -> tuple[str, str | None]:
-    """``"key"`` (runs with that tag) or ``"key=value"`` (tag equal to value, compared as text)."""
-    key, sep, value = text.partition("=")
-    return key.strip(), (value.strip() if sep else None)
 
 
 def parse_tag_value(text: str) -> Any:
     """A tag value typed in the panel: a Python literal (number, bool, None, quoted text), else the text."""
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
-    return value if isinstance(value, (int, float, str, bool)) or value is None else text
+    return literal_or_text(text, is_scalar)
 
 
 class PanelModel:
@@ -320,39 +173,20 @@ class PanelModel:
         )
         if key == self._view_key:
             return self._view
-        frame = self.frame
-        mask = frame["run_id"].notna()
-        if experiment is not None:
-            wanted = [experiment] if isinstance(experiment, str) else list(experiment)
-            mask &= frame["experiment"].isin(wanted)
-        if self.status:
-            mask &= frame["status"] == self.status
-        if self.tag and self.tag.strip():
-            mask &= self._tag_mask(frame)
-        if self.search and self.search.strip():
-            text = self.search.strip()
-            names = frame["name"].fillna("").astype(str)
-            run_ids = frame["run_id"].astype(str)
-            mask &= names.str.contains(text, case=False, regex=False) | run_ids.str.contains(text.lower(), regex=False)
-        self.where_error = None
-        if self.where and self.where.strip():
-            try:
-                mask &= evaluate(self.where, frame).reindex(frame.index, fill_value=False)
-            except Exception as exc:  # shown next to the field; the other filters still apply
-                self.where_error = str(exc) or type(exc).__name__
-        view = _sort(frame[mask], self.sort_by, self.descending)
-        self._view_key, self._view = key, view
-        return view
-
-    def _tag_mask(self, frame: Any) -> Any:
-        key, value = parse_tag_filter(self.tag or "")
-        column = f"tags.{key}"
-        if column not in frame.columns:
-            return frame["run_id"].isna()  # nobody has this tag
-        tags = frame[column]
-        if value is None:
-            return tags.notna()
-        return tags.notna() & (tags.map(str) == value)
+        selection = select(
+            self.frame,
+            experiment=experiment,
+            status=self.status,
+            tag=self.tag,
+            where=self.where,
+            search=self.search,
+            sort_by=self.sort_by,
+            descending=self.descending,
+            strict=False,  # a bad where is shown next to the field; the other filters still apply
+        )
+        self.where_error = selection.where_error
+        self._view_key, self._view = key, selection.rows
+        return selection.rows
 
     @property
     def n_matching(self) -> int:
@@ -370,7 +204,8 @@ class PanelModel:
 
     def columns(self) -> list[str]:
         """The columns shown: name, id, [experiment], status, start, duration, then the params that differ
-        between the runs shown, every metric they have, the tags that differ (everything: ``all_columns``)."""
+        between the runs shown, every metric they have, the tags that differ (everything: ``all_columns``),
+        and the ``pinned`` ones."""
         view = self.view()
         key = (self._view_key, self.all_columns, tuple(self.pinned))
         if key == self._columns_key:
@@ -379,23 +214,11 @@ class PanelModel:
             isinstance(self.experiment, (list, tuple)) and len(self.experiment) == 1
         )
         columns = ["name", "run_id"] + ([] if single else ["experiment"]) + ["status", "start_time", "duration"]
-        extra = [c for c in view.columns if c not in BASE_COLUMNS]
-        present = set(view[extra].columns[view[extra].notna().any()]) if len(view) and extra else set()
-        hidden = 0
-        for column in extra:
-            group = column.split(".", 1)[0]
-            if column not in present and column not in self.pinned:
-                continue
-            if column in self.pinned or self.all_columns or group == "metrics":
-                columns.append(column)
-            elif group == "params":
-                if len(view) <= 1 or _differs(view[column]):
-                    columns.append(column)
-                else:
-                    hidden += 1
-            elif group == "tags" and len(view) > 1 and _differs(view[column]):
-                columns.append(column)
+        found: Columns = columns_of(view)
+        wanted = set(found.present if self.all_columns else found.shown) | set(self.pinned)
+        columns += [c for c in view.columns if c not in BASE_COLUMNS and c in wanted]
         columns += [c for c in self.pinned if c in self.frame.columns and c not in columns]
+        hidden = len([c for c in found.same if c not in self.pinned])
         self._columns_key, self._columns, self._hidden = key, columns, hidden
         return columns
 
@@ -414,7 +237,7 @@ class PanelModel:
         return self._choices[key]
 
     def experiments(self) -> list[str]:
-        return self._cached("experiments", lambda: sorted(str(e) for e in self.frame["experiment"].dropna().unique()))
+        return self._cached("experiments", lambda: list(experiment_counts(self.frame)))
 
     def statuses(self) -> list[str]:
         def make() -> list[str]:
@@ -465,8 +288,7 @@ class PanelModel:
     def option_label(self, row: Any, number: int) -> str:
         """Plain-text label of a run in the selection list (rendered as text by the widget, never as HTML)."""
         name = row["name"] if isinstance(row["name"], str) and row["name"] else "(unnamed)"
-        if len(name) > _CELL_CHARS:
-            name = name[: _CELL_CHARS - 1] + "…"
+        name = fmt.shorten(name, 40)
         return f"#{number} {name} · {row['status']} · {row['run_id']}"
 
     def page_options(self) -> list[tuple[str, str]]:
@@ -498,133 +320,6 @@ class PanelModel:
 
     def page_html(self, *, fallback_note: str | None = None) -> str:
         """The current page as an HTML table. Every value is escaped: names and values render as text."""
-        esc = html.escape
-        columns = self.columns()
-        rows = self.page_frame()
-        selected = set(self.selected)
-        th = 'style="padding:2px 6px;text-align:left;border-bottom:1px solid #d0d7de;white-space:nowrap"'
-        td = 'style="padding:1px 6px;white-space:nowrap;{extra}"'
-        head = [f"<th {th}></th>", f"<th {th}>#</th>"]
-        for column in columns:
-            group, dot, short = column.partition(".")
-            label = f'<span style="color:#8c959f">{esc(group)}.</span>{esc(short)}' if dot else esc(column)
-            if column == self.sort_by:
-                label += " ▼" if self.descending else " ▲"
-            head.append(f'<th {th} title="{esc(column, quote=True)}">{label}</th>')
-        body = []
-        start = self.page * self.page_size
-        for i, values in enumerate(rows[["run_id", *columns]].itertuples(index=False, name=None)):
-            run_id, row = values[0], dict(zip(columns, values[1:], strict=True))
-            mark = "✓" if run_id in selected else ""
-            shade = "background:#ddf4ff;" if mark else ""
-            cells = [
-                f"<td {td.format(extra=shade)}>{mark}</td>",
-                f"<td {td.format(extra=shade + 'color:#8c959f')}>{start + i + 1}</td>",
-            ]
-            for column in columns:
-                text, full, style = _cell(column, row[column])
-                title = f' title="{esc(full, quote=True)}"' if full != text else ""
-                cells.append(f"<td {td.format(extra=shade + style)}{title}>{esc(text)}</td>")
-            body.append(f'<tr class="nbtrack-run">{"".join(cells)}</tr>')
-        note = (
-            f'<div class="nbtrack-fallback-note" style="margin:4px 0">{esc(fallback_note)}</div>'
-            if fallback_note
-            else ""
-        )
-        table = (
-            (
-                f'<table class="nbtrack-runs" style="border-collapse:collapse;font-size:12px">'
-                f"<thead><tr>{''.join(head)}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-            )
-            if body
-            else ""
-        )
-        return (
-            f'<div class="nbtrack-panel-table" style="overflow-x:auto">{note}'
-            f'<div style="color:#57606a;margin:2px 0">{esc(self.summary())}</div>{table}</div>'
-        )
+        from nbtrack.views.panel_html import page_html
 
-
-def _sort(frame: Any, column: str, descending: bool) -> Any:
-    """Rows ordered by ``column`` (missing values last, ties in the frame's order); in a column of mixed types,
-    numbers come before text going up, after it going down."""
-    import pandas as pd
-    from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
-
-    if column not in frame.columns or len(frame) < 2:
-        return frame
-    values = frame[column]
-    if is_numeric_dtype(values) or is_datetime64_any_dtype(values) or is_bool_dtype(values):
-        return frame.sort_values(column, ascending=not descending, na_position="last", kind="stable")
-    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
-        return frame.sort_values(
-            column, ascending=not descending, na_position="last", kind="stable", key=lambda s: s.str.lower()
-        )
-    missing = values.map(_missing)
-    try:
-        numbers = pd.to_numeric(values.where(~missing), errors="coerce")
-    except (TypeError, ValueError):
-        numbers = pd.Series(float("nan"), index=values.index)
-    keys = pd.DataFrame(
-        {
-            "missing": missing.to_numpy(),
-            "text": numbers.isna().to_numpy(),
-            "number": numbers.to_numpy(dtype=float),
-            "string": values.map(lambda v: "" if _missing(v) else str(v).lower()).to_numpy(),
-        },
-        index=frame.index,
-    )
-    order = keys.sort_values(
-        ["missing", "text", "number", "string"], ascending=[True, not descending, not descending, not descending]
-    ).index
-    return frame.loc[order]
-
-
-def _cell(column: str, value: Any) -> tuple[str, str, str]:
-    """(shown text, full text, extra CSS) of one table cell; both texts are escaped by the caller."""
-    if _missing(value):
-        return "", "", ""
-    if column == "status":
-        return str(value), str(value), f"color:{_STATUS_COLORS.get(str(value), '#57606a')};font-weight:600"
-    if column == "run_id":
-        return str(value), str(value), "font-family:monospace;font-size:11px"
-    if column in ("start_time", "end_time"):
-        try:
-            local = time.localtime(value.timestamp())
-        except (AttributeError, OverflowError, ValueError, OSError):
-            return str(value), str(value), ""
-        return time.strftime("%Y-%m-%d %H:%M:%S", local), str(value), ""
-    if column == "duration":
-        return _duration(value), f"{value} s", "text-align:right"
-    if column.startswith("data."):
-        text = str(value)
-        return text[:10], text, "font-family:monospace;font-size:11px"
-    if isinstance(value, (bool, np_bool)):
-        return str(bool(value)), str(bool(value)), ""
-    if isinstance(value, numbers.Integral):
-        return str(int(value)), str(int(value)), "text-align:right"
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        return f"{number:.4g}", repr(number), "text-align:right"
-    full = value if isinstance(value, str) else _repr(value)
-    text = full if len(full) <= _CELL_CHARS else full[: _CELL_CHARS - 1] + "…"
-    return text, full, ""
-
-
-def _repr(value: Any) -> str:
-    try:
-        return repr(value)
-    except Exception:
-        return f"<{type(value).__name__}>"
-
-
-def _duration(seconds: Any) -> str:
-    try:
-        s = float(seconds)
-    except (TypeError, ValueError):
-        return str(seconds)
-    if s < 60:
-        return f"{s:.2f} s"
-    if s < 3600:
-        return f"{int(s // 60)}m {s % 60:04.1f}s"
-    return f"{int(s // 3600)}h {int(s % 3600 // 60):02d}m"
+        return page_html(self, fallback_note=fallback_note)

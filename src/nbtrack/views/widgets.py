@@ -17,11 +17,7 @@ the current page and one sentence on how to fix the frontend next to the widget 
 
 from __future__ import annotations
 
-import contextlib
 import html
-import inspect
-import io
-import sys
 import threading
 import weakref
 from pathlib import Path
@@ -31,10 +27,10 @@ import ipywidgets as widgets
 
 from nbtrack.run import STATUSES
 from nbtrack.store.local import Store
-from nbtrack.views.panel_model import PAGE_SIZE, PanelModel, parse_tag_value
+from nbtrack.views.live import POLL_INTERVAL, poll
+from nbtrack.views.panel_actions import PanelActions
+from nbtrack.views.panel_model import PAGE_SIZE, PanelModel
 
-POLL_INTERVAL = 1.0  # seconds between checks of the store's stamp while runs are landing
-POLL_MAX = 5.0  # longest interval, reached after a quiet while
 PLOT_KINDS = ("box", "diff", "curves", "parallel", "matrix", "cd")
 _ALL = ""  # the "no filter" choice of a dropdown
 
@@ -53,7 +49,7 @@ def _error_html(text: str) -> str:
     return f'<div style="color:#cf222e">{html.escape(text)}</div>'
 
 
-class Panel(widgets.VBox):
+class Panel(PanelActions, widgets.VBox):
     """The runs panel. Build it with :func:`panel`; drive it from code through its controls (``experiment``,
     ``status``, ``tag``, ``search``, ``where``, ``all_columns``, ``sort_by``, ``descending``, ``selector``,
     the ``*_button`` widgets) or through :attr:`model`. The HTML it shows is in ``table``, ``message`` and
@@ -257,7 +253,7 @@ class Panel(widgets.VBox):
             self._thread.join(timeout=5)  # a stopped thread finishing its last check
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=_poll,
+            target=poll,
             args=(weakref.ref(self), self._stop, self._wake, self._interval),
             name="nbtrack-panel-refresh",
             daemon=True,
@@ -321,7 +317,7 @@ class Panel(widgets.VBox):
                 self.experiment,
                 [("all experiments", _ALL)]
                 + [(e, e) for e in sorted(set(model.experiments()) | _names(model.experiment))],
-                _ALL if model.experiment is None else model.experiment,
+                model.experiment if isinstance(model.experiment, str) else _ALL,
             )
             statuses = list(STATUSES) + [s for s in model.statuses() if s not in STATUSES]
             self._set_options(self.status, [("any", _ALL)] + [(s, s) for s in statuses], model.status or _ALL)
@@ -464,175 +460,11 @@ class Panel(widgets.VBox):
         self.model.clear_selection()
         self._cancel_delete()
 
-    # actions ---------------------------------------------------------------------------------------------
-
-    def _show(self, title: str, body_html: str) -> None:
-        """Show a result: ``title`` is text (escaped here), ``body_html`` is HTML already escaped by its maker."""
-        self.result_title.value = f"<b>{html.escape(title)}</b>"
-        self.result.value = f'<div style="overflow-x:auto">{body_html}</div>'
-        self.plot.value = b""
-        self.plot.layout.display = "none"
-        self.result_box.layout.display = ""
-
-    def _close_result(self) -> None:
-        self._comparison = None
-        self.result_box.layout.display = "none"
-        self.result.value = ""
-        self.plot.value = b""
-
-    def _compare(self) -> None:
-        from nbtrack.analysis.comparison import compare
-
-        ids = self._selected(2)
-        metric = self.metric.value
-        if not metric:
-            raise ValueError("the selected runs have no metrics to compare")
-        self._comparison = None
-        cmp = compare(ids, metric=metric, store=self.model.store)
-        self._comparison, self._compared_metric = cmp, metric
-        self._show(f"Comparison of {len(ids)} runs on {metric}", cmp._repr_html_())
-        self._draw_plot()
-
-    def _draw_plot(self) -> None:
-        cmp = self._comparison
-        if cmp is None:
-            return
-        try:
-            fig = cmp.plot(kind=self.plot_kind.value, metric=self._compared_metric)
-        except Exception as exc:
-            self.plot.value = b""
-            self.plot.layout.display = "none"
-            self._note(f"{self.plot_kind.value} plot: {exc}", error=True)
-            return
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90)
-        _close_figure(fig)
-        self.plot.value = buffer.getvalue()
-        self.plot.layout.display = ""
-
-    def _diff(self) -> None:
-        from nbtrack.analysis.rundiff import diff
-
-        a, b = sorted(self._selected(2, 2))  # older run first: A -> B reads forward in time
-        result = diff(a, b, store=self.model.store)
-        self._comparison = None
-        self._show(f"Diff {a} → {b}", result._repr_html_())
-
-    def _export(self) -> None:
-        from nbtrack.exporting.exporter import export
-
-        (run_id,) = self._selected(1, 1)
-        try:
-            takes_store = "store" in inspect.signature(export).parameters
-        except (TypeError, ValueError):
-            takes_store = False
-        if takes_store:
-            out = export(run_id, to="script", store=self.model.store)
-        else:
-            from nbtrack.query.search import get_run
-
-            out = export(get_run(run_id, store=self.model.store), to="script")
-        self._comparison = None
-        if isinstance(out, Path) or (isinstance(out, str) and "\n" not in out and Path(out).is_file()):
-            self._show(f"Exported run {run_id}", f"Written to <code>{html.escape(str(out))}</code>")
-        else:
-            text = out if isinstance(out, str) else repr(out)
-            self._show(f"Run {run_id} as a script", f"<pre style='font-size:11px'>{html.escape(text)}</pre>")
-
-    def _tag(self) -> None:
-        import nbtrack
-
-        text = self.tag_text.value.strip()
-        key, sep, raw = text.partition("=")
-        key = key.strip()
-        if not key:
-            raise ValueError("type the tag as key=value (or just key) next to the Tag button")
-        value = parse_tag_value(raw.strip()) if sep else True
-        ids = self._selected(1)
-        for run_id in ids:
-            nbtrack.set_tag(key, value, run=run_id, store=self.model.store)
-        self.model.refresh()
-        self._note(f"Tagged {len(ids)} run{'s' * (len(ids) != 1)} with {key}={value!r}")
-
-    def _selected(self, least: int, most: int | None = None) -> list[str]:
-        """The selected run ids, checked against what an action needs (buttons can be clicked from code)."""
-        ids = list(self.model.selected)
-        if len(ids) < least or (most is not None and len(ids) > most):
-            wanted = f"exactly {least}" if least == most else f"at least {least}"
-            raise ValueError(f"select {wanted} run{'s' * (least != 1)} first ({len(ids)} selected)")
-        return ids
-
-    def _ask_delete(self) -> None:
-        self._selected(1)
-        rows = self.model.selection_rows()
-        self._pending_delete = list(rows["run_id"])
-        running = int((rows["status"] == "running").sum())
-        names = ", ".join(
-            f"{n if isinstance(n, str) and n else '(unnamed)'} ({r})"
-            for n, r in list(zip(rows["name"], rows["run_id"], strict=True))[:5]
-        )
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-        warn = f" {running} of them {'is' if running == 1 else 'are'} still running." if running else ""
-        text = (
-            f"Delete {len(rows)} run{'s' * (len(rows) != 1)} ({names}{more})? This cannot be undone "
-            f"(shared data blobs stay).{warn}"
-        )
-        self.confirm_text.value = f'<span style="color:#cf222e">{html.escape(text)}</span>'
-        self.confirm_button.description = f"Delete {len(rows)} run{'s' * (len(rows) != 1)}"
-        self.confirm_box.layout.display = ""
-
-    def _cancel_delete(self) -> None:
-        self._pending_delete = []
-        self.confirm_box.layout.display = "none"
-
-    def _delete(self) -> None:
-        import nbtrack
-
-        ids, self._pending_delete = self._pending_delete, []
-        self.confirm_box.layout.display = "none"
-        for run_id in ids:
-            nbtrack.delete_run(run_id, store=self.model.store)
-        self.model.deselect(ids)
-        self.model.refresh()
-        self._note(f"Deleted {len(ids)} run{'s' * (len(ids) != 1)}.")
-
 
 def _names(experiment: Any) -> set[str]:
     if experiment is None:
         return set()
     return {experiment} if isinstance(experiment, str) else set(experiment)
-
-
-def _close_figure(fig: Any) -> None:
-    """Drop a figure from pyplot's list if it is there (figures made with pyplot would pile up)."""
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        with contextlib.suppress(Exception):
-            pyplot.close(fig)
-
-
-def _poll(ref: Any, stop: threading.Event, wake: threading.Event, interval: float) -> None:
-    """The live-refresh loop: a ``stat`` of the store per check, a refresh only when its stamp changed."""
-    delay = interval
-    while not stop.is_set():
-        woken = wake.wait(delay)
-        wake.clear()
-        if stop.is_set():
-            return
-        panel = ref()
-        if panel is None:
-            return
-        try:
-            changed = panel.refresh()
-            if panel.poll_error is not None:
-                with panel._lock:
-                    panel.poll_error = None
-                    panel._render(controls=False)
-        except Exception as exc:  # keep polling; the error is shown in the panel
-            panel.poll_error = f"{type(exc).__name__}: {exc}"
-            changed = False
-        del panel
-        delay = interval if changed or woken else min(POLL_MAX, delay * 1.5)
 
 
 def panel(

@@ -1,5 +1,5 @@
-"""nbtrack.analysis.stats against independent references: published worked examples, scipy on the same samples, and
-seeded coverage simulations.
+"""nbtrack.analysis.significance against independent references: published worked examples (R, Demsar 2006,
+Benjamini-Hochberg 1995), scipy on the same samples, and seeded coverage simulations.
 
 Coverage tolerance: a 95% interval must cover the true value in 92-97.5% of repeated draws (the target of
 issue #4, for n >= 5, normal and lognormal(0, 0.5) scores). With R draws the simulation's own standard error
@@ -13,22 +13,15 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import stats
 
-from nbtrack.analysis import stats as st
+from nbtrack.analysis import intervals, significance
+
+COVERAGE_LOW, COVERAGE_HIGH = 0.92, 0.975
 
 # R's `sleep` data: extra hours of sleep with two drugs, 10 patients (Student 1908)
 SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
 SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
-
-COVERAGE_LOW, COVERAGE_HIGH = 0.92, 0.975
-LOGNORMAL_MEAN = math.exp(0.5**2 / 2)
-
-
-def _lognormal_iqm() -> float:
-    dist = stats.lognorm(0.5)
-    q1, q3 = dist.ppf([0.25, 0.75])
-    return integrate.quad(lambda x: x * dist.pdf(x), q1, q3)[0] / 0.5
 
 
 # published worked examples ----------------------------------------------------------------------------
@@ -37,7 +30,7 @@ def _lognormal_iqm() -> float:
 def test_welch_matches_r_sleep_example():
     # R: t.test(extra ~ group, data = sleep) -> t = -1.8608, df = 17.776, p-value = 0.07939,
     # 95 percent confidence interval: -3.3654832  0.2054832
-    res = st.welch_test(SLEEP_1, SLEEP_2)
+    res = significance.welch_test(SLEEP_1, SLEEP_2)
     assert res.statistic == pytest.approx(-1.8608, abs=5e-5)
     assert res.df == pytest.approx(17.776, abs=5e-4)
     assert res.p_value == pytest.approx(0.07939, abs=5e-6)
@@ -47,7 +40,7 @@ def test_welch_matches_r_sleep_example():
 
 def test_paired_t_matches_r_sleep_example():
     # R: t.test(extra ~ group, data = sleep, paired = TRUE) -> t = -4.0621, df = 9, p-value = 0.002833
-    res = st.paired_t_test(SLEEP_1, SLEEP_2)
+    res = significance.paired_t_test(SLEEP_1, SLEEP_2)
     assert res.statistic == pytest.approx(-4.0621, abs=5e-5)
     assert res.df == 9
     assert res.p_value == pytest.approx(0.002833, abs=5e-7)
@@ -84,14 +77,14 @@ def _demsar_as_ranked_in_the_paper():
 
 
 def test_friedman_nemenyi_match_demsar_2006():
-    res = st.friedman(_demsar_as_ranked_in_the_paper(), higher_is_better=True, tie_correction=False)
+    res = significance.friedman(_demsar_as_ranked_in_the_paper(), higher_is_better=True, tie_correction=False)
     assert res.average_ranks == pytest.approx([3.143, 2.000, 2.893, 1.964], abs=5e-4)
     assert res.statistic == pytest.approx(9.28, abs=5e-3)  # chi2_F in the paper
     assert res.iman_davenport == pytest.approx(3.69, abs=5e-3)  # F_F in the paper
     assert res.cd == pytest.approx(1.25, abs=5e-3)  # CD = 2.569 sqrt(4 * 5 / (6 * 14))
     assert res.p_value_f < 0.05  # "we reject the null hypothesis" (F(3, 39) critical value 2.85)
     # post-hoc: C4.5 vs C4.5+m+cf differ by 1.179 < CD at 0.05; at 0.10, CD = 2.291 sqrt(...) = 1.12 (paper)
-    assert st.nemenyi_cd(4, 14, 0.10) == pytest.approx(1.12, abs=5e-3)
+    assert significance.nemenyi_cd(4, 14, 0.10) == pytest.approx(1.12, abs=5e-3)
     assert res.nemenyi_p[0, 3] > 0.05 and res.nemenyi_p[0, 3] < 0.10
 
 
@@ -100,11 +93,11 @@ def test_nemenyi_q_values_match_demsar_table_5a():
     table = [1.960, 2.343, 2.569, 2.728, 2.850, 2.949, 3.031, 3.102, 3.164]
     for k, q in zip(range(2, 11), table, strict=True):
         n = 10
-        assert st.nemenyi_cd(k, n, 0.05) / math.sqrt(k * (k + 1) / (6 * n)) == pytest.approx(q, abs=1e-3)
+        assert significance.nemenyi_cd(k, n, 0.05) / math.sqrt(k * (k + 1) / (6 * n)) == pytest.approx(q, abs=1e-3)
 
 
 def test_friedman_with_ties_matches_scipy():
-    res = st.friedman(DEMSAR_AUC, higher_is_better=True)
+    res = significance.friedman(DEMSAR_AUC, higher_is_better=True)
     ref = stats.friedmanchisquare(*DEMSAR_AUC.T)
     assert res.statistic == pytest.approx(ref.statistic, rel=1e-12)
     assert res.p_value == pytest.approx(ref.pvalue, rel=1e-10)
@@ -133,8 +126,8 @@ def test_benjamini_hochberg_1995_example():
     # Benjamini & Hochberg (1995), section 4: the 15 p-values of the example; BH rejects 4 at 0.05, Holm 3
     order = np.random.default_rng(0).permutation(len(BH_1995))  # the input order must not matter
     p = np.array(BH_1995)[order]
-    bh, _ = st.adjust_pvalues(p, "bh")
-    holm, _ = st.adjust_pvalues(p, "holm")
+    bh, _ = significance.adjust_pvalues(p, "bh")
+    holm, _ = significance.adjust_pvalues(p, "holm")
     assert (bh < 0.05).sum() == 4 and (holm < 0.05).sum() == 3
     assert sorted(p[bh < 0.05]) == BH_1995[:4]
     if hasattr(stats, "false_discovery_control"):  # scipy >= 1.11
@@ -142,29 +135,14 @@ def test_benjamini_hochberg_1995_example():
 
 
 def test_holm_by_hand_and_nan_left_out():
-    adjusted, mult = st.adjust_pvalues([0.01, 0.04, np.nan, 0.03, 0.2], "holm")
+    adjusted, mult = significance.adjust_pvalues([0.01, 0.04, np.nan, 0.03, 0.2], "holm")
     # sorted 0.01, 0.03, 0.04, 0.2 with m = 4: 0.04, 0.09, 0.09 (monotone), 0.2
     assert adjusted[[0, 3, 1, 4]] == pytest.approx([0.04, 0.09, 0.09, 0.2])
     assert math.isnan(adjusted[2]) and list(mult[[0, 3, 1, 4]]) == [4, 3, 2, 1]
-    none, _ = st.adjust_pvalues([0.01, 0.5], "none")
+    none, _ = significance.adjust_pvalues([0.01, 0.5], "none")
     assert list(none) == [0.01, 0.5]
     with pytest.raises(ValueError):
-        st.adjust_pvalues([0.1], "bonferroni-ish")
-
-
-def test_power_matches_r_power_t_test():
-    # R's ?power.t.test examples: power.t.test(n = 20, delta = 1) -> power = 0.8689528;
-    # power.t.test(power = .90, delta = 1) -> n = 22.02110
-    assert st.t_power(1.0, 20) == pytest.approx(0.8689528, abs=5e-7)
-    assert st.sample_size(1.0, power=0.9) == pytest.approx(22.02110, abs=5e-5)
-    assert st.runs_needed(1.0, power=0.9) == 23
-    for effect in (0.05, 0.3, 0.8, 2.0):
-        for design in ("two-sample", "paired"):
-            assert st.runs_needed(effect, design=design) == math.ceil(st.sample_size(effect, design=design))
-    assert st.runs_needed(0.0) == math.inf
-    # Nadeau-Bengio: more folds cannot beat the overlap term; dz = 0.8 with n_test/n_train = 1/4 never gets 80%
-    assert st.runs_needed(0.8, design="nadeau-bengio", rho=0.25) == math.inf
-    assert math.isfinite(st.runs_needed(2.0, design="nadeau-bengio", rho=0.25))
+        significance.adjust_pvalues([0.1], "bonferroni-ish")
 
 
 # against scipy on the same samples ----------------------------------------------------------------------
@@ -174,46 +152,38 @@ def test_power_matches_r_power_t_test():
 def test_tests_match_scipy(seed):
     rng = np.random.default_rng(seed)
     a, b = rng.normal(0.3, 1, 9 + seed), rng.lognormal(0, 0.7, 12)
-    w = st.welch_test(a, b)
+    w = significance.welch_test(a, b)
     ref = stats.ttest_ind(a, b, equal_var=False)
     assert (w.statistic, w.p_value) == pytest.approx((ref.statistic, ref.pvalue), rel=1e-10)
     ci = ref.confidence_interval(0.9)
-    w90 = st.welch_test(a, b, confidence=0.9)
+    w90 = significance.welch_test(a, b, confidence=0.9)
     assert (w90.ci_low, w90.ci_high) == pytest.approx((ci.low, ci.high), rel=1e-10)
     x, y = rng.normal(0, 1, 10), rng.normal(0.5, 1, 10)
-    p = st.paired_t_test(x, y)
+    p = significance.paired_t_test(x, y)
     ref = stats.ttest_rel(x, y)
     assert (p.statistic, p.p_value) == pytest.approx((ref.statistic, ref.pvalue), rel=1e-10)
-    assert st.mann_whitney_test(a, b).p_value == pytest.approx(stats.mannwhitneyu(a, b).pvalue, rel=1e-12)
-    assert st.wilcoxon_test(x, y).p_value == pytest.approx(stats.wilcoxon(x - y).pvalue, rel=1e-12)
+    assert significance.mann_whitney_test(a, b).p_value == pytest.approx(stats.mannwhitneyu(a, b).pvalue, rel=1e-12)
+    assert significance.wilcoxon_test(x, y).p_value == pytest.approx(stats.wilcoxon(x - y).pvalue, rel=1e-12)
     u = stats.mannwhitneyu(a, b).statistic
-    assert st.prob_superiority(a, b) == pytest.approx(u / (len(a) * len(b)), rel=1e-12)
-    lo, hi = st.t_interval(a)
+    assert significance.prob_superiority(a, b) == pytest.approx(u / (len(a) * len(b)), rel=1e-12)
+    lo, hi = intervals.t_interval(a)
     assert (lo, hi) == pytest.approx(stats.t.interval(0.95, len(a) - 1, a.mean(), stats.sem(a)), rel=1e-10)
-    assert st.iqm(b) == pytest.approx(stats.trim_mean(b, 0.25), rel=1e-12)
+    assert intervals.iqm(b) == pytest.approx(stats.trim_mean(b, 0.25), rel=1e-12)
 
 
 def test_prob_superiority_counts_ties_half():
-    assert st.prob_superiority([1, 2], [2, 3]) == pytest.approx((0 + 0 + 0.5 + 0) / 4)
-    assert st.prob_superiority([5, 6], [1, 2]) == 1.0
-
-
-def test_bootstrap_trimmed_mean_is_scipys_trim_mean_on_every_resample():
-    rng = np.random.default_rng(1)
-    for n in (5, 8, 13, 30):
-        rows = np.sort(rng.normal(size=(50, n)), axis=1)
-        expected = [stats.trim_mean(r, 0.25) for r in rows]
-        assert st.trimmed_mean_sorted(rows) == pytest.approx(expected, rel=1e-12)
+    assert significance.prob_superiority([1, 2], [2, 3]) == pytest.approx((0 + 0 + 0.5 + 0) / 4)
+    assert significance.prob_superiority([5, 6], [1, 2]) == 1.0
 
 
 def test_nadeau_bengio_correction():
     rng = np.random.default_rng(2)
     a, b = rng.normal(0.80, 0.01, 10), rng.normal(0.79, 0.01, 10)
-    plain = st.paired_t_test(a, b)
+    plain = significance.paired_t_test(a, b)
     # with no test set the correction vanishes: the plain paired t-test
-    assert st.nadeau_bengio_test(a, b, 900, 0).statistic == pytest.approx(plain.statistic, rel=1e-12)
+    assert significance.nadeau_bengio_test(a, b, 900, 0).statistic == pytest.approx(plain.statistic, rel=1e-12)
     # otherwise the variance grows by (1/J + n_test/n_train) / (1/J): 10-fold CV, 900/100 -> t shrinks by sqrt(2)
-    nb = st.nadeau_bengio_test(a, b, 900, 100)
+    nb = significance.nadeau_bengio_test(a, b, 900, 100)
     assert nb.statistic == pytest.approx(plain.statistic / math.sqrt(1 + 10 * 100 / 900), rel=1e-12)
     assert nb.df == 9 and nb.p_value > plain.p_value
     assert nb.p_value == pytest.approx(2 * stats.t.sf(abs(nb.statistic), 9), rel=1e-12)
@@ -222,110 +192,27 @@ def test_nadeau_bengio_correction():
 def test_hedges_g_by_hand():
     a, b = np.array([2.0, 4, 6, 8]), np.array([1.0, 2, 3, 4, 5])
     sp = math.sqrt((3 * np.var(a, ddof=1) + 4 * np.var(b, ddof=1)) / 7)
-    assert st.hedges_g(a, b) == pytest.approx((a.mean() - b.mean()) / sp * (1 - 3 / (4 * 9 - 9)))
-    assert st.hedges_g(b, a) == pytest.approx(-st.hedges_g(a, b))
-
-
-def test_hall_interval_is_t_for_symmetric_samples_and_leans_with_skew():
-    sym = [1.0, 2.0, 3.0, 4.0, 5.0]
-    assert st.hall_t_interval(sym) == pytest.approx(st.t_interval(sym), rel=1e-12)
-    lo, hi = st.hall_t_interval([1.0, 1.1, 1.2, 1.3, 4.0])  # right-skewed: the mean can be far above
-    m = np.mean([1.0, 1.1, 1.2, 1.3, 4.0])
-    assert hi - m > m - lo
-    assert st.hall_t_interval([3.0, 3.0, 3.0]) == (3.0, 3.0)
-    assert all(math.isnan(v) for v in st.hall_t_interval([1.0]))
+    assert significance.hedges_g(a, b) == pytest.approx((a.mean() - b.mean()) / sp * (1 - 3 / (4 * 9 - 9)))
+    assert significance.hedges_g(b, a) == pytest.approx(-significance.hedges_g(a, b))
 
 
 def test_clearly_skewed():
     rng = np.random.default_rng(3)
-    assert st.clearly_skewed(rng.lognormal(0, 1, 40))
-    assert not st.clearly_skewed(rng.normal(0, 1, 40))
-    assert not st.clearly_skewed(rng.lognormal(0, 1, 6))  # too few to tell
+    assert significance.clearly_skewed(rng.lognormal(0, 1, 40))
+    assert not significance.clearly_skewed(rng.normal(0, 1, 40))
+    assert not significance.clearly_skewed(rng.lognormal(0, 1, 6))  # too few to tell
 
 
 def test_prob_superiority_interval_properties():
-    lo, hi = st.prob_superiority_interval([0.0, 0.3, 0.5, 0.7, 1.0], 6, 6)
+    lo, hi = significance.prob_superiority_interval([0.0, 0.3, 0.5, 0.7, 1.0], 6, 6)
     assert lo[0] == 0 and hi[-1] == 1 and 0 < hi[0] < 0.5 and 0.5 < lo[-1] < 1  # never degenerate
     assert lo[1:4] == pytest.approx(1 - hi[3:0:-1], abs=1e-9)  # symmetric in swapping the groups
     assert all(lo <= np.array([0.0, 0.3, 0.5, 0.7, 1.0])) and all(hi >= np.array([0.0, 0.3, 0.5, 0.7, 1.0]))
 
 
-def test_median_interval_order_statistics():
-    x = np.arange(1.0, 6.0)
-    assert st.median_interval(x) == (1.0, 5.0)  # n = 5: [min, max], exact coverage 1 - 2/32 = 93.75%
-    lo, hi = st.median_interval(np.arange(1.0, 21.0))
-    assert 5 < lo < 7 and 14 < hi < 16  # between X_(6)/X_(7) and X_(14)/X_(15) for n = 20
-
-
 # coverage simulations ---------------------------------------------------------------------------------------
 
 COVERAGE_FIGURES: dict[str, float] = {}  # filled by the simulations, printed by -s for the report
-
-
-def _draw(rng, dist, size):
-    return rng.normal(0, 1, size) if dist == "normal" else rng.lognormal(0, 0.5, size)
-
-
-@pytest.mark.parametrize("dist", ["normal", "lognormal"])
-@pytest.mark.parametrize("n", [5, 12, 30])
-def test_mean_interval_coverage(dist, n):
-    """Hall's interval of the mean covers the true mean in 92-97.5% of 10,000 draws."""
-    rng = np.random.default_rng(100 + n)
-    mu = 0.0 if dist == "normal" else LOGNORMAL_MEAN
-    samples = _draw(rng, dist, (10_000, n))
-    hits = 0
-    for x in samples:
-        lo, hi = st.mean_interval(x)
-        hits += lo <= mu <= hi
-    coverage = hits / len(samples)
-    COVERAGE_FIGURES[f"mean {dist} n={n}"] = coverage
-    print(f"mean interval coverage, {dist}, n = {n}: {coverage:.4f}")
-    assert COVERAGE_LOW <= coverage <= COVERAGE_HIGH
-
-
-def test_student_t_undercovers_skewed_small_samples():
-    """Why the default is not Student-t: on lognormal(0, 0.5) with n = 5 it falls below the 92% floor."""
-    rng = np.random.default_rng(7)
-    samples = _draw(rng, "lognormal", (10_000, 5))
-    t_cov = np.mean([lo <= LOGNORMAL_MEAN <= hi for lo, hi in map(st.t_interval, samples)])
-    hall_cov = np.mean([lo <= LOGNORMAL_MEAN <= hi for lo, hi in map(st.hall_t_interval, samples)])
-    assert t_cov < COVERAGE_LOW <= hall_cov
-
-
-@pytest.mark.parametrize("dist", ["normal", "lognormal"])
-@pytest.mark.parametrize("n", [5, 7, 10, 20])
-def test_iqm_interval_coverage(dist, n):
-    """IQM interval (Tukey-McLaughlin below 8 runs, bootstrap from 8) covers the population IQM."""
-    rng = np.random.default_rng(200 + n)
-    truth = 0.0 if dist == "normal" else _lognormal_iqm()
-    draws = 2000
-    samples = _draw(rng, dist, (draws, n))
-    if n < st.IQM_BOOTSTRAP_MIN_N:
-        bounds = np.array([st.tukey_mclaughlin_interval(x) for x in samples])
-        lo, hi = bounds[:, 0], bounds[:, 1]
-    else:
-        lo, hi = np.concatenate(
-            [
-                np.stack(st.bootstrap_iqm_intervals(chunk, n_boot=1000, seed=k), axis=1)
-                for k, chunk in enumerate(np.array_split(samples, 20))
-            ]
-        ).T
-    coverage = float(np.mean((lo <= truth) & (truth <= hi)))
-    COVERAGE_FIGURES[f"iqm {dist} n={n}"] = coverage
-    print(f"IQM interval coverage, {dist}, n = {n}: {coverage:.4f}")
-    assert COVERAGE_LOW <= coverage <= COVERAGE_HIGH
-
-
-@pytest.mark.parametrize("dist", ["normal", "lognormal"])
-@pytest.mark.parametrize("n", [6, 10, 20])
-def test_median_interval_coverage(dist, n):
-    rng = np.random.default_rng(300 + n)
-    truth = 0.0 if dist == "normal" else 1.0
-    samples = _draw(rng, dist, (4000, n))
-    coverage = np.mean([lo <= truth <= hi for lo, hi in map(st.median_interval, samples)])
-    COVERAGE_FIGURES[f"median {dist} n={n}"] = coverage
-    print(f"median interval coverage, {dist}, n = {n}: {coverage:.4f}")
-    assert COVERAGE_LOW <= coverage <= COVERAGE_HIGH
 
 
 @pytest.mark.parametrize("n", [5, 10, 20])
@@ -341,13 +228,45 @@ def test_difference_and_p_greater_interval_coverage(n):
     diff_hits = 0
     p_hat = np.empty(draws)
     for k in range(draws):
-        res = st.welch_test(a[k], b[k])
+        res = significance.welch_test(a[k], b[k])
         diff_hits += res.ci_low <= true_diff <= res.ci_high
-        p_hat[k] = st.prob_superiority(a[k], b[k])
-    lo, hi = st.prob_superiority_interval(p_hat, n, n)
+        p_hat[k] = significance.prob_superiority(a[k], b[k])
+    lo, hi = significance.prob_superiority_interval(p_hat, n, n)
     p_cov = float(np.mean((lo <= true_p) & (true_p <= hi)))
     COVERAGE_FIGURES[f"diff n={n}"] = diff_hits / draws
     COVERAGE_FIGURES[f"P(A>B) n={n}"] = p_cov
     print(f"n = {n}: difference coverage {diff_hits / draws:.4f}, P(A>B) coverage {p_cov:.4f}")
     assert COVERAGE_LOW <= diff_hits / draws <= COVERAGE_HIGH
     assert COVERAGE_LOW <= p_cov <= 0.985  # Newcombe's interval is a little conservative at small n
+
+
+# rank-based intervals (issue 14) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("m", "n"), [(5, 7), (8, 12), (15, 15)])
+def test_shift_interval_inverts_the_mann_whitney_test(m, n):
+    rng = np.random.default_rng(m * n)
+    a, b = rng.normal(1, 1, m), rng.normal(0, 1, n)
+    est, lo, hi = significance.shift_interval(a, b)
+    assert est == pytest.approx(np.median(np.subtract.outer(a, b)))
+    eps = 1e-7
+    inside = [stats.mannwhitneyu(a - d, b).pvalue for d in (lo + eps, hi - eps)]
+    outside = [stats.mannwhitneyu(a - d, b).pvalue for d in (lo - eps, hi + eps)]
+    assert min(inside) >= 0.05 - 0.005 and max(outside) < 0.05 + 0.005  # exact at small n, normal beyond
+
+
+def test_signed_rank_interval_inverts_the_wilcoxon_test():
+    rng = np.random.default_rng(5)
+    d = rng.normal(0.5, 1, 12)
+    est, lo, _ = significance.signed_rank_interval(d)
+    walsh = [(d[i] + d[j]) / 2 for i in range(12) for j in range(i, 12)]
+    assert est == pytest.approx(np.median(walsh))
+    assert stats.wilcoxon(d - (lo + 1e-7)).pvalue >= 0.05 > stats.wilcoxon(d - (lo - 1e-7)).pvalue
+    assert significance.signed_rank_interval(d[:5])[1:] == (-math.inf, math.inf)  # 5 pairs never reach 5%
+
+
+def test_p_better_ranks_failures_worst():
+    assert significance.p_better([1.0, 2.0], [1.5]) == 0.5
+    assert significance.p_better([1.0, 2.0], [1.5], higher_is_better=False) == 0.5
+    assert significance.p_better([0.3, math.inf], [0.35, 0.35], higher_is_better=False) == 0.5
+    assert significance.p_better([-math.inf], [-math.inf]) == 0.5

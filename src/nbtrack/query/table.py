@@ -1,0 +1,165 @@
+"""The runs table: one row per run, with the columns of ``nbtrack.runs()``, built from the stored records.
+
+Every view reads runs through this table: ``runs()`` builds it once, the panel and the server keep a
+:class:`RunsTable` that follows the store incrementally. Columns are ``run_id, experiment, name, status,
+start_time, end_time, duration``, then ``params.*``, ``metrics.*``, ``tags.*`` and ``data.*`` (content
+hashes), each group sorted by name. A run recorded without an experiment belongs to
+:data:`DEFAULT_EXPERIMENT`, as :class:`~nbtrack.run.Run` and ``track()`` name it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from nbtrack import values
+from nbtrack.run import effective_status
+from nbtrack.store.local import Store
+
+DEFAULT_EXPERIMENT = "default"
+BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start_time", "end_time", "duration"]
+GROUPS = ("params", "metrics", "tags", "data")
+REBUILD_SHARE = 0.25  # above this share of changed runs, rebuild the frame instead of patching it
+
+
+def experiment_of(doc: dict[str, Any]) -> str:
+    """The experiment a run belongs to (:data:`DEFAULT_EXPERIMENT` when none was recorded)."""
+    return str(doc.get("experiment") or DEFAULT_EXPERIMENT)
+
+
+def flatten(doc: dict[str, Any]) -> dict[str, Any]:
+    """One run record as one row of the table (status as shown: a dead kernel's run is ``abandoned``)."""
+    row = {
+        "run_id": doc["id"],
+        "experiment": experiment_of(doc),
+        "name": doc.get("name"),
+        "status": effective_status(doc),
+        "start_time": doc.get("start_time"),
+        "end_time": doc.get("end_time"),
+        "duration": doc.get("duration"),
+    }
+    for group in ("params", "metrics", "tags"):
+        for key, value in (doc.get(group) or {}).items():
+            row[f"{group}.{key}"] = values.decode(value) if isinstance(value, (dict, list)) else value
+    for key, record in (doc.get("data") or {}).items():
+        row[f"data.{key}"] = record.get("hash") if isinstance(record, dict) else None
+    return row
+
+
+def group_of(column: str) -> str:
+    """``params`` for ``params.lr``; the column itself for a base column."""
+    return column.split(".", 1)[0]
+
+
+def ordered_columns(columns: Iterable[str]) -> list[str]:
+    """The base columns, then the grouped ones: params, metrics, tags, data, each sorted by name."""
+    extra = sorted(
+        {c for c in columns if c not in BASE_COLUMNS and group_of(c) in GROUPS},
+        key=lambda c: (GROUPS.index(group_of(c)), c),
+    )
+    return BASE_COLUMNS + extra
+
+
+def build_frame(docs: Iterable[dict[str, Any]]) -> Any:
+    """The ``nbtrack.runs()`` frame of these run records, in their order (no filters)."""
+    import pandas as pd
+
+    frame = pd.DataFrame([flatten(doc) for doc in docs])
+    frame = frame.reindex(columns=ordered_columns(frame.columns))
+    for column in ("start_time", "end_time"):
+        frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+    frame["duration"] = pd.to_numeric(frame["duration"])
+    for column in frame.columns:
+        if column.startswith("metrics."):
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
+def newest_first(frame: Any) -> Any:
+    """The rows by run id, newest first (ids sort by creation time); a no-op when already so."""
+    import numpy as np
+
+    ids = frame["run_id"].to_numpy(dtype=object)
+    if len(ids) > 1 and not (ids[:-1] > ids[1:]).all():
+        frame = frame.take(np.argsort(ids)[::-1])
+    return frame.reset_index(drop=True)
+
+
+class RunsTable:
+    """All runs of a store as one frame (newest first), kept current by :meth:`update`.
+
+    Refreshing is cheap: the store's journal replays only the lines appended since the last read, only runs
+    whose record changed are flattened again, and nothing happens at all while :meth:`Store.stamp` is the same.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.frame: Any = None
+        self.version = 0  # bumped whenever ``frame`` changes
+        self.stamp: tuple[int, int, int] | None = None
+        self.docs: dict[str, dict[str, Any]] = {}  # run id -> the record its row was made from
+        self._running: dict[str, str] = {}  # run id -> shown status, for runs recorded as running
+
+    def update(self, force: bool = False) -> bool:
+        """Catch up with the store; True when the frame changed. Costs one ``stat`` when nothing was written."""
+        stamp = self.store.stamp()  # read before the records: a write in between only causes one more update
+        if self.frame is not None and stamp == self.stamp and not force:
+            return False
+        self.stamp = stamp
+        docs = dict(self.store.run_docs())  # a snapshot: another thread may be adding runs
+        old = self.docs
+        changed = []
+        added = 0
+        for run_id, doc in docs.items():
+            previous = old.get(run_id)
+            if previous is doc:
+                continue
+            added += previous is None
+            if previous is not None and previous == doc:  # same content, new object (the journal was re-read)
+                old[run_id] = doc
+                continue
+            changed.append(run_id)
+        removed = [run_id for run_id in old if run_id not in docs] if len(old) + added != len(docs) else []
+        for run_id, shown in self._running.items():  # a running run whose kernel died becomes "abandoned"
+            record = docs.get(run_id)
+            if record is not None and run_id not in changed and effective_status(record) != shown:
+                changed.append(run_id)
+        if self.frame is not None and not changed and not removed:
+            return False
+        self._patch(docs, changed, removed)
+        self.docs = docs
+        for run_id in removed:
+            self._running.pop(run_id, None)
+        for run_id in changed:
+            doc = docs[run_id]
+            if doc.get("status") == "running":
+                self._running[run_id] = effective_status(doc)
+            else:
+                self._running.pop(run_id, None)
+        self.version += 1
+        return True
+
+    def _patch(self, docs: dict[str, dict[str, Any]], changed: list[str], removed: list[str]) -> None:
+        import pandas as pd
+
+        frame = self.frame
+        if frame is None or len(changed) + len(removed) > max(200, REBUILD_SHARE * len(docs)):
+            frame = build_frame(docs.values())
+        else:
+            stale = set(changed) | set(removed)
+            keep = frame[~frame["run_id"].isin(stale)] if stale else frame
+            fresh = [docs[run_id] for run_id in changed]
+            if fresh and len(keep):
+                frame = pd.concat([build_frame(fresh), keep], ignore_index=True)
+                ordered = ordered_columns(frame.columns)
+                if list(frame.columns) != ordered:
+                    frame = frame.reindex(columns=ordered)
+            elif fresh:
+                frame = build_frame(fresh)
+            else:
+                frame = keep
+            if stale:  # columns only the deleted or rewritten runs had
+                empty = [c for c in frame.columns if c not in BASE_COLUMNS and not frame[c].notna().any()]
+                if empty:
+                    frame = frame.drop(columns=empty)
+        self.frame = newest_first(frame)

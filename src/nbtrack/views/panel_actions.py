@@ -1,0 +1,178 @@
+"""What the panel's action buttons do: compare, diff, export, tag and delete the selected runs.
+
+A mixin of :class:`nbtrack.views.widgets.Panel`, kept apart from the controls and their layout. Each action
+calls the public function that does the work (``compare``, ``diff``, ``export``, ``set_tag``, ``delete_run``)
+and shows its result; nothing is computed here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import inspect
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+from nbtrack.views.panel_model import PanelModel, parse_tag_value
+
+
+class PanelActions:
+    """The actions of the runs panel; the widgets they read and write are made by ``Panel.__init__``."""
+
+    model: PanelModel
+    metric: Any
+    plot_kind: Any
+    tag_text: Any
+    result_title: Any
+    result: Any
+    plot: Any
+    result_box: Any
+    confirm_text: Any
+    confirm_button: Any
+    confirm_box: Any
+    _comparison: Any
+    _compared_metric: str | None
+    _pending_delete: list[str]
+
+    def _note(self, text: str, error: bool = False) -> None:
+        raise NotImplementedError
+
+    def _show(self, title: str, body_html: str) -> None:
+        """Show a result: ``title`` is text (escaped here), ``body_html`` is HTML already escaped by its maker."""
+        self.result_title.value = f"<b>{html.escape(title)}</b>"
+        self.result.value = f'<div style="overflow-x:auto">{body_html}</div>'
+        self.plot.value = b""
+        self.plot.layout.display = "none"
+        self.result_box.layout.display = ""
+
+    def _close_result(self) -> None:
+        self._comparison = None
+        self.result_box.layout.display = "none"
+        self.result.value = ""
+        self.plot.value = b""
+
+    def _compare(self) -> None:
+        from nbtrack.analysis.comparison import compare
+
+        ids = self._selected(2)
+        metric = self.metric.value
+        if not metric:
+            raise ValueError("the selected runs have no metrics to compare")
+        self._comparison = None
+        cmp = compare(ids, metric=metric, store=self.model.store)
+        self._comparison, self._compared_metric = cmp, metric
+        self._show(f"Comparison of {len(ids)} runs on {metric}", cmp._repr_html_())
+        self._draw_plot()
+
+    def _draw_plot(self) -> None:
+        cmp = self._comparison
+        if cmp is None:
+            return
+        try:
+            fig = cmp.plot(kind=self.plot_kind.value, metric=self._compared_metric)
+        except Exception as exc:
+            self.plot.value = b""
+            self.plot.layout.display = "none"
+            self._note(f"{self.plot_kind.value} plot: {exc}", error=True)
+            return
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
+        _close_figure(fig)
+        self.plot.value = buffer.getvalue()
+        self.plot.layout.display = ""
+
+    def _diff(self) -> None:
+        from nbtrack.analysis.rundiff import diff
+
+        a, b = sorted(self._selected(2, 2))  # older run first: A -> B reads forward in time
+        result = diff(a, b, store=self.model.store)
+        self._comparison = None
+        self._show(f"Diff {a} → {b}", result._repr_html_())
+
+    def _export(self) -> None:
+        from nbtrack.exporting.exporter import export
+
+        (run_id,) = self._selected(1, 1)
+        try:
+            takes_store = "store" in inspect.signature(export).parameters
+        except (TypeError, ValueError):
+            takes_store = False
+        if takes_store:
+            out = export(run_id, to="script", store=self.model.store)
+        else:
+            from nbtrack.query.search import get_run
+
+            out = export(get_run(run_id, store=self.model.store), to="script")
+        self._comparison = None
+        if isinstance(out, Path) or (isinstance(out, str) and "\n" not in out and Path(out).is_file()):
+            self._show(f"Exported run {run_id}", f"Written to <code>{html.escape(str(out))}</code>")
+        else:
+            text = out if isinstance(out, str) else repr(out)
+            self._show(f"Run {run_id} as a script", f"<pre style='font-size:11px'>{html.escape(text)}</pre>")
+
+    def _tag(self) -> None:
+        from nbtrack.query.search import set_tag
+
+        text = self.tag_text.value.strip()
+        key, sep, raw = text.partition("=")
+        key = key.strip()
+        if not key:
+            raise ValueError("type the tag as key=value (or just key) next to the Tag button")
+        value = parse_tag_value(raw.strip()) if sep else True
+        ids = self._selected(1)
+        for run_id in ids:
+            set_tag(key, value, run=run_id, store=self.model.store)
+        self.model.refresh()
+        self._note(f"Tagged {len(ids)} run{'s' * (len(ids) != 1)} with {key}={value!r}")
+
+    def _selected(self, least: int, most: int | None = None) -> list[str]:
+        """The selected run ids, checked against what an action needs (buttons can be clicked from code)."""
+        ids = list(self.model.selected)
+        if len(ids) < least or (most is not None and len(ids) > most):
+            wanted = f"exactly {least}" if least == most else f"at least {least}"
+            raise ValueError(f"select {wanted} run{'s' * (least != 1)} first ({len(ids)} selected)")
+        return ids
+
+    def _ask_delete(self) -> None:
+        self._selected(1)
+        rows = self.model.selection_rows()
+        self._pending_delete = list(rows["run_id"])
+        running = int((rows["status"] == "running").sum())
+        names = ", ".join(
+            f"{n if isinstance(n, str) and n else '(unnamed)'} ({r})"
+            for n, r in list(zip(rows["name"], rows["run_id"], strict=True))[:5]
+        )
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        warn = f" {running} of them {'is' if running == 1 else 'are'} still running." if running else ""
+        text = (
+            f"Delete {len(rows)} run{'s' * (len(rows) != 1)} ({names}{more})? This cannot be undone "
+            f"(shared data blobs stay).{warn}"
+        )
+        self.confirm_text.value = f'<span style="color:#cf222e">{html.escape(text)}</span>'
+        self.confirm_button.description = f"Delete {len(rows)} run{'s' * (len(rows) != 1)}"
+        self.confirm_box.layout.display = ""
+
+    def _cancel_delete(self) -> None:
+        self._pending_delete = []
+        self.confirm_box.layout.display = "none"
+
+    def _delete(self) -> None:
+        from nbtrack.query.search import delete_run
+
+        ids, self._pending_delete = self._pending_delete, []
+        self.confirm_box.layout.display = "none"
+        for run_id in ids:
+            delete_run(run_id, store=self.model.store)
+        self.model.deselect(ids)
+        self.model.refresh()
+        self._note(f"Deleted {len(ids)} run{'s' * (len(ids) != 1)}.")
+
+
+def _close_figure(fig: Any) -> None:
+    """Drop a figure from pyplot's list if it is there (figures made with pyplot would pile up)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        with contextlib.suppress(Exception):
+            pyplot.close(fig)

@@ -1,0 +1,121 @@
+"""The one run lifecycle (``ActiveRun``): start and final records, code, environment, the active-run stack,
+and its two thin callers outside ``track()``: the exported scripts' runtime (here) and the magic
+(tests/test_magic.py, tests/test_kernel.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pandas as pd
+import pytest
+
+import nbtrack
+from nbtrack.capture.lifecycle import ActiveRun, active_run, pop_active, push_active
+from nbtrack.exporting import runtime
+from nbtrack.run import Run, Status
+from nbtrack.store.local import Store, get_store
+
+
+def test_start_writes_a_running_record_and_finish_the_final_one(store_dir):
+    run = ActiveRun(get_store(), name="fit", experiment="e", params={"lr": 0.1}, source="api")
+    run.start()
+    first = Store(store_dir).get_doc(run.id)
+    assert first["status"] == "running" and first["owner"]["pid"] and first["params"] == {"lr": 0.1}
+    assert active_run() is run
+    run.log_metric("acc", 0.5)
+    run.finish()
+    assert active_run() is None
+    final = Store(store_dir).get_doc(run.id)
+    assert final == run.doc == run.record.to_doc() and final["status"] == "finished" and final["schema"] == 2
+    assert "env" not in final  # environment=False (the default for a bare ActiveRun)
+    run.finish(Status.FAILED)  # a run finishes once
+    assert Store(store_dir).get_doc(run.id)["status"] == "finished"
+
+
+def test_the_status_comes_from_the_error(store_dir):
+    ended = {}
+    for error in (None, ValueError("x"), KeyboardInterrupt()):
+        run = ActiveRun(get_store()).start()
+        run.finish(error=error)
+        ended[type(error).__name__] = Run.from_doc(Store(store_dir).get_doc(run.id))
+    assert ended["NoneType"].status is Status.FINISHED and ended["NoneType"].error is None
+    assert ended["ValueError"].status is Status.FAILED and ended["ValueError"].error["type"] == "ValueError"
+    assert ended["KeyboardInterrupt"].status is Status.INTERRUPTED
+
+
+def test_environment_is_captured_once_when_the_run_finishes(store_dir):
+    run = ActiveRun(get_store()).start(environment=True)
+    run.finish()
+    env = nbtrack.get_run(run.id).env
+    assert env["python"] and "pandas" in env["packages"] and "git" in env and env["cwd"]
+
+
+def test_a_script_is_stored_once_however_many_runs_it_opens(store_dir, tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("print('hello')\n")
+    a, b = ActiveRun(get_store()), ActiveRun(get_store())
+    a.attach_script(str(script), location=f"{script}:1")
+    b.attach_script(str(script))
+    assert a.record.code_blob == b.record.code_blob and a.record.code_location == f"{script}:1"
+    for run in (a, b):
+        run.start()
+        run.finish()
+    assert nbtrack.get_run(b.id).code == "print('hello')\n" and nbtrack.get_run(b.id).code_location == str(script)
+    stdin = ActiveRun(get_store())
+    stdin.attach_script("<stdin>", location="<stdin>:3")
+    assert stdin.record.code_blob is None and stdin.record.code_location == "<stdin>:3"
+
+
+def test_a_cell_keeps_its_code_inline_and_its_history_in_blobs(store_dir):
+    run = ActiveRun(get_store(), source="magic")
+    run.attach_cell("y = x + 1", history=["x = 1", "%%track\ny = x + 1"], execution_count=2, cell_id="c1")
+    run.start()
+    run.finish()
+    got = nbtrack.get_run(run.id)
+    assert got.code == "y = x + 1" and got.code_text == "y = x + 1" and got.code_blob is None
+    assert got.history == ["x = 1", "%%track\ny = x + 1"] and got.history_len == 2
+    assert (got.execution_count, got.cell_id, got.source) == (2, "c1", "magic")
+
+
+def test_data_profiles_go_to_blobs_and_read_back(store_dir):
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
+    run = ActiveRun(get_store())
+    run.log_data("train", frame)
+    assert "profile" not in run.data["train"] and run.profiles["train"]["profile"]
+    run.start()
+    run.finish()
+    got = nbtrack.get_run(run.id)
+    assert (
+        got.data_records["train"]["profile_blob"] and got.data["train"]["profile"] == run.profiles["train"]["profile"]
+    )
+
+
+def test_push_and_pop_make_a_run_the_active_one(store_dir):
+    outer, sink = ActiveRun(get_store()), ActiveRun(get_store())
+    push_active(outer)
+    push_active(sink)
+    nbtrack.log_metric("m", 1)
+    pop_active(outer)  # from anywhere in the stack
+    assert active_run() is sink and sink.metrics == {"m": 1.0} and outer.metrics == {}
+    pop_active(sink)
+    pop_active(sink)  # not active: nothing happens
+    assert active_run() is None
+    with pytest.raises(nbtrack.NoActiveRunError):
+        nbtrack.log_metric("m", 2)
+
+
+def test_an_exported_script_records_its_run_through_the_lifecycle(store_dir, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    namespace = {"train_df": pd.DataFrame({"a": [1, 2]})}
+    runtime.begin_other_run()  # code of an earlier tracked cell: its logging goes nowhere
+    nbtrack.log_metric("ignored", 1)
+    runtime.end_other_run()
+    run = runtime.start_run(namespace, source_run="01source", params={"lr": 0.1}, name="exported", experiment="x")
+    namespace["acc"] = 0.75
+    final = runtime.finish_run(namespace, metrics=["acc"])
+    assert final == {"acc": 0.75} and json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == final
+    got = nbtrack.get_run(run.id)
+    assert got.source == "export" and got.tags == {"exported_from": "01source"} and got.params == {"lr": 0.1}
+    assert got.status is Status.FINISHED and got.env["python"] and got.code_location == sys.argv[0]
+    assert [r for r in get_store().run_docs().values() if r.get("name") == "(discarded)"] == []
