@@ -173,7 +173,7 @@ def decode(value: Any) -> Any:
     kind = value.get(TAG)
     if kind is None:
         return {k: decode(v) for k, v in value.items()}
-    inner: Any = value.get("v")
+    inner: Any = value.get("v")  # its type depends on the tag
     if kind == "float":
         return float(inner)
     if kind == "tuple":
