@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbtrack.analysis import sequential as sequential_tests
 from nbtrack.analysis.grouping import build_slices, configure, load_frame, tidy_runs
 from nbtrack.analysis.metrics import resolve_metrics, short_metric
 from nbtrack.analysis.ranking import rank_across_datasets
@@ -188,6 +189,7 @@ def compare(
     seed: int = 0,
     store: str | Path | Store | None = None,
     status: str | Sequence[str] | None = "finished",
+    sequential: bool | None = None,
 ) -> Comparison:
     """Compare configurations of runs on one or more metrics, with intervals, tests and a verdict.
 
@@ -211,13 +213,25 @@ def compare(
     ``.pairs`` columns: metric, [dataset], the group params, group, reference, n, n_reference, paired, diff,
     diff_ci_low, diff_ci_high, p_greater, p_greater_ci_low, p_greater_ci_high, test, statistic, df, p_value,
     p_adjusted, effect_size (Hedges g), verdict, runs_needed. Every quantity is group versus reference.
+
+    ``sequential=True``: anytime-valid tests (:mod:`~nbtrack.analysis.sequential`), so runs can be added and
+    the comparison looked at again after every run with the false-verdict rate still below 1 - confidence;
+    the pairs then have test ``sequential-t``, the confidence sequence as diff_ci_low/high, the e-value as
+    statistic, and the columns ``decided`` and ``runs_more`` (estimated runs per group still to add).
+    ``None`` (default): on when this process already compared a strict subset of these runs (same store,
+    experiment or ids, metrics); ``False``: the fixed-n tests.
     """
     options = TestOptions(confidence, paired, test, adjust, cv, interval, n_boot, seed)
     frame, source = load_frame(runs, store, status)
     metrics, directions, notes = resolve_metrics(frame, metric, higher_is_better, source)
     config = configure(frame, by, seed_params, dataset, source)
     slices, warnings = build_slices(frame, metrics, config, source)
-    analysis = analyze(slices, directions, config, baseline, options)
+    method: Any = None
+    if sequential_tests.resolve(sequential, runs, store, metrics, slices):
+        method = sequential_tests.SequentialMethod.for_frame(frame)
+    analysis = analyze(slices, directions, config, baseline, options, method=method)
+    if "runs_more" in analysis.pairs.columns:
+        analysis.pairs["runs_more"] = analysis.pairs["runs_more"].astype("Int64")
     cmp = Comparison(
         analysis.groups,
         analysis.pairs,

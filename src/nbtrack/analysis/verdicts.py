@@ -91,9 +91,20 @@ class Analysis:
 
 
 def analyze(
-    slices: list[Slice], directions: Mapping[str, bool], config: Configuration, baseline: Any, options: TestOptions
+    slices: list[Slice],
+    directions: Mapping[str, bool],
+    config: Configuration,
+    baseline: Any,
+    options: TestOptions,
+    *,
+    method: Any = None,
 ) -> Analysis:
-    """Statistics of every group and a test of every group against the reference, slice by slice."""
+    """Statistics of every group and a test of every group against the reference, slice by slice.
+
+    ``method``: another way to test the slices it ``applies`` to, in place of the fixed-n pair tests (the
+    sequential tests of :mod:`~nbtrack.analysis.sequential`, multiple comparisons with the best of
+    :mod:`~nbtrack.analysis.best`): it may pick the reference, gives the pair rows, extra ``columns``,
+    ``notes`` and ``warnings``."""
     import pandas as pd
 
     group_rows: list[dict[str, Any]] = []
@@ -103,11 +114,15 @@ def analyze(
     pairing_failed: list[str] = []
     fold_warning = False
     families: set[int] = set()
+    custom_families: set[int] = set()
     selected_reference = baseline is None
     for sl in slices:
         hib = directions[sl.metric]
         stats_rows = group_stats(sl.groups, options)
         ref_index = reference_index(sl, stats_rows, baseline, hib, config)
+        custom = method is not None and method.applies(sl, selected_reference)
+        if custom:
+            ref_index = method.reference(sl, stats_rows, hib, ref_index)
         for g, row in zip(sl.groups, stats_rows, strict=True):
             if len(g.values) < MIN_RUNS:
                 small[g.label] = min(small.get(g.label, len(g.values)), len(g.values))
@@ -126,6 +141,11 @@ def analyze(
         data_warnings(sl, warnings)
         if len(sl.groups) < 2:
             continue
+        if custom:
+            rows, size = method.pair_rows(sl, ref_index, hib, config, options, selected_reference)
+            pair_rows += rows
+            custom_families.add(size)
+            continue
         # the family of comparisons: against the reference, or all pairs if the reference was picked from the data
         n = len(sl.groups)
         family = [(i, ref_index) for i in range(n) if i != ref_index]
@@ -143,11 +163,16 @@ def analyze(
         families.add(len(family))
 
     groups_frame = pd.DataFrame(group_rows)
-    pairs_frame = pd.DataFrame(pair_rows, columns=pair_columns(config.dataset_col is not None, config.param_columns))
+    columns = pair_columns(config.dataset_col is not None, config.param_columns)
+    pairs_frame = pd.DataFrame(pair_rows, columns=columns + (list(method.columns) if method is not None else []))
     if len(pairs_frame):
         pairs_frame["runs_needed"] = pairs_frame["runs_needed"].astype("Int64")
     groups_frame.attrs["dataset_name"] = config.dataset_name
-    notes = [_adjust_note(options.adjust, selected_reference, families)]
+    notes = [_adjust_note(options.adjust, selected_reference, families)] if families or not custom_families else []
+    if method is not None:
+        method.finish(options.confidence, custom_families)
+        notes += method.notes
+        warnings += method.warnings
     if all(len(sl.groups) < 2 for sl in slices):
         warnings.append("Only one configuration: nothing to compare (give by= to name the params that differ).")
     notes.append(
