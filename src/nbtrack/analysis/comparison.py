@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbtrack.analysis import best as best_tests
 from nbtrack.analysis import sequential as sequential_tests
 from nbtrack.analysis.grouping import build_slices, configure, load_frame, tidy_runs
 from nbtrack.analysis.metrics import resolve_metrics, short_metric
@@ -64,6 +65,7 @@ class Comparison:
     ranks: Any = None  # across data sets: average ranks (one row per metric and group)
     friedman: Any = None  # across data sets: one row per metric
     nemenyi: Any = None  # across data sets: pairwise Nemenyi p-values
+    best: Any = None  # multiple comparisons with the best: per group its interval and status (or None)
     store: Any = field(default=None, repr=False)
 
     # exports ----------------------------------------------------------------------------------------------
@@ -190,6 +192,7 @@ def compare(
     store: str | Path | Store | None = None,
     status: str | Sequence[str] | None = "finished",
     sequential: bool | None = None,
+    best: str = "auto",
 ) -> Comparison:
     """Compare configurations of runs on one or more metrics, with intervals, tests and a verdict.
 
@@ -220,13 +223,21 @@ def compare(
     statistic, and the columns ``decided`` and ``runs_more`` (estimated runs per group still to add).
     ``None`` (default): on when this process already compared a strict subset of these runs (same store,
     experiment or ids, metrics); ``False``: the fixed-n tests.
+
+    ``best``: how the best configuration is found when no baseline is given: ``auto`` (default) uses Hsu's
+    multiple comparisons with the best (:mod:`~nbtrack.analysis.best`) in slices of more than 6 groups,
+    ``mcb`` in every slice, ``pairs`` Holm over all pairs. With MCB the reference is the best mean, the pairs
+    have test ``mcb``, diff_ci_low/high the simultaneous interval of "group minus the best of the others",
+    verdict ``worse`` (not the best) or ``needs more runs``, and ``.best`` lists every group's status
+    (``best``, ``could be best``, ``not best``). ``sequential`` takes precedence.
     """
     options = TestOptions(confidence, paired, test, adjust, cv, interval, n_boot, seed)
+    mcb_method = best_tests.MCBMethod(best)
     frame, source = load_frame(runs, store, status)
     metrics, directions, notes = resolve_metrics(frame, metric, higher_is_better, source)
     config = configure(frame, by, seed_params, dataset, source)
     slices, warnings = build_slices(frame, metrics, config, source)
-    method: Any = None
+    method: Any = mcb_method
     if sequential_tests.resolve(sequential, runs, store, metrics, slices):
         method = sequential_tests.SequentialMethod.for_frame(frame)
     analysis = analyze(slices, directions, config, baseline, options, method=method)
@@ -244,6 +255,8 @@ def compare(
         tidy_runs(slices, config.label_params, config.param_columns, config.dataset_col is not None),
         store=store,
     )
+    if isinstance(method, best_tests.MCBMethod):
+        cmp.best = method.table()
     if config.dataset_col is not None:
         ranking = rank_across_datasets(slices, metrics, directions, options.alpha, config.dataset_name)
         cmp.ranks, cmp.friedman, cmp.nemenyi = ranking.ranks, ranking.friedman, ranking.nemenyi
