@@ -338,3 +338,19 @@ class MCBMethod:
         import pandas as pd
 
         return pd.DataFrame(self.best_rows) if self.best_rows else None
+
+
+def summary_line(table: Any, metric: str, dataset: Any = None) -> str:
+    """One line for the text report: which groups could be best in this slice (empty without MCB)."""
+    if table is None:
+        return ""
+    rows = table[table["metric"] == metric]
+    if dataset is not None and "dataset" in rows.columns:
+        rows = rows[rows["dataset"] == dataset]
+    if not len(rows):
+        return ""
+    chosen = rows[rows["best_status"] != "not best"]
+    if (rows["best_status"] == "best").any():
+        return f"best (MCB): {chosen['group'].iloc[0]}; every other group is not the best"
+    shown = ", ".join(chosen["group"].head(8)) + (" ..." if len(chosen) > 8 else "")
+    return f"could be best (MCB): {len(chosen)} of {len(rows)} groups: {shown}"

@@ -42,6 +42,7 @@ from nbtrack.analysis.grouping import build_slices, configure, load_frame, tidy_
 from nbtrack.analysis.metrics import resolve_metrics, short_metric
 from nbtrack.analysis.ranking import rank_across_datasets
 from nbtrack.analysis.report import comparison_html, comparison_text
+from nbtrack.analysis.tasks import across_tasks
 from nbtrack.analysis.verdicts import TESTS, VERDICTS, TestOptions, analyze
 from nbtrack.store.local import Store
 
@@ -66,6 +67,7 @@ class Comparison:
     friedman: Any = None  # across data sets: one row per metric
     nemenyi: Any = None  # across data sets: pairwise Nemenyi p-values
     best: Any = None  # multiple comparisons with the best: per group its interval and status (or None)
+    tasks: Any = None  # across data sets: a TaskSummary (aggregate IQM, profiles, improvement, Wilcoxon-Holm)
     store: Any = field(default=None, repr=False)
 
     # exports ----------------------------------------------------------------------------------------------
@@ -90,7 +92,7 @@ class Comparison:
         """A matplotlib Figure: ``box`` (scores per group with the mean's interval), ``diff`` (differences
         against the reference), ``curves`` (step series, mean and interval band per group), ``parallel``
         (params against the metric), ``matrix`` (P(A>B) for every pair), ``cd`` (critical-difference
-        diagram across data sets)."""
+        diagram across data sets), ``profile`` (performance profiles across data sets)."""
         from nbtrack.analysis import plots
 
         makers: dict[str, Callable[..., Any]] = {
@@ -100,6 +102,7 @@ class Comparison:
             "parallel": plots.parallel,
             "matrix": plots.matrix,
             "cd": plots.cd,
+            "profile": plots.profile,
         }
         if kind not in makers:
             raise ValueError(f"unknown plot kind {kind!r}: use one of {', '.join(makers)}")
@@ -207,7 +210,9 @@ def compare(
     ``mann-whitney``, ``nadeau-bengio``. ``adjust``: ``holm`` or ``bh`` (Benjamini-Hochberg) or ``none``.
     ``cv=(n_train, n_test)``: runs differing by ``fold`` are cross-validation folds; use the Nadeau-Bengio
     corrected t-test. ``dataset``: a tag or param naming the data set of each run (default: a ``dataset``
-    tag or param with several values), to compare per data set and across them (Friedman, Nemenyi).
+    tag or param with several values), to compare per data set and across them: ``.tasks`` holds the aggregate
+    IQM, performance profiles, average probability of improvement and the Wilcoxon-Holm verdicts
+    (:mod:`~nbtrack.analysis.tasks`); Friedman and Nemenyi stay for the CD diagram.
     ``interval``: ``hall-t`` or ``t`` for the mean. ``n_boot``, ``seed``: the IQM bootstrap (deterministic).
 
     ``.groups`` columns: metric, [dataset], the group params, group, n, mean, std, median, iqm, ci_low,
@@ -261,4 +266,9 @@ def compare(
         ranking = rank_across_datasets(slices, metrics, directions, options.alpha, config.dataset_name)
         cmp.ranks, cmp.friedman, cmp.nemenyi = ranking.ranks, ranking.friedman, ranking.nemenyi
         cmp.warnings += ranking.warnings
+        cmp.tasks = across_tasks(
+            slices, metrics, directions, options.alpha, config.dataset_name, n_boot, seed, adjust if adjust else "holm"
+        )
+        cmp.warnings += cmp.tasks.warnings
+        cmp.notes += cmp.tasks.notes
     return cmp
