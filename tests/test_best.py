@@ -148,3 +148,31 @@ def test_best_modes():
     assert compare(_sweep(8, 4, 0.0, seed=2), metric="acc", baseline="cfg=0").best is None
     with pytest.raises(ValueError, match="best="):
         compare(small, metric="acc", best="hsu")
+
+
+def test_shared_seeds_are_blocks():
+    """Every group ran seeds 0..9 with shared seed effects: the residual sd of groups + seeds (two-way ANOVA
+    without interaction) is used, so the seed effects do not hide a 2-sd-of-noise difference."""
+    rng = np.random.default_rng(0)
+    seed_effect = rng.normal(0, 1, 10)
+    rows = [
+        {
+            "run_id": f"r{g}-{s}",
+            "params.cfg": g,
+            "params.seed": s,
+            "metrics.acc": seed_effect[s] + rng.normal(0, 0.1) + (0.2 if g == 3 else 0.0),
+        }
+        for g in range(10)
+        for s in range(10)
+    ]
+    cmp = compare(pd.DataFrame(rows), metric="acc")
+    assert cmp.pairs["paired"].all() and (cmp.pairs["verdict"] == "worse").all()
+    x = pd.DataFrame(rows).pivot(index="params.cfg", columns="params.seed", values="metrics.acc").to_numpy()
+    ss_total = ((x - x.mean()) ** 2).sum()
+    ss_groups = 10 * ((x.mean(1) - x.mean()) ** 2).sum()
+    ss_seeds = 10 * ((x.mean(0) - x.mean()) ** 2).sum()
+    sd = math.sqrt((ss_total - ss_groups - ss_seeds) / 81)
+    row = cmp.pairs.iloc[0]
+    q = best.range_quantile(10, 81.0) / math.sqrt(2)
+    assert row.df == 81 and row.diff_ci_high - row["diff"] == pytest.approx(q * sd * math.sqrt(2 / 10))
+    assert any("blocks" in n for n in cmp.notes)

@@ -191,6 +191,27 @@ def pooled_sd(groups_values: list[Any]) -> tuple[float, float]:
     return (math.sqrt(ss / df) if df > 0 else math.nan), float(df)
 
 
+def blocked_sd(sl: Slice, ref_index: int) -> tuple[float, float] | None:
+    """(residual sd, (k - 1)(n - 1) df) of the additive groups + seeds model when every group ran the same
+    seeds once each (a randomized block design: shared seed effects leave the comparisons), else None."""
+    from nbtrack.analysis.verdicts import align_by_seed
+
+    ref = sl.groups[ref_index]
+    cols = []
+    for g in sl.groups:
+        aligned = align_by_seed(ref, g) if g is not ref else (np.asarray(ref.values), np.asarray(ref.values))
+        if aligned is None:
+            return None
+        cols.append(np.asarray(aligned[1], dtype=float))
+    x = np.stack(cols)
+    k, n = x.shape
+    if n < 2 or k < 2:
+        return None
+    res = x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True) + x.mean()
+    df = float((k - 1) * (n - 1))
+    return math.sqrt(float((res**2).sum()) / df), df
+
+
 # the slices of a comparison -------------------------------------------------------------------------------------
 
 
@@ -206,6 +227,7 @@ class MCBMethod:
     best_rows: list[dict[str, Any]] = field(default_factory=list)
     _crit: list[tuple[float, float, int]] = field(default_factory=list)
     _range: list[tuple[float, float, int]] = field(default_factory=list)
+    _blocked: bool = False
     _unequal: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -235,6 +257,11 @@ class MCBMethod:
             f"over all pairs (best='pairs'). Which could be best: Hsu's MCB ({confidence:.0%} simultaneous "
             f"intervals of 'group - best of the others', one-sided Dunnett {mcb_d}) in .best and best_status: "
             f"'not best' = another configuration is at least as good"
+            + (
+                "; where every group ran the same seeds, the sd is the residual of groups + seeds (blocks)"
+                if self._blocked
+                else ""
+            )
         )
         if self._unequal:
             self.warnings.append(
@@ -257,6 +284,10 @@ class MCBMethod:
         values = [np.asarray(g.values, dtype=float) for g in sl.groups]
         k = len(values)
         sd, df = pooled_sd(values)
+        blocked = blocked_sd(sl, ref_index)
+        if blocked is not None:
+            sd, df = blocked
+            self._blocked = True
         means = np.array([v.mean() for v in values])
         sizes = np.array([v.size for v in values])
         res = mcb(means, sizes, sd, df, hib, options.confidence)
@@ -313,7 +344,7 @@ class MCBMethod:
                     "reference": ref.label,
                     "n": int(sizes[i]),
                     "n_reference": int(sizes[ref_index]),
-                    "paired": False,
+                    "paired": blocked is not None,
                     "diff": diff,
                     "diff_ci_low": lo,
                     "diff_ci_high": hi,
