@@ -126,3 +126,28 @@ def test_no_tasks_without_datasets():
     assert cmp.tasks is None
     with pytest.raises(ValueError, match="several data sets"):
         cmp.plot("profile")
+
+
+def test_failures_are_ranked_worst_across_tasks_and_undecided_pairs_are_inconclusive():
+    rows = []
+    for task in range(4):
+        for seed in range(5):
+            for model, shift in (("a", 0.0), ("b", 0.01)):
+                acc = 0.7 + shift + 0.01 * seed + 0.05 * task
+                failed = model == "b" and seed == 0
+                rows.append(
+                    {
+                        "run_id": f"{model}{task}{seed}",
+                        "params.model": model,
+                        "params.seed": seed,
+                        "tags.dataset": f"t{task}",
+                        "metrics.acc": float("nan") if failed else acc,
+                    }
+                )
+    cmp = compare(pd.DataFrame(rows), metric="acc")
+    agg = cmp.tasks.aggregate.set_index("group")
+    assert agg.loc["model=b", "runs"] == 20  # the failed runs are in, not dropped
+    assert cmp.tasks.pairwise["verdict"].isin(["better", "worse", "inconclusive"]).all()
+    assert any("failed runs ranked worst" in note for note in cmp.notes)
+    scores = tasks.normalized_scores({"t": {"a": np.array([0.5, 1.0]), "b": np.array([0.0, -np.inf])}}, True)
+    assert list(scores["b"][0]) == [0.0, 0.0] and list(scores["a"][0]) == [0.5, 1.0]

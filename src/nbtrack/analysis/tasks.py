@@ -58,16 +58,33 @@ def _iqm_rows(x: Any) -> Any:
 
 
 def normalized_scores(per_task: Mapping[Any, Mapping[str, Any]], higher_is_better: bool) -> dict[str, list[Any]]:
-    """Per group, one array of min-max normalized scores per task (1 = best run on the task)."""
+    """Per group, one array of min-max normalized scores per task (1 = best run on the task). Failures
+    (non-finite outcomes, the failure policy 'worst') score 0, the worst; the range is that of the finite scores."""
     out: dict[str, list[Any]] = {}
     for groups in per_task.values():
         allv = np.concatenate([np.asarray(v, dtype=float) for v in groups.values()])
-        lo, hi = float(allv.min()), float(allv.max())
+        finite = allv[np.isfinite(allv)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
         span = hi - lo
         for label, v in groups.items():
-            z = (np.asarray(v, dtype=float) - lo) / span if span > 0 else np.full(len(v), 0.5)
-            out.setdefault(label, []).append(z if higher_is_better else 1.0 - z)
+            v = np.asarray(v, dtype=float)
+            z = (v - lo) / span if span > 0 else np.full(len(v), 0.5)
+            z = z if higher_is_better else 1.0 - z
+            out.setdefault(label, []).append(np.where(np.isfinite(v), z, 0.0))
     return out
+
+
+def task_means(per_task: Mapping[Any, Mapping[str, Any]], labels: list[str], higher_is_better: bool) -> Any:
+    """(tasks, groups) mean scores for the signed-rank tests; a failure counts as the task's worst finite score."""
+    rows = []
+    for groups in per_task.values():
+        allv = np.concatenate([np.asarray(groups[lab], dtype=float) for lab in labels])
+        finite = allv[np.isfinite(allv)]
+        worst = (finite.min() if higher_is_better else finite.max()) if finite.size else 0.0
+        rows.append(
+            [float(np.where(np.isfinite(v), v, worst).mean()) for v in (np.asarray(groups[lab]) for lab in labels)]
+        )
+    return np.array(rows)
 
 
 def stratified_resamples(arrays: list[Any], n_boot: int, rng: Any) -> Any:
@@ -125,7 +142,7 @@ def wilcoxon_holm(
         if padj < alpha and diff != 0:
             verdict = "better" if (diff > 0) == higher_is_better else "worse"
         else:
-            verdict = "not significant"
+            verdict = "inconclusive"  # tested, not decided: the vocabulary of the per-task pairs
         rows.append(
             {
                 "group": labels[i],
@@ -164,9 +181,7 @@ def across_tasks(
     lo_q, hi_q = 100 * alpha / 2, 100 * (1 - alpha / 2)
     for m in metrics:
         per_task = {
-            sl.dataset: {g.label: np.asarray(g.values, dtype=float) for g in sl.groups}
-            for sl in slices
-            if sl.metric == m
+            sl.dataset: {g.label: g.outcomes(directions[m]) for g in sl.groups} for sl in slices if sl.metric == m
         }
         if len(per_task) < 2:
             continue
@@ -232,7 +247,13 @@ def across_tasks(
                     "ci_high": float(np.percentile(boot, hi_q)),
                 }
             )
-        means = np.array([[float(per_task[d][lab].mean()) for lab in labels] for d in per_task])
+        means = task_means(per_task, labels, hib)
+        failed = sum(int((~np.isfinite(v)).sum()) for groups in per_task.values() for v in groups.values())
+        if failed:
+            summary.notes.append(
+                f"{m} across {dataset_name}s: {failed} failed runs ranked worst (normalized score 0; in the "
+                f"per-{dataset_name} means the {dataset_name}'s worst finite score)"
+            )
         pair_rows += [{"metric": m, **row} for row in wilcoxon_holm(means, labels, hib, alpha, adjust)]
         n = means.shape[0]
         smallest = 2.0 / 2**n  # the exact two-sided signed-rank test cannot go lower
