@@ -80,15 +80,23 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"groups": [...], "pairs": [...], "warnings": [...]}`` with JSON-safe values (NaN -> None);
-        across data sets also ``"ranks"`` and ``"friedman"``."""
+        with multiple comparisons with the best also ``"best"``; across data sets also ``"ranks"``,
+        ``"friedman"`` and ``"tasks"`` (``{"aggregate", "profiles", "improvement", "pairwise"}``)."""
         out: dict[str, Any] = {
             "groups": _records(self.groups),
             "pairs": _records(self.pairs),
             "warnings": list(self.warnings),
         }
+        if self.best is not None:
+            out["best"] = _records(self.best)
         if self.friedman is not None:
             out["ranks"] = _records(self.ranks)
             out["friedman"] = _records(self.friedman)
+        if self.tasks is not None and self.tasks.pairwise is not None:
+            out["tasks"] = {
+                name: _records(getattr(self.tasks, name))
+                for name in ("aggregate", "profiles", "improvement", "pairwise")
+            }
         return out
 
     def to_json(self, indent: int | None = 1) -> str:
