@@ -176,3 +176,26 @@ def test_shared_seeds_are_blocks():
     q = best.range_quantile(10, 81.0) / math.sqrt(2)
     assert row.df == 81 and row.diff_ci_high - row["diff"] == pytest.approx(q * sd * math.sqrt(2 / 10))
     assert any("blocks" in n for n in cmp.notes)
+
+
+def test_mcb_rows_carry_the_shared_columns_and_the_verdict_vocabulary():
+    cmp = compare(_sweep(12, 5, 0.0, 7), metric="acc", best="mcb", margin=0.05)
+    p = cmp.pairs
+    assert (p["test"] == best.MCB_TEST).all()
+    assert p[["p_better", "p_better_ci_low", "p_better_ci_high", "margin"]].notna().all().all()
+    assert (p["n_failed"] == 0).all() and (p["flag"] == "").all()
+    assert set(p["verdict"]) <= {"better", "worse", "no difference", "inconclusive"}
+    inside = (p["diff_ci_low"] > -0.05) & (p["diff_ci_high"] < 0.05)
+    assert ((p["verdict"] == "no difference") == (inside & ~((p["diff_ci_low"] > 0) | (p["diff_ci_high"] < 0)))).all()
+    undecided = p[p["verdict"] == "inconclusive"]
+    assert undecided["runs_needed"].notna().all()  # for min_effect 0.5 sd: the same number in every row
+    assert undecided["runs_needed"].nunique() <= 1
+
+
+def test_mcb_skips_slices_with_failures_and_says_so():
+    frame = _sweep(12, 5, 0.0, 8)
+    frame.loc[frame.index[0], "metrics.acc"] = float("nan")
+    cmp = compare(frame, metric="acc", best="mcb")
+    assert cmp.best is None and best.MCB_TEST not in set(cmp.pairs["test"])
+    assert any("skipped where runs failed" in w for w in cmp.warnings)
+    assert int(cmp.pairs["n_failed"].sum() + cmp.pairs["n_failed_reference"].sum()) >= 1

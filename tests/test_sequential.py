@@ -165,3 +165,19 @@ def test_runs_to_decide():
     )
     assert sequential.runs_to_decide(5, 0.0, 1.0, 0.05) is None
     assert sequential.runs_to_decide(5, 1.0, 0.0, 0.05) is None
+
+
+def test_sequential_refuses_pairs_with_failures_and_uses_the_margin():
+    rng = np.random.default_rng(5)
+    groups = {"a": rng.normal(0.80, 0.02, 12), "b": rng.normal(0.80, 0.02, 12), "c": rng.normal(0.8, 0.02, 12)}
+    frame = _runs(groups, 12)
+    frame.loc[frame["run_id"] == "c00", "metrics.acc"] = float("inf")
+    cmp = compare(frame, metric="acc", baseline="model=a", sequential=True, margin=1.0)
+    p = cmp.pairs.set_index("group")
+    assert p.loc["model=c", "verdict"] == "inconclusive" and "failed runs" in p.loc["model=c", "flag"]
+    assert p.loc["model=c", "n_failed"] == 1 and not p.loc["model=c", "decided"]
+    assert p.loc["model=c", "p_better"] < 0.5 + 0.2  # the failure counts as c's worst run
+    assert any("pairs with failed runs get no verdict" in w for w in cmp.warnings)
+    # a margin of 1.0 (metric units) holds the whole sequence: no difference, decided
+    assert p.loc["model=b", "verdict"] == "no difference" and p.loc["model=b", "equivalent"]
+    assert p.loc["model=b", "margin"] == 1.0 and bool(p.loc["model=b", "decided"])
