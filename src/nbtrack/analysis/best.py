@@ -349,6 +349,7 @@ class MCBMethod:
         level = float(2 * special.stdtr(df, -q))  # the per-comparison level matching the critical value q
         self._range.append((q, df, k))
         rows = []
+        sizes_for: dict[float, int | None] = {}
         for i, fact in zip(others, facts, strict=True):
             g = sl.groups[i]
             diff = float(means[i] - means[ref_index])
@@ -369,8 +370,11 @@ class MCBMethod:
             else:
                 verdict = "inconclusive"
             if verdict in ("inconclusive", "needs more runs"):
-                size = power.runs_needed(effect_spec.standard(sd), POWER, level, "two-sample")
-                runs_needed = int(size) if math.isfinite(size) else None
+                effect = effect_spec.standard(sd)
+                if effect not in sizes_for:  # one number for every pair when min_effect is in pooled SDs
+                    size = power.runs_needed(effect, POWER, level, "two-sample")
+                    sizes_for[effect] = int(size) if math.isfinite(size) else None
+                runs_needed = sizes_for[effect]
             rows.append(
                 {
                     "metric": sl.metric,
