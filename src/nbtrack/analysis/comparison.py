@@ -40,11 +40,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbtrack.analysis import best as best_tests
+from nbtrack.analysis import sequential as sequential_tests
 from nbtrack.analysis.equivalence import DEFAULT_MARGIN, DEFAULT_MIN_EFFECT
 from nbtrack.analysis.grouping import FAILURE_POLICY, build_slices, configure, load_frame, tidy_runs
 from nbtrack.analysis.metrics import resolve_metrics, short_metric
 from nbtrack.analysis.ranking import rank_across_datasets
 from nbtrack.analysis.report import comparison_html, comparison_text
+from nbtrack.analysis.tasks import across_tasks
 from nbtrack.analysis.verdicts import TESTS, VERDICTS, TestOptions, analyze
 from nbtrack.store.local import Store
 
@@ -68,6 +71,8 @@ class Comparison:
     ranks: Any = None  # across data sets: average ranks (one row per metric and group)
     friedman: Any = None  # across data sets: one row per metric
     nemenyi: Any = None  # across data sets: pairwise Nemenyi p-values
+    best: Any = None  # multiple comparisons with the best: per group its interval and status (or None)
+    tasks: Any = None  # across data sets: a TaskSummary (aggregate IQM, profiles, improvement, Wilcoxon-Holm)
     store: Any = field(default=None, repr=False)
     failure_policy: str = FAILURE_POLICY  # failed runs and NaN/inf scores: ranked as the worst outcomes
 
@@ -75,15 +80,23 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"groups": [...], "pairs": [...], "warnings": [...]}`` with JSON-safe values (NaN -> None);
-        across data sets also ``"ranks"`` and ``"friedman"``."""
+        with multiple comparisons with the best also ``"best"``; across data sets also ``"ranks"``,
+        ``"friedman"`` and ``"tasks"`` (``{"aggregate", "profiles", "improvement", "pairwise"}``)."""
         out: dict[str, Any] = {
             "groups": _records(self.groups),
             "pairs": _records(self.pairs),
             "warnings": list(self.warnings),
         }
+        if self.best is not None:
+            out["best"] = _records(self.best)
         if self.friedman is not None:
             out["ranks"] = _records(self.ranks)
             out["friedman"] = _records(self.friedman)
+        if self.tasks is not None and self.tasks.pairwise is not None:
+            out["tasks"] = {
+                name: _records(getattr(self.tasks, name))
+                for name in ("aggregate", "profiles", "improvement", "pairwise")
+            }
         return out
 
     def to_json(self, indent: int | None = 1) -> str:
@@ -93,7 +106,7 @@ class Comparison:
         """A matplotlib Figure: ``box`` (scores per group with the mean's interval), ``diff`` (differences
         against the reference), ``curves`` (step series, mean and interval band per group), ``parallel``
         (params against the metric), ``matrix`` (P(better) for every pair), ``cd`` (critical-difference
-        diagram across data sets)."""
+        diagram across data sets), ``profile`` (performance profiles across data sets)."""
         from nbtrack.analysis import plots
 
         makers: dict[str, Callable[..., Any]] = {
@@ -103,6 +116,7 @@ class Comparison:
             "parallel": plots.parallel,
             "matrix": plots.matrix,
             "cd": plots.cd,
+            "profile": plots.profile,
         }
         if kind not in makers:
             raise ValueError(f"unknown plot kind {kind!r}: use one of {', '.join(makers)}")
@@ -196,6 +210,8 @@ def compare(
     status: str | Sequence[str] | None = "finished",
     margin: float | str | Mapping[str, float | str] = DEFAULT_MARGIN,
     min_effect: float | str | Mapping[str, float | str] = DEFAULT_MIN_EFFECT,
+    sequential: bool | None = None,
+    best: str = "auto",
 ) -> Comparison:
     """Compare configurations of runs on one or more metrics, with intervals, tests and a verdict.
 
@@ -218,7 +234,9 @@ def compare(
     or ``bh`` (Benjamini-Hochberg) or ``none``.
     ``cv=(n_train, n_test)``: runs differing by ``fold`` are cross-validation folds; use the Nadeau-Bengio
     corrected t-test. ``dataset``: a tag or param naming the data set of each run (default: a ``dataset``
-    tag or param with several values), to compare per data set and across them (Friedman, Nemenyi).
+    tag or param with several values), to compare per data set and across them: ``.tasks`` holds the aggregate
+    IQM, performance profiles, average probability of improvement and the Wilcoxon-Holm verdicts
+    (:mod:`~nbtrack.analysis.tasks`); Friedman and Nemenyi stay for the CD diagram.
     ``interval``: ``hall-t`` or ``t`` for the mean. ``n_boot``, ``seed``: the IQM bootstrap (deterministic).
     ``margin``: "no difference" needs an equivalence test inside +-margin: a number in metric units or
     ``"0.5sd"`` in pooled standard deviations (default), or a dict per metric. ``min_effect``: the
@@ -237,14 +255,40 @@ def compare(
     effect_size (Hedges g; NaN with failures), margin (metric units), p_equivalence (TOST; NaN for rank
     tests), equivalent, verdict (``better``, ``worse``, ``no difference``, ``inconclusive``, ``needs more
     runs``), runs_needed (runs per group to detect ``min_effect`` with 80% power; not the observed effect),
-    flag (why a comparison got no verdict). Every quantity is group versus reference.
+    flag (why a comparison got no verdict). Every quantity is group versus reference. ``inconclusive`` means
+    tested and not decided; ``needs more runs`` only that no test could decide (``flag``: fewer than 3 runs a
+    side, or zero variance).
+
+    ``sequential=True``: anytime-valid tests (:mod:`~nbtrack.analysis.sequential`), so runs can be added and
+    the comparison looked at again after every run with the false-verdict rate still below 1 - confidence;
+    the pairs then have test ``sequential-t``, the confidence sequence as diff_ci_low/high (``no difference``
+    when it lies inside +-margin), the e-value as statistic, and the columns ``decided`` and ``runs_more``
+    (estimated runs per group still to add at the observed difference; ``runs_needed`` stays the runs for
+    ``min_effect``). Pairs with failures get no sequential verdict (``flag``; the t e-value cannot rank them).
+    ``None`` (default): on when this process already compared a strict subset of these runs (same store,
+    experiment or ids, metrics); ``False``: the fixed-n tests.
+
+    ``best``: how the best configuration is found when no baseline is given: ``auto`` (default) uses Hsu's
+    multiple comparisons with the best (:mod:`~nbtrack.analysis.best`) in slices of more than 6 groups,
+    ``mcb`` in every slice, ``pairs`` Holm over all pairs. With MCB the reference is the best mean among
+    groups with 3+ runs, the pairs have test ``mcb``, diff_ci_low/high the Tukey-Kramer simultaneous interval
+    against it, the same verdicts (``no difference`` when that interval lies inside +-margin), and ``.best``
+    lists every group's status (``best``, ``could be best``, ``not best``). Slices with failed runs are
+    tested pair by pair instead (a warning says so): MCB pools means and cannot rank failures.
+    ``sequential`` takes precedence.
     """
     options = TestOptions(confidence, paired, test, adjust, cv, interval, n_boot, seed, margin, min_effect)
+    mcb_method = best_tests.MCBMethod(best)
     frame, source = load_frame(runs, store, status)
     metrics, directions, notes = resolve_metrics(frame, metric, higher_is_better, source)
     config = configure(frame, by, seed_params, dataset, source, status)
     slices, warnings = build_slices(frame, metrics, config, source)
-    analysis = analyze(slices, directions, config, baseline, options)
+    method: Any = mcb_method
+    if sequential_tests.resolve(sequential, runs, store, metrics, slices):
+        method = sequential_tests.SequentialMethod.for_frame(frame)
+    analysis = analyze(slices, directions, config, baseline, options, method=method)
+    if "runs_more" in analysis.pairs.columns:
+        analysis.pairs["runs_more"] = analysis.pairs["runs_more"].astype("Int64")
     cmp = Comparison(
         analysis.groups,
         analysis.pairs,
@@ -257,8 +301,15 @@ def compare(
         tidy_runs(slices, config.label_params, config.param_columns, config.dataset_col is not None),
         store=store,
     )
+    if isinstance(method, best_tests.MCBMethod):
+        cmp.best = method.table()
     if config.dataset_col is not None:
         ranking = rank_across_datasets(slices, metrics, directions, options.alpha, config.dataset_name)
         cmp.ranks, cmp.friedman, cmp.nemenyi = ranking.ranks, ranking.friedman, ranking.nemenyi
         cmp.warnings += ranking.warnings
+        cmp.tasks = across_tasks(
+            slices, metrics, directions, options.alpha, config.dataset_name, n_boot, seed, adjust if adjust else "holm"
+        )
+        cmp.warnings += cmp.tasks.warnings
+        cmp.notes += cmp.tasks.notes
     return cmp

@@ -187,6 +187,7 @@ def median_interval(x: Any, confidence: float = 0.95) -> tuple[float, float]:
     return (float(lo), float(hi))
 
 
+@functools.lru_cache(maxsize=512)
 def median_interval_coverage(n: int, confidence: float = 0.95) -> float:
     """The true coverage of :func:`median_interval` for ``n`` runs of a continuous score: the nominal level
     when it interpolates, else the exact coverage of the order statistics it returns, which falls short below

@@ -346,6 +346,30 @@ def cd(cmp: Any, metric: str | None = None) -> Any:
     return fig
 
 
+def profile(cmp: Any, metric: str | None = None) -> Any:
+    """Performance profiles across data sets (Agarwal et al. 2021): the fraction of each configuration's runs
+    whose score, min-max normalized per data set, exceeds tau, with its stratified bootstrap band."""
+    tasks = getattr(cmp, "tasks", None)
+    if tasks is None or tasks.profiles is None:
+        raise ValueError(
+            "performance profiles need runs on several data sets: tag runs with a dataset (or pass dataset=) "
+            "and compare again"
+        )
+    metrics = [short_metric(metric)] if metric else list(dict.fromkeys(tasks.profiles["metric"]))
+    fig, axes = _figure(len(metrics))
+    for ax, m in zip(axes, metrics, strict=True):
+        rows = tasks.profiles[tasks.profiles["metric"] == m]
+        for group, curve in rows.groupby("group", sort=False):
+            (line,) = ax.plot(curve["tau"], curve["fraction"], lw=1.5, label=str(group))
+            ax.fill_between(curve["tau"], curve["low"], curve["high"], color=line.get_color(), alpha=0.2, lw=0)
+        ax.set_xlabel("normalized score tau (1 = best run on the data set)")
+        ax.set_ylabel("fraction of runs > tau")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"{m}: performance profiles", fontsize=10)
+        ax.legend(fontsize=7)
+    return fig
+
+
 def cliques(ranks: list[float], cd_value: float) -> list[tuple[int, int]]:
     """Maximal runs (i, j) of rank-sorted methods whose average ranks differ by less than the critical
     difference, i.e. groups not told apart by the Nemenyi test."""

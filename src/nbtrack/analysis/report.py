@@ -8,7 +8,9 @@ import math
 from typing import Any
 
 from nbtrack import format as fmt
+from nbtrack.analysis.best import summary_line
 from nbtrack.analysis.grouping import slice_rows
+from nbtrack.analysis.tasks import html_block, text_lines
 from nbtrack.analysis.verdicts import MIN_RUNS
 
 
@@ -44,6 +46,8 @@ def comparison_text(cmp: Any) -> str:
             if len(p):
                 ref = p["reference"].iloc[0]
                 lines += ["", f"against {ref}:", _text_pairs(p, cmp.confidence)]
+            best_line = summary_line(getattr(cmp, "best", None), metric, dataset)
+            lines += [best_line] if best_line else []
     if cmp.friedman is not None:
         lines += ["", "across data sets (Friedman, Nemenyi):"]
         for row in cmp.friedman.itertuples(index=False):
@@ -57,6 +61,7 @@ def comparison_text(cmp: Any) -> str:
             lines.append(
                 "    average ranks: " + ", ".join(f"{r.group} {r.avg_rank:.2f}" for r in ranks.itertuples(index=False))
             )
+    lines += text_lines(getattr(cmp, "tasks", None), cmp.dataset_name)
     if cmp.warnings:
         lines += ["", "warnings:"] + [f"  - {w}" for w in cmp.warnings]
     return "\n".join(lines)
@@ -92,6 +97,8 @@ def comparison_html(cmp: Any) -> str:
                     f"<b>{esc(str(p['reference'].iloc[0]))}</b>:</div>"
                 )
                 parts.append(_html_pairs(p, cmp.confidence))
+            best_line = summary_line(getattr(cmp, "best", None), metric, dataset)
+            parts.append(f"<div>{esc(best_line)}</div>" if best_line else "")
     if cmp.friedman is not None:
         parts.append('<h4 style="margin:8px 0 2px">Across data sets (Friedman test, Nemenyi post-hoc)</h4>')
         for row in cmp.friedman.itertuples(index=False):
@@ -104,6 +111,7 @@ def comparison_html(cmp: Any) -> str:
                 f"χ² = {esc(_num(row.statistic))}, {esc(_p_is(row.p_value))}; critical difference "
                 f"{esc(_num(row.cd))}</div><table><tr><th>group</th><th>average rank</th></tr>{cells}</table>"
             )
+    parts.append(html_block(getattr(cmp, "tasks", None), cmp.dataset_name))
     parts.append("</div>")
     return "".join(parts)
 

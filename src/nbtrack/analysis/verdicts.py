@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbtrack.analysis import power
 from nbtrack.analysis.equivalence import (
     DEFAULT_MARGIN,
     DEFAULT_MIN_EFFECT,
@@ -36,16 +35,21 @@ from nbtrack.analysis.equivalence import (
 )
 from nbtrack.analysis.grouping import Configuration, Group, Slice, data_warnings, same_data
 from nbtrack.analysis.intervals import IQM_BOOTSTRAP_MIN_N, MEAN_CI_METHODS, median_interval_coverage
+from nbtrack.analysis.pairfacts import (
+    MIN_TEST_RUNS,
+    POWER,
+    align_by_seed,
+    degenerate,
+    pair_facts,
+    runs_needed_for,
+)
 from nbtrack.analysis.significance import (
     adjust_pvalues,
     clearly_skewed,
     hedges_g,
     mann_whitney_test,
     nadeau_bengio_test,
-    p_better,
     paired_t_test,
-    prob_superiority,
-    prob_superiority_interval,
     shift_interval,
     signed_rank_interval,
     welch_test,
@@ -57,13 +61,9 @@ VERDICTS = ("better", "worse", "no difference", "inconclusive", "needs more runs
 TESTS = ("welch", "paired-t", "wilcoxon", "mann-whitney", "nadeau-bengio")
 ADJUSTMENTS = ("holm", "bh", "none")
 MIN_RUNS = 5  # below this a group is flagged as small
-MIN_TEST_RUNS = 3  # below this no verdict is given
-POWER = 0.8
-RANK_EFFICIENCY = 3 / math.pi  # asymptotic relative efficiency of the rank tests to the t-tests (normal scores)
 
 _ADJUST_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no adjustment"}
 _INTERVAL_NAMES = {"hall-t": "Hall's skewness-corrected t", "t": "Student t"}
-_RANK_TESTS = ("mann-whitney", "wilcoxon")
 
 
 @dataclass(frozen=True)
@@ -115,9 +115,20 @@ class Analysis:
 
 
 def analyze(
-    slices: list[Slice], directions: Mapping[str, bool], config: Configuration, baseline: Any, options: TestOptions
+    slices: list[Slice],
+    directions: Mapping[str, bool],
+    config: Configuration,
+    baseline: Any,
+    options: TestOptions,
+    *,
+    method: Any = None,
 ) -> Analysis:
-    """Statistics of every group and a test of every group against the reference, slice by slice."""
+    """Statistics of every group and a test of every group against the reference, slice by slice.
+
+    ``method``: another way to test the slices it ``applies`` to, in place of the fixed-n pair tests (the
+    sequential tests of :mod:`~nbtrack.analysis.sequential`, multiple comparisons with the best of
+    :mod:`~nbtrack.analysis.best`): it may pick the reference, gives the pair rows, extra ``columns``,
+    ``notes`` and ``warnings``."""
     import pandas as pd
 
     group_rows: list[dict[str, Any]] = []
@@ -127,11 +138,15 @@ def analyze(
     pairing_failed: list[str] = []
     fold_warning = False
     families: set[int] = set()
+    custom_families: set[int] = set()
     selected_reference = baseline is None
     for sl in slices:
         hib = directions[sl.metric]
         stats_rows = group_stats(sl.groups, options)
         ref_index = reference_index(sl, stats_rows, baseline, hib, config, warnings)
+        custom = method is not None and method.applies(sl, selected_reference)
+        if custom:
+            ref_index = method.reference(sl, stats_rows, hib, ref_index)
         for g, row in zip(sl.groups, stats_rows, strict=True):
             if g.n_total < MIN_RUNS:
                 small[g.label] = min(small.get(g.label, g.n_total), g.n_total)
@@ -149,6 +164,11 @@ def analyze(
             )
         data_warnings(sl, warnings)
         if len(sl.groups) < 2:
+            continue
+        if custom:
+            rows, size = method.pair_rows(sl, ref_index, hib, config, options, selected_reference)
+            pair_rows += rows
+            custom_families.add(size)
             continue
         # the family of comparisons: against the reference, or all pairs if the reference was picked from the data
         n = len(sl.groups)
@@ -172,11 +192,17 @@ def analyze(
         families.add(len(family))
 
     groups_frame = pd.DataFrame(group_rows)
-    pairs_frame = pd.DataFrame(pair_rows, columns=pair_columns(config.dataset_col is not None, config.param_columns))
+    columns = pair_columns(config.dataset_col is not None, config.param_columns)
+    pairs_frame = pd.DataFrame(pair_rows, columns=columns + (list(method.columns) if method is not None else []))
     if len(pairs_frame):
         pairs_frame["runs_needed"] = pairs_frame["runs_needed"].astype("Int64")
     groups_frame.attrs["dataset_name"] = config.dataset_name
-    notes = [_adjust_note(options.adjust, selected_reference, families), *method_notes(options, config)]
+    notes = [_adjust_note(options.adjust, selected_reference, families)] if families or not custom_families else []
+    notes += method_notes(options, config)
+    if method is not None:
+        method.finish(options.confidence, custom_families)
+        notes += method.notes
+        warnings += method.warnings
     if all(len(sl.groups) < 2 for sl in slices):
         warnings.append("Only one configuration: nothing to compare (give by= to name the params that differ).")
     if small:
@@ -241,20 +267,6 @@ def method_notes(options: TestOptions, config: Configuration) -> list[str]:
     return notes
 
 
-def degenerate(a: Group, b: Group, res: Any) -> str:
-    """Why a comparison cannot be decided by its test ("" when it can): too few runs, or no variance."""
-    if min(a.n_total, b.n_total) < MIN_TEST_RUNS:
-        return f"fewer than {MIN_TEST_RUNS} runs"
-    import numpy as np
-
-    spread = [np.ptp(g.values) if len(g.values) else 0.0 for g in (a, b)]
-    if max(spread) == 0 and a.n_failed == b.n_failed == 0:
-        return "zero variance in both groups (g = +-inf): vary the seed"
-    if res.test not in _RANK_TESTS and res.se == 0:
-        return "paired differences without variance (t = +-inf)"
-    return ""
-
-
 def _pair_rows(
     sl: Slice, ref_index: int, results: list[Any], hib: bool, config: Configuration, options: TestOptions
 ) -> list[dict[str, Any]]:
@@ -266,11 +278,7 @@ def _pair_rows(
     ref = sl.groups[ref_index]
     p_adj, mult = adjust_pvalues([r[2].p_value for r in results], options.adjust)
     ref_results = [(k, r) for k, r in enumerate(results) if r[1] == ref_index]
-    members = [sl.groups[r[0]] for _, r in ref_results]
-    pb = [p_better(g.outcomes(hib), ref.outcomes(hib), hib) for g in members]
-    pb_lo, pb_hi = prob_superiority_interval(pb, [g.n_total for g in members], ref.n_total, options.confidence)
-    pg = [prob_superiority(g.values, ref.values) for g in members]
-    pg_lo, pg_hi = prob_superiority_interval(pg, [len(g.values) for g in members], len(ref.values), options.confidence)
+    facts = pair_facts(sl, ref_index, [r[0] for _, r in ref_results], hib, options.confidence)
     margin_spec = parse_effect(options.margin, sl.metric, "margin")
     effect_spec = parse_effect(options.min_effect, sl.metric, "min_effect")
     rows = []
@@ -304,20 +312,11 @@ def _pair_rows(
                 **dict(zip(config.param_columns, g.key, strict=True)),
                 "group": g.label,
                 "reference": ref.label,
-                "n": len(g.values),
-                "n_reference": len(ref.values),
-                "n_failed": g.n_failed,
-                "n_failed_reference": ref.n_failed,
+                **facts[pos],
                 "paired": is_paired,
                 "diff": res.diff,
                 "diff_ci_low": res.ci_low,
                 "diff_ci_high": res.ci_high,
-                "p_better": pb[pos],
-                "p_better_ci_low": float(pb_lo[pos]),
-                "p_better_ci_high": float(pb_hi[pos]),
-                "p_greater": pg[pos],
-                "p_greater_ci_low": float(pg_lo[pos]),
-                "p_greater_ci_high": float(pg_hi[pos]),
                 "test": res.test,
                 "statistic": res.statistic,
                 "df": res.df,
@@ -439,46 +438,3 @@ def pair_test(
         if clearly_skewed(pooled):
             return mann_whitney_test(a.values, b.values, confidence), False, "two-sample", problem
     return welch_test(a.values, b.values, confidence), False, "two-sample", problem
-
-
-def align_by_seed(a: Group, b: Group) -> tuple[Any, Any] | None:
-    """The two groups' values ordered by matching seed keys, or None when they do not match one to one."""
-    import numpy as np
-
-    if any(s is None for s in a.seeds) or any(s is None for s in b.seeds):
-        return None
-    if len(set(a.seeds)) != len(a.seeds) or len(set(b.seeds)) != len(b.seeds) or set(a.seeds) != set(b.seeds):
-        return None
-    if len(a.seeds) < 2:
-        return None
-    pos = {s: k for k, s in enumerate(b.seeds)}
-    order = [pos[s] for s in a.seeds]
-    return np.asarray(a.values), np.asarray(b.values)[order]
-
-
-def runs_needed_for(
-    g: Group, ref: Group, effect: float, design: str, test: str, cv: tuple[int, int] | None, alpha: float
-) -> Any:
-    """Runs per group giving 80% power at ``alpha`` to detect a true difference of ``effect`` pooled SDs (the
-    stated minimum effect, not the observed one): t-test power, divided by the rank tests' efficiency 3/pi
-    for them; NA when it cannot be estimated or no number of runs would do."""
-    import numpy as np
-    import pandas as pd
-
-    if not (math.isfinite(effect) and effect > 0):
-        return pd.NA
-    if design == "two-sample":
-        size = power.runs_needed(effect, POWER, alpha, "two-sample")
-    else:
-        aligned = align_by_seed(g, ref)
-        sp = pooled_sd(g.values, ref.values)
-        if aligned is None or not sp > 0:
-            return pd.NA
-        sd_diff = float(np.std(aligned[0] - aligned[1], ddof=1))
-        if not sd_diff > 0:
-            return pd.NA
-        rho = cv[1] / cv[0] if (design == "nadeau-bengio" and cv) else 0.0
-        size = power.runs_needed(effect * sp / sd_diff, POWER, alpha, design, rho)
-    if test in _RANK_TESTS and math.isfinite(size):
-        size = math.ceil(size / RANK_EFFICIENCY)
-    return int(size) if math.isfinite(size) else pd.NA
