@@ -405,6 +405,8 @@ def to_float(value: Any) -> float:
     """A metric value as a float: ints, floats, bools, numpy scalars, 0-d arrays and tensors."""
     if isinstance(value, bool):
         return float(value)
+    if isinstance(value, int) and value.bit_length() > 1023:
+        raise OverflowError(f"an int of {value.bit_length():,} bits is beyond the float range metrics are kept in")
     if isinstance(value, (int, float)):
         return float(value)
     item = getattr(value, "item", None)
