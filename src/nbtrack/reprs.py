@@ -77,13 +77,13 @@ def timed_repr(value: Any, timeout: float = REPR_SECONDS) -> str:
     if cls.__module__.split(".")[0] in _QUICK_MODULES:
         return _call_repr(value)
     if timeout <= 0:
-        return opaque(value, "repr not called: no time left")
+        return opaque(value, f"repr not called: the {REPR_SECONDS:g} s for this value's reprs are used up")
     result: list[str] = []
     worker = threading.Thread(target=lambda: result.append(_call_repr(value)), name="nbtrack-repr", daemon=True)
     worker.start()
     worker.join(timeout)
     if not result:  # still running (the thread finishes on its own; nothing waits for it)
-        return opaque(value, f"repr took longer than {timeout:g} s")
+        return opaque(value, f"repr took longer than the {REPR_SECONDS:g} s nbtrack waits")
     return result[0]
 
 

@@ -138,11 +138,13 @@ class Encoder:
         self._visits = 0
         self._size = 0
         self._path: set[int] = set()  # ids of the containers being encoded, to cut self-references
+        self._seen: dict[int, tuple[Any, int, int]] = {}  # id -> (encoded, visits, size) of containers done
         self._what = "value"
         self._deadline = 0.0  # foreign __repr__ calls of one value share REPR_SECONDS
 
     def encode(self, value: Any, what: str = "value") -> Any:
         self._visits = self._size = 0
+        self._seen = {}
         self._what = what
         self._deadline = time.monotonic() + REPR_SECONDS
         encoded = self._encode_bounded(value, what)
@@ -230,21 +232,35 @@ class Encoder:
             if note not in self.notes:
                 self.notes.append(note)
             return {TAG: "repr", "type": type_name(value), "v": "[...]" if isinstance(value, list) else "{...}"}
+        seen = self._seen.get(id(value))
+        if seen is not None:  # a part shared with one already encoded: reuse it, but count what it costs
+            encoded, visits, size = seen
+            self._visits += visits
+            self._grow(size)
+            if self._visits > self.max_visits:
+                raise _Over(f"{self._what} has more than {self.max_visits:,} parts (counting shared ones): stored cut")
+            return encoded
+        visits, size = self._visits, self._size
         self._path.add(id(value))
         try:
             self._grow(2)
-            if isinstance(value, list):
-                return [self._encode(v) for v in value]
-            if isinstance(value, tuple):
-                return {TAG: "tuple", "v": [self._encode(v) for v in value]}
-            if isinstance(value, (set, frozenset)):
-                items = sorted((self._encode(v) for v in value), key=_sort_key)
-                if isinstance(value, frozenset):
-                    return {TAG: "set", "v": items, "frozen": True}
-                return {TAG: "set", "v": items}
-            return self._mapping(value)
+            encoded = self._container_items(value)
         finally:
             self._path.discard(id(value))
+        self._seen[id(value)] = (encoded, self._visits - visits, self._size - size)
+        return encoded
+
+    def _container_items(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self._encode(v) for v in value]
+        if isinstance(value, tuple):
+            return {TAG: "tuple", "v": [self._encode(v) for v in value]}
+        if isinstance(value, (set, frozenset)):
+            items = sorted((self._encode(v) for v in value), key=_sort_key)
+            if isinstance(value, frozenset):
+                return {TAG: "set", "v": items, "frozen": True}
+            return {TAG: "set", "v": items}
+        return self._mapping(value)
 
     def _mapping(self, value: Mapping[Any, Any]) -> Any:
         try:
