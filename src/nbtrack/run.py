@@ -269,7 +269,7 @@ class Run:
         if self.series_blob:
             for name, points in self.store.get_json(self.series_blob).items():
                 n = len(points["step"])
-                rows["name"].extend([values.unescape_text(name)] * n)
+                rows["name"].extend([values.printable(values.unescape_text(name))] * n)
                 rows["step"].extend(points["step"])
                 rows["value"].extend(float(v) for v in points["value"])
                 rows["time"].extend(points["time"])

@@ -49,6 +49,7 @@ __all__ = [
     "escape_tree",
     "is_scalar",
     "literal_or_text",
+    "printable",
     "repr_record",
     "safe_repr",
     "text_is_plain",
@@ -98,6 +99,12 @@ def escape_text(text: str) -> str:
 def unescape_text(text: str) -> str:
     """Inverse of :func:`escape_text` (plain strings come back as they are)."""
     return _unescape_body(text[len(ESCAPED) :]) if text.startswith(ESCAPED) else text
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates shown as ``\\udce9``: for frames and screens, whose text must be UTF-8
+    (pandas' Arrow-backed strings refuse surrogates). Records keep the text exactly."""
+    return text if text.isascii() or _utf8(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def escape_tree(obj: Any) -> Any:

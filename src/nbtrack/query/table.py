@@ -53,6 +53,9 @@ def flatten(doc: dict[str, Any]) -> dict[str, Any]:
             row[column] = _cell(value, doc["id"], column) if isinstance(value, (dict, list)) else value
     for key, record in (doc.get("data") or {}).items():
         row[f"data.{key}"] = record.get("hash") if isinstance(record, dict) else None
+    if any(not k.isascii() or (isinstance(v, str) and not v.isascii()) for k, v in row.items()):
+        # text with lone surrogates (file names from os.listdir): frames hold UTF-8 only
+        row = {values.printable(k): values.printable(v) if isinstance(v, str) else v for k, v in row.items()}
     return row
 
 
