@@ -145,7 +145,7 @@ class Encoder:
         self._visits = 0
         self._size = 0
         self._path: set[int] = set()  # ids of the containers being encoded, to cut self-references
-        self._seen: dict[int, tuple[Any, int, int]] = {}  # id -> (encoded, visits, size) of containers done
+        self._seen: dict[int, tuple[Any, Any, int, int]] = {}  # id -> (value, encoded, visits, size), done
         self._what = "value"
         self._deadline = 0.0  # foreign __repr__ calls of one value share REPR_SECONDS
 
@@ -240,8 +240,8 @@ class Encoder:
                 self.notes.append(note)
             return {TAG: "repr", "type": type_name(value), "v": "[...]" if isinstance(value, list) else "{...}"}
         seen = self._seen.get(id(value))
-        if seen is not None:  # a part shared with one already encoded: reuse it, but count what it costs
-            encoded, visits, size = seen
+        if seen is not None and seen[0] is value:  # a part shared with one already encoded: reuse it, but count
+            _, encoded, visits, size = seen  # what it costs
             self._visits += visits
             self._grow(size)
             if self._visits > self.max_visits:
@@ -254,7 +254,8 @@ class Encoder:
             encoded = self._container_items(value)
         finally:
             self._path.discard(id(value))
-        self._seen[id(value)] = (encoded, self._visits - visits, self._size - size)
+        self._seen[id(value)] = (value, encoded, self._visits - visits, self._size - size)  # value: kept alive,
+        # so a temporary (an array's tolist()) cannot free its id for another one
         return encoded
 
     def _container_items(self, value: Any) -> Any:
