@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -328,13 +329,12 @@ class ActiveRun:
         if code is not None and self._wrote("the script's code", lambda: self.store.put_blob(code)):
             self.record.code_blob, self._pending_code = self._written, None
         for name, data in list(self._pending_profiles.items()):
-            if self._wrote(f"the profile of data {name!r}", lambda data=data: store_profile(self.store, data)):
+            if self._wrote(f"the profile of data {name!r}", partial(store_profile, self.store, data)):
                 del self._pending_profiles[name]
                 with self._lock:
                     self.record.data_records[name] = self._written
 
-    def _wrote(self, part: str, write: Callable[[], Any]) -> bool:
-        """Run one store write; its result in ``_written``. A failure is remembered for the end-of-run warning."""
+    def _wrote(self, part: str, write: Callable[[], Any]) -> bool:  # the result in _written; failures remembered
         try:
             self._written = write()
         except OSError as exc:
@@ -344,8 +344,7 @@ class ActiveRun:
         return True
 
     def note_unsaved(self, part: str, error: BaseException) -> None:
-        """``part`` of the run (e.g. "the notebook snapshot") could not be written: said in the run's one
-        warning when it finishes."""
+        """``part`` (e.g. "the notebook snapshot") could not be written: said in the run's one final warning."""
         self.problems.fail(part, error)
 
     # lifecycle -----------------------------------------------------------------------------------

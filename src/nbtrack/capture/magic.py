@@ -289,7 +289,8 @@ class TrackMagics(Magics):
     def _bare_start(self, args: Any, cell: str, error: Exception) -> tuple[ActiveRun | None, dict[str, Any]]:
         """A run with only the cell's code, when opening the full one failed: ``nbtrack.log_*`` calls in the
         cell still have a run to log to."""
-        context = {"pending_params": [], "pending_data": [], "last_cell_end": self.last_cell_end, "raw_cell": cell}
+        context: dict[str, Any] = {"pending_params": [], "pending_data": [], "last_cell_end": self.last_cell_end}
+        context["raw_cell"] = cell
         try:
             run = ActiveRun(get_store(), name=args.name, experiment=args.experiment or None, source="magic")
             run.attach_cell(cell)
