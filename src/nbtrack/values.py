@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from nbtrack.errors import NbtrackError
 from nbtrack.reprs import REPR_LIMIT, REPR_SECONDS, bounded_repr, type_name
 
 TAG = "__nbtrack__"
@@ -59,7 +60,7 @@ __all__ = [
 ]
 
 
-class _Over(Exception):
+class _Over(NbtrackError):
     """The value is too big or too shared to store exactly: stored as a summary instead."""
 
 

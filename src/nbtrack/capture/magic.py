@@ -28,11 +28,12 @@ from nbtrack.capture.notebook import notebook_path, snapshot, snapshot_mode
 from nbtrack.capture.summary import RunSummary
 from nbtrack.data.drift import data_change
 from nbtrack.data.fingerprint import is_data
+from nbtrack.errors import NbtrackError
 from nbtrack.run import inflate_data
 from nbtrack.store.local import get_store
 
 
-class TrackedCellError(Exception):
+class TrackedCellError(NbtrackError):
     """The tracked cell raised; its traceback was already shown. ``original`` is the exception."""
 
     original: BaseException | None = None

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nbtrack import ids
+from nbtrack.errors import NbtrackError
 from nbtrack.query.table import RunsTable
 from nbtrack.run import Run, effective_status
 from nbtrack.server import paths
@@ -36,7 +37,7 @@ CACHED_STORES = 32  # stores (with their runs tables) kept between requests, lea
 CONTENT_TYPES = {".py": "text/x-python; charset=UTF-8", ".ipynb": "application/x-ipynb+json", ".zip": "application/zip"}
 
 
-class ApiError(Exception):
+class ApiError(NbtrackError):
     """An error the client should see: HTTP ``status``, short ``code``, and ``message``."""
 
     def __init__(self, status: int, code: str, message: str) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nbtrack.errors import NbtrackError
 from nbtrack.server import api
 from nbtrack.server.paths import ConfinedStore, scrub
 
@@ -147,7 +148,7 @@ class Offload:
         self._waiters.shutdown(wait=False, cancel_futures=True)
 
 
-class WorkerCrash(Exception):
+class WorkerCrash(NbtrackError):
     """An unexpected exception in a child process: ``message`` for the client, ``details`` for the log."""
 
     def __init__(self, message: str, details: str) -> None:

@@ -17,6 +17,7 @@ import re
 import stat
 from pathlib import Path
 
+from nbtrack.errors import NbtrackError
 from nbtrack.store.local import Store
 
 STORE_DIR = ".nbtrack"
@@ -26,7 +27,7 @@ _ABSOLUTE = re.compile(
 )
 
 
-class PathRefused(Exception):
+class PathRefused(NbtrackError):
     """A path the server will not read; ``message`` says why without naming any absolute path."""
 
     def __init__(self, message: str) -> None:
