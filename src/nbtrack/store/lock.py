@@ -15,7 +15,8 @@ import threading
 import time
 from pathlib import Path
 
-from nbtrack.errors import StoreBusyError
+from nbtrack.errors import NbtrackError, StoreBusyError, StoreWriteError
+from nbtrack.store.files import open_regular
 
 try:
     import fcntl
@@ -44,6 +45,11 @@ class FileLock:
         self.timeout = timeout
         self._local = threading.local()
 
+    @property
+    def held(self) -> bool:
+        """True when this thread holds the lock."""
+        return getattr(self._local, "depth", 0) > 0
+
     def __enter__(self) -> FileLock:
         depth = getattr(self._local, "depth", 0)
         if depth:
@@ -54,6 +60,13 @@ class FileLock:
             raise StoreBusyError(f"another thread held the nbtrack store lock {self.path} for {self.timeout:.0f} s")
         try:
             self._local.fd = self._acquire_file()
+        except (NbtrackError, OSError) as exc:
+            thread_lock.release()
+            if isinstance(exc, NbtrackError):
+                raise
+            raise StoreWriteError(
+                exc.errno, f"nbtrack could not lock {self.path} ({exc.strerror or exc}); nothing was written"
+            ) from exc
         except BaseException:
             thread_lock.release()
             raise
@@ -74,7 +87,8 @@ class FileLock:
             _thread_lock(self.path).release()
 
     def _acquire_file(self) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Never through a symlink or into a FIFO someone planted at the name (see files.py).
+        fd = open_regular(self.path, os.O_RDWR | os.O_CREAT)
         if fcntl is None:  # pragma: no cover - Windows: threads only
             return fd
         deadline = time.monotonic() + self.timeout
@@ -96,7 +110,8 @@ class FileLock:
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
         with contextlib.suppress(OSError):  # the note is informative only; fixed width, so no truncate
-            os.pwrite(fd, _holder_note(), 0)
+            if not hasattr(os, "geteuid") or os.fstat(fd).st_uid == os.geteuid():  # never into another's file
+                os.pwrite(fd, _holder_note(), 0)
         return fd
 
 
