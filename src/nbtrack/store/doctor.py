@@ -86,6 +86,7 @@ def _ids(keys: Any, limit: int = 10) -> str:
 
 
 def _check_mark(path: Path, scan: _Scan, report: Report) -> bool:
+    """False (and a problem reported) when the journal holds less than its mark says was committed."""
     committed = mark.read(path)
     if committed is None:
         return True
@@ -222,10 +223,12 @@ def _repair(
             report.lines.append(f"restored {len(missing)} run(s) from {path.name}.prev")
         files.replace_durably(path, b"".join(good))
         report.runs_restored = len(missing)
-    if not marked and not missing:
+    committed = mark.read(path)
+    lost = committed.count - len(scan.live) - len(missing) if committed is not None and committed.count >= 0 else 0
+    if not marked and lost > 0:
         report.lines.append(
-            "the runs lost from the journal are in no copy nbtrack keeps and cannot be restored; "
-            "the mark now records the repaired journal"
+            f"{lost} run record(s) lost from the journal are in no copy nbtrack keeps and cannot be restored; "
+            f"the mark now records the repaired journal"
         )
     if rewrite or not marked:
         if not marked:

@@ -66,6 +66,7 @@ class Journal:
         self._mine: tuple[int, int, int] | None = None  # (dev, ino, size) right after our last append
         self._compact_at = 0  # after a failed compaction, wait for this many dead lines before retrying
         self._suspect = False  # the last read found less than the mark says: look again under the lock
+        self._judged: tuple[tuple[int, int], int] | None = None  # a file with no whole line, already checked
         self.generation = 0  # changes whenever the state does: TinyDB's query cache is cleared on it
         self._guard = threading.RLock()  # one thread at a time moves the state and the read offset
 
@@ -115,9 +116,9 @@ class Journal:
             identity = (st.st_dev, st.st_ino)
             if identity != self._identity or st.st_size < self._offset:
                 self._reset(identity)
-            if st.st_size == self._offset:
-                return self.state
             fresh = self._offset == 0
+            if (st.st_size == self._offset and not fresh) or (fresh and self._judged == (identity, st.st_size)):
+                return self.state  # nothing new (an empty or headless file: judged once, not at every read)
             committed = mark.read(self.path) if fresh else None
             gone = mark.missing(fd, st.st_size, committed) if committed is not None else None
             if gone is not None and not checked and not self.lock.held:
@@ -150,11 +151,14 @@ class Journal:
                 f"Move it aside or run `nbtrack doctor --repair`; other store files are untouched."
             )
         self._offset += end + 1
+        self._judged = (identity, st.st_size) if self._offset == 0 else None
         self._warn_problems()
         return self.state
 
     def _lost(self, detail: str) -> None:
-        self.losses.append(f"{self.path}: committed data is missing: {detail}")
+        loss = f"{self.path}: committed data is missing: {detail}"
+        if loss not in self.losses:
+            self.losses.append(loss)
 
     def _reset(self, identity: tuple[int, int] | None) -> None:
         self.generation += 1
@@ -167,6 +171,7 @@ class Journal:
         self._line_no = 0
         self._valid = 0
         self._superseded = 0
+        self._judged = None
 
     def _replay(self, lines: Iterable[bytes]) -> None:
         """Apply lines to the state. A document is JSON-decoded only if no later line replaces it.

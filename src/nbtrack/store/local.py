@@ -71,7 +71,7 @@ class Store:
         self.db = JournalDB(storage=JournalStorage, journal=self.journal, prepare=self.ensure)
         self.table = cast(JournalTable, self.db.table(RUNS))
         self.blobs = BlobStore(self.objects)
-        self._written: dict[str, dict[str, Any]] = {}  # run id -> tags of the record this process last wrote
+        self._written: dict[str, dict[str, Any]] = {}  # running run id -> tags of the record this process last wrote
         self._outside: dict[str, dict[str, Any]] = {}  # run id -> tags others set while it ran
         self._touched: set[str] = set()  # runs this process tagged or deleted besides writing them
 
@@ -110,24 +110,29 @@ class Store:
         self.ensure()
         with self.lock:
             if run_id in self._written and (run_id in self._touched or self.journal.others_wrote()):
-                doc = self._merge(run_id, doc)
+                self._collect(run_id)
+            theirs = self._outside.get(run_id)
+            if theirs:
+                doc = {**doc, "tags": {**(doc.get("tags") or {}), **theirs}}
             self.table.put(run_id, doc, durable=durable)
-            self._written[run_id] = dict(doc.get("tags") or {})
+            if doc.get("status") == "running":  # the owner writes again: remember what it wrote
+                self._written[run_id] = dict(doc.get("tags") or {})
+            else:  # its final record: nothing left to merge into
+                self._written.pop(run_id, None)
+                self._outside.pop(run_id, None)
 
-    def _merge(self, run_id: str, doc: dict[str, Any]) -> dict[str, Any]:
-        """The owner's record with what others changed since its last write (called under the lock)."""
+    def _collect(self, run_id: str) -> None:
+        """Note what others changed since this process last wrote the run (under the lock); refuse a deleted run."""
         self._touched.discard(run_id)
         current = self.table.documents().get(run_id)
         if current is None:
             if run_id in self.journal.tombstones.get(RUNS, ()):
                 raise RunDeletedError(f"run {run_id} was deleted while it ran; its final record was not saved")
-            return doc  # vanished without a tombstone (lost data, reported on read): write it back
+            return  # vanished without a tombstone (lost data, reported on read): written back
         written = self._written[run_id]
-        theirs = self._outside.setdefault(run_id, {})
-        theirs.update({k: v for k, v in (current.get("tags") or {}).items() if written.get(k, _UNSET) != v})
-        if not theirs:
-            return doc
-        return {**doc, "tags": {**(doc.get("tags") or {}), **theirs}}
+        changed = {k: v for k, v in (current.get("tags") or {}).items() if written.get(k, _UNSET) != v}
+        if changed:
+            self._outside.setdefault(run_id, {}).update(changed)
 
     def tag_run(self, run_id: str, tags: dict[str, Any]) -> str:
         """Set tags on a recorded run (also a running one: its owner's later records keep them); returns its id."""
