@@ -87,7 +87,7 @@ def _ids(keys: Any, limit: int = 10) -> str:
 
 def _check_mark(path: Path, scan: _Scan, report: Report) -> bool:
     """False (and a problem reported) when the journal holds less than its mark says was committed."""
-    committed = mark.read(path)
+    committed = mark.read(mark.mark_path(path))
     if committed is None:
         return True
     try:
@@ -165,7 +165,7 @@ def check(store: Store, repair: bool = False) -> Report:
     report = Report()
     path = store.journal.path
     previous_path = path.with_name(path.name + ".prev")
-    if not path.exists() and not previous_path.exists() and mark.read(path) is None:
+    if not path.exists() and not previous_path.exists() and mark.read(mark.mark_path(path)) is None:
         report.lines.append(f"no store at {store.root} (nothing to check)")
         return report
     with store.lock:
@@ -223,7 +223,7 @@ def _repair(
             report.lines.append(f"restored {len(missing)} run(s) from {path.name}.prev")
         files.replace_durably(path, b"".join(good))
         report.runs_restored = len(missing)
-    committed = mark.read(path)
+    committed = mark.read(mark.mark_path(path))
     lost = committed.count - len(scan.live) - len(missing) if committed is not None and committed.count >= 0 else 0
     if not marked and lost > 0:
         report.lines.append(

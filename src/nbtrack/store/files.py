@@ -65,6 +65,13 @@ def open_regular(path: Path, flags: int = os.O_RDONLY, mode: int = 0o644, *, own
 
     ``own`` also refuses a file that belongs to another user (for files only this user appends to).
     """
+    return open_regular_stat(path, flags, mode, own=own)[0]
+
+
+def open_regular_stat(
+    path: Path, flags: int = os.O_RDONLY, mode: int = 0o644, *, own: bool = False
+) -> tuple[int, os.stat_result]:
+    """:func:`open_regular`, also returning the file's ``fstat`` (one system call fewer for callers that need it)."""
     fd = os.open(path, flags | NOFOLLOW, mode)
     try:
         st = os.fstat(fd)
@@ -75,7 +82,7 @@ def open_regular(path: Path, flags: int = os.O_RDONLY, mode: int = 0o644, *, own
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, st
 
 
 def create_new(path: Path, data: bytes, *, durable: bool = True, dir_fd: int | None = None) -> None:

@@ -53,6 +53,7 @@ class Journal:
     def __init__(self, path: Path, lock: FileLock) -> None:
         self.path = Path(path)
         self.lock = lock
+        self.mark_path = mark.mark_path(self.path)
         self.state: dict[str, dict[str, Any]] = {}
         self.problems: list[str] = []  # one sentence per damaged line, for warnings and `nbtrack doctor`
         self.losses: list[str] = []  # committed data that vanished (checked against the mark, see mark.py)
@@ -90,9 +91,9 @@ class Journal:
                 self._reset(None)
                 return self._refresh(checked=True)
 
-    def _open(self) -> int | None:
+    def _open(self) -> tuple[int, os.stat_result] | None:
         try:
-            return files.open_regular(self.path)
+            return files.open_regular_stat(self.path)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -102,24 +103,24 @@ class Journal:
             ) from exc
 
     def _refresh(self, checked: bool = False) -> dict[str, dict[str, Any]]:
-        fd = self._open()
-        if fd is None:
+        opened = self._open()
+        if opened is None:
             if self._identity is not None or self.state:
                 self._reset(None)
-            committed = mark.read(self.path)
+            committed = mark.read(self.mark_path)
             if committed is not None and committed.length and not self.losses:
                 self._lost(f"the file is gone (nbtrack last wrote {committed.length:,} bytes to it)")
                 self._warn_problems()
             return self.state
+        fd, st = opened
         try:
-            st = os.fstat(fd)
             identity = (st.st_dev, st.st_ino)
             if identity != self._identity or st.st_size < self._offset:
                 self._reset(identity)
             fresh = self._offset == 0
             if (st.st_size == self._offset and not fresh) or (fresh and self._judged == (identity, st.st_size)):
                 return self.state  # nothing new (an empty or headless file: judged once, not at every read)
-            committed = mark.read(self.path) if fresh else None
+            committed = mark.read(self.mark_path) if fresh else None
             gone = mark.missing(fd, st.st_size, committed) if committed is not None else None
             if gone is not None and not checked and not self.lock.held:
                 self._suspect = True
@@ -309,9 +310,8 @@ class Journal:
                 self._compaction_failed(exc)
 
     def _append(self, data: bytes, durable: bool) -> None:
-        fd = files.open_regular(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+        fd, st = files.open_regular_stat(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         try:
-            st = os.fstat(fd)
             size = st.st_size
             if size == 0:
                 data = encode_line({"op": _HEADER_OP, "format": FORMAT}) + data
@@ -343,11 +343,11 @@ class Journal:
         if durable and trusted:  # after the fsync, without one of its own: it may lag, never lead
             current = identity == self._identity and self._offset == end
             count = sum(len(t) for t in self.state.values()) if current else -1
-            mark.write(self.path, mark.after_write(end, data, count))
+            mark.write(self.mark_path, mark.after_write(end, data, count))
 
     def _check_mark(self, fd: int, size: int) -> bool:
         """Before moving the mark on: does the journal still hold what it says? If not, keep it as evidence."""
-        committed = mark.read(self.path)
+        committed = mark.read(self.mark_path)
         gone = None if committed is None else mark.missing(fd, size, committed)
         if gone is None:
             return True
@@ -401,7 +401,8 @@ class Journal:
                 return False
             files.fsync_dir(self.path.parent)
             self._compact_at = 0
-            mark.replace(self.path, mark.after_write(len(data), data, sum(len(t) for t in self.state.values())))
+            live = sum(len(t) for t in self.state.values())
+            mark.replace(self.mark_path, mark.after_write(len(data), data, live))
             with contextlib.suppress(OSError):
                 st = os.stat(self.path)
                 self._mine = (st.st_dev, st.st_ino, st.st_size)
@@ -422,7 +423,7 @@ class Journal:
     def write_mark(self) -> None:
         """Record the current file as committed (after ``nbtrack doctor --repair`` rewrote it)."""
         with self.lock:
-            mark.write(self.path, None)  # the old mark describes the file before the repair
+            mark.write(self.mark_path, None)  # the old mark describes the file before the repair
             self._reset(None)
             self.refresh()
             try:
@@ -431,4 +432,5 @@ class Journal:
                 data = b""
             end = data.rfind(b"\n") + 1
             start = data.rfind(b"\n", 0, end - 1) + 1
-            mark.replace(self.path, mark.after_write(end, data[start:end], sum(len(t) for t in self.state.values())))
+            live = sum(len(t) for t in self.state.values())
+            mark.replace(self.mark_path, mark.after_write(end, data[start:end], live))

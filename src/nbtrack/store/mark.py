@@ -54,10 +54,10 @@ def after_write(end: int, data: bytes, count: int) -> Mark | None:
     return Mark(end, end - len(data) + start, data[start : start + 8], count)
 
 
-def read(journal: Path) -> Mark | None:
-    """The journal's mark, or None when there is none or it is not readable whole."""
+def read(path: Path) -> Mark | None:
+    """The mark in ``path`` (see :func:`mark_path`), or None when there is none or it is not readable whole."""
     try:
-        fd = files.open_regular(mark_path(journal))
+        fd = files.open_regular(path)
     except OSError:
         return None
     try:
@@ -78,9 +78,8 @@ def read(journal: Path) -> Mark | None:
         return None
 
 
-def write(journal: Path, mark: Mark | None) -> bool:
-    """Record ``mark`` (no fsync); None removes the mark. False when it could not be written."""
-    path = mark_path(journal)
+def write(path: Path, mark: Mark | None) -> bool:
+    """Record ``mark`` in ``path`` (no fsync); None removes the mark. False when it could not be written."""
     if mark is None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
@@ -98,7 +97,7 @@ def write(journal: Path, mark: Mark | None) -> bool:
         os.close(fd)
 
 
-def replace(journal: Path, mark: Mark | None) -> None:
+def replace(path: Path, mark: Mark | None) -> None:
     """Record ``mark`` for a journal just rewritten (compaction, repair): a new file, or no mark at all.
 
     If the new mark cannot be written the old one is removed, so it cannot raise a false alarm.
@@ -106,10 +105,10 @@ def replace(journal: Path, mark: Mark | None) -> None:
     try:
         if mark is None:
             raise OSError("no mark")
-        files.replace_durably(mark_path(journal), mark.encode())
+        files.replace_durably(path, mark.encode())
     except OSError:
         with contextlib.suppress(OSError):
-            os.unlink(mark_path(journal))
+            os.unlink(path)
 
 
 def missing(fd: int, size: int, mark: Mark) -> str | None:

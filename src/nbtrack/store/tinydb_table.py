@@ -65,7 +65,7 @@ class JournalStorage(Storage):
 
     def writing(self) -> AbstractContextManager[Any]:
         """The store's write lock, held across a read-modify-write so no other writer interleaves."""
-        if self._prepare is not None:
+        if self._prepare is not None and not self.journal.lock.held:  # a holder of the lock has prepared
             self._prepare()
         return self.journal.lock
 
