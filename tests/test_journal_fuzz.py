@@ -18,6 +18,7 @@ import pytest
 from nbtrack import ids
 from nbtrack.cli import main as cli
 from nbtrack.errors import StoreCorruptionWarning
+from nbtrack.store import mark
 from nbtrack.store.doctor import check
 from nbtrack.store.local import Store
 
@@ -137,23 +138,54 @@ def test_a_damaged_header_leaves_every_run_readable_and_doctor_checks_the_rest(b
     assert list(copy.glob("runs.jsonl.before-repair-*"))  # what was replaced is kept
 
 
+def mark_bytes(root: Path) -> bytes:
+    with open(root / "lock", "rb") as lock:
+        lock.seek(mark.OFFSET)
+        return lock.read(128)
+
+
+def set_mark_bytes(root: Path, raw: bytes) -> None:
+    with open(root / "lock", "r+b") as lock:
+        lock.seek(mark.OFFSET)
+        lock.write(raw)
+
+
 def test_a_lagging_mark_never_raises_a_false_alarm(tmp_path):
     store = Store(tmp_path)
     first = {"id": ids.new_run_id(), "n": 1}
     store.put_run(first)
-    lagging = (tmp_path / "runs.jsonl.mark").read_bytes()
+    lagging = mark_bytes(tmp_path)
     for n in range(5):
         store.put_run({"id": ids.new_run_id(), "n": n})
-    (tmp_path / "runs.jsonl.mark").write_bytes(lagging)  # the mark of a writer killed before moving it on
+    set_mark_bytes(tmp_path, lagging)  # the mark of a writer killed before moving it on
     durable_end = (tmp_path / "runs.jsonl").stat().st_size
     store.put_run({"id": ids.new_run_id(), "n": 9}, durable=False)  # not committed: a power cut may lose it
     with open(tmp_path / "runs.jsonl", "r+b") as f:
         f.truncate(durable_end)
-    (tmp_path / "runs.jsonl.mark").write_bytes(b"garbage")  # a torn mark is ignored, too
     with warnings.catch_warnings():
         warnings.simplefilter("error", StoreCorruptionWarning)
         assert len(Store(tmp_path).run_docs()) == 6
         assert check(Store(tmp_path)).ok
+        set_mark_bytes(tmp_path, b"nbtrack-mark 2 garbage")  # a torn mark is ignored, too
+        assert len(Store(tmp_path).run_docs()) == 6 and check(Store(tmp_path)).ok
+
+
+def test_a_compaction_killed_before_it_moved_the_mark_is_no_false_alarm(tmp_path):
+    store = Store(tmp_path)
+    for n in range(20):
+        store.put_run({"id": ids.new_run_id(), "n": n, "payload": "x" * 100})
+    before = mark_bytes(tmp_path)
+    assert store.journal.compact()  # a shorter file under a new epoch
+    set_mark_bytes(tmp_path, before)  # as if killed between the rename and the mark
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreCorruptionWarning)
+        assert len(Store(tmp_path).run_docs()) == 20
+        assert check(Store(tmp_path)).ok
+        Store(tmp_path).put_run({"id": ids.new_run_id(), "n": 20})  # and the next writer moves it on
+    path = tmp_path / "runs.jsonl"
+    path.write_bytes(path.read_bytes()[:-50])
+    with pytest.warns(StoreCorruptionWarning, match="committed data is missing"):
+        Store(tmp_path).run_docs()
 
 
 def test_a_journal_cut_at_a_line_boundary_is_reported_with_the_runs_to_restore(tmp_path, capsys):

@@ -86,8 +86,6 @@ def plant_links(store: Path, target: Path, when: float) -> list[str]:
         f".runs.jsonl.{pid}.{tid}.tmp",  # the old compaction / repair temporary file
         f".runs.jsonl.{pid}.prev.tmp",  # the old name of the link to the last good copy
         ".runs.jsonl.repair.tmp",
-        f".runs.jsonl.mark.{pid}.{tid}.tmp",
-        "runs.jsonl.mark",
         "runs.jsonl.prev",
     ]
     names += [f"runs.jsonl.damaged-{time.strftime('%Y%m%d-%H%M%S', time.localtime(when + s))}" for s in range(30)]

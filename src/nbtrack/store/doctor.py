@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from nbtrack.store import files, mark
-from nbtrack.store.journal import FORMAT, RUNS_TABLE, decode_line, encode_line
+from nbtrack.store.journal import RUNS_TABLE, decode_line, encode_line
+from nbtrack.store.lines import header_line
 from nbtrack.store.local import Store, referenced_blobs
 
 STALE_BLOB_TEMP_SECONDS = 600  # blob temp files are written without the lock: younger ones may be in use
@@ -85,9 +86,10 @@ def _ids(keys: Any, limit: int = 10) -> str:
     return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
-def _check_mark(path: Path, scan: _Scan, report: Report) -> bool:
+def _check_mark(store: Store, scan: _Scan, report: Report) -> bool:
     """False (and a problem reported) when the journal holds less than its mark says was committed."""
-    committed = mark.read(mark.mark_path(path))
+    path = store.journal.path
+    committed = mark.read(store.lock.path)
     if committed is None:
         return True
     try:
@@ -96,9 +98,12 @@ def _check_mark(path: Path, scan: _Scan, report: Report) -> bool:
         report.problem(f"{path}: missing, but nbtrack had committed {committed.length:,} bytes to it")
         return False
     try:
-        gone = mark.missing(fd, os.fstat(fd).st_size, committed)
+        applicable = mark.applies(fd, committed)
+        gone = mark.missing(fd, os.fstat(fd).st_size, applicable) if applicable is not None else None
     finally:
         os.close(fd)
+    if applicable is None:
+        return True
     if gone is None and committed.count >= 0 and not scan.damaged:
         runs_then = len(_scan(path, committed.length).live)
         if runs_then < committed.count:
@@ -165,7 +170,7 @@ def check(store: Store, repair: bool = False) -> Report:
     report = Report()
     path = store.journal.path
     previous_path = path.with_name(path.name + ".prev")
-    if not path.exists() and not previous_path.exists() and mark.read(mark.mark_path(path)) is None:
+    if not path.exists() and not previous_path.exists() and mark.read(store.lock.path) is None:
         report.lines.append(f"no store at {store.root} (nothing to check)")
         return report
     with store.lock:
@@ -176,7 +181,7 @@ def check(store: Store, repair: bool = False) -> Report:
             report.lines.append(f"{path}: the last line is incomplete (a write was interrupted); it is ignored")
         for number in scan.damaged:
             report.problem(f"{path}, line {number}: damaged (bad checksum or JSON)")
-        marked = _check_mark(path, scan, report)
+        marked = _check_mark(store, scan, report)
         if missing:
             report.problem(
                 f"{len(missing)} run(s) in the last good copy {previous_path.name} are missing from {path.name}: "
@@ -216,14 +221,15 @@ def _repair(
             report.lines.append(f"set {len(bad)} damaged line(s) aside in {aside.name}")
         damaged = set(scan.damaged)
         good = [line + b"\n" for n, line in enumerate(scan.lines, 1) if n not in damaged]
-        if not any(decode_line(line[:-1]) == {"op": "header", "format": FORMAT} for line in good[:1]):
-            good.insert(0, encode_line({"op": "header", "format": FORMAT}))
+        if good and (decode_line(good[0][:-1]) or {}).get("op") == "header":
+            good.pop(0)
+        good.insert(0, header_line(mark.new_epoch()))  # a new epoch: the old mark no longer applies
         good += [encode_line({"op": "put", "t": RUNS_TABLE, "id": k, "doc": v}) for k, v in missing.items()]
         if missing:
             report.lines.append(f"restored {len(missing)} run(s) from {path.name}.prev")
         files.replace_durably(path, b"".join(good))
         report.runs_restored = len(missing)
-    committed = mark.read(mark.mark_path(path))
+    committed = mark.read(store.lock.path)
     lost = committed.count - len(scan.live) - len(missing) if committed is not None and committed.count >= 0 else 0
     if not marked and lost > 0:
         report.lines.append(
@@ -231,7 +237,7 @@ def _repair(
             f"the mark now records the repaired journal"
         )
     if rewrite or not marked:
-        if not marked:
-            _keep_copy(mark.mark_path(path), stamp)  # the evidence of what was lost stays
+        if not marked and committed is not None:  # the evidence of what was lost stays
+            files.create_unique(path.with_name(f"{path.name}.mark.before-repair-{stamp}"), committed.encode())
         store.journal.write_mark()
     report.ok = True

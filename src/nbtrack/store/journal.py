@@ -12,7 +12,7 @@ Line format: ``<crc32 of payload, 8 hex digits> <payload JSON>\\n`` where the pa
 tombstone (a run deleted while it ran): compaction keeps it, so the run's owner never writes it back.
 
 Committed data that vanishes (a truncated file, a lost line) is noticed through the high-water mark
-kept beside the journal (mark.py) and reported, naming the file. Store files are opened and created as
+kept in the lock file (mark.py) and reported, naming the file. Store files are opened and created as
 files.py says: never through a symlink, never a FIFO, new files under unpredictable names.
 """
 
@@ -29,7 +29,18 @@ from typing import Any
 
 from nbtrack.errors import NbtrackError, StoreCorruptError, StoreCorruptionWarning, StoreWriteError
 from nbtrack.store import files, mark
-from nbtrack.store.lines import PREFIX, TOMB, checked_body, cut_torn_tail, decode_line, encode_line, named_run, read_all
+from nbtrack.store.lines import (
+    FORMAT,
+    PREFIX,
+    TOMB,
+    checked_body,
+    cut_torn_tail,
+    decode_line,
+    encode_line,
+    header_line,
+    named_run,
+    read_all,
+)
 from nbtrack.store.lock import FileLock
 
 __all__ = [
@@ -42,7 +53,6 @@ __all__ = [
     "encode_line",
 ]
 
-FORMAT = 1
 _HEADER_OP = "header"
 RUNS_TABLE = "runs"
 
@@ -53,7 +63,6 @@ class Journal:
     def __init__(self, path: Path, lock: FileLock) -> None:
         self.path = Path(path)
         self.lock = lock
-        self.mark_path = mark.mark_path(self.path)
         self.state: dict[str, dict[str, Any]] = {}
         self.problems: list[str] = []  # one sentence per damaged line, for warnings and `nbtrack doctor`
         self.losses: list[str] = []  # committed data that vanished (checked against the mark, see mark.py)
@@ -65,6 +74,7 @@ class Journal:
         self._superseded = 0
         self._warned: set[str] = set()
         self._mine: tuple[int, int, int] | None = None  # (dev, ino, size) right after our last append
+        self._epoch_of: tuple[tuple[int, int], bytes] | None = None  # (file identity, its header's epoch)
         self._compact_at = 0  # after a failed compaction, wait for this many dead lines before retrying
         self._suspect = False  # the last read found less than the mark says: look again under the lock
         self._judged: tuple[tuple[int, int], int] | None = None  # a file with no whole line, already checked
@@ -107,7 +117,7 @@ class Journal:
         if opened is None:
             if self._identity is not None or self.state:
                 self._reset(None)
-            committed = mark.read(self.mark_path)
+            committed = mark.read(self.lock.path)
             if committed is not None and committed.length and not self.losses:
                 self._lost(f"the file is gone (nbtrack last wrote {committed.length:,} bytes to it)")
                 self._warn_problems()
@@ -120,7 +130,10 @@ class Journal:
             fresh = self._offset == 0
             if (st.st_size == self._offset and not fresh) or (fresh and self._judged == (identity, st.st_size)):
                 return self.state  # nothing new (an empty or headless file: judged once, not at every read)
-            committed = mark.read(self.mark_path) if fresh else None
+            committed = None
+            if fresh:  # the mark first, then the size: an append in between only makes the file longer
+                committed = mark.applies(fd, mark.read(self.lock.path))
+                st = os.fstat(fd)
             gone = mark.missing(fd, st.st_size, committed) if committed is not None else None
             if gone is not None and not checked and not self.lock.held:
                 self._suspect = True
@@ -314,7 +327,7 @@ class Journal:
         try:
             size = st.st_size
             if size == 0:
-                data = encode_line({"op": _HEADER_OP, "format": FORMAT}) + data
+                data = header_line(mark.new_epoch()) + data
             else:
                 size = cut_torn_tail(fd, size, self.path)
             trusted = self._mine == (st.st_dev, st.st_ino, size) or self._check_mark(fd, size)
@@ -340,14 +353,30 @@ class Journal:
             self._refresh()
         end = size + len(data)
         self._mine = (st.st_dev, st.st_ino, end)
-        if durable and trusted:  # after the fsync, without one of its own: it may lag, never lead
+        lock_fd = self.lock.own_fd
+        if durable and trusted and lock_fd is not None:  # after the fsync, without one of its own: may lag, never lead
             current = identity == self._identity and self._offset == end
             count = sum(len(t) for t in self.state.values()) if current else -1
-            mark.write(self.mark_path, mark.after_write(end, data, count))
+            mark.write_fd(lock_fd, mark.after_write(end, data, count, self._epoch(identity, data, size)))
+
+    def _epoch(self, identity: tuple[int, int], data: bytes, size: int) -> bytes:
+        """The epoch of the journal file ``identity`` (its header line), read once per file."""
+        if self._epoch_of is None or self._epoch_of[0] != identity:
+            if size == 0:
+                found = mark.epoch_of_line(data)
+            else:
+                fd = files.open_regular(self.path)
+                try:
+                    found = mark.epoch_of(fd)
+                finally:
+                    os.close(fd)
+            self._epoch_of = (identity, found or mark.NO_EPOCH)
+        return self._epoch_of[1]
 
     def _check_mark(self, fd: int, size: int) -> bool:
         """Before moving the mark on: does the journal still hold what it says? If not, keep it as evidence."""
-        committed = mark.read(self.mark_path)
+        lock_fd = self.lock.own_fd
+        committed = mark.applies(fd, mark.read_fd(lock_fd) if lock_fd is not None else mark.read(self.lock.path))
         gone = None if committed is None else mark.missing(fd, size, committed)
         if gone is None:
             return True
@@ -374,7 +403,8 @@ class Journal:
             self.refresh()
             if self.problems or self.losses:
                 return False
-            entries: list[dict[str, Any]] = [{"op": _HEADER_OP, "format": FORMAT}]
+            epoch = mark.new_epoch()
+            entries: list[dict[str, Any]] = [{"op": _HEADER_OP, "format": FORMAT, "epoch": epoch}]
             for table, docs in self.state.items():
                 entries.extend({"op": "put", "t": table, "id": key, "doc": doc} for key, doc in docs.items())
             for table, keys in self.tombstones.items():
@@ -401,11 +431,14 @@ class Journal:
                 return False
             files.fsync_dir(self.path.parent)
             self._compact_at = 0
-            live = sum(len(t) for t in self.state.values())
-            mark.replace(self.mark_path, mark.after_write(len(data), data, live))
+            lock_fd = self.lock.own_fd
+            if lock_fd is not None:  # a crash before this leaves a mark of another epoch: ignored, no false alarm
+                live = sum(len(t) for t in self.state.values())
+                mark.write_fd(lock_fd, mark.after_write(len(data), data, live, epoch.encode()))
             with contextlib.suppress(OSError):
                 st = os.stat(self.path)
                 self._mine = (st.st_dev, st.st_ino, st.st_size)
+                self._epoch_of = ((st.st_dev, st.st_ino), epoch.encode())
             self.refresh()
         return True
 
@@ -423,14 +456,22 @@ class Journal:
     def write_mark(self) -> None:
         """Record the current file as committed (after ``nbtrack doctor --repair`` rewrote it)."""
         with self.lock:
-            mark.write(self.mark_path, None)  # the old mark describes the file before the repair
+            lock_fd = self.lock.own_fd
+            if lock_fd is None:
+                return
+            mark.write_fd(lock_fd, None)  # the old mark describes the file before the repair
             self._reset(None)
             self.refresh()
             try:
-                data = self.path.read_bytes()
-            except OSError:
-                data = b""
+                fd, st = files.open_regular_stat(self.path)
+            except FileNotFoundError:
+                return
+            try:
+                data = read_all(fd, st.st_size)
+                epoch = mark.epoch_of(fd) or mark.NO_EPOCH
+            finally:
+                os.close(fd)
             end = data.rfind(b"\n") + 1
             start = data.rfind(b"\n", 0, end - 1) + 1
             live = sum(len(t) for t in self.state.values())
-            mark.replace(self.mark_path, mark.after_write(end, data[start:end], live))
+            mark.write_fd(lock_fd, mark.after_write(end, data[start:end], live, epoch))

@@ -16,6 +16,13 @@ from typing import Any
 
 from nbtrack.store import files
 
+FORMAT = 1
+
+
+def header_line(epoch: str) -> bytes:
+    """A journal's first line: its format and its epoch (a random id, new at each compaction or repair)."""
+    return encode_line({"op": "header", "format": FORMAT, "epoch": epoch})
+
 
 def encode_line(payload: dict[str, Any]) -> bytes:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")

@@ -3,7 +3,7 @@
 Layout of a store directory (``.nbtrack/`` by default; details in docs/store.md)::
 
     runs.jsonl          run records, one checksummed JSON line per changed document (see journal.py)
-    lock                the inter-process write lock (see lock.py)
+    lock                the inter-process write lock (lock.py), and the committed mark of runs.jsonl (mark.py)
     objects/ab/cdef...  content-addressed blobs: notebook snapshots, histories, series, package lists (blobs.py)
     push/<hash>.jsonl   what was pushed to which tracking server, one file per server (remote/state.py)
 

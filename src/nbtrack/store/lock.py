@@ -1,8 +1,10 @@
 """An inter-process write lock for one store.
 
 It is an ``flock`` on a lock file: the kernel drops it when its owner dies, even by SIGKILL, so a
-crashed writer can never leave the store locked. The owner's pid and host are written into the file
-only to tell a waiting user who holds it.
+crashed writer can never leave the store locked. The owner's pid and host are written at the start
+of the file only to tell a waiting user who holds it; the journal keeps its committed mark at byte 512
+(mark.py). Neither is ever written into a lock file that belongs to another user, and the file is
+opened without following a symlink (files.py).
 """
 
 from __future__ import annotations
@@ -49,6 +51,14 @@ class FileLock:
     def held(self) -> bool:
         """True when this thread holds the lock."""
         return getattr(self._local, "depth", 0) > 0
+
+    @property
+    def own_fd(self) -> int | None:
+        """The lock file, open for writing, while this thread holds it and the file is this user's; else None.
+
+        The journal keeps its committed mark in it (mark.py); nbtrack never writes into another user's file.
+        """
+        return getattr(self._local, "fd", None) if self.held and getattr(self._local, "own", False) else None
 
     def __enter__(self) -> FileLock:
         depth = getattr(self._local, "depth", 0)
@@ -109,8 +119,9 @@ class FileLock:
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-        with contextlib.suppress(OSError):  # the note is informative only; fixed width, so no truncate
-            if not hasattr(os, "geteuid") or os.fstat(fd).st_uid == os.geteuid():  # never into another's file
+        self._local.own = not hasattr(os, "geteuid") or os.fstat(fd).st_uid == os.geteuid()
+        if self._local.own:  # never into another user's file; the note is informative only; fixed width
+            with contextlib.suppress(OSError):
                 os.pwrite(fd, _holder_note(), 0)
         return fd
 
