@@ -249,3 +249,50 @@ def test_names_never_become_paths(store_dir, tmp_path):
     got = nbtrack.get_run(run.id)
     assert got.name == evil and got.experiment == evil and got.params[evil.replace("\x00", "")] == evil
     assert json.loads(json.dumps(got.doc))["name"] == evil
+
+
+@pytest.mark.parametrize("code", ["ENOSPC", "EDQUOT"])
+def test_disk_full_during_compaction_saves_the_record_says_so_and_leaves_no_temp_file(store_dir, monkeypatch, code):
+    store = Store(store_dir)
+    store.run_docs()
+    for _ in range(60):  # the live records: a compacted copy of about 20 KB
+        store.put_run({"id": nbtrack.ids.new_run_id(), "payload": "x" * 300}, durable=False)
+    base = {"id": nbtrack.ids.new_run_id(), "n": 0}
+    for n in range(1000):  # 999 superseded lines: the next write compacts
+        store.put_run({**base, "n": n}, durable=False)
+    real_write = files.write_all
+
+    def full_for_big_writes(fd, data):
+        if len(data) > 10_000:  # the compacted copy; the appended record is small
+            real_write(fd, data[: len(data) // 2])
+            raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+        real_write(fd, data)
+
+    monkeypatch.setattr(files, "write_all", full_for_big_writes)
+    with pytest.warns(NbtrackWarning) as said:
+        store.put_run({**base, "n": 1000})  # no exception: the record itself is saved
+        store.put_run({**base, "n": 1001})  # and no second attempt (nor warning) right away
+    messages = [str(w.message) for w in said]
+    assert len(messages) == 1 and "could not compact" in messages[0] and "every record is saved" in messages[0]
+    assert not any("could not be saved" in m for m in messages)
+    assert [p.name for p in store_dir.iterdir() if p.name.endswith(".tmp")] == []  # the partial copy was removed
+    assert Store(store_dir).get_doc(base["id"])["n"] == 1001
+    monkeypatch.setattr(files, "write_all", real_write)
+
+
+def test_a_failed_record_write_says_it_was_not_saved_and_the_rest_is_intact(store_dir, monkeypatch):
+    from nbtrack.errors import StoreWriteError
+
+    store = Store(store_dir)
+    kept = {"id": nbtrack.ids.new_run_id()}
+    store.put_run(kept)
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files, "write_all", full)
+    with pytest.raises(StoreWriteError, match=r"No space left on device.*this write was not saved.*intact") as caught:
+        store.put_run({"id": nbtrack.ids.new_run_id()})
+    assert caught.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert list(Store(store_dir).run_docs()) == [kept["id"]]

@@ -139,3 +139,81 @@ def test_get_doc_is_a_copy_and_a_missing_run_says_where_it_looked(tmp_path):
         store.get_doc(ids.new_run_id())
     with pytest.raises(ValueError, match="not a run id"):
         store.put_run({"id": "not-an-id"})
+
+
+# consistent updates: a running run deleted or tagged meanwhile (issue 18, reproduction 10) ------------------
+
+OWNER = textwrap.dedent(
+    """
+    import sys, warnings, nbtrack
+    warnings.simplefilter("always")
+    nbtrack.set_store(sys.argv[1])
+    for name in ("deleted", "tagged"):
+        with nbtrack.track(name=name) as run:
+            nbtrack.set_tag("mine", name)
+            print(run.id, flush=True)
+            sys.stdin.readline()  # the other process deletes or tags it now
+            nbtrack.log_metric("m", 1.0)
+    """
+)
+
+
+def test_a_run_deleted_or_tagged_while_it_runs_in_another_process_stays_so(tmp_path):
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    other = Store(tmp_path)
+    deleted = owner.stdout.readline().strip()
+    other.delete_run(deleted)
+    assert other.journal.compact()  # the tombstone survives compaction
+    owner.stdin.write("\n")
+    owner.stdin.flush()
+    tagged = owner.stdout.readline().strip()
+    other.tag_run(tagged, {"stage": "review"})
+    owner.stdin.write("\n")
+    owner.stdin.flush()
+    _, err = owner.communicate(timeout=60)
+    assert owner.returncode == 0, err
+    docs = Store(tmp_path).run_docs()
+    assert deleted not in docs  # not brought back by its final record
+    assert f"run {deleted} was deleted while it ran; its final record was not saved" in err
+    assert docs[tagged]["tags"] == {"mine": "tagged", "stage": "review"}  # both tags, and the final record
+    assert docs[tagged]["status"] == "finished" and docs[tagged]["metrics"] == {"m": 1.0}
+
+
+def test_delete_and_set_tag_on_a_running_run_in_this_process(store_dir):
+    import warnings
+
+    import nbtrack
+    from nbtrack import NbtrackWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with nbtrack.track(name="gone") as gone:
+            nbtrack.delete_run(gone.id)
+            nbtrack.log_metric("m", 1.0)  # the cell goes on
+    said = [str(w.message) for w in caught if issubclass(w.category, NbtrackWarning)]
+    assert len(said) == 1 and f"run {gone.id} was deleted while it ran" in said[0]
+    assert gone.id not in Store(store_dir).run_docs()
+    with nbtrack.track(name="kept", tags={"a": 1}) as kept:
+        nbtrack.set_tag("stage", "review", run=kept.id)
+        nbtrack.set_tag("b", 2)
+    assert Store(store_dir).get_doc(kept.id)["tags"] == {"a": 1, "stage": "review", "b": 2}
+
+
+def test_the_owner_keeps_writing_after_a_tag_and_a_deleted_finished_run_can_come_back(tmp_path):
+    owner, other = Store(tmp_path), Store(tmp_path)
+    run = doc(1, status="running", tags={"mine": 1})
+    owner.put_run(run, durable=False)
+    other.tag_run(run["id"], {"theirs": 2})
+    owner.put_run({**run, "tags": {"mine": 2}})  # the owner changes its own tag; theirs is merged
+    owner.put_run({**run, "tags": {"mine": 3}, "status": "finished"})  # ... and stays merged on later writes
+    assert Store(tmp_path).get_doc(run["id"])["tags"] == {"mine": 3, "theirs": 2}
+    other.delete_run(run["id"])  # a finished run: no tombstone, a later import may bring it back
+    assert "tomb" not in (tmp_path / "runs.jsonl").read_text().splitlines()[-1]
+    Store(tmp_path).put_run(run)
+    assert run["id"] in Store(tmp_path).run_docs()

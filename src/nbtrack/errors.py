@@ -9,6 +9,9 @@ bad query), so code written against those keeps working.
     - :class:`RunNotFoundError`, :class:`AmbiguousRunIdError`: a run id that names no run, or several
     - :class:`StoreCorruptError`: a store file that is not an nbtrack journal
     - :class:`StoreBusyError`: another process held the store's lock too long
+    - :class:`StoreWriteError`: the store could not be written (read-only, permission, disk full); says what was kept
+    - :class:`RunDeletedError`: a run's record was not written back because the run was deleted while it ran
+    - :class:`MissingBlobError`: a content file a run refers to is gone
     - :class:`QueryError`: a ``where`` expression that cannot be evaluated
     - :class:`DataExpectationError`: data that fails ``nbtrack.expect``
     - :class:`DataChangedError`: an exported script's input differs from the run's
@@ -59,6 +62,27 @@ class StoreCorruptionWarning(NbtrackWarning):
 
 class StoreBusyError(NbtrackError, TimeoutError):
     """Another process held the store's lock for longer than the timeout."""
+
+
+class StoreWriteError(NbtrackError, OSError):
+    """A store write failed (read-only folder, permission denied, disk full, quota); ``errno`` says why.
+
+    The message says what was not saved and that what was saved before is intact.
+    """
+
+    def __str__(self) -> str:
+        return str(self.strerror if self.strerror is not None else super().__str__())
+
+
+class RunDeletedError(NbtrackError, LookupError):
+    """The run was deleted while it ran, so its record is not written back (the delete is honoured)."""
+
+
+class MissingBlobError(NbtrackError, FileNotFoundError):
+    """A content file (snapshot, history, series...) a run refers to is missing; the message names both."""
+
+    def __str__(self) -> str:
+        return str(self.strerror if self.strerror is not None else super().__str__())
 
 
 class QueryError(NbtrackError, ValueError):

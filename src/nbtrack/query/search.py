@@ -55,7 +55,10 @@ def get_run(run_id: str, *, store: str | Path | Store | None = None) -> Run:
 
 
 def delete_run(run_id: str, *, store: str | Path | Store | None = None) -> str:
-    """Delete a run's record; returns its full id. Blobs shared with other runs stay."""
+    """Delete a run's record; returns its full id. Blobs shared with other runs stay.
+
+    A run still running stays deleted: its final record is not written back (its owner is warned).
+    """
     st = get_store(store)
     full = st.resolve(run_id)
     st.delete_run(full)
@@ -76,15 +79,13 @@ def set_tag(key: str, value: Any, run: str | None = None, *, store: str | Path |
         active.set_tag(key, value)
         return
     st = get_store(store)
-    with st.lock:
-        doc = dict(st.get_doc(run))
-        name = clean_key(key, "tag")
-        if name is None:
-            return
-        encoded, notes = values.encode(value, f"tag {name!r}")
-        for note in notes:
-            from nbtrack.capture.lifecycle import warn
+    full = st.resolve(run)
+    name = clean_key(key, "tag")
+    if name is None:
+        return
+    encoded, notes = values.encode(value, f"tag {name!r}")
+    for note in notes:
+        from nbtrack.capture.lifecycle import warn
 
-            warn(note)
-        doc["tags"] = {**doc.get("tags", {}), name: encoded}
-        st.put_run(doc)
+        warn(note)
+    st.tag_run(full, {name: encoded})  # a running run keeps it: its owner's final record merges it in

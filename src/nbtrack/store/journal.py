@@ -8,63 +8,53 @@ and no valid checksum: readers ignore it and the next writer cuts it off. Supers
 compacted away now and then by rewriting into a temporary file that atomically replaces the journal.
 
 Line format: ``<crc32 of payload, 8 hex digits> <payload JSON>\\n`` where the payload is
-``{"op": "put" | "del", "t": table, "id": key, "doc": {...}}``.
+``{"op": "put" | "del", "t": table, "id": key, "doc": {...}}``. A ``del`` with ``"tomb": true`` is a
+tombstone (a run deleted while it ran): compaction keeps it, so the run's owner never writes it back.
+
+Committed data that vanishes (a truncated file, a lost line) is noticed through the high-water mark
+kept in the lock file (mark.py) and reported, naming the file. Store files are opened and created as
+files.py says: never through a symlink, never a FIFO, new files under unpredictable names.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import re
-import stat
 import threading
 import warnings
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from nbtrack.errors import StoreCorruptError, StoreCorruptionWarning
-from nbtrack.store import files
+from nbtrack.errors import NbtrackError, StoreCorruptError, StoreCorruptionWarning, StoreWriteError
+from nbtrack.store import files, mark
+from nbtrack.store.lines import (
+    FORMAT,
+    PREFIX,
+    TOMB,
+    checked_body,
+    cut_torn_tail,
+    decode_line,
+    encode_line,
+    header_line,
+    named_run,
+    read_all,
+)
 from nbtrack.store.lock import FileLock
 
-FORMAT = 1
+__all__ = [
+    "FORMAT",
+    "RUNS_TABLE",
+    "Journal",
+    "StoreCorruptError",
+    "StoreCorruptionWarning",
+    "decode_line",
+    "encode_line",
+]
+
 _HEADER_OP = "header"
 RUNS_TABLE = "runs"
-
-
-def encode_line(payload: dict[str, Any]) -> bytes:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    return b"%08x %s\n" % (zlib.crc32(body), body)
-
-
-# The fixed prefix encode_line gives entries built as {"op", "t", "id", ...}: keys are plain text.
-_PREFIX = re.compile(rb'^\{"op":"(put|del)","t":"([A-Za-z0-9_]+)","id":"([0-9a-z]+)"')
-
-
-def _checked_body(line: bytes) -> bytes | None:
-    """The payload bytes of a line whose checksum is right, else None."""
-    if len(line) < 10 or line[8:9] != b" ":
-        return None
-    body = line[9:]
-    try:
-        if int(line[:8], 16) != zlib.crc32(body):
-            return None
-    except ValueError:
-        return None
-    return body
-
-
-def decode_line(line: bytes) -> dict[str, Any] | None:
-    """The payload of one complete line, or None when it is damaged."""
-    body = _checked_body(line)
-    if body is None:
-        return None
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
 
 
 class Journal:
@@ -75,11 +65,19 @@ class Journal:
         self.lock = lock
         self.state: dict[str, dict[str, Any]] = {}
         self.problems: list[str] = []  # one sentence per damaged line, for warnings and `nbtrack doctor`
+        self.losses: list[str] = []  # committed data that vanished (checked against the mark, see mark.py)
+        self.tombstones: dict[str, set[str]] = {}  # ids deleted while they ran: never written back
         self._identity: tuple[int, int] | None = None
         self._offset = 0
         self._line_no = 0
+        self._valid = 0
         self._superseded = 0
         self._warned: set[str] = set()
+        self._mine: tuple[int, int, int] | None = None  # (dev, ino, size) right after our last append
+        self._epoch_of: tuple[tuple[int, int], bytes] | None = None  # (file identity, its header's epoch)
+        self._compact_at = 0  # after a failed compaction, wait for this many dead lines before retrying
+        self._suspect = False  # the last read found less than the mark says: look again under the lock
+        self._judged: tuple[tuple[int, int], int] | None = None  # a file with no whole line, already checked
         self.generation = 0  # changes whenever the state does: TinyDB's query cache is cleared on it
         self._guard = threading.RLock()  # one thread at a time moves the state and the read offset
 
@@ -88,44 +86,106 @@ class Journal:
     def refresh(self) -> dict[str, dict[str, Any]]:
         """Bring the state up to date with the file, reading only what was appended since last time."""
         with self._guard:
-            return self._refresh()
+            self._suspect = False
+            state = self._refresh()
+            if not self._suspect:
+                return state
+        # The file does not hold what its mark says. A writer may be replacing both right now
+        # (compaction): look again under its lock before calling it a loss (outside the guard: lock first).
+        try:
+            with self.lock, self._guard:
+                self._reset(None)
+                return self._refresh(checked=True)
+        except (OSError, NbtrackError):  # a store this user cannot lock (read-only): judge without the lock
+            with self._guard:
+                self._reset(None)
+                return self._refresh(checked=True)
 
-    def _refresh(self) -> dict[str, dict[str, Any]]:
-        try:  # O_NONBLOCK: a FIFO in the journal's place must not park the reader (regular files ignore it)
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    def _open(self) -> tuple[int, os.stat_result] | None:
+        try:
+            return files.open_regular_stat(self.path)
         except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreCorruptError(
+                f"{self.path} cannot be read as an nbtrack store file ({exc.strerror or exc}); nbtrack never "
+                f"follows a symlink or reads a FIFO or device at a store file name"
+            ) from exc
+
+    def _refresh(self, checked: bool = False) -> dict[str, dict[str, Any]]:
+        opened = self._open()
+        if opened is None:
             if self._identity is not None or self.state:
                 self._reset(None)
+            committed = mark.read(self.lock.path)
+            if committed is not None and committed.length and not self.losses:
+                self._lost(f"the file is gone (nbtrack last wrote {committed.length:,} bytes to it)")
+                self._warn_problems()
             return self.state
+        fd, st = opened
         try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise StoreCorruptError(f"{self.path} is not a regular file; nbtrack reads only regular files")
             identity = (st.st_dev, st.st_ino)
             if identity != self._identity or st.st_size < self._offset:
                 self._reset(identity)
-            if st.st_size == self._offset:
+            fresh = self._offset == 0
+            if (st.st_size == self._offset and not fresh) or (fresh and self._judged == (identity, st.st_size)):
+                return self.state  # nothing new (an empty or headless file: judged once, not at every read)
+            committed = None
+            if fresh:  # the mark first, then the size: an append in between only makes the file longer
+                committed = mark.applies(fd, mark.read(self.lock.path))
+                st = os.fstat(fd)
+            gone = mark.missing(fd, st.st_size, committed) if committed is not None else None
+            if gone is not None and not checked and not self.lock.held:
+                self._suspect = True
                 return self.state
             os.lseek(fd, self._offset, os.SEEK_SET)
-            chunk = _read_all(fd, st.st_size - self._offset)
+            chunk = read_all(fd, st.st_size - self._offset)
         finally:
             os.close(fd)
         end = chunk.rfind(b"\n")
-        if end < 0:
-            return self.state  # only a partial line so far (being written, or torn by a crash)
-        self._replay(chunk[: end + 1].split(b"\n")[:-1])
+        lines = chunk[: end + 1]
+        if committed is not None and gone is None and 0 < committed.length <= len(lines):
+            self._replay(lines[: committed.length].split(b"\n")[:-1])
+            live = sum(len(t) for t in self.state.values())
+            if committed.count >= 0 and live < committed.count and not self.problems:
+                self._lost(
+                    f"{committed.count - live} committed document(s) are missing before byte {committed.length:,}"
+                )
+            lines = lines[committed.length :]
+        if lines:
+            self._replay(lines.split(b"\n")[:-1])
+        if committed is not None and gone is not None:
+            left = sum(len(t) for t in self.state.values())
+            self._lost(
+                gone + (f"; {committed.count} document(s) were committed, {left} are left" * (committed.count >= 0))
+            )
+        if fresh and self._line_no and not self._valid:
+            raise StoreCorruptError(
+                f"{self.path} is not an nbtrack store file (no line of it is a journal line). "
+                f"Move it aside or run `nbtrack doctor --repair`; other store files are untouched."
+            )
         self._offset += end + 1
+        self._judged = (identity, st.st_size) if self._offset == 0 else None
         self._warn_problems()
         return self.state
+
+    def _lost(self, detail: str) -> None:
+        loss = f"{self.path}: committed data is missing: {detail}"
+        if loss not in self.losses:
+            self.losses.append(loss)
 
     def _reset(self, identity: tuple[int, int] | None) -> None:
         self.generation += 1
         self.state = {}
         self.problems = []
+        self.losses = []
+        self.tombstones = {}
         self._identity = identity
         self._offset = 0
         self._line_no = 0
+        self._valid = 0
         self._superseded = 0
+        self._judged = None
 
     def _replay(self, lines: Iterable[bytes]) -> None:
         """Apply lines to the state. A document is JSON-decoded only if no later line replaces it.
@@ -139,20 +199,18 @@ class Journal:
         known = self.state
         for line in lines:
             self._line_no += 1
-            body = _checked_body(line)
+            body = checked_body(line)
             if body is None:
-                if self._line_no == 1 and not line.startswith(b"{") and b" " not in line[:9]:
-                    raise StoreCorruptError(
-                        f"{self.path} is not an nbtrack store file (line 1 is not a journal line). "
-                        f"Move it aside or run `nbtrack doctor --repair`; other store files are untouched."
-                    )
-                self.problems.append(f"{self.path}, line {self._line_no}: damaged (bad checksum or JSON)")
+                self.problems.append(
+                    f"{self.path}, line {self._line_no}: damaged (bad checksum or JSON){named_run(line)}"
+                )
                 continue
-            match = _PREFIX.match(body)
+            match = PREFIX.match(body)
             if match is not None:  # keys stay bytes until the end: most lines are superseded anyway
                 op_bytes, table_name, key = match.groups()
                 op = "put" if op_bytes == b"put" else "del"
                 entry: bytes | dict[str, Any] | None = body
+                tomb = op == "del" and body.endswith(TOMB)
             else:
                 try:
                     payload = json.loads(body)
@@ -161,11 +219,14 @@ class Journal:
                     continue
                 op = payload.get("op")
                 if op == _HEADER_OP:
+                    self._valid += 1
                     continue
                 if op not in ("put", "del"):
                     self.problems.append(f"{self.path}, line {self._line_no}: unknown operation {op!r}")
                     continue
                 table_name, key, entry = str(payload.get("t")), str(payload.get("id")), payload
+                tomb = op == "del" and payload.get("tomb") is True
+            self._valid += 1
             ident = (table_name, key)
             previous = latest.get(ident)
             if previous is not None:
@@ -175,10 +236,10 @@ class Journal:
                 existed = table is not None and (key.decode() if isinstance(key, bytes) else key) in table
             if op == "put":
                 self._superseded += existed
-            else:
-                self._superseded += 2 if existed else 1
+            else:  # the put it removes, and the del line itself unless it is a tombstone compaction keeps
+                self._superseded += existed + (not tomb)
             latest.pop(ident, None)  # re-insert, so dict order follows the file
-            latest[ident] = (self._line_no, op, entry)
+            latest[ident] = (self._line_no, "tomb" if tomb else op, entry)
         # One JSON parse for all documents to decode: per-call overhead adds up over 10,000 records.
         pending = {ident: entry for ident, (_, op, entry) in latest.items() if op == "put" and isinstance(entry, bytes)}
         if pending:
@@ -194,9 +255,15 @@ class Journal:
             if isinstance(key, bytes):
                 table_name, key = table_name.decode(), key.decode()
             table = self.state.setdefault(table_name, {})
-            if op == "del":
+            if op != "put":
                 table.pop(key, None)
+                if op == "tomb":
+                    self.tombstones.setdefault(table_name, set()).add(key)
+                elif table_name in self.tombstones:
+                    self.tombstones[table_name].discard(key)
                 continue
+            if table_name in self.tombstones:
+                self.tombstones[table_name].discard(key)
             if isinstance(entry, bytes):
                 try:
                     entry = json.loads(entry)
@@ -207,15 +274,24 @@ class Journal:
 
     def _warn_problems(self) -> None:
         new = [p for p in self.problems if p not in self._warned]
-        if not new:
-            return
-        self._warned.update(new)
-        warnings.warn(
-            f"nbtrack skipped {len(new)} damaged line(s) in {self.path} ({new[0]}); all other runs were read. "
-            f"Run `nbtrack doctor --repair` to set the damaged lines aside.",
-            StoreCorruptionWarning,
-            stacklevel=3,
-        )
+        if new:
+            self._warned.update(new)
+            warnings.warn(
+                f"nbtrack skipped {len(new)} damaged line(s) in {self.path} ({new[0]}); all other runs were read. "
+                f"Run `nbtrack doctor --repair` to set the damaged lines aside.",
+                StoreCorruptionWarning,
+                stacklevel=4,
+            )
+        lost = [p for p in self.losses if p not in self._warned]
+        if lost:
+            self._warned.update(lost)
+            warnings.warn(
+                f"nbtrack: {lost[0]}; every run still in the file was read. Run `nbtrack doctor` to see which "
+                f"runs are affected and `nbtrack doctor --repair` to restore what the last good copy "
+                f"({self.path.name}.prev) holds.",
+                StoreCorruptionWarning,
+                stacklevel=4,
+            )
 
     # writing -------------------------------------------------------------------------------------
 
@@ -223,100 +299,179 @@ class Journal:
         """Append entries (``{"op", "t", "id", "doc"}``) as one write under the lock.
 
         ``durable`` waits for the disk (fsync); without it a power cut may lose the entries, though
-        never corrupt the journal (a torn line is detected and cut off).
+        never corrupt the journal (a torn line is detected and cut off). A write that fails raises
+        :class:`StoreWriteError` saying that this write was not saved and everything before it is intact.
         """
         data = b"".join(encode_line(entry) for entry in entries)
-        with self.lock, self._guard:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
-            try:
-                st = os.fstat(fd)
-                size = st.st_size
-                if size == 0:
-                    data = encode_line({"op": _HEADER_OP, "format": FORMAT}) + data
-                else:
-                    size = _cut_torn_tail(fd, size, self.path)
-                files.write_all(fd, data)
-                if durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            if size == 0:
-                files.fsync_dir(self.path.parent)
-            # When nothing else was appended since our last read, apply our own entries directly;
-            # otherwise catch up with the file (incrementally: only what others appended). A process that
-            # never read this journal does not pay a full read just to write.
-            if size == 0:  # we created the journal: its whole content is what we just wrote
-                self._reset((st.st_dev, st.st_ino))
-                self._replay(data.split(b"\n")[:-1])
-                self._offset = len(data)
-            elif (st.st_dev, st.st_ino) == self._identity and size == self._offset:
-                self._replay(data.split(b"\n")[:-1])
-                self._offset = size + len(data)
-            elif self._identity is not None:
-                self._refresh()
+        try:
+            with self.lock, self._guard:
+                self._append(data, durable)
+        except NbtrackError:
+            raise
+        except OSError as exc:
+            raise StoreWriteError(
+                exc.errno,
+                f"nbtrack could not write to {self.path} ({exc.strerror or exc}); this write was not saved, "
+                f"every record saved before it is intact",
+            ) from exc
         # Compact when dead lines reach half the live ones: each run leaves one (its `running` record),
         # so the journal is rewritten each time the store grows by half, O(1) per write amortized.
-        if self._superseded >= max(1000, sum(len(t) for t in self.state.values()) // 2):
-            self.compact()
+        if self._superseded >= max(1000, self._compact_at, sum(len(t) for t in self.state.values()) // 2):
+            try:
+                self.compact()
+            except (OSError, NbtrackError) as exc:  # the entries are saved: a failed compaction must not say otherwise
+                self._compaction_failed(exc)
+
+    def _append(self, data: bytes, durable: bool) -> None:
+        fd, st = files.open_regular_stat(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+        try:
+            size = st.st_size
+            if size == 0:
+                data = header_line(mark.new_epoch()) + data
+            else:
+                size = cut_torn_tail(fd, size, self.path)
+            trusted = self._mine == (st.st_dev, st.st_ino, size) or self._check_mark(fd, size)
+            files.write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        if size == 0:
+            files.fsync_dir(self.path.parent)
+        # When nothing else was appended since our last read, apply our own entries directly;
+        # otherwise catch up with the file (incrementally: only what others appended). A process that
+        # never read this journal does not pay a full read just to write.
+        identity = (st.st_dev, st.st_ino)
+        if size == 0:  # we created the journal: its whole content is what we just wrote
+            self._reset(identity)
+            self._replay(data.split(b"\n")[:-1])
+            self._offset = len(data)
+        elif identity == self._identity and size == self._offset:
+            self._replay(data.split(b"\n")[:-1])
+            self._offset = size + len(data)
+        elif self._identity is not None:
+            self._refresh()
+        end = size + len(data)
+        self._mine = (st.st_dev, st.st_ino, end)
+        lock_fd = self.lock.own_fd
+        if durable and trusted and lock_fd is not None:  # after the fsync, without one of its own: may lag, never lead
+            current = identity == self._identity and self._offset == end
+            count = sum(len(t) for t in self.state.values()) if current else -1
+            mark.write_fd(lock_fd, mark.after_write(end, data, count, self._epoch(identity, data, size)))
+
+    def _epoch(self, identity: tuple[int, int], data: bytes, size: int) -> bytes:
+        """The epoch of the journal file ``identity`` (its header line), read once per file."""
+        if self._epoch_of is None or self._epoch_of[0] != identity:
+            if size == 0:
+                found = mark.epoch_of_line(data)
+            else:
+                fd = files.open_regular(self.path)
+                try:
+                    found = mark.epoch_of(fd)
+                finally:
+                    os.close(fd)
+            self._epoch_of = (identity, found or mark.NO_EPOCH)
+        return self._epoch_of[1]
+
+    def _check_mark(self, fd: int, size: int) -> bool:
+        """Before moving the mark on: does the journal still hold what it says? If not, keep it as evidence."""
+        lock_fd = self.lock.own_fd
+        committed = mark.applies(fd, mark.read_fd(lock_fd) if lock_fd is not None else mark.read(self.lock.path))
+        gone = None if committed is None else mark.missing(fd, size, committed)
+        if gone is None:
+            return True
+        self._lost(gone)
+        self._warn_problems()
+        return False
+
+    def others_wrote(self) -> bool:
+        """True unless the file is exactly as this object's last append left it (one ``stat``)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return True
+        return self._mine != (st.st_dev, st.st_ino, st.st_size)
 
     def compact(self) -> bool:
-        """Rewrite the journal with only live entries; refuses while damaged lines are present."""
+        """Rewrite the journal with only live entries and tombstones.
+
+        Refuses while damaged lines or lost data are present (nothing is lost, the evidence is kept).
+        A compaction that fails (disk full) removes its temporary file, warns once that every record is
+        saved, and is retried only after the journal has grown further.
+        """
         with self.lock:
             self.refresh()
-            if self.problems:
+            if self.problems or self.losses:
                 return False
-            entries = [{"op": _HEADER_OP, "format": FORMAT}]
+            epoch = mark.new_epoch()
+            entries: list[dict[str, Any]] = [{"op": _HEADER_OP, "format": FORMAT, "epoch": epoch}]
             for table, docs in self.state.items():
                 entries.extend({"op": "put", "t": table, "id": key, "doc": doc} for key, doc in docs.items())
-            tmp = files.write_temp(self.path, b"".join(encode_line(e) for e in entries))
-            # Keep the journal being replaced as the last good copy, for `nbtrack doctor --repair`.
-            previous = self.path.with_name(self.path.name + ".prev")
-            link = self.path.with_name(f".{self.path.name}.{os.getpid()}.prev.tmp")
+            for table, keys in self.tombstones.items():
+                entries.extend({"op": "del", "t": table, "id": key, "tomb": True} for key in sorted(keys))
+            data = b"".join(encode_line(e) for e in entries)
+            tmp: Path | None = None
             try:
-                os.link(self.path, link)
-                os.replace(link, previous)
-            except OSError:
-                pass  # a file system without hard links: compaction goes on without the copy
-            os.replace(tmp, self.path)
+                tmp = files.write_temp(self.path, data)
+                # Keep the journal being replaced as the last good copy, for `nbtrack doctor --repair`.
+                previous = self.path.with_name(self.path.name + ".prev")
+                link = self.path.with_name(files.temp_name(self.path.name))
+                try:
+                    os.link(self.path, link, follow_symlinks=False)
+                    os.replace(link, previous)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        os.unlink(link)  # a file system without hard links: compaction goes on without the copy
+                os.replace(tmp, self.path)
+            except OSError as exc:
+                if tmp is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)  # a partial copy must not eat the space that is left
+                self._compaction_failed(exc)
+                return False
             files.fsync_dir(self.path.parent)
+            self._compact_at = 0
+            lock_fd = self.lock.own_fd
+            if lock_fd is not None:  # a crash before this leaves a mark of another epoch: ignored, no false alarm
+                live = sum(len(t) for t in self.state.values())
+                mark.write_fd(lock_fd, mark.after_write(len(data), data, live, epoch.encode()))
+            with contextlib.suppress(OSError):
+                st = os.stat(self.path)
+                self._mine = (st.st_dev, st.st_ino, st.st_size)
+                self._epoch_of = ((st.st_dev, st.st_ino), epoch.encode())
             self.refresh()
         return True
 
+    def _compaction_failed(self, exc: BaseException) -> None:
+        first = self._compact_at == 0
+        self._compact_at = max(self._superseded * 2, 1000)
+        if first:
+            warnings.warn(
+                f"nbtrack could not compact {self.path} ({getattr(exc, 'strerror', None) or exc}); every record is "
+                f"saved, the journal keeps its superseded lines until there is room (nothing was left behind)",
+                StoreCorruptionWarning,
+                stacklevel=5,
+            )
 
-def _read_all(fd: int, size: int) -> bytes:
-    parts = []
-    while size > 0:
-        part = os.read(fd, size)
-        if not part:
-            break
-        parts.append(part)
-        size -= len(part)
-    return b"".join(parts)
-
-
-def _cut_torn_tail(fd: int, size: int, path: Path) -> int:
-    """Drop a last line left without its newline by a writer that died mid-write; returns the size.
-
-    The bytes cut off are appended to ``<journal>.torn`` rather than thrown away.
-    """
-    if os.pread(fd, 1, size - 1) == b"\n":
-        return size
-    start = max(0, size - (1 << 20))
-    while True:
-        block = os.pread(fd, size - start, start)
-        cut = block.rfind(b"\n")
-        if cut >= 0:
-            new_size = start + cut + 1
-            break
-        if start == 0:
-            new_size = 0
-            break
-        start = max(0, start - (1 << 20))
-    torn = os.pread(fd, size - new_size, new_size)
-    try:
-        with open(path.with_name(path.name + ".torn"), "ab") as keep:
-            keep.write(torn + b"\n")
-    except OSError:
-        pass
-    os.ftruncate(fd, new_size)
-    return new_size
+    def write_mark(self) -> None:
+        """Record the current file as committed (after ``nbtrack doctor --repair`` rewrote it)."""
+        with self.lock:
+            lock_fd = self.lock.own_fd
+            if lock_fd is None:
+                return
+            mark.write_fd(lock_fd, None)  # the old mark describes the file before the repair
+            self._reset(None)
+            self.refresh()
+            try:
+                fd, st = files.open_regular_stat(self.path)
+            except FileNotFoundError:
+                return
+            try:
+                data = read_all(fd, st.st_size)
+                epoch = mark.epoch_of(fd) or mark.NO_EPOCH
+            finally:
+                os.close(fd)
+            end = data.rfind(b"\n") + 1
+            start = data.rfind(b"\n", 0, end - 1) + 1
+            live = sum(len(t) for t in self.state.values())
+            mark.write_fd(lock_fd, mark.after_write(end, data[start:end], live, epoch))

@@ -3,31 +3,61 @@
 Layout of a store directory (``.nbtrack/`` by default; details in docs/store.md)::
 
     runs.jsonl          run records, one checksummed JSON line per changed document (see journal.py)
-    lock                the inter-process write lock (see lock.py)
+    lock                the inter-process write lock (lock.py), and the committed mark of runs.jsonl (mark.py)
     objects/ab/cdef...  content-addressed blobs: notebook snapshots, histories, series, package lists (blobs.py)
     push/<hash>.jsonl   what was pushed to which tracking server, one file per server (remote/state.py)
 
 Every read and write of run records goes through the TinyDB table ``Store.table`` (tinydb_table.py), so
 ``store.table.search(Query().params.lr < 0.1)`` and ``nbtrack.runs(where=Query()...)`` see what the
 rest of nbtrack sees.
+
+Updates stay consistent while a run runs: a run's owner writes its record with :meth:`Store.put_run`;
+tags set meanwhile by anyone (:meth:`Store.tag_run`) are merged into the owner's later records, and a
+run deleted while it ran (:meth:`Store.delete_run` leaves a tombstone) is not written back: the
+owner's ``put_run`` raises :class:`RunDeletedError` instead.
+
+The store folder is created ``0o700``: records, histories and snapshots can hold secrets, and the
+folder is the gate (files inside follow the umask, so a store its owner deliberately opens with
+``chmod`` works for a group).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import os
 import threading
 from pathlib import Path
 from typing import Any, cast
 
 from nbtrack import ids
-from nbtrack.errors import AmbiguousRunIdError, RunNotFoundError
+from nbtrack.errors import AmbiguousRunIdError, MissingBlobError, RunDeletedError, RunNotFoundError, StoreWriteError
 from nbtrack.store.blobs import BlobStore
 from nbtrack.store.journal import RUNS_TABLE, Journal
 from nbtrack.store.lock import FileLock
 from nbtrack.store.tinydb_table import JournalDB, JournalStorage, JournalTable
 
 RUNS = RUNS_TABLE
-__all__ = ["RUNS", "AmbiguousRunIdError", "RunNotFoundError", "Store", "default_store_path", "get_store", "set_store"]
+__all__ = [
+    "RUNS",
+    "AmbiguousRunIdError",
+    "RunNotFoundError",
+    "Store",
+    "default_store_path",
+    "get_store",
+    "referenced_blobs",
+    "set_store",
+]
+
+
+def referenced_blobs(doc: dict[str, Any]) -> list[str]:
+    """The content files a run record refers to directly (a history's cell sources are listed in it)."""
+    refs = [doc.get("history"), doc.get("series"), doc.get("code_blob")]
+    refs.append((doc.get("snapshot") or {}).get("blob"))
+    refs.append((doc.get("env") or {}).get("packages"))
+    refs.extend(r.get("profile_blob") for r in (doc.get("data") or {}).values() if isinstance(r, dict))
+    return [r for r in refs if isinstance(r, str)]
 
 
 class Store:
@@ -41,26 +71,89 @@ class Store:
         self.db = JournalDB(storage=JournalStorage, journal=self.journal, prepare=self.ensure)
         self.table = cast(JournalTable, self.db.table(RUNS))
         self.blobs = BlobStore(self.objects)
+        self._written: dict[str, dict[str, Any]] = {}  # running run id -> tags of the record this process last wrote
+        self._outside: dict[str, dict[str, Any]] = {}  # run id -> tags others set while it ran
+        self._touched: set[str] = set()  # runs this process tagged or deleted besides writing them
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
 
     def ensure(self) -> None:
         """Create the directory on first write (reading a store that does not exist yet is fine)."""
-        if not self.objects.is_dir():
-            self.objects.mkdir(parents=True, exist_ok=True)
+        if self.objects.is_dir():
+            return
+        try:
+            if not self.root.is_dir():
+                self.root.parent.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(self.root, 0o700)
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(self.objects, 0o755)
+        except OSError as exc:
+            raise StoreWriteError(
+                exc.errno or errno.EIO,
+                f"nbtrack could not create the store folder {self.root} ({exc.strerror or exc}); nothing was saved",
+            ) from exc
 
     # run records: the documents of self.table --------------------------------------------------
 
     def put_run(self, doc: dict[str, Any], durable: bool = True) -> None:
-        """Write a run record; ``durable=False`` skips the fsync (for records a later write supersedes)."""
+        """Write a run record as its owner; ``durable=False`` skips the fsync (for records a later write supersedes).
+
+        Tags set on the run by others since this process last wrote it are merged in (theirs win for
+        the same key); if the run was deleted meanwhile, nothing is written and :class:`RunDeletedError`
+        says so. :class:`StoreWriteError` when the store cannot be written (nothing of this record is kept).
+        """
         run_id = doc["id"]
         if not ids.is_run_id(run_id):
             raise ValueError(f"not a run id: {run_id!r}")
-        self.table.put(run_id, doc, durable=durable)
+        self.ensure()
+        with self.lock:
+            if run_id in self._written and (run_id in self._touched or self.journal.others_wrote()):
+                self._collect(run_id)
+            theirs = self._outside.get(run_id)
+            if theirs:
+                doc = {**doc, "tags": {**(doc.get("tags") or {}), **theirs}}
+            self.table.put(run_id, doc, durable=durable)
+            if doc.get("status") == "running":  # the owner writes again: remember what it wrote
+                self._written[run_id] = dict(doc.get("tags") or {})
+            else:  # its final record: nothing left to merge into
+                self._written.pop(run_id, None)
+                self._outside.pop(run_id, None)
+
+    def _collect(self, run_id: str) -> None:
+        """Note what others changed since this process last wrote the run (under the lock); refuse a deleted run."""
+        self._touched.discard(run_id)
+        current = self.table.documents().get(run_id)
+        if current is None:
+            if run_id in self.journal.tombstones.get(RUNS, ()):
+                raise RunDeletedError(f"run {run_id} was deleted while it ran; its final record was not saved")
+            return  # vanished without a tombstone (lost data, reported on read): written back
+        written = self._written[run_id]
+        changed = {k: v for k, v in (current.get("tags") or {}).items() if written.get(k, _UNSET) != v}
+        if changed:
+            self._outside.setdefault(run_id, {}).update(changed)
+
+    def tag_run(self, run_id: str, tags: dict[str, Any]) -> str:
+        """Set tags on a recorded run (also a running one: its owner's later records keep them); returns its id."""
+        self.ensure()
+        with self.lock:
+            full = self.resolve(run_id)
+            doc = dict(self.table.documents()[full])
+            doc["tags"] = {**(doc.get("tags") or {}), **tags}
+            self.table.put(full, doc)
+            self._touched.add(full)
+        return full
 
     def delete_run(self, run_id: str) -> None:
-        self.table.remove(doc_ids=[run_id])  # type: ignore[list-item]  # str ids; TinyDB annotates int
+        """Delete a run's record. A run still running leaves a tombstone, so its owner does not write it back."""
+        self.ensure()
+        with self.lock:
+            doc = self.table.documents().get(run_id)
+            if doc is None:
+                return
+            self.table.delete(run_id, tombstone=doc.get("status") == "running")
+            self._touched.add(run_id)
 
     def run_docs(self) -> dict[str, dict[str, Any]]:
         """All run records by id, current as of now, without copies. Treat as read-only."""
@@ -98,6 +191,8 @@ class Store:
     # content-addressed blobs (blobs.py) --------------------------------------------------------
 
     def put_blob(self, data: bytes) -> str:
+        """Store a content file; :class:`StoreWriteError` when it cannot be saved (nothing of it is left)."""
+        self.ensure()
         return self.blobs.put(data)
 
     def has_blob(self, digest: str) -> bool:
@@ -105,15 +200,23 @@ class Store:
         return self.blobs.has(digest)
 
     def get_blob(self, digest: str) -> bytes:
-        return self.blobs.get(digest)
+        """A content file's bytes; :class:`MissingBlobError` naming the file and the runs that refer to it."""
+        try:
+            return self.blobs.get(digest)
+        except MissingBlobError as exc:
+            users = sorted(run_id for run_id, doc in self.run_docs().items() if digest in referenced_blobs(doc))
+            whose = f"run(s) {', '.join(users[:10])} refer to it" if users else "no run record refers to it directly"
+            raise MissingBlobError(errno.ENOENT, f"{exc} ({whose}); `nbtrack doctor` lists what is missing") from exc
 
     def put_json(self, obj: Any) -> str:
+        self.ensure()
         return self.blobs.put_json(obj)
 
     def get_json(self, digest: str) -> Any:
-        return self.blobs.get_json(digest)
+        return json.loads(self.get_blob(digest))
 
 
+_UNSET = object()
 _stores: dict[Path, Store] = {}
 _stores_guard = threading.Lock()
 _default: Path | None = None

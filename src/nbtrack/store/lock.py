@@ -1,8 +1,10 @@
 """An inter-process write lock for one store.
 
 It is an ``flock`` on a lock file: the kernel drops it when its owner dies, even by SIGKILL, so a
-crashed writer can never leave the store locked. The owner's pid and host are written into the file
-only to tell a waiting user who holds it.
+crashed writer can never leave the store locked. The owner's pid and host are written at the start
+of the file only to tell a waiting user who holds it; the journal keeps its committed mark at byte 512
+(mark.py). Neither is ever written into a lock file that belongs to another user, and the file is
+opened without following a symlink (files.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import threading
 import time
 from pathlib import Path
 
-from nbtrack.errors import StoreBusyError
+from nbtrack.errors import NbtrackError, StoreBusyError, StoreWriteError
+from nbtrack.store.files import open_regular
 
 try:
     import fcntl
@@ -44,6 +47,19 @@ class FileLock:
         self.timeout = timeout
         self._local = threading.local()
 
+    @property
+    def held(self) -> bool:
+        """True when this thread holds the lock."""
+        return getattr(self._local, "depth", 0) > 0
+
+    @property
+    def own_fd(self) -> int | None:
+        """The lock file, open for writing, while this thread holds it and the file is this user's; else None.
+
+        The journal keeps its committed mark in it (mark.py); nbtrack never writes into another user's file.
+        """
+        return getattr(self._local, "fd", None) if self.held and getattr(self._local, "own", False) else None
+
     def __enter__(self) -> FileLock:
         depth = getattr(self._local, "depth", 0)
         if depth:
@@ -54,6 +70,13 @@ class FileLock:
             raise StoreBusyError(f"another thread held the nbtrack store lock {self.path} for {self.timeout:.0f} s")
         try:
             self._local.fd = self._acquire_file()
+        except (NbtrackError, OSError) as exc:
+            thread_lock.release()
+            if isinstance(exc, NbtrackError):
+                raise
+            raise StoreWriteError(
+                exc.errno, f"nbtrack could not lock {self.path} ({exc.strerror or exc}); nothing was written"
+            ) from exc
         except BaseException:
             thread_lock.release()
             raise
@@ -74,7 +97,8 @@ class FileLock:
             _thread_lock(self.path).release()
 
     def _acquire_file(self) -> int:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # Never through a symlink or into a FIFO someone planted at the name (see files.py).
+        fd = open_regular(self.path, os.O_RDWR | os.O_CREAT)
         if fcntl is None:  # pragma: no cover - Windows: threads only
             return fd
         deadline = time.monotonic() + self.timeout
@@ -95,8 +119,10 @@ class FileLock:
                 )
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
-        with contextlib.suppress(OSError):  # the note is informative only; fixed width, so no truncate
-            os.pwrite(fd, _holder_note(), 0)
+        self._local.own = not hasattr(os, "geteuid") or os.fstat(fd).st_uid == os.geteuid()
+        if self._local.own:  # never into another user's file; the note is informative only; fixed width
+            with contextlib.suppress(OSError):
+                os.pwrite(fd, _holder_note(), 0)
         return fd
 
 

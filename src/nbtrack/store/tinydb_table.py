@@ -65,13 +65,17 @@ class JournalStorage(Storage):
 
     def writing(self) -> AbstractContextManager[Any]:
         """The store's write lock, held across a read-modify-write so no other writer interleaves."""
-        if self._prepare is not None:
+        if self._prepare is not None and not self.journal.lock.held:  # a holder of the lock has prepared
             self._prepare()
         return self.journal.lock
 
-    def append_changes(self, table: str, puts: Mapping[str, Doc], deletes: Iterable[str], durable: bool = True) -> None:
-        entries = [{"op": "put", "t": table, "id": key, "doc": doc} for key, doc in puts.items()]
-        entries.extend({"op": "del", "t": table, "id": key} for key in deletes)
+    def append_changes(
+        self, table: str, puts: Mapping[str, Doc], deletes: Iterable[str], durable: bool = True, tombstone: bool = False
+    ) -> None:
+        """Append the changed documents; ``tombstone`` marks the deletes as tombstones (see journal.py)."""
+        entries: list[dict[str, Any]] = [{"op": "put", "t": table, "id": key, "doc": doc} for key, doc in puts.items()]
+        extra = {"tomb": True} if tombstone else {}
+        entries.extend({"op": "del", "t": table, "id": key, **extra} for key in deletes)
         if entries:
             self.journal.append(entries, durable=durable)
 
@@ -176,6 +180,17 @@ class JournalTable(Table):
         ``durable=False`` skips the fsync, for a record that a later write supersedes.
         """
         self._update_table(lambda table: table.__setitem__(doc_id, dict(document)), durable=durable)
+
+    def delete(self, doc_id: str, *, tombstone: bool = False) -> bool:
+        """Remove one document (False if there is none); a ``tombstone`` survives compaction, so the
+        document's writer can tell it was deleted rather than lost."""
+        storage = self._journal_storage
+        with storage.writing():
+            if doc_id not in storage.documents(self.name):
+                return False
+            storage.append_changes(self.name, {}, [doc_id], tombstone=tombstone)
+        self.clear_cache()
+        return True
 
     def search(self, cond: QueryLike) -> list[Document]:
         """TinyDB's search, with a cache that another process's write clears, and where a value the query
