@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nbtrack import ids, values
+from nbtrack import ids, redact, values
 from nbtrack.capture.guard import MAX_NAME_LENGTH, clean_key, encode_now, error_record, items_of, status_for, warn
 from nbtrack.capture.notebook import default_experiment, notebook_experiment, store_history
 from nbtrack.errors import NbtrackWarning, NoActiveRunError
@@ -184,8 +184,9 @@ class ActiveRun:
         key = clean_key(name, "param")
         if key is not None:
             encoded = encode_now(value, f"param {key!r}")  # warn at the call that passed the value
+            value = redact.for_store(self.store.root).param(key, values.decode(encoded))  # secrets: a hash
             with self._lock:
-                self.record.params[key] = values.decode(encoded)
+                self.record.params[key] = value
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         for name, value in items_of(params, "log_params"):
@@ -230,8 +231,9 @@ class ActiveRun:
         name = clean_key(key, "tag")
         if name is not None:
             encoded = encode_now(value, f"tag {name!r}")
+            value = redact.for_store(self.store.root).param(name, values.decode(encoded))
             with self._lock:
-                self.record.tags[name] = values.decode(encoded)
+                self.record.tags[name] = value
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         for key, value in items_of(tags, "set_tags"):
@@ -282,7 +284,7 @@ class ActiveRun:
         """The run's code is a notebook cell's body (kept inline); ``history``: the sources of every cell
         the kernel ran up to this one (stored as blobs, for export); ``parent``: the previous run of the cell."""
         record = self.record
-        record.code_text = code
+        record.code_text = redact.for_store(self.store.root).code(code)
         record.execution_count = execution_count
         record.cell_id = cell_id
         record.cell_key = cell_key
@@ -301,7 +303,8 @@ class ActiveRun:
         except OSError:
             return
         with contextlib.suppress(OSError):
-            self.record.code_blob = self.store.put_blob(text[:MAX_CODE_CHARS].encode("utf-8", "surrogatepass"))
+            text = redact.for_store(self.store.root).code(text[:MAX_CODE_CHARS])
+            self.record.code_blob = self.store.put_blob(text.encode("utf-8", "surrogatepass"))
 
     # lifecycle -----------------------------------------------------------------------------------
 
@@ -339,7 +342,7 @@ class ActiveRun:
         record.duration = round(record.end_time - record.start_time, 6)
         record.status = Status(status) if status is not None else status_for(error)
         if error is not None:
-            record.error = error_record(error)
+            record.error = error_record(error, redact.for_store(self.store.root))
         pop_active(self)
         self._save(final=True)
 
