@@ -89,7 +89,7 @@ def snapshot(store: Any, path: Path, how: str, last_executed: float | None, cell
     mode = snapshot_mode()
     key = (str(path), st.st_size, st.st_mtime_ns, mode)
     cached = _snapshot_cache.get(key)
-    if cached is None:
+    if cached is None or not store.has_blob(cached[0]):  # not there since `nbtrack gc`: store it again
         raw = path.read_bytes()
         kept = _redacted(raw) if mode == "redact" else redact.for_store(store.root).notebook(raw)  # no secrets
         cached = (store.put_blob(kept), _code_sources(raw))

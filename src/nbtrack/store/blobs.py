@@ -15,6 +15,7 @@ from typing import Any
 from nbtrack.store.files import replace_durably
 
 _HASH_CHARS = frozenset("0123456789abcdef")
+GC_STAMP = "gc-stamp"  # rewritten by `nbtrack gc` after it deletes blobs (store/gc.py)
 
 
 class BlobStore:
@@ -23,10 +24,12 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._known: set[str] = set()  # hashes this process wrote or saw: no file system call to repeat them
+        self._gc_stamp: tuple[int, int, int] | None = None
 
     def put(self, data: bytes) -> str:
         """Store ``data``; returns its hash."""
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        self.forget_if_collected()
         if digest in self._known:
             return digest
         path = self.path(digest)
@@ -37,8 +40,20 @@ class BlobStore:
         return digest
 
     def has(self, digest: str) -> bool:
-        """True when this process wrote or saw the blob (cheap: no file system call)."""
+        """True when this process wrote or saw the blob and no gc ran since (cheap: one ``stat``)."""
+        self.forget_if_collected()
         return digest in self._known
+
+    def forget_if_collected(self) -> None:
+        """Forget the hashes this process knows when ``nbtrack gc`` deleted blobs since it learnt them."""
+        try:
+            st = (self.root / GC_STAMP).stat()
+            stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        if stamp != self._gc_stamp:
+            self._known.clear()
+            self._gc_stamp = stamp
 
     def get(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()
