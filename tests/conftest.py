@@ -20,10 +20,12 @@ def store_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def ip(store_dir):
-    """IPython's in-process test shell with nbtrack loaded."""
+    """IPython's in-process test shell with nbtrack loaded, as after a kernel restart: an empty namespace and a
+    new history session, whatever the tests before this one (on this worker) ran in it."""
     from IPython.testing.globalipapp import get_ipython, start_ipython
 
     shell = start_ipython() or get_ipython()
+    shell.reset(new_session=True)
     shell.run_line_magic("load_ext", "nbtrack")
     shell.user_ns.pop("__vsc_ipynb_file__", None)
     yield shell
@@ -47,3 +49,46 @@ def store_dir_for_fuzz(tmp_path_factory):
 # pytest-jupyter's fixtures (jp_fetch, jp_serverapp, ...) for tests/server/. Its two autouse fixtures (a fresh
 # event loop per test, server cleanup) cost about 15 ms a test elsewhere; tests/browser/ turns them off.
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+# Tests that share a server started once (the JupyterLab of tests/browser, the mlflow server of test_push) run
+# on one pytest-xdist worker, so it still starts once: `--dist loadgroup` (pyproject.toml) groups them here by
+# path. (xdist's `xdist_group` marks do not reach its scheduler under pytest 9: xdist 3.8 renames the items
+# through `_nodeid`, which pytest 9 no longer reads.) Every other test is a unit of its own.
+SHARED_SERVER_TESTS = {"tests/browser/": "jupyterlab", "tests/test_push.py::": "mlflow-server"}
+
+
+def shared_server_group(nodeid: str) -> str:
+    return next((group for prefix, group in SHARED_SERVER_TESTS.items() if nodeid.startswith(prefix)), nodeid)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedServerScheduling(LoadScopeScheduling):
+        """Units are the shared-server groups (the largest first) and single tests."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return shared_server_group(nodeid)
+
+    return SharedServerScheduling(config, log)
+
+
+# Lines a test wants in the run's summary (timings, screenshot paths): it adds them to its report's
+# user_properties under REPORT_KEY, which pytest-xdist carries from the workers to the process that prints.
+REPORT_KEY = "nbtrack-report"
+_report_lines: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    _report_lines.extend(value for key, value in report.user_properties if key == REPORT_KEY)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _report_lines:
+        terminalreporter.section("nbtrack test report")
+        for line in _report_lines:
+            terminalreporter.write_line(line)

@@ -133,9 +133,10 @@ def test_unwritable_store_warns_and_keeps_user_code_running(tmp_path):
     target = tmp_path / "file-not-dir"
     target.write_text("x")
     ran = []
-    with pytest.warns(NbtrackWarning, match="could not be saved"), nbtrack.track(store=target / "store"):
+    with pytest.warns(NbtrackWarning, match="could not be saved") as caught, nbtrack.track(store=target / "store"):
         ran.append(1)
     assert ran == [1]
+    assert len([w for w in caught if issubclass(w.category, NbtrackWarning)]) == 1  # one warning says it all
 
 
 def test_set_tag_on_recorded_run_and_delete(store_dir):

@@ -6,6 +6,7 @@ import pytest
 
 import nbtrack
 from nbtrack.cli import main
+from nbtrack.errors import StoreCorruptionWarning
 
 
 @pytest.fixture
@@ -79,7 +80,8 @@ def test_doctor_repairs_damaged_lines(two_runs, capsys):
     store, _ = two_runs
     path = store / "runs.jsonl"
     path.write_bytes(path.read_bytes() + b"deadbeef {not json}\n")
-    assert main(nb(store, "doctor")) == 1
+    with pytest.warns(StoreCorruptionWarning, match="damaged line"):
+        assert main(nb(store, "doctor")) == 1
     assert "line" in capsys.readouterr().out
     assert main(nb(store, "doctor", "--repair")) == 0
     out = capsys.readouterr().out

@@ -157,13 +157,14 @@ def test_runs_needed_is_nullable_int(three):
     cmp = compare(frame({k: v[:4] for k, v in three.items()}), metric="acc", baseline="lr=0.01")
     assert compare(frame(three), metric="acc").pairs.runs_needed.isna().all()  # all "worse": nothing to wait for
     assert str(cmp.pairs.runs_needed.dtype) == "Int64"
-    waiting = cmp.pairs[cmp.pairs.verdict == "needs more runs"]
-    assert len(waiting) == 2 and (waiting.runs_needed >= 5).all()  # never fewer than one more run each
-    # a large effect that the multiplicity adjustment kept from significance: power alone would say 3
+    waiting = cmp.pairs[cmp.pairs.verdict == "inconclusive"]
+    assert len(waiting) >= 1 and (waiting.runs_needed >= 5).all()
+    # the runs needed answer "how many runs to detect min_effect", whatever effect was observed (issue 14)
     big = compare(
         frame({"a": [0.5], "b": [0.6, 0.7, 0.65], "c": [0.7] * 5, "d": [0.8] * 5}, param="opt", seeds=False),
         metric="acc",
     )
-    row = big.pairs.set_index("group").loc["opt=b"]
-    assert row.verdict == "needs more runs" and row.runs_needed == 6
-    assert cmp.pairs[cmp.pairs.verdict != "needs more runs"].runs_needed.isna().all()
+    rows = big.pairs.set_index("group")
+    assert rows.loc["opt=a", "verdict"] == "needs more runs" and "fewer than 3 runs" in rows.loc["opt=a", "flag"]
+    assert rows.loc["opt=c", "verdict"] == "needs more runs" and "zero variance" in rows.loc["opt=c", "flag"]
+    assert cmp.pairs[~cmp.pairs.verdict.isin(["inconclusive", "needs more runs"])].runs_needed.isna().all()

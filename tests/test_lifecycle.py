@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 
 import pandas as pd
 import pytest
 
 import nbtrack
+from nbtrack import NbtrackWarning, ids
 from nbtrack.capture.lifecycle import ActiveRun, active_run, pop_active, push_active
 from nbtrack.exporting import runtime
 from nbtrack.run import Run, Status
@@ -119,3 +121,80 @@ def test_an_exported_script_records_its_run_through_the_lifecycle(store_dir, cap
     assert got.source == "export" and got.tags == {"exported_from": "01source"} and got.params == {"lr": 0.1}
     assert got.status is Status.FINISHED and got.env["python"] and got.code_location == sys.argv[0]
     assert [r for r in get_store().run_docs().values() if r.get("name") == "(discarded)"] == []
+
+
+# issue 18: no value loses a run, no value breaks a query -----------------------------------------------
+
+
+def test_lone_surrogates_anywhere_never_lose_the_run(store_dir):
+    odd = "caf\udce9.csv"  # what os.listdir returns for a latin-1 file name
+    run = ActiveRun(get_store(), name=odd, experiment=f"exp {odd}", params={odd: odd}, tags={"t": odd})
+    run.attach_cell(f"open({odd!r})\n# {odd}", history=[odd])
+    run.log_metric(odd, 1.0, step=0)
+    run.log_data(odd, pd.Series([1, 2, 3]))
+    run.start()
+    run.finish()
+    assert run.saved
+    line = (store_dir / "runs.jsonl").read_bytes()
+    line.decode("utf-8")  # strict UTF-8 on disk
+    got = nbtrack.get_run(run.id)
+    assert (got.name, got.experiment, got.params, got.tags) == (odd, f"exp {odd}", {odd: odd}, {"t": odd})
+    assert got.code == f"open({odd!r})\n# {odd}" and got.history == [odd]
+    assert got.metrics == {odd: 1.0} and list(got.data) == [odd]
+    shown = "caf\\udce9.csv"  # frames hold UTF-8 only (pandas' Arrow strings): the surrogate is shown escaped
+    assert list(got.series.name) == [shown]
+    frame = nbtrack.runs()
+    assert frame.loc[0, "name"] == shown and frame.loc[0, f"params.{shown}"] == shown and f"metrics.{shown}" in frame
+
+
+def test_a_param_named_like_the_tag_marker_is_a_param(store_dir):
+    with nbtrack.track(params={"__nbtrack__": "float", "v": "nan", "lr": 0.1}, tags={"__nbtrack__": 1}) as run:
+        pass
+    got = nbtrack.get_run(run.id)
+    assert got.params == {"__nbtrack__": "float", "v": "nan", "lr": 0.1} and got.tags == {"__nbtrack__": 1}
+    assert nbtrack.runs().loc[0, "params.lr"] == 0.1
+
+
+def test_a_record_written_by_the_old_encoder_never_breaks_a_query(store_dir, capsys):
+    """Reproduction 7: {frozenset({1}): 'x'} as the encoder before issue 18 stored it, and a damaged value."""
+    from nbtrack.cli import main
+    from nbtrack.views.panel_model import PanelModel
+
+    with nbtrack.track(experiment="e", params={"lr": 0.1}) as good:
+        nbtrack.log_metric("acc", 0.5)
+    store = get_store()
+    doc = dict(store.get_doc(good.id))
+    old_id, bad_id = ids.new_run_id(), ids.new_run_id()
+    old_set_key = {"__nbtrack__": "dict", "v": [[{"__nbtrack__": "set", "v": [1]}, "x"]]}
+    store.put_run({**doc, "id": old_id, "params": {"d": old_set_key, "lr": 0.2}})
+    store.put_run({**doc, "id": bad_id, "params": {"d": {"__nbtrack__": "ndarray", "v": "?"}, "lr": 0.3}})
+    with pytest.warns(NbtrackWarning, match=f"run {bad_id}, params.d: .* shown as text"):
+        frame = nbtrack.runs()
+    assert frame.set_index("run_id").loc[old_id, "params.d"] == {frozenset({1}): "x"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NbtrackWarning)
+        assert "acc" in str(nbtrack.compare("e", metric="acc"))
+        assert PanelModel().n_matching == 3
+        assert nbtrack.get_run(old_id).params["d"] == {frozenset({1}): "x"}
+        for argv in (["runs"], ["show", old_id], ["compare", "--experiment", "e", "-m", "acc"]):
+            assert main(["--store", str(store_dir), *argv]) == 0, argv
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_metrics_that_cannot_be_kept_are_refused_with_a_warning(store_dir, monkeypatch):
+    monkeypatch.setenv("NBTRACK_MAX_METRICS", "3")
+    with nbtrack.track() as run, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nbtrack.log_metric("huge", 10**400)  # OverflowError before issue 18
+        nbtrack.log_metric("s", 1.0, step=10**30)
+        nbtrack.log_metric("s", 2.0, step=2.5)
+        nbtrack.log_metric("s", 3.0, step=7.0)
+        for i in range(10):
+            nbtrack.log_metric(f"m{i}", float(i))
+    said = [str(w.message) for w in caught]
+    assert any("beyond the float range" in m for m in said)
+    assert any("64-bit range" in m for m in said) and any("not a whole number" in m for m in said)
+    assert sum("the most a run keeps" in m for m in said) == 1
+    got = nbtrack.get_run(run.id)
+    assert "huge" not in got.metrics and set(got.metrics) == {"s", "m0", "m1"}
+    assert list(got.series[got.series.name == "s"].step) == [0, 1, 7]  # refused steps take the next one

@@ -60,3 +60,22 @@ def test_plots_do_not_touch_pyplot():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_matrix_plot_reads_as_the_pairs_table():
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    rows = [
+        {"run_id": f"{c}{i}", "params.cfg": c, "metrics.loss": v}
+        for c, mu in (("a", 0.3), ("b", 0.2), ("c", 0.25))
+        for i, v in enumerate([*rng.normal(mu, 0.02, 5), np.inf if c == "c" else mu])
+    ]
+    cmp = compare(pd.DataFrame(rows), metric="loss")
+    fig = cmp.plot("matrix")
+    image = fig.axes[0].images[0].get_array()
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ref = labels.index(cmp.pairs.reference.iloc[0])
+    for row in cmp.pairs.itertuples():
+        assert image[labels.index(row.group), ref] == pytest.approx(row.p_better)
+    assert "better" in fig.axes[0].get_title()

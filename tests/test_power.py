@@ -22,3 +22,17 @@ def test_power_matches_r_power_t_test():
     # Nadeau-Bengio: more folds cannot beat the overlap term; dz = 0.8 with n_test/n_train = 1/4 never gets 80%
     assert power.runs_needed(0.8, design="nadeau-bengio", rho=0.25) == math.inf
     assert math.isfinite(power.runs_needed(2.0, design="nadeau-bengio", rho=0.25))
+
+
+def test_power_matches_statsmodels():
+    sm_power = pytest.importorskip("statsmodels.stats.power")
+    for effect in (0.3, 0.5, 1.0):
+        for alpha in (0.05, 0.01):
+            two = sm_power.TTestIndPower().solve_power(effect_size=effect, alpha=alpha, power=0.8)
+            one = sm_power.TTestPower().solve_power(effect_size=effect, alpha=alpha, power=0.8)
+            assert power.sample_size(effect, 0.8, alpha) == pytest.approx(two, rel=1e-4)
+            assert power.sample_size(effect, 0.8, alpha, "paired") == pytest.approx(one, rel=1e-4)
+            assert power.runs_needed(effect, 0.8, alpha) == math.ceil(two)
+            assert power.t_power(effect, 20, alpha) == pytest.approx(
+                sm_power.TTestIndPower().power(effect_size=effect, nobs1=20, alpha=alpha), rel=1e-6
+            )

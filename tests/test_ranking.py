@@ -38,7 +38,9 @@ def test_across_datasets_friedman_and_cd():
     expected = significance.friedman(means[["a", "b", "c"]].to_numpy())
     row = cmp.friedman.iloc[0]
     assert row.statistic == pytest.approx(expected.statistic) and row.cd == pytest.approx(significance.nemenyi_cd(3, 6))
-    assert set(json.loads(cmp.to_json())) == {"groups", "pairs", "warnings", "ranks", "friedman"}
+    doc = json.loads(cmp.to_json())
+    assert set(doc) == {"groups", "pairs", "warnings", "ranks", "friedman", "tasks"}
+    assert set(doc["tasks"]) == {"aggregate", "profiles", "improvement", "pairwise"}
     assert "Friedman" in cmp.to_text() and "Friedman" in cmp._repr_html_()
     fig = cmp.plot("cd")
     assert type(fig).__name__ == "Figure"

@@ -238,3 +238,35 @@ def test_difference_and_p_greater_interval_coverage(n):
     print(f"n = {n}: difference coverage {diff_hits / draws:.4f}, P(A>B) coverage {p_cov:.4f}")
     assert COVERAGE_LOW <= diff_hits / draws <= COVERAGE_HIGH
     assert COVERAGE_LOW <= p_cov <= 0.985  # Newcombe's interval is a little conservative at small n
+
+
+# rank-based intervals (issue 14) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("m", "n"), [(5, 7), (8, 12), (15, 15)])
+def test_shift_interval_inverts_the_mann_whitney_test(m, n):
+    rng = np.random.default_rng(m * n)
+    a, b = rng.normal(1, 1, m), rng.normal(0, 1, n)
+    est, lo, hi = significance.shift_interval(a, b)
+    assert est == pytest.approx(np.median(np.subtract.outer(a, b)))
+    eps = 1e-7
+    inside = [stats.mannwhitneyu(a - d, b).pvalue for d in (lo + eps, hi - eps)]
+    outside = [stats.mannwhitneyu(a - d, b).pvalue for d in (lo - eps, hi + eps)]
+    assert min(inside) >= 0.05 - 0.005 and max(outside) < 0.05 + 0.005  # exact at small n, normal beyond
+
+
+def test_signed_rank_interval_inverts_the_wilcoxon_test():
+    rng = np.random.default_rng(5)
+    d = rng.normal(0.5, 1, 12)
+    est, lo, _ = significance.signed_rank_interval(d)
+    walsh = [(d[i] + d[j]) / 2 for i in range(12) for j in range(i, 12)]
+    assert est == pytest.approx(np.median(walsh))
+    assert stats.wilcoxon(d - (lo + 1e-7)).pvalue >= 0.05 > stats.wilcoxon(d - (lo - 1e-7)).pvalue
+    assert significance.signed_rank_interval(d[:5])[1:] == (-math.inf, math.inf)  # 5 pairs never reach 5%
+
+
+def test_p_better_ranks_failures_worst():
+    assert significance.p_better([1.0, 2.0], [1.5]) == 0.5
+    assert significance.p_better([1.0, 2.0], [1.5], higher_is_better=False) == 0.5
+    assert significance.p_better([0.3, math.inf], [0.35, 0.35], higher_is_better=False) == 0.5
+    assert significance.p_better([-math.inf], [-math.inf]) == 0.5

@@ -116,17 +116,18 @@ def test_nadeau_bengio_for_folds():
     assert not any("Nadeau-Bengio" in w for w in cmp.warnings)
 
 
-def test_small_groups_warn_and_need_more_runs():
+def test_small_groups_warn_and_are_inconclusive_with_runs_for_the_stated_effect():
     rng = np.random.default_rng(6)
     groups = {"a": rng.normal(0.80, 0.02, 3), "b": rng.normal(0.81, 0.02, 3)}
     cmp = compare(frame(groups, param="opt"), metric="acc", baseline="opt=a")
     assert any("fewer than 5 runs" in w for w in cmp.warnings)
     row = cmp.pairs.iloc[0]
-    assert row.verdict == "needs more runs"
-    # the estimate is the power calculation for the observed effect (paired by seed here: d_z, 80%, 0.05)
-    dz = significance.paired_dz(groups["b"], groups["a"])
-    assert row.runs_needed == max(power.runs_needed(dz, 0.8, 0.05, "paired"), 3 + 1)
-    assert "needs more runs" in cmp.to_text() and "fewer than 5 runs" in cmp._repr_html_()
+    assert row.verdict == "inconclusive"  # 3 runs a side can be tested; no verdict either way here
+    # runs needed for the stated effect (default half a pooled SD), paired by seed: d_z = 0.5 sp / sd(diff)
+    sp = np.sqrt((groups["a"].var(ddof=1) + groups["b"].var(ddof=1)) / 2)
+    dz = 0.5 * sp / np.std(groups["b"] - groups["a"], ddof=1)
+    assert row.runs_needed == power.runs_needed(dz, 0.8, 0.05, "paired")
+    assert "inconclusive" in cmp.to_text() and "fewer than 5 runs" in cmp._repr_html_()
 
 
 def test_no_difference_needs_a_negligible_effect_and_enough_runs():
@@ -178,3 +179,94 @@ def test_a_real_difference_is_found():
             == "better"
         )
     assert found >= 36  # power of Welch t at d = 1.5, n = 15 is ~0.98
+
+
+# issue 14: reproductions ------------------------------------------------------------------------------------
+
+
+def test_diverged_runs_do_not_make_a_config_better():
+    """Losses [0.30, 0.31, 0.29, inf, nan, 0.30] against a stable config: dropping the diverged runs called it
+    better (p = 0.001); as the worst outcomes it is not."""
+    diverged = [0.30, 0.31, 0.29, np.inf, np.nan, 0.30]
+    stable = [0.33, 0.32, 0.34, 0.33, 0.32, 0.33]
+    f = frame({"diverged": diverged, "stable": stable}, param="cfg", metric="val_loss")
+    for baseline in (None, "cfg=stable"):
+        cmp = compare(f, metric="val_loss", baseline=baseline)
+        row = cmp.pairs.iloc[0]
+        assert row.verdict not in ("better", "worse") and row.test == "mann-whitney"
+        g = cmp.groups.set_index("group")
+        assert g.loc["cfg=diverged", "n_failed"] == 2 and g.loc["cfg=diverged", "n"] == 4
+    assert cmp.pairs.p_better.iloc[0] == pytest.approx(24 / 36)  # beats 4 x 6 pairs, loses the 2 x 6 failures
+    assert not cmp.groups.set_index("group").loc["cfg=diverged", "is_reference"]
+
+
+def test_p_better_follows_the_direction_and_p_greater_stays_raw():
+    rng = np.random.default_rng(2)
+    f = frame({"good": rng.normal(0.2, 0.01, 6), "bad": rng.normal(0.3, 0.01, 6)}, param="cfg", metric="loss")
+    row = compare(f, metric="loss", baseline="cfg=good").pairs.iloc[0]
+    assert row.verdict == "worse" and row.p_better == 0.0 and row.p_greater == 1.0
+    assert row.p_better_ci_high < 0.5 < row.p_greater_ci_low
+
+
+def test_a_one_run_group_is_never_the_reference():
+    f = frame({"lucky": [0.99], "a": [0.80, 0.81, 0.79, 0.80], "b": [0.70, 0.71, 0.69, 0.70]}, param="cfg", seeds=False)
+    cmp = compare(f, metric="acc")
+    assert cmp.pairs.reference.iloc[0] == "cfg=a" and any("at least 3" in n for n in cmp.notes)
+    rows = cmp.pairs.set_index("group")
+    assert rows.loc["cfg=b", "verdict"] == "worse" and rows.loc["cfg=lucky", "verdict"] == "needs more runs"
+
+
+def test_zero_variance_gets_a_flag_not_a_verdict():
+    f = frame({"a": [0.7] * 5, "b": [0.8] * 5}, param="cfg", seeds=False)
+    row = compare(f, metric="acc", baseline="cfg=a").pairs.iloc[0]
+    assert row.verdict == "needs more runs" and "zero variance" in row.flag and np.isnan(row.p_value)
+
+
+def test_a_rank_test_verdict_comes_with_its_own_interval():
+    """An automatic Mann-Whitney could say "better" beside a mean-difference CI of [-8.55, 2.17]; now the interval
+    is the Hodges-Lehmann one that inverts the U test, and no verdict stands beside an interval crossing 0."""
+    rng = np.random.default_rng(11)
+    checked = 0
+    for _ in range(40):
+        groups = {"a": rng.lognormal(0, 1.2, 12), "b": rng.lognormal(0.9, 1.2, 12)}
+        cmp = compare(frame(groups, param="m", seeds=False), metric="acc", baseline="m=a", n_boot=50)
+        row = cmp.pairs.iloc[0]
+        if row.test == "mann-whitney":
+            checked += 1
+            est, lo, hi = significance.shift_interval(groups["b"], groups["a"])
+            assert (row["diff"], row.diff_ci_low, row.diff_ci_high) == pytest.approx((est, lo, hi))
+        if row.verdict in ("better", "worse"):
+            assert row.diff_ci_low > 0 or row.diff_ci_high < 0
+    assert checked >= 10
+
+
+def test_runs_needed_is_for_the_stated_effect_not_the_observed_one():
+    rng = np.random.default_rng(12)
+    shown = set()
+    for shift in (0.05, 0.3):
+        groups = {"a": rng.normal(0, 1, 6), "b": rng.normal(shift, 1, 6)}
+        cmp = compare(frame(groups, param="m", seeds=False), metric="acc", baseline="m=a", n_boot=50)
+        row = cmp.pairs.iloc[0]
+        if row.verdict == "inconclusive":
+            shown.add(int(row.runs_needed))
+    assert shown == {power.runs_needed(0.5, 0.8, 0.05)}  # 64 per group for d = 0.5, whatever was observed
+    tight = compare(
+        frame({"a": rng.normal(0, 1, 6), "b": rng.normal(0.1, 1, 6)}, param="m", seeds=False),
+        metric="acc",
+        baseline="m=a",
+        min_effect="1sd",
+    )
+    assert tight.pairs.runs_needed.iloc[0] == power.runs_needed(1.0, 0.8, 0.05)
+    assert any("not computed from the observed effect" in n for n in tight.notes)
+
+
+def test_no_difference_only_from_an_equivalence_test_with_the_margin_stated():
+    rng = np.random.default_rng(13)
+    x = rng.normal(0, 1, 40)
+    cmp = compare(frame({"a": x, "b": x[::-1] + 0.01}, param="m", seeds=False), metric="acc", baseline="m=a")
+    row = cmp.pairs.iloc[0]
+    assert row.verdict == "no difference" and row.equivalent and row.p_equivalence < 0.05
+    assert row.margin == pytest.approx(0.5 * np.std(x, ddof=1))
+    assert any("margin = 0.5 pooled SD" in n for n in cmp.notes)
+    narrow = compare(frame({"a": x, "b": x[::-1] + 0.01}, param="m", seeds=False), metric="acc", margin=0.05)
+    assert narrow.pairs.verdict.iloc[0] == "inconclusive" and narrow.pairs.margin.iloc[0] == 0.05

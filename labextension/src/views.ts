@@ -49,6 +49,7 @@ const PLOTS = ['box', 'diff', 'parallel', 'matrix', 'curves'];
 const GROUP_COLUMNS: [string, string][] = [
   ['group', 'Group'],
   ['n', 'Runs'],
+  ['n_failed', 'Failed'],
   ['mean', 'Mean'],
   ['ci_low', 'CI low'],
   ['ci_high', 'CI high'],
@@ -65,12 +66,16 @@ const PAIR_COLUMNS: [string, string][] = [
   ['diff', 'Difference'],
   ['diff_ci_low', 'CI low'],
   ['diff_ci_high', 'CI high'],
-  ['p_greater', 'P(better)'],
+  ['p_better', 'P(better)'],
+  ['p_better_ci_low', 'P low'],
+  ['p_better_ci_high', 'P high'],
+  ['n_failed', 'Failed'],
   ['test', 'Test'],
   ['p_adjusted', 'Adjusted p'],
   ['effect_size', 'Hedges g'],
   ['verdict', 'Verdict'],
-  ['runs_needed', 'Runs needed']
+  ['runs_needed', 'Runs needed'],
+  ['flag', 'Flag']
 ];
 
 /** `nbtrack.compare(runs, metric=...)`: warnings first, then per metric the groups and the verdicts. */

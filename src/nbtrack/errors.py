@@ -16,9 +16,17 @@ bad query), so code written against those keeps working.
     - :class:`RemoteError`, :class:`PushBusyError`: a push or pull that cannot go on
 - :class:`NbtrackWarning`: something was not recorded; the user's code was not affected
     - :class:`StoreCorruptionWarning`: damaged lines were skipped while reading a store
+
+:func:`warn` issues them: pointing at the user's line, and shown again when a cell runs again.
 """
 
 from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import warnings
+from types import FrameType
 
 
 class NbtrackError(Exception):
@@ -82,3 +90,49 @@ class RemoteError(NbtrackError):
 
 class PushBusyError(NbtrackError, RuntimeError):
     """Another push to the same server from the same store holds the lock."""
+
+
+def warn(message: str, category: type[Warning] = NbtrackWarning) -> None:
+    """Warn about something nbtrack could not do, pointing at the user's code that led to it.
+
+    The warning names the first caller outside nbtrack (and outside the IPython and contextlib frames around
+    it): the notebook cell's line, the ``%%track`` line, the script's line. The user's filters apply as they
+    are (``ignore``, ``error``, ``once``): nbtrack never changes them. Under Python's default filter it shows
+    every time, not once per line: a cell that runs again and still loses something says so again (an
+    IPython cell that runs again keeps its file name and line numbers).
+    """
+    frame = _user_frame(sys._getframe(1))
+    if frame is None:  # no Python caller at all (called from C): warn as warnings.warn would
+        warnings.warn(message, category, stacklevel=2)
+        return
+    module_globals = frame.f_globals
+    warnings.warn_explicit(
+        message,
+        category,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=module_globals.get("__name__") or "<unknown>",
+        registry=None,  # no per-location memory: "default" shows each time; "once" keeps its own
+        module_globals=module_globals,
+    )
+
+
+def _user_frame(frame: FrameType | None) -> FrameType | None:
+    """The first frame from ``frame`` outwards that is not nbtrack's, IPython's or contextlib's own."""
+    skipped = _machinery_dirs()
+    last = frame
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(skipped) and filename != contextlib.__file__:
+            return frame
+        last, frame = frame, frame.f_back
+    return last
+
+
+def _machinery_dirs() -> tuple[str, ...]:
+    dirs = [os.path.dirname(os.path.abspath(str(__file__))) + os.sep]
+    ipython = sys.modules.get("IPython")  # only when already imported: warning never imports it
+    ipython_file = getattr(ipython, "__file__", None)
+    if ipython_file:
+        dirs.append(os.path.dirname(os.path.abspath(ipython_file)) + os.sep)
+    return tuple(dirs)

@@ -14,8 +14,8 @@ import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 ID_LENGTH = 26
-_ID_RE = re.compile(rf"^[{_ALPHABET}]{{{ID_LENGTH}}}$")
-_PREFIX_RE = re.compile(rf"^[{_ALPHABET}]{{1,{ID_LENGTH}}}$")
+_ID_RE = re.compile(rf"[{_ALPHABET}]{{{ID_LENGTH}}}")
+_PREFIX_RE = re.compile(rf"[{_ALPHABET}]{{1,{ID_LENGTH}}}")
 
 _lock = threading.Lock()
 _last = (0, 0)
@@ -46,12 +46,12 @@ def new_run_id() -> str:
 
 
 def is_run_id(text: object) -> bool:
-    return isinstance(text, str) and bool(_ID_RE.match(text))
+    return isinstance(text, str) and bool(_ID_RE.fullmatch(text))
 
 
 def is_id_prefix(text: object) -> bool:
     """True for text that could start a run id; anything else never reaches a lookup or a path."""
-    return isinstance(text, str) and bool(_PREFIX_RE.match(text))
+    return isinstance(text, str) and bool(_PREFIX_RE.fullmatch(text))  # not match(): "$" allows a final "\n"
 
 
 def id_time(run_id: str) -> float:

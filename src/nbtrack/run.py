@@ -128,6 +128,9 @@ _ALWAYS = frozenset(
     | {"data_records", "error", "source", "schema"}
 )
 _DECODED = ("params", "metrics", "tags")  # the document holds their values.encode() form
+# Set in a document whose text fields went through values.escape_text (lone surrogates, say in a file name
+# read with os.listdir, or text starting with values.TAG): readers unescape them; other documents cost nothing.
+TEXT_ESCAPED = "text_escaped"
 
 
 @dataclass(init=False, repr=False)
@@ -209,7 +212,7 @@ class Run:
             if name in _ALWAYS or not (value is None or (name == "links" and not value)):
                 doc[_RENAMED.get(name, name)] = value
         doc.update(self.extra)  # unknown keys, and known ones this release could not read, as they were
-        return doc
+        return escape_text_fields(doc)
 
     @property
     def doc(self) -> dict[str, Any]:
@@ -266,7 +269,7 @@ class Run:
         if self.series_blob:
             for name, points in self.store.get_json(self.series_blob).items():
                 n = len(points["step"])
-                rows["name"].extend([name] * n)
+                rows["name"].extend([values.printable(values.unescape_text(name))] * n)
                 rows["step"].extend(points["step"])
                 rows["value"].extend(float(v) for v in points["value"])
                 rows["time"].extend(points["time"])
@@ -283,18 +286,42 @@ _FIELDS = dataclasses.fields(Run)
 _DOC_KEYS = {_RENAMED.get(f.name, f.name): f.name for f in _FIELDS if f.name not in ("extra", "store")}
 
 
+def escape_text_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document with its text made safe for strict UTF-8 JSON (see :data:`TEXT_ESCAPED`); params,
+    metrics and tags hold encoded values already (their names are escaped where they are encoded)."""
+    escaped = False
+    for key, value in doc.items():
+        if key not in _DECODED:
+            safe = values.escape_tree(value)
+            if safe is not value:
+                doc[key] = safe
+                escaped = True
+    if escaped:
+        doc[TEXT_ESCAPED] = True
+    return doc
+
+
+def unescaped(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A stored document with its text as it was logged: the same object unless it was escaped."""
+    if not doc.get(TEXT_ESCAPED):
+        return doc
+    return {key: value if key in _DECODED else values.unescape_tree(value) for key, value in doc.items()}
+
+
 def _fields_of(stored: Mapping[str, Any]) -> dict[str, Any]:
     """The constructor arguments for a stored document, after migrating it to the current schema."""
-    doc = migrate(stored)
+    doc = migrate(unescaped(stored))
     fields: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in doc.items():
         name = _DOC_KEYS.get(key)
+        if key == TEXT_ESCAPED:
+            continue
         if name is None:
             extra[key] = value
         elif name in _DECODED:
-            if isinstance(value, dict):
-                fields[name] = values.decode(value)
+            if isinstance(value, dict):  # name by name: a param named like values.TAG is a param
+                fields[name] = {values.unescape_text(k): values.decode(v) for k, v in value.items()}
             else:
                 extra[key] = value
         elif name == "status":
@@ -313,11 +340,11 @@ def _fields_of(stored: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _encode_values(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: values.encode(value)[0] for key, value in mapping.items()}
+    return {values.escape_text(key): values.encode(value)[0] for key, value in mapping.items()}
 
 
 def _encode_metrics(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        key: value if type(value) is float and math.isfinite(value) else values.encode(value)[0]
+        values.escape_text(key): value if type(value) is float and math.isfinite(value) else values.encode(value)[0]
         for key, value in mapping.items()
     }

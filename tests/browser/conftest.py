@@ -182,6 +182,9 @@ def on_dialog(dialog, errors: list[str]) -> None:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
+    if call.when == "teardown":  # the REPORT lines so far go with this test's last report (see tests/conftest.py)
+        item.user_properties.extend((REPORT_KEY, line) for line in REPORT)
+        REPORT.clear()
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
@@ -205,14 +208,8 @@ def page(browser, request, artifacts):
     assert not errors, f"errors in the page: {errors}"
 
 
-REPORT: list[str] = []  # printed at the end of the run: screenshots saved, timings
-
-
-def pytest_terminal_summary(terminalreporter):
-    if REPORT:
-        terminalreporter.section("nbtrack browser tests")
-        for line in REPORT:
-            terminalreporter.write_line(line)
+REPORT: list[str] = []  # printed at the end of the run (by tests/conftest.py): screenshots saved, timings
+REPORT_KEY = "nbtrack-report"  # tests/conftest.py prints the user_properties under this key
 
 
 def screenshot(page, artifacts: Path, name: str, readme: bool = False) -> Path:

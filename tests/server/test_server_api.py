@@ -284,3 +284,45 @@ async def test_every_nbtrack_handler_refuses_unauthenticated_requests(jp_servera
         # CORS preflight is answered for anyone (jupyter_server's APIHandler), with nothing in it
         preflight = await http_server_client.fetch(path, method="OPTIONS")
         assert preflight.body == b""
+
+
+async def test_downloads_have_their_content_type_and_the_dvc_zip_runs_unzipped(jp_fetch, jp_root_dir, tmp_path):
+    """Reproduction 4: downloads were application/json (octet-stream), and the DVC zip pointed into a deleted
+    temporary folder (``../../../nbtrack-export-xxxx/...``)."""
+    import io
+    import os
+    import subprocess
+    import zipfile
+
+    import yaml
+
+    history = ["import nbtrack\nscale = 2", "%%track --name exported\nlr = 0.1\nnbtrack.log_metric('acc', lr * scale)"]
+    run_id = magic_run(jp_root_dir / ".nbtrack", history)
+    types = {}
+    for fmt in ("script", "notebook", "dvc"):
+        response = await jp_fetch("nbtrack", "api", "runs", run_id, "export", params={"format": fmt})
+        types[fmt] = response.headers["Content-Type"]
+        if fmt == "dvc":
+            archive = zipfile.ZipFile(io.BytesIO(response.body))
+    assert types == {
+        "script": "text/x-python; charset=UTF-8",
+        "notebook": "application/x-ipynb+json",
+        "dvc": "application/zip",
+    }
+    assert all(".." not in name and not name.startswith("/") for name in archive.namelist())
+    archive.extractall(tmp_path)
+    (top,) = {name.split("/")[0] for name in archive.namelist()}
+    stage_file = tmp_path / top / "dvc.yaml"
+    assert "nbtrack-export-" not in stage_file.read_text()
+    (stage,) = yaml.safe_load(stage_file.read_text())["stages"].values()
+    workdir = (tmp_path / top / stage.get("wdir", ".")).resolve()
+    assert workdir == tmp_path.resolve() or tmp_path.resolve() in workdir.parents
+    script, *_ = stage["deps"]
+    assert (workdir / script).is_file()
+    params_file = next(iter(stage["params"][0]))
+    assert (workdir / params_file).is_file()
+    env = {**os.environ, "NBTRACK_DIR": str(tmp_path / "replay-store")}
+    done = subprocess.run(stage["cmd"], shell=True, cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    metrics_file = next(iter(stage["metrics"][0]))
+    assert json.loads((workdir / metrics_file).read_text())["acc"] == pytest.approx(0.2)

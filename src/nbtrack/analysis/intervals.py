@@ -188,6 +188,21 @@ def median_interval(x: Any, confidence: float = 0.95) -> tuple[float, float]:
 
 
 @functools.lru_cache(maxsize=512)
+def median_interval_coverage(n: int, confidence: float = 0.95) -> float:
+    """The true coverage of :func:`median_interval` for ``n`` runs of a continuous score: the nominal level
+    when it interpolates, else the exact coverage of the order statistics it returns, which falls short below
+    6 runs: [min, max] covers 1 - 2^(1-n), 75% at n = 3, 87.5% at n = 4, 93.75% at n = 5."""
+    from scipy import stats
+
+    if n < 2:
+        return math.nan
+    k, lam = _hs_weights(n, round(confidence, 12))
+    if lam is not None:
+        return confidence
+    return float(stats.binom.cdf(n - k, n, 0.5) - stats.binom.cdf(k - 1, n, 0.5))
+
+
+@functools.lru_cache(maxsize=512)
 def _hs_weights(n: int, confidence: float) -> tuple[int, float | None]:
     """(k, lambda) of the Hettmansperger-Sheather interval for n values; lambda None: no interpolation."""
     from scipy import stats

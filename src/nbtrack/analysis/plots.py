@@ -11,10 +11,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from nbtrack.analysis.grouping import format_value, slice_rows, sort_key
+from nbtrack.analysis.grouping import slice_rows
+from nbtrack.analysis.keys import format_value, sort_key
 from nbtrack.analysis.metrics import short_metric
 
-_VERDICT_COLORS = {"better": "#1a7f37", "worse": "#cf222e", "no difference": "#57606a", "needs more runs": "#bf8700"}
+_VERDICT_COLORS = {
+    "better": "#1a7f37",
+    "worse": "#cf222e",
+    "no difference": "#57606a",
+    "inconclusive": "#bf8700",
+    "needs more runs": "#bf8700",
+}
 _GROUP_COLORS = [
     "#0969da",
     "#cf222e",
@@ -271,25 +278,32 @@ def parallel(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
 
 
 def matrix(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
-    """P(row beats column) for every pair of groups: the probability that a run of the row's configuration
-    scores better than a run of the column's (ties count half)."""
+    """P(row better than column) for every pair of groups: the probability that a run of the row's
+    configuration beats a run of the column's in the metric's direction (ties half, failures worst), the
+    ``p_better`` of the pairs table, so the column of the reference reads as that table."""
     import numpy as np
 
-    from nbtrack.analysis.significance import prob_superiority
+    from nbtrack.analysis.significance import p_better
 
     panels = _panels(cmp, metric, dataset)
     fig, axes = _figure(len(panels), width=5.0, height=4.4)
     for ax, (m, ds) in zip(axes, panels, strict=True):
         runs = slice_rows(cmp.runs, m, ds)
-        labels = list(slice_rows(cmp.groups, m, ds)["group"])
-        vals = [runs.loc[runs["group"] == lab, "value"].to_numpy() for lab in labels]
+        groups = slice_rows(cmp.groups, m, ds)
+        labels = list(groups["group"])
+        hib = bool(cmp.directions[m])
+        failed = list(groups["n_failed"]) if "n_failed" in groups else [0] * len(labels)
+        worst = -math.inf if hib else math.inf
+        vals = [
+            np.concatenate([runs.loc[runs["group"] == lab, "value"].to_numpy(dtype=float), np.full(int(f), worst)])
+            for lab, f in zip(labels, failed, strict=True)
+        ]
         k = len(labels)
         p = np.full((k, k), 0.5)
         for i in range(k):
             for j in range(k):
                 if i != j:
-                    pg = prob_superiority(vals[i], vals[j])
-                    p[i, j] = pg if cmp.directions[m] else 1 - pg
+                    p[i, j] = p_better(vals[i], vals[j], hib)
         image = ax.imshow(p, cmap="RdBu", vmin=0, vmax=1)
         for i in range(k):
             for j in range(k):
@@ -304,8 +318,7 @@ def matrix(cmp: Any, metric: str | None = None, dataset: Any = None) -> Any:
                 )
         ax.set_xticks(range(k), labels, rotation=45, ha="right")
         ax.set_yticks(range(k), labels)
-        better = ">" if cmp.directions[m] else "<"
-        ax.set_title(f"P(row {better} column): {_title(cmp, m, ds)}", fontsize=10)
+        ax.set_title(f"P(row better than column): {_title(cmp, m, ds)}", fontsize=10)
         fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 
@@ -330,6 +343,30 @@ def cd(cmp: Any, metric: str | None = None) -> Any:
             f"(Friedman p = {info['p_value']:.3g}, CD = {info['cd']:.3g} at alpha {info['alpha']:.2g})",
             fontsize=10,
         )
+    return fig
+
+
+def profile(cmp: Any, metric: str | None = None) -> Any:
+    """Performance profiles across data sets (Agarwal et al. 2021): the fraction of each configuration's runs
+    whose score, min-max normalized per data set, exceeds tau, with its stratified bootstrap band."""
+    tasks = getattr(cmp, "tasks", None)
+    if tasks is None or tasks.profiles is None:
+        raise ValueError(
+            "performance profiles need runs on several data sets: tag runs with a dataset (or pass dataset=) "
+            "and compare again"
+        )
+    metrics = [short_metric(metric)] if metric else list(dict.fromkeys(tasks.profiles["metric"]))
+    fig, axes = _figure(len(metrics))
+    for ax, m in zip(axes, metrics, strict=True):
+        rows = tasks.profiles[tasks.profiles["metric"] == m]
+        for group, curve in rows.groupby("group", sort=False):
+            (line,) = ax.plot(curve["tau"], curve["fraction"], lw=1.5, label=str(group))
+            ax.fill_between(curve["tau"], curve["low"], curve["high"], color=line.get_color(), alpha=0.2, lw=0)
+        ax.set_xlabel("normalized score tau (1 = best run on the data set)")
+        ax.set_ylabel("fraction of runs > tau")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"{m}: performance profiles", fontsize=10)
+        ax.legend(fontsize=7)
     return fig
 
 

@@ -8,7 +8,9 @@ import math
 from typing import Any
 
 from nbtrack import format as fmt
+from nbtrack.analysis.best import summary_line
 from nbtrack.analysis.grouping import slice_rows
+from nbtrack.analysis.tasks import html_block, text_lines
 from nbtrack.analysis.verdicts import MIN_RUNS
 
 
@@ -22,21 +24,30 @@ def headline(cmp: Any) -> str:
     )
 
 
+def direction_text(cmp: Any, metric: str) -> str:
+    """``higher is better`` or ``lower is better``, marked as a guess with its override unless it was given."""
+    text = f"{'higher' if cmp.directions[metric] else 'lower'} is better"
+    given = any(n.startswith(f"{metric}: ") and "(given)" in n for n in cmp.notes)
+    return text if given else f"{text}, guessed from the name: pass higher_is_better= to override"
+
+
 def comparison_text(cmp: Any) -> str:
     """Plain-text rendering for terminals."""
-    lines = [headline(cmp)]
+    lines = [headline(cmp), f"  failure policy: {getattr(cmp, 'failure_policy', 'worst')}"]
     lines += [f"  {n}" for n in cmp.notes]
     for metric in cmp.metrics:
         for dataset in cmp.datasets(metric):
             g = slice_rows(cmp.groups, metric, dataset)
             p = slice_rows(cmp.pairs, metric, dataset)
-            title = f"{metric} ({'higher' if cmp.directions[metric] else 'lower'} is better)"
+            title = f"{metric} ({direction_text(cmp, metric)})"
             if dataset is not None:
                 title += f" on {cmp.dataset_name}={dataset}"
             lines += ["", title, _text_groups(g, cmp.confidence)]
             if len(p):
                 ref = p["reference"].iloc[0]
                 lines += ["", f"against {ref}:", _text_pairs(p, cmp.confidence)]
+            best_line = summary_line(getattr(cmp, "best", None), metric, dataset)
+            lines += [best_line] if best_line else []
     if cmp.friedman is not None:
         lines += ["", "across data sets (Friedman, Nemenyi):"]
         for row in cmp.friedman.itertuples(index=False):
@@ -50,6 +61,7 @@ def comparison_text(cmp: Any) -> str:
             lines.append(
                 "    average ranks: " + ", ".join(f"{r.group} {r.avg_rank:.2f}" for r in ranks.itertuples(index=False))
             )
+    lines += text_lines(getattr(cmp, "tasks", None), cmp.dataset_name)
     if cmp.warnings:
         lines += ["", "warnings:"] + [f"  - {w}" for w in cmp.warnings]
     return "\n".join(lines)
@@ -61,6 +73,7 @@ def comparison_html(cmp: Any) -> str:
     parts = [
         f'<div class="nbtrack-compare" style="font-size:12px">'
         f'<div style="font-weight:600;margin-bottom:4px">{esc(headline(cmp))}</div>'
+        f'<div style="color:#57606a">failure policy: {esc(getattr(cmp, "failure_policy", "worst"))}</div>'
     ]
     parts.append("".join(f'<div style="color:#57606a">{esc(n)}</div>' for n in cmp.notes))
     if cmp.warnings:
@@ -73,7 +86,7 @@ def comparison_html(cmp: Any) -> str:
         for dataset in cmp.datasets(metric):
             g = slice_rows(cmp.groups, metric, dataset)
             p = slice_rows(cmp.pairs, metric, dataset)
-            title = f"{metric} · {'higher' if cmp.directions[metric] else 'lower'} is better"
+            title = f"{metric} · {direction_text(cmp, metric)}"
             if dataset is not None:
                 title += f" · {cmp.dataset_name}={dataset}"
             parts.append(f'<h4 style="margin:8px 0 2px">{esc(title)}</h4>')
@@ -84,6 +97,8 @@ def comparison_html(cmp: Any) -> str:
                     f"<b>{esc(str(p['reference'].iloc[0]))}</b>:</div>"
                 )
                 parts.append(_html_pairs(p, cmp.confidence))
+            best_line = summary_line(getattr(cmp, "best", None), metric, dataset)
+            parts.append(f"<div>{esc(best_line)}</div>" if best_line else "")
     if cmp.friedman is not None:
         parts.append('<h4 style="margin:8px 0 2px">Across data sets (Friedman test, Nemenyi post-hoc)</h4>')
         for row in cmp.friedman.itertuples(index=False):
@@ -96,6 +111,7 @@ def comparison_html(cmp: Any) -> str:
                 f"χ² = {esc(_num(row.statistic))}, {esc(_p_is(row.p_value))}; critical difference "
                 f"{esc(_num(row.cd))}</div><table><tr><th>group</th><th>average rank</th></tr>{cells}</table>"
             )
+    parts.append(html_block(getattr(cmp, "tasks", None), cmp.dataset_name))
     parts.append("</div>")
     return "".join(parts)
 
@@ -140,6 +156,7 @@ def _text_groups(g: Any, confidence: float) -> str:
         {
             "group": [f"{lab} *" if ref else lab for lab, ref in zip(g["group"], g["is_reference"], strict=True)],
             "n": g["n"].astype(int),
+            "failed": g["n_failed"].astype(int) if "n_failed" in g else 0,
             "mean": g["mean"].map(_num),
             f"{pct} CI": [_ci(a, b) for a, b in zip(g["ci_low"], g["ci_high"], strict=True)],
             "std": g["std"].map(_num),
@@ -163,19 +180,23 @@ def _text_pairs(p: Any, confidence: float) -> str:
             "group": p["group"],
             "diff": p["diff"].map(_num),
             f"{pct} CI": [_ci(a, b) for a, b in zip(p["diff_ci_low"], p["diff_ci_high"], strict=True)],
-            "P(A>B)": p["p_greater"].map(lambda v: _num(v, 3)),
+            "P(better)": p["p_better"].map(lambda v: _num(v, 3)),
             f"P {pct} CI": [
                 f"[{_num(a, 3)}, {_num(b, 3)}]"
-                for a, b in zip(p["p_greater_ci_low"], p["p_greater_ci_high"], strict=True)
+                for a, b in zip(p["p_better_ci_low"], p["p_better_ci_high"], strict=True)
             ],
             "test": p["test"],
             "p": p["p_value"].map(_p),
             "p adj": p["p_adjusted"].map(_p),
             "g": p["effect_size"].map(lambda v: _num(v, 3)),
+            "±margin": p["margin"].map(_num),
             "verdict": p["verdict"],
             "runs needed": p["runs_needed"].map(_runs_needed),
         }
     )
+    flags = [f"  {gr}: {f}" for gr, f in zip(p["group"], p["flag"], strict=True) if f]
+    if flags:
+        return shown.to_string(index=False) + "\nflags:\n" + "\n".join(flags)
     return shown.to_string(index=False)
 
 
@@ -183,6 +204,7 @@ _VERDICT_STYLE = {
     "better": "background:#dafbe1;color:#1a7f37",
     "worse": "background:#ffebe9;color:#cf222e",
     "no difference": "background:#eaeef2;color:#57606a",
+    "inconclusive": "background:#fff8c5;color:#9a6700",
     "needs more runs": "background:#fff8c5;color:#9a6700",
 }
 
@@ -235,6 +257,7 @@ def _html_groups(g: Any, confidence: float) -> str:
     head = [
         "group",
         "n",
+        "failed",
         "mean",
         f"{confidence:.0%} CI of the mean",
         "",
@@ -256,6 +279,7 @@ def _html_groups(g: Any, confidence: float) -> str:
         small = ' style="color:#9a6700" title="fewer than 5 runs"' if r["n"] < MIN_RUNS else ""
         rows.append(
             f"<tr><td {_TDL}>{label}</td><td {_TD}><span{small}>{int(r['n'])}</span></td>"
+            f"<td {_TD}>{int(r.get('n_failed', 0))}</td>"
             f"<td {_TD}>{esc(_num(r['mean']))}</td><td {_TD}>{esc(_ci(r['ci_low'], r['ci_high']))}</td>"
             f"<td>{_bar(r['ci_low'], r['ci_high'], r['mean'], lo_axis, hi_axis)}</td>"
             f"<td {_TD}>{esc(_num(r['std']))}</td><td {_TD}>{esc(_num(r['median']))}</td>"
@@ -275,14 +299,16 @@ def _html_pairs(p: Any, confidence: float) -> str:
         "diff",
         f"{confidence:.0%} CI",
         "",
-        "P(A>B)",
+        "P(better)",
         f"{confidence:.0%} CI",
         "test",
         "p",
         "p adjusted",
         "Hedges g",
+        "±margin",
         "verdict",
         "runs needed",
+        "flag",
     ]
     rows = []
     for r in p.to_dict(orient="records"):
@@ -292,15 +318,13 @@ def _html_pairs(p: Any, confidence: float) -> str:
             f"<tr><td {_TDL}>{esc(str(r['group']))}</td><td {_TD}>{esc(_num(r['diff']))}</td>"
             f"<td {_TD}>{esc(_ci(r['diff_ci_low'], r['diff_ci_high']))}</td>"
             f"<td>{_bar(r['diff_ci_low'], r['diff_ci_high'], r['diff'], lo_axis, hi_axis, True, color)}</td>"
-            f"<td {_TD}>{esc(_num(r['p_greater'], 3))}</td>"
-            f"<td {_TD}>{esc('[' + _num(r['p_greater_ci_low'], 3) + ', ' + _num(r['p_greater_ci_high'], 3) + ']')}"
+            f"<td {_TD}>{esc(_num(r['p_better'], 3))}</td>"
+            f"<td {_TD}>{esc('[' + _num(r['p_better_ci_low'], 3) + ', ' + _num(r['p_better_ci_high'], 3) + ']')}"
             f"</td><td {_TDL}>{esc(str(r['test']))}</td><td {_TD}>{esc(_p(r['p_value']))}</td>"
             f"<td {_TD}>{esc(_p(r['p_adjusted']))}</td><td {_TD}>{esc(_num(r['effect_size'], 3))}</td>"
+            f"<td {_TD}>{esc(_num(r['margin']))}</td>"
             f'<td style="padding:1px 6px;font-weight:600;{style}">{esc(str(r["verdict"]))}</td>'
-            f"<td {_TD}>{esc(_runs_needed(r['runs_needed']))}</td></tr>"
+            f"<td {_TD}>{esc(_runs_needed(r['runs_needed']))}</td><td {_TDL}>{esc(str(r['flag'] or ''))}</td></tr>"
         )
     header = "".join(f"<th {_TDL}>{esc(h)}</th>" for h in head)
     return f"<table {_TABLE}><tr>{header}</tr>{''.join(rows)}</table>"
-
-
-# loading runs ---------------------------------------------------------------------------------------------------

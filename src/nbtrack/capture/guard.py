@@ -6,6 +6,10 @@ cannot be written becomes one ``NbtrackWarning`` sentence, and the run keeps wha
 
 from __future__ import annotations
 
+import errno
+import math
+import operator
+import os
 import traceback
 import warnings
 from typing import Any
@@ -16,6 +20,8 @@ from nbtrack.redact import Redactor
 from nbtrack.run import Status
 
 MAX_NAME_LENGTH = 250
+MAX_METRICS = 1_000  # distinct metric names one run keeps; NBTRACK_MAX_METRICS overrides it
+STEP_RANGE = range(-(2**63), 2**63)  # steps are int64, as the series and its readers (pandas, MLflow) hold them
 
 
 def warn(message: str) -> None:
@@ -52,6 +58,85 @@ def items_of(mapping: Any, call: str) -> list[tuple[Any, Any]]:
     except Exception as exc:
         warn(f"{call}() takes a dict; got {type(mapping).__name__} ({exc}): nothing recorded")
         return []
+
+
+def max_metric_names() -> int:
+    """How many distinct metric names a run keeps: ``NBTRACK_MAX_METRICS``, else :data:`MAX_METRICS`."""
+    try:
+        return max(1, int(os.environ.get("NBTRACK_MAX_METRICS", MAX_METRICS)))
+    except ValueError:
+        return MAX_METRICS
+
+
+def clean_step(step: Any, key: str) -> int | None:
+    """A metric's step as an int64; None (with a warning: the value takes the next step) when it is not one.
+
+    Whole floats (``2.0``, numpy floats) are kept; ``2.5`` is refused rather than truncated."""
+    number: Any = step
+    if type(step) is not int:
+        try:
+            number = operator.index(step)  # bools, numpy ints
+        except TypeError:
+            try:
+                as_float = float(step)
+            except (TypeError, ValueError, OverflowError):
+                as_float = math.nan
+            if not (math.isfinite(as_float) and as_float.is_integer()):
+                shown = values.safe_repr(step, 40)
+                warn(f"metric {key!r}: step {shown} is not a whole number; logged at the next step instead")
+                return None
+            number = int(as_float)
+    if number not in STEP_RANGE:
+        shown = values.safe_repr(number, 40)
+        warn(f"metric {key!r}: step {shown} is outside the 64-bit range of steps; logged at the next step instead")
+        return None
+    return int(number)
+
+
+class SaveProblems:
+    """What of one run could not be written to its store; :meth:`report` says it in one warning at the end.
+
+    Parts that failed are retried when the run finishes, so a store that became writable again loses nothing
+    and says nothing."""
+
+    def __init__(self) -> None:
+        self.failed: dict[str, BaseException] = {}  # part ("the run record", ...) -> its last error
+
+    def fail(self, part: str, error: BaseException) -> None:
+        self.failed[part] = error
+
+    def ok(self, part: str) -> None:
+        self.failed.pop(part, None)
+
+    def __bool__(self) -> bool:
+        return bool(self.failed)
+
+    def message(self, run_id: str, root: Any, *, record_saved: bool, start_saved: bool, code: str) -> str | None:
+        """The sentence for what was and was not saved, or None when everything was."""
+        if not self.failed:
+            return None
+        error = self.failed.get("the run record") or next(iter(self.failed.values()))
+        cause = f"{type(error).__name__}: {error}"
+        space = isinstance(error, OSError) and error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+        advice = (
+            "free some disk space (or quota), or set NBTRACK_DIR to another folder"
+            if space
+            else ("set NBTRACK_DIR to a writable folder")
+        )
+        parts = ", ".join(self.failed)
+        if record_saved:
+            return (
+                f"run {run_id} was saved to {root}, but {parts} could not be saved ({cause}). "
+                f"Your {code} ran normally; {advice}."
+            )
+        kept = (
+            "the store holds only its start record (status running)" if start_saved else "nothing of it is in the store"
+        )
+        return (
+            f"run {run_id} could not be saved to {root} ({cause}): {kept}. Not saved: {parts}. Its params, metrics "
+            f"and tags were kept in memory while it ran and saving was retried when it ended; they are dropped now. "
+            f"Your {code} ran normally; {advice}."
+        )
 
 
 def error_record(error: BaseException, redactor: Redactor | None = None) -> dict[str, Any]:

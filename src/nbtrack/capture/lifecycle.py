@@ -14,35 +14,66 @@ user's code: it becomes one clear warning and the run keeps what it can.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from nbtrack import ids, redact, values
-from nbtrack.capture.guard import MAX_NAME_LENGTH, clean_key, encode_now, error_record, items_of, status_for, warn
+from nbtrack.capture.active import active_run as innermost_run
+from nbtrack.capture.active import (
+    log_data,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    pop_active,
+    push_active,
+    require_run,
+    set_tags,
+)
+from nbtrack.capture.guard import (
+    MAX_NAME_LENGTH,
+    STEP_RANGE,
+    SaveProblems,
+    clean_key,
+    clean_step,
+    encode_now,
+    error_record,
+    items_of,
+    max_metric_names,
+    status_for,
+    warn,
+)
 from nbtrack.capture.notebook import default_experiment, notebook_experiment, store_history
 from nbtrack.errors import NbtrackWarning, NoActiveRunError
 from nbtrack.run import Run, Status, owner_record
 from nbtrack.store.local import Store, get_store
 
-__all__ = [
+__all__ = [  # the log_* functions and the active-run stack live in capture/active.py
     "ActiveRun",
     "NbtrackWarning",
+    "NoActiveRunError",
     "active_run",
     "clean_key",
     "default_experiment",
     "error_record",
+    "log_data",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
     "notebook_experiment",
     "pop_active",
     "push_active",
     "require_run",
+    "set_tags",
     "status_for",
     "track",
     "warn",
@@ -50,41 +81,10 @@ __all__ = [
 
 MAX_CODE_CHARS = 1_000_000
 
-_local = threading.local()
-
-
-def _stack() -> list[ActiveRun]:
-    stack = getattr(_local, "stack", None)
-    if stack is None:
-        stack = _local.stack = []
-    return stack
-
 
 def active_run() -> ActiveRun | None:
     """The innermost run being recorded in this thread, or None."""
-    stack = _stack()
-    return stack[-1] if stack else None
-
-
-def push_active(run: ActiveRun) -> None:
-    """Make ``run`` the one ``nbtrack.log_*`` calls of this thread attach to, until :func:`pop_active`."""
-    _stack().append(run)
-
-
-def pop_active(run: ActiveRun) -> None:
-    """Stop ``run`` being an active run of this thread (wherever it is in the stack; no-op if it is not)."""
-    stack = _stack()
-    if run in stack:
-        stack.remove(run)
-
-
-def require_run(call: str) -> ActiveRun:
-    """The active run, or a :class:`NoActiveRunError` naming the ``nbtrack.<call>()`` that needs one."""
-    run = active_run()
-    if run is None:
-        raise NoActiveRunError(
-            f"nbtrack.{call}() needs an active run: call it inside a %%track cell or a `with nbtrack.track():` block"
-        )
+    run: ActiveRun | None = innermost_run()
     return run
 
 
@@ -115,7 +115,15 @@ class ActiveRun:
         self.profiles: dict[str, dict[str, Any]] = {}  # the data records with their profiles inline
         self.series: dict[str, dict[str, list[Any]]] = {}
         self._lock = threading.Lock()
-        self._stored = False
+        self._stored = False  # the latest record written is in the store
+        self._start_stored = False
+        self.problems = SaveProblems()  # what could not be written to the store; reported once, at the end
+        self._pending_history: list[str] | None = None  # blobs to retry when the run finishes
+        self._pending_code: bytes | None = None
+        self._pending_profiles: dict[str, dict[str, Any]] = {}
+        self._written: Any = None
+        self.max_metrics = max_metric_names()
+        self._metrics_refused = 0
         self._git: Any = None  # the git probe started by start(environment=True)
         self._environment = False
         self.doc: dict[str, Any] | None = None  # the last record written
@@ -184,9 +192,8 @@ class ActiveRun:
         key = clean_key(name, "param")
         if key is not None:
             encoded = encode_now(value, f"param {key!r}")  # warn at the call that passed the value
-            value = redact.for_store(self.store.root).param(key, values.decode(encoded))  # secrets: a hash
-            with self._lock:
-                self.record.params[key] = value
+            with self._lock:  # a secret-looking name keeps a keyed hash of the value (nbtrack.redact)
+                self.record.params[key] = redact.for_store(self.store.root).param(key, values.decode(encoded))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         for name, value in items_of(params, "log_params"):
@@ -200,20 +207,24 @@ class ActiveRun:
             if cleaned is None:
                 return
             key = cleaned
-        if type(value) is float or type(value) is int:
-            number = float(value)
+        if type(value) is float:
+            number = value
         else:
             try:
                 number = values.to_float(value)
             except (TypeError, ValueError, OverflowError) as exc:
                 warn(f"metric {key!r} not recorded: {exc}")
                 return
-        if step is not None and type(step) is not int:
-            try:
-                step = int(step)
-            except (TypeError, ValueError, OverflowError):
-                warn(f"metric {key!r}: step {values.safe_repr(step, 40)} is not an integer; logged without step")
-                step = None
+        if step is not None and (type(step) is not int or step not in STEP_RANGE):
+            step = clean_step(step, key)
+        if key not in self.record.metrics and len(self.record.metrics) >= self.max_metrics:
+            self._metrics_refused += 1
+            if self._metrics_refused == 1:
+                warn(
+                    f"run {self.id} has {self.max_metrics:,} metric names, the most a run keeps "
+                    f"(NBTRACK_MAX_METRICS): {key!r} and further new names are not recorded"
+                )
+            return
         with self._lock:
             points = self.series.setdefault(key, {"step": [], "value": [], "time": []})
             if step is None:
@@ -231,9 +242,8 @@ class ActiveRun:
         name = clean_key(key, "tag")
         if name is not None:
             encoded = encode_now(value, f"tag {name!r}")
-            value = redact.for_store(self.store.root).param(name, values.decode(encoded))
             with self._lock:
-                self.record.tags[name] = value
+                self.record.tags[name] = redact.for_store(self.store.root).param(name, values.decode(encoded))
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         for key, value in items_of(tags, "set_tags"):
@@ -262,6 +272,10 @@ class ActiveRun:
         """Record an input fingerprinted elsewhere (``Fingerprint.to_dict()``); its profile goes to a blob."""
         try:
             stored = store_profile(self.store, record)
+        except OSError as exc:  # the store cannot be written: retried when the run finishes
+            self.problems.fail(f"the profile of data {name!r}", exc)
+            self._pending_profiles[name] = record
+            stored = {k: v for k, v in record.items() if k != "profile"}
         except Exception as exc:
             warn(f"profile of data {name!r} not stored: {exc}")
             stored = {k: v for k, v in record.items() if k != "profile"}
@@ -290,8 +304,9 @@ class ActiveRun:
         record.cell_key = cell_key
         record.parent = parent
         if history is not None:
-            record.history_blob = store_history(self.store, history)
             record.history_len = len(history)
+            self._pending_history = history
+            self._store_blobs()
 
     def attach_script(self, path: str | None, location: str | None = None) -> None:
         """The run's code is the script at ``path``, stored once as a blob however many runs it opens."""
@@ -299,12 +314,38 @@ class ActiveRun:
         if not path or path.startswith("<") or not os.path.isfile(path):
             return
         try:
-            text = Path(path).read_text(encoding="utf-8", errors="replace")
+            text = Path(path).read_text(encoding="utf-8", errors="replace")[:MAX_CODE_CHARS]
         except OSError:
             return
-        with contextlib.suppress(OSError):
-            text = redact.for_store(self.store.root).code(text[:MAX_CODE_CHARS])
-            self.record.code_blob = self.store.put_blob(text.encode("utf-8", "surrogatepass"))
+        self._pending_code = redact.for_store(self.store.root).code(text).encode("utf-8", "surrogatepass")
+        self._store_blobs()
+
+    # blobs the store could not take when they came: retried when the run finishes -----------------
+
+    def _store_blobs(self) -> None:
+        history, code = self._pending_history, self._pending_code
+        if history is not None and self._wrote("the notebook history", lambda: store_history(self.store, history)):
+            self.record.history_blob, self._pending_history = self._written, None
+        if code is not None and self._wrote("the script's code", lambda: self.store.put_blob(code)):
+            self.record.code_blob, self._pending_code = self._written, None
+        for name, data in list(self._pending_profiles.items()):
+            if self._wrote(f"the profile of data {name!r}", partial(store_profile, self.store, data)):
+                del self._pending_profiles[name]
+                with self._lock:
+                    self.record.data_records[name] = self._written
+
+    def _wrote(self, part: str, write: Callable[[], Any]) -> bool:  # the result in _written; failures remembered
+        try:
+            self._written = write()
+        except OSError as exc:
+            self.problems.fail(part, exc)
+            return False
+        self.problems.ok(part)
+        return True
+
+    def note_unsaved(self, part: str, error: BaseException) -> None:
+        """``part`` (e.g. "the notebook snapshot") could not be written: said in the run's one final warning."""
+        self.problems.fail(part, error)
 
     # lifecycle -----------------------------------------------------------------------------------
 
@@ -336,6 +377,8 @@ class ActiveRun:
                 from nbtrack.capture.environment import capture
 
                 record.env_record = capture(self.store, self._git)
+            except OSError as exc:  # its package list is a blob: the store cannot be written
+                self.problems.fail("the environment", exc)
             except Exception as exc:
                 warn(f"environment of run {self.id} not recorded: {exc}")
         record.end_time = time.time()
@@ -352,25 +395,50 @@ class ActiveRun:
             return self.record.to_doc()
 
     def _save(self, final: bool) -> None:
+        """Write the record. A store that cannot be written never breaks the user's code: the run stays in
+        memory (``log_*`` keep working), the final save retries every part that failed, and one warning at
+        the end says what was and was not saved."""
+        if final:
+            self._store_blobs()
+            if self.series:
+                try:
+                    with self._lock:
+                        series = {values.escape_text(k): v for k, v in self.series.items()}
+                    self.record.series_blob = self.store.put_json(series)
+                except Exception as exc:
+                    self.problems.fail("the metric series", exc)
+                else:
+                    self.problems.ok("the metric series")
         try:
-            if final and self.series:
-                self.record.series_blob = self.store.put_json(self.series)
             doc = self.to_doc()
             self.doc = doc
             # The `running` record is a breadcrumb the final record supersedes: no need to wait for the disk.
             self.store.put_run(doc, durable=final)
-            self._stored = True
         except Exception as exc:  # never let the tracker break the user's code
-            what = "final record" if final else "start record"
-            warn(f"the {what} of run {self.id} could not be saved to {self.store.root}: {exc}")
+            self._stored = False
+            self.problems.fail("the run record", exc)
         else:
+            self._stored = True
+            self._start_stored = self._start_stored or not final
+            self.problems.ok("the run record")
             if os.environ.get("NBTRACK_TRACKING_URI"):  # direct logging to a server (remote/); never raises
                 from nbtrack.remote.live import live_log
 
                 live_log(self.store, doc, final)
+        if final:
+            message = self.problems.message(
+                self.id,
+                self.store.root,
+                record_saved=self._stored,
+                start_saved=self._start_stored,
+                code="cell" if self.source == "magic" else "code",
+            )
+            if message:
+                warn(message)
 
     @property
     def saved(self) -> bool:
+        """The latest record is in the store (the final one, once the run finished)."""
         return self._stored
 
     def as_run(self) -> Run:
@@ -429,32 +497,3 @@ def track(
         raise
     finally:
         run.finish(error=error)
-
-
-# module-level API -------------------------------------------------------------------------------
-
-
-def log_metric(name: str, value: Any, step: int | None = None) -> None:
-    """Log a metric value to the active run; the last value logged is the run's final value."""
-    require_run("log_metric").log_metric(name, value, step)
-
-
-def log_metrics(metrics: Mapping[str, Any], step: int | None = None) -> None:
-    require_run("log_metrics").log_metrics(metrics, step)
-
-
-def log_param(name: str, value: Any) -> None:
-    require_run("log_param").log_param(name, value)
-
-
-def log_params(params: Mapping[str, Any]) -> None:
-    require_run("log_params").log_params(params)
-
-
-def log_data(name: str, obj: Any) -> Mapping[str, Any] | None:
-    """Fingerprint and profile an input (DataFrame, Series, array, or a file/directory path) of the active run."""
-    return require_run("log_data").log_data(name, obj)
-
-
-def set_tags(tags: Mapping[str, Any]) -> None:
-    require_run("set_tags").set_tags(tags)

@@ -28,11 +28,12 @@ from nbtrack.capture.notebook import notebook_path, snapshot, snapshot_mode
 from nbtrack.capture.summary import RunSummary
 from nbtrack.data.drift import data_change
 from nbtrack.data.fingerprint import is_data
+from nbtrack.errors import NbtrackError
 from nbtrack.run import inflate_data
 from nbtrack.store.local import get_store
 
 
-class TrackedCellError(Exception):
+class TrackedCellError(NbtrackError):
     """The tracked cell raised; its traceback was already shown. ``original`` is the exception."""
 
     original: BaseException | None = None
@@ -176,8 +177,8 @@ class TrackMagics(Magics):
         run = None
         try:
             run, context = self._start(args, line, cell)
-        except Exception as exc:
-            warn(f"this cell runs untracked because the run could not be started: {exc}")
+        except Exception as exc:  # the cell still runs as a run, with what could be recorded
+            run, context = self._bare_start(args, cell, exc)
         result = self._run_body(line, cell)
         error = result.error_before_exec or result.error_in_exec
         if run is not None:
@@ -286,12 +287,32 @@ class TrackMagics(Magics):
         run.start(environment=True)
         return run, context
 
+    def _bare_start(self, args: Any, cell: str, error: Exception) -> tuple[ActiveRun | None, dict[str, Any]]:
+        """A run with only the cell's code, when opening the full one failed: ``nbtrack.log_*`` calls in the
+        cell still have a run to log to."""
+        context: dict[str, Any] = {"pending_params": [], "pending_data": [], "last_cell_end": self.last_cell_end}
+        context["raw_cell"] = cell
+        try:
+            run = ActiveRun(get_store(), name=args.name, experiment=args.experiment or None, source="magic")
+            run.attach_cell(cell)
+            run.start()
+        except Exception as exc:
+            warn(f"this cell runs untracked because the run could not be started: {exc}")
+            return None, context
+        warn(f"run {run.id} records only the cell's code and what it logs: {type(error).__name__}: {error}")
+        return run, context
+
     def _previous_run(self, run: ActiveRun, cell_key: str) -> str | None:
         previous = self.last_run_of.get(cell_key)
         if previous is None:
             latest = None
-            for doc in run.store.run_docs().values():
-                if doc.get("cell_key") == cell_key and (latest is None or doc["id"] > latest):
+            stored_key = values.escape_text(cell_key)  # as Run.to_doc stores it
+            try:
+                docs = run.store.run_docs()
+            except Exception:  # an unreadable store: the run has no parent, and its own save will say why
+                docs = {}
+            for doc in docs.values():
+                if doc.get("cell_key") == stored_key and (latest is None or doc["id"] > latest):
                     latest = doc["id"]
             previous = latest
         self.last_run_of[cell_key] = run.id
@@ -318,13 +339,18 @@ class TrackMagics(Magics):
         if path is not None and how is not None and snapshot_mode() != "off":
             try:
                 run.record.snapshot_info = snapshot(run.store, path, how, context["last_cell_end"], context["raw_cell"])
+            except OSError as exc:  # the store cannot be written: said in the run's one warning
+                run.note_unsaved("the notebook snapshot", exc)
             except Exception as exc:
                 warn(f"notebook snapshot of run {run.id} not recorded: {exc}")
         previous_data = None
         parent = run.record.parent
         if parent:
-            previous = run.store.run_docs().get(parent)
-            previous_data = inflate_data(run.store, previous.get("data") or {}) if previous else None
+            try:
+                previous = run.store.run_docs().get(parent)
+                previous_data = inflate_data(run.store, previous.get("data") or {}) if previous else None
+            except Exception:  # an unreadable store: no data change to show
+                previous_data = None
         data = data_change({**run.data, **run.profiles}, previous_data)  # profiles inline, for the notes
         run.record.data_change = data.summary()
         run.record.data_notes = data.notes

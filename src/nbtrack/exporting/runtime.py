@@ -21,11 +21,10 @@ import json
 import math
 import os
 import sys
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from nbtrack.errors import DataChangedError
+from nbtrack.errors import DataChangedError, warn
 from nbtrack.values import literal_or_text
 
 DATA_CHANGED_EXIT = 3
@@ -210,7 +209,7 @@ def parameters(
 
 def _stop(message: str) -> None:
     if _options["allow_data_change"]:
-        warnings.warn(f"nbtrack: {message} (going on: --allow-data-change)", stacklevel=3)
+        warn(f"nbtrack: {message} (going on: --allow-data-change)")
         return
     hint = (
         "rerun with --allow-data-change to go on anyway"
@@ -228,10 +227,7 @@ def _fingerprint(obj: Any, algorithm: str | None) -> dict[str, Any] | None:
     from nbtrack.data.fingerprint import ALGORITHM, fingerprint
 
     if algorithm and algorithm != ALGORITHM:
-        warnings.warn(
-            f"nbtrack: the run's fingerprints use {algorithm}, this nbtrack computes {ALGORITHM}: input not checked",
-            stacklevel=3,
-        )
+        warn(f"nbtrack: the run's fingerprints use {algorithm}, this nbtrack computes {ALGORITHM}: input not checked")
         return None
     return fingerprint(obj, profile=True).to_dict()
 
@@ -284,7 +280,7 @@ def check_data(
     if strict:
         _stop(message)
     else:
-        warnings.warn(f"nbtrack: {message}; the metrics may differ", stacklevel=2)
+        warn(f"nbtrack: {message}; the metrics may differ")
     return record
 
 
@@ -401,7 +397,7 @@ def finish_run(namespace: Mapping[str, Any], *, metrics: list[str] | tuple[str, 
         if key in namespace:
             run.log_metric(key, namespace[key])
         else:
-            warnings.warn(f"nbtrack: --metric {key}: the cell did not define a variable of that name", stacklevel=2)
+            warn(f"nbtrack: --metric {key}: the cell did not define a variable of that name")
     for key in _state.get("param_names", []):
         if key in namespace and key not in run.params:
             run.log_param(key, namespace[key])

@@ -42,7 +42,10 @@ class Context:
 # walking ------------------------------------------------------------------------------------------
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_TRY = (ast.Try, ast.TryStar) if sys.version_info >= (3, 11) else (ast.Try,)  # try/except*
+if sys.version_info >= (3, 11):  # try/except* (mypy narrows a version check only in an if statement)
+    _TRY: tuple[type[ast.stmt], ...] = (ast.Try, ast.TryStar)
+else:
+    _TRY = (ast.Try,)
 
 
 def _immediate(node: ast.AST) -> Iterator[ast.AST]:

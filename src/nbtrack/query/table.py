@@ -9,11 +9,14 @@ hashes), each group sorted by name. A run recorded without an experiment belongs
 
 from __future__ import annotations
 
+import json
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
 from nbtrack import values
-from nbtrack.run import effective_status
+from nbtrack.errors import NbtrackWarning
+from nbtrack.run import effective_status, unescaped
 from nbtrack.store.local import Store
 
 DEFAULT_EXPERIMENT = "default"
@@ -28,7 +31,12 @@ def experiment_of(doc: dict[str, Any]) -> str:
 
 
 def flatten(doc: dict[str, Any]) -> dict[str, Any]:
-    """One run record as one row of the table (status as shown: a dead kernel's run is ``abandoned``)."""
+    """One run record as one row of the table (status as shown: a dead kernel's run is ``abandoned``).
+
+    Never raises because of one stored value: a value that cannot be read back is shown as its JSON text,
+    with a warning naming the run and the column.
+    """
+    doc = dict(unescaped(doc))
     row = {
         "run_id": doc["id"],
         "experiment": experiment_of(doc),
@@ -39,11 +47,28 @@ def flatten(doc: dict[str, Any]) -> dict[str, Any]:
         "duration": doc.get("duration"),
     }
     for group in ("params", "metrics", "tags"):
-        for key, value in (doc.get(group) or {}).items():
-            row[f"{group}.{key}"] = values.decode(value) if isinstance(value, (dict, list)) else value
+        stored = doc.get(group)
+        for key, value in (stored if isinstance(stored, dict) else {}).items():
+            column = f"{group}.{values.unescape_text(key)}"
+            row[column] = _cell(value, doc["id"], column) if isinstance(value, (dict, list)) else value
     for key, record in (doc.get("data") or {}).items():
         row[f"data.{key}"] = record.get("hash") if isinstance(record, dict) else None
+    if any(not k.isascii() or (isinstance(v, str) and not v.isascii()) for k, v in row.items()):
+        # text with lone surrogates (file names from os.listdir): frames hold UTF-8 only
+        row = {values.printable(k): values.printable(v) if isinstance(v, str) else v for k, v in row.items()}
     return row
+
+
+def _cell(value: Any, run_id: str, column: str) -> Any:
+    problems: list[str] = []
+    try:
+        decoded = values.decode(value, problems)
+    except Exception as exc:  # decode is written never to raise; the table must not depend on that
+        problems.append(f"{type(exc).__name__}: {exc}"[:200])
+        decoded = values.StoredRepr(json.dumps(value, ensure_ascii=False, default=str)[:1000], values.UNREADABLE)
+    if problems:
+        warnings.warn(f"nbtrack: run {run_id}, {column}: {problems[0]}; shown as text", NbtrackWarning, stacklevel=2)
+    return decoded
 
 
 def group_of(column: str) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbtrack.errors import RemoteError
+from nbtrack.errors import NbtrackError, RemoteError
 from nbtrack.remote.batches import plan_batches
 from nbtrack.remote.client import DEFAULT_WORKERS, Server, http_limits, is_connection_error, short_error
 from nbtrack.remote.mapping import (
@@ -239,7 +239,7 @@ def _payload_summary(payload: Payload) -> str:
     )
 
 
-class _Abort(Exception):
+class _Abort(NbtrackError):
     """Raised in workers once the push is being stopped."""
 
 

@@ -3,11 +3,10 @@ return, and the warnings they give on the way."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
+from nbtrack import errors
 from nbtrack import format as fmt
-from nbtrack.errors import NbtrackWarning
 
 
 @dataclass
@@ -81,4 +80,4 @@ def human_bytes(nbytes: float) -> str:
 
 
 def warn(message: str) -> None:
-    warnings.warn(f"nbtrack: {message}", NbtrackWarning, stacklevel=2)
+    errors.warn(f"nbtrack: {message}")

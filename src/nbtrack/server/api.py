@@ -13,24 +13,31 @@ import base64
 import io
 import os
 import tempfile
+import threading
 import zipfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from nbtrack import ids
+from nbtrack.errors import NbtrackError
 from nbtrack.query.table import RunsTable
 from nbtrack.run import Run, effective_status
-from nbtrack.store.local import AmbiguousRunIdError, RunNotFoundError, Store, get_store
+from nbtrack.server import paths
+from nbtrack.server.paths import ConfinedStore, PathRefused, scrub
+from nbtrack.store.local import AmbiguousRunIdError, RunNotFoundError, Store
 
 API_VERSION = 1
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 PLOT_KINDS = ("box", "diff", "parallel", "matrix", "curves", "cd")
 MAX_COMPARE = 500
+CACHED_STORES = 32  # stores (with their runs tables) kept between requests, least recently used dropped first
+CONTENT_TYPES = {".py": "text/x-python; charset=UTF-8", ".ipynb": "application/x-ipynb+json", ".zip": "application/zip"}
 
 
-class ApiError(Exception):
+class ApiError(NbtrackError):
     """An error the client should see: HTTP ``status``, short ``code``, and ``message``."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
@@ -50,30 +57,60 @@ def version() -> dict[str, Any]:
 
 
 def store_path(root: str | os.PathLike[str], folder: str | None) -> Path:
-    """The store a kernel started for a notebook in ``folder`` writes to.
-
-    ``NBTRACK_DIR`` when the server has it (kernels inherit the server's environment), else ``.nbtrack``
-    in the notebook's folder (a kernel's working directory). ``folder`` is relative to the server's root
-    and must stay inside it.
-    """
-    env = os.environ.get("NBTRACK_DIR")
-    if env:
-        return Path(env).expanduser().absolute()
-    base = Path(root).expanduser().resolve()
-    text = (folder or "").strip().rstrip("/")
-    if not text:
-        return base / ".nbtrack"
-    parts = text.replace("\\", "/").split("/")
-    if any(p in ("", ".", "..") for p in parts) or "\x00" in text or Path(text).is_absolute():
-        raise ApiError(400, "invalid_path", "dir must be a folder relative to the server root, without '..'")
-    target = (base / text).resolve()
-    if target != base and base not in target.parents:
-        raise ApiError(400, "invalid_path", "dir must stay inside the server root")
-    return target / ".nbtrack"
+    """The store a kernel started for a notebook in ``folder`` writes to, resolved and confined to the server
+    root (see :func:`nbtrack.server.paths.store_path`)."""
+    try:
+        return paths.store_path(root, folder)
+    except PathRefused as exc:
+        raise ApiError(400, "invalid_path", exc.message) from None
 
 
-def open_store(root: str | os.PathLike[str], folder: str | None) -> Store:
-    return get_store(store_path(root, folder))
+def boundary(root: str | os.PathLike[str]) -> Path | None:
+    """What every file a request reads must resolve inside: the server root (nothing when ``NBTRACK_DIR`` is set)."""
+    return None if os.environ.get("NBTRACK_DIR") else Path(root).expanduser().resolve()
+
+
+class StoreCache:
+    """The stores the server read last, each with its runs table and a lock serializing work on that table.
+
+    Bounded (least recently used dropped first), so 20,000 distinct ``dir`` values cost ``size`` stores."""
+
+    def __init__(self, size: int = CACHED_STORES) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Path, Path | None], ConfinedStore] = OrderedDict()
+        self._tables: dict[int, tuple[RunsTable, threading.Lock]] = {}
+        self._guard = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def store(self, path: Path, limit: Path | None) -> ConfinedStore:
+        key = (path, limit)
+        with self._guard:
+            store = self._entries.get(key)
+            if store is None:
+                store = self._entries[key] = ConfinedStore(path, limit)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                _, dropped = self._entries.popitem(last=False)
+                self._tables.pop(id(dropped), None)
+            return store
+
+    def table(self, store: Store) -> tuple[RunsTable, threading.Lock]:
+        with self._guard:
+            entry = self._tables.get(id(store))
+            if entry is None or entry[0].store is not store:
+                entry = (RunsTable(store), threading.Lock())
+                if any(s is store for s in self._entries.values()):  # only the cached stores keep a table
+                    self._tables[id(store)] = entry
+            return entry
+
+
+STORES = StoreCache()
+
+
+def open_store(root: str | os.PathLike[str], folder: str | None) -> ConfinedStore:
+    return STORES.store(store_path(root, folder), boundary(root))
 
 
 def stamp(store: Store) -> str:
@@ -129,19 +166,27 @@ def list_runs(
     ``runs()`` columns. ``columns`` names the params that differ between the matching runs, their metrics and
     the tags that differ (without the group prefix, the most often set first): what a table of them shows.
     """
-    from nbtrack.query.select import columns_of, experiment_counts, select
+    from nbtrack.query.select import select
     from nbtrack.query.where import QueryError
 
     offset_n = _int(offset, "offset", 0, 0, 10**9)
     limit_n = _int(limit, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    table = runs_table(store)
-    try:
-        selection = select(table.frame, experiment=experiments, status=statuses, where=where, search=search)
-    except QueryError as exc:
-        raise ApiError(400, "invalid_query", str(exc)) from None
+    table, lock = STORES.table(store)
+    with lock:  # the table is patched in place by update(): one request at a time per store
+        table.update()
+        try:
+            selection = select(table.frame, experiment=experiments, status=statuses, where=where, search=search)
+        except QueryError as exc:
+            raise ApiError(400, "invalid_query", str(exc)) from None
+        return _page(table, selection, offset_n, limit_n)
+
+
+def _page(table: RunsTable, selection: Any, offset_n: int, limit_n: int) -> dict[str, Any]:
+    from nbtrack.query.select import columns_of, experiment_counts
+
     rows = selection.page(offset_n, limit_n)
     # each run as its record, exactly what the details endpoint sends
-    page = [Run.from_doc(table.docs[run_id], store).to_doc() for run_id in rows["run_id"]]
+    page = [Run.from_doc(table.docs[run_id]).to_doc() for run_id in rows["run_id"]]
     found = columns_of(selection.rows)
 
     def short(columns: list[str]) -> list[str]:
@@ -159,15 +204,11 @@ def list_runs(
     }
 
 
-_TABLES: dict[Path, RunsTable] = {}  # one runs table per store; handlers call the API from one thread
-
-
 def runs_table(store: Store) -> RunsTable:
     """The store's runs table, caught up with the store (a ``stat`` when nothing was written)."""
-    table = _TABLES.get(store.root)
-    if table is None or table.store is not store:
-        table = _TABLES[store.root] = RunsTable(store)
-    table.update()
+    table, lock = STORES.table(store)
+    with lock:
+        table.update()
     return table
 
 
@@ -248,7 +289,7 @@ def compare_runs(
     try:
         cmp = compare(full, metric=metrics, store=store)
     except (ValueError, KeyError, LookupError) as exc:
-        raise ApiError(400, "bad_request", str(exc)) from None
+        raise ApiError(400, "bad_request", scrub(str(exc), getattr(store, "boundary", None))) from None
     out = {
         **cmp.to_dict(),
         "notes": list(cmp.notes),
@@ -265,7 +306,7 @@ def compare_runs(
         try:
             out["plots"][kind] = _png(cmp.plot(kind))
         except Exception as exc:  # one plot that cannot be drawn should not hide the table
-            out["plot_errors"][kind] = f"{type(exc).__name__}: {exc}"
+            out["plot_errors"][kind] = scrub(f"{type(exc).__name__}: {exc}", getattr(store, "boundary", None))
     return out
 
 
@@ -282,7 +323,7 @@ def diff_runs(store: Store, a: str, b: str, code: str = "history") -> dict[str, 
     try:
         return diff(full_a, full_b, code=code, store=store).to_dict()
     except ValueError as exc:
-        raise ApiError(400, "bad_request", str(exc)) from None
+        raise ApiError(400, "bad_request", scrub(str(exc), getattr(store, "boundary", None))) from None
 
 
 def export_formats() -> dict[str, Any]:
@@ -294,9 +335,14 @@ def export_formats() -> dict[str, Any]:
 
 def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
     """(file name, content) of ``nbtrack.export(run, to=fmt)``, written to a temporary folder: one file, or a
-    zip when the target is a folder (``dvc``)."""
+    zip when the target is a folder (``dvc``).
+
+    The zip holds one folder whose ``dvc.yaml`` runs once unzipped: its paths are rendered as if that folder sat
+    in the folder the notebook ran in (``wdir: ..``; where the data it reads are), never into the temporary
+    folder it was written to."""
     full = _resolve(store, run_id)
-    from nbtrack.exporting.exporter import ExportError, export
+    from nbtrack.exporting.exporter import ExportError, plan_export, write_export
+    from nbtrack.exporting.render import render_dvc
 
     formats = export_formats()["formats"]
     target = fmt or formats[0]
@@ -304,13 +350,23 @@ def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
         raise ApiError(400, "bad_request", f"unknown export format {target!r}: use one of {', '.join(formats)}")
     with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
         try:
-            written = Path(export(full, to=target, path=tmp, store=store))
+            plan = plan_export(full, store=store)
+            top = f"{plan.slug}-{full}"
+            written = Path(write_export(plan, to=target, path=Path(tmp) / top if target == "dvc" else tmp))
         except (ValueError, LookupError, ExportError) as exc:
-            raise ApiError(400, "export_failed", str(exc)) from None
+            raise ApiError(400, "export_failed", scrub(str(exc), getattr(store, "boundary", None))) from None
         if written.is_file():
             return written.name, written.read_bytes()
+        cwd = plan.run.env.get("cwd")
+        home = Path(cwd) / top if isinstance(cwd, str) and os.path.isabs(cwd) else Path(tmp) / top
+        (written / "dvc.yaml").write_text(render_dvc(plan, home, home / f"{plan.slug}.py"), encoding="utf-8")
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(p for p in written.rglob("*") if p.is_file()):
-                archive.write(path, path.relative_to(written).as_posix())
+                archive.write(path, f"{top}/{path.relative_to(written).as_posix()}")
         return f"{full}-{target}.zip", buffer.getvalue()
+
+
+def content_type(name: str) -> str:
+    """The media type of a download, by its suffix."""
+    return CONTENT_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")

@@ -1,10 +1,11 @@
 """Tornado handlers for /nbtrack/api/: thin wrappers over :mod:`nbtrack.server.api`.
 
 Every verb is ``@web.authenticated`` and ``@authorized`` (jupyter_server's own auth: the token or login
-cookie, then the authorizer, on resource ``nbtrack``). Store reads, comparisons and plots run on one
-worker thread: the store's in-memory index and matplotlib are then only ever touched by one thread, and
-the server's event loop stays free. Responses are JSON with ``<``, ``>`` and ``&`` escaped, so a run
-named ``<script>`` is inert even if something renders the body as HTML; errors are ``{code, message}``.
+cookie, then the authorizer, on resource ``nbtrack``). No handler works on the server's IO loop: reads run on
+a small thread pool, compare, diff and export in a killable child process (see :mod:`nbtrack.server.offload`),
+each with a concurrency limit (503 ``busy``) and a time limit (504 ``time_limit``). Responses are JSON with
+``<``, ``>`` and ``&`` escaped, so a run named ``<script>`` is inert even if something renders the body as
+HTML; errors are ``{code, message}``, one sentence without absolute paths.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from http.client import responses
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,12 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from tornado import web
-from tornado.ioloop import IOLoop
 
+from nbtrack.errors import NbtrackError
 from nbtrack.server import api
+from nbtrack.server.offload import Offload, ServerLimits, WorkerCrash
+from nbtrack.server.paths import scrub
 
-_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nbtrack-api")
 _UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 _UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
 _CODES = {
@@ -37,6 +38,8 @@ _CODES = {
     405: "method_not_allowed",
     409: "conflict",
     501: "unavailable",
+    503: "busy",
+    504: "time_limit",
 }
 
 
@@ -72,6 +75,10 @@ class NbtrackHandler(APIHandler):
             code = _CODES.get(status_code, "error")
             text = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
             message = text or responses.get(status_code, "error")
+        elif isinstance(exc, WorkerCrash):
+            code, message = "internal_error", exc.message
+        elif isinstance(exc, (NbtrackError, OSError)):  # a damaged or unreadable store: say so, without paths
+            code, message = "store_error", scrub(f"nbtrack could not read the store: {exc}", self.root_dir)
         else:
             code, message = "internal_error", "nbtrack's server extension failed; the server log has the details"
         self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -87,9 +94,16 @@ class NbtrackHandler(APIHandler):
         if isinstance(value, api.ApiError):
             self.log.debug("nbtrack API %s: %s", value.code, value.message)
             return
+        if isinstance(value, WorkerCrash):
+            self.log.error("nbtrack API worker failed: %s\n%s", value.message, value.details)
+            return
         super().log_exception(typ, value, tb)
 
-    def store(self) -> api.Store:
+    @property
+    def offload(self) -> Offload:
+        return self.settings["nbtrack_offload"]
+
+    def store(self) -> api.ConfinedStore:
         return api.open_store(self.root_dir, self.get_query_argument("dir", ""))
 
     def arguments(self, name: str) -> list[str]:
@@ -97,7 +111,12 @@ class NbtrackHandler(APIHandler):
         return [part.strip() for value in self.get_query_arguments(name) for part in value.split(",") if part.strip()]
 
     async def work(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await IOLoop.current().run_in_executor(_EXECUTOR, lambda: func(*args, **kwargs))
+        """``func(*args, **kwargs)`` on the read lane (threads)."""
+        return await self.offload.read(func, *args, **kwargs)
+
+    async def heavy(self, job: str, *args: Any, **kwargs: Any) -> Any:
+        """A compare, diff or export of the request's store in a child process."""
+        return await self.offload.run_heavy(job, self.store(), *args, **kwargs)
 
 
 class VersionHandler(NbtrackHandler):
@@ -153,10 +172,9 @@ class ExportHandler(NbtrackHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        name, content = await self.work(api.export_run, self.store(), run_id, self.get_query_argument("format", None))
-        self.set_header("Content-Type", "application/octet-stream")
+        name, content = await self.heavy("export", run_id, self.get_query_argument("format", None))
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(Path(name).name)}")
-        self.finish(content)
+        self.finish(content, set_content_type=api.content_type(name))  # APIHandler would say application/json
 
 
 class CompareHandler(NbtrackHandler):
@@ -164,9 +182,8 @@ class CompareHandler(NbtrackHandler):
     @authorized
     async def get(self) -> None:
         self.write_json(
-            await self.work(
-                api.compare_runs,
-                self.store(),
+            await self.heavy(
+                "compare",
                 self.arguments("runs"),
                 metric=self.get_query_argument("metric", None),
                 plots=self.arguments("plots"),
@@ -179,9 +196,8 @@ class DiffHandler(NbtrackHandler):
     @authorized
     async def get(self) -> None:
         self.write_json(
-            await self.work(
-                api.diff_runs,
-                self.store(),
+            await self.heavy(
+                "diff",
                 self.get_query_argument("a", ""),
                 self.get_query_argument("b", ""),
                 code=self.get_query_argument("code", "history"),
@@ -212,11 +228,13 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
 ]
 
 
-def setup_handlers(web_app: Any, root_dir: str) -> None:
+def setup_handlers(web_app: Any, root_dir: str, limits: ServerLimits | None = None) -> None:
     base = url_path_join(web_app.settings["base_url"], "nbtrack", "api")
+    offload = Offload(limits)
     web_app.settings["nbtrack_root_dir"] = root_dir
+    web_app.settings["nbtrack_offload"] = offload
     web_app.add_handlers(".*$", [(base + pattern, handler) for pattern, handler in ROUTES])
-    _EXECUTOR.submit(_warm, root_dir)
+    offload.submit_read(_warm, root_dir)
 
 
 def _warm(root_dir: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import threading
 import warnings
 import zlib
@@ -90,14 +91,16 @@ class Journal:
             return self._refresh()
 
     def _refresh(self) -> dict[str, dict[str, Any]]:
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
+        try:  # O_NONBLOCK: a FIFO in the journal's place must not park the reader (regular files ignore it)
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
             if self._identity is not None or self.state:
                 self._reset(None)
             return self.state
         try:
             st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise StoreCorruptError(f"{self.path} is not a regular file; nbtrack reads only regular files")
             identity = (st.st_dev, st.st_ino)
             if identity != self._identity or st.st_size < self._offset:
                 self._reset(identity)

@@ -199,7 +199,7 @@ class JournalTable(Table):
     def _read_table(self) -> dict[str, Mapping[str, Any]]:
         return cast(dict[str, Mapping[str, Any]], self.documents())
 
-    def _get_next_id(self) -> str:  # type: ignore[override]  # TinyDB's ids are ints; ours are run ids
+    def _get_next_id(self) -> str:  # TinyDB's ids are ints; ours are run ids (TinyDB leaves it unannotated)
         return ids.new_run_id()
 
     def _update_table(self, updater: Callable[[dict[Any, Mapping[str, Any]]], None], durable: bool = True) -> None:

@@ -1,0 +1,21 @@
+"""nbtrack.analysis.keys: typed param values as group keys and labels."""
+
+from __future__ import annotations
+
+import math
+
+from nbtrack.analysis.keys import MISSING, format_value, group_label, param_value, parse_value, value_identity
+
+
+def test_labels_tell_types_apart():
+    assert group_label(["depth"], (3,)) == "depth=3" and group_label(["depth"], ("3",)) == "depth='3'"
+    assert format_value(3.0) == "3.0" and format_value("adam") == "adam" and format_value(None) == "None"
+    assert format_value(MISSING) == "<missing>" and format_value("None") == "'None'" and format_value("") == "''"
+    assert value_identity(3) == value_identity(3.0) and value_identity(True) != value_identity(1)
+    assert value_identity("3") != value_identity(3) and value_identity(None) != value_identity(MISSING)
+    assert param_value(math.nan) is MISSING and param_value(None) is None
+
+
+def test_labels_parse_back():
+    for value in (3, 0.1, "3", "adam", None, MISSING, True):
+        assert value_identity(parse_value(format_value(value))) == value_identity(value)
