@@ -16,6 +16,7 @@ from typing import Any
 
 from nbtrack import values
 from nbtrack.errors import NbtrackWarning
+from nbtrack.redact import Redactor
 from nbtrack.run import Status
 
 MAX_NAME_LENGTH = 250
@@ -138,18 +139,27 @@ class SaveProblems:
         )
 
 
-def error_record(error: BaseException) -> dict[str, Any]:
-    """The ``error`` field of a run: type, message and traceback, bounded in size, never raising."""
+def error_record(error: BaseException, redactor: Redactor | None = None) -> dict[str, Any]:
+    """The ``error`` field of a run: type, message and traceback, bounded in size, never raising.
+
+    With ``redactor``, secrets in the message and the traceback (tokens, ``password=...``) are redacted.
+    """
     try:
         lines = traceback.format_exception(type(error), error, error.__traceback__)
         text = "".join(lines)
     except Exception:
         text = ""
-    return {
+    record = {
         "type": f"{type(error).__module__}.{type(error).__qualname__}".removeprefix("builtins."),
         "message": values.safe_repr(error, 2000) if not str_safe(error) else str(error)[:10_000],
         "traceback": text[-50_000:],
     }
+    if redactor is not None:
+        try:
+            record = redactor.error(record)
+        except Exception:  # never raising: a record without its message beats a lost run
+            record["message"] = record["traceback"] = "(not kept: redaction failed)"
+    return record
 
 
 def str_safe(error: BaseException) -> bool:

@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from nbtrack import ids, values
+from nbtrack import ids, redact, values
 from nbtrack.capture.active import active_run as innermost_run
 from nbtrack.capture.active import (
     log_data,
@@ -192,8 +192,8 @@ class ActiveRun:
         key = clean_key(name, "param")
         if key is not None:
             encoded = encode_now(value, f"param {key!r}")  # warn at the call that passed the value
-            with self._lock:
-                self.record.params[key] = values.decode(encoded)
+            with self._lock:  # a secret-looking name keeps a keyed hash of the value (nbtrack.redact)
+                self.record.params[key] = redact.for_store(self.store.root).param(key, values.decode(encoded))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         for name, value in items_of(params, "log_params"):
@@ -243,7 +243,7 @@ class ActiveRun:
         if name is not None:
             encoded = encode_now(value, f"tag {name!r}")
             with self._lock:
-                self.record.tags[name] = values.decode(encoded)
+                self.record.tags[name] = redact.for_store(self.store.root).param(name, values.decode(encoded))
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         for key, value in items_of(tags, "set_tags"):
@@ -298,7 +298,7 @@ class ActiveRun:
         """The run's code is a notebook cell's body (kept inline); ``history``: the sources of every cell
         the kernel ran up to this one (stored as blobs, for export); ``parent``: the previous run of the cell."""
         record = self.record
-        record.code_text = code
+        record.code_text = redact.for_store(self.store.root).code(code)
         record.execution_count = execution_count
         record.cell_id = cell_id
         record.cell_key = cell_key
@@ -314,10 +314,10 @@ class ActiveRun:
         if not path or path.startswith("<") or not os.path.isfile(path):
             return
         try:
-            text = Path(path).read_text(encoding="utf-8", errors="replace")
+            text = Path(path).read_text(encoding="utf-8", errors="replace")[:MAX_CODE_CHARS]
         except OSError:
             return
-        self._pending_code = text[:MAX_CODE_CHARS].encode("utf-8", "surrogatepass")
+        self._pending_code = redact.for_store(self.store.root).code(text).encode("utf-8", "surrogatepass")
         self._store_blobs()
 
     # blobs the store could not take when they came: retried when the run finishes -----------------
@@ -385,7 +385,7 @@ class ActiveRun:
         record.duration = round(record.end_time - record.start_time, 6)
         record.status = Status(status) if status is not None else status_for(error)
         if error is not None:
-            record.error = error_record(error)
+            record.error = error_record(error, redact.for_store(self.store.root))
         pop_active(self)
         self._save(final=True)
 

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nbtrack import redact
+
 _snapshot_cache: dict[tuple[str, int, int, str], tuple[str, set[str]]] = {}
 
 
@@ -87,9 +89,10 @@ def snapshot(store: Any, path: Path, how: str, last_executed: float | None, cell
     mode = snapshot_mode()
     key = (str(path), st.st_size, st.st_mtime_ns, mode)
     cached = _snapshot_cache.get(key)
-    if cached is None:
+    if cached is None or not store.has_blob(cached[0]):  # not there since `nbtrack gc`: store it again
         raw = path.read_bytes()
-        cached = (store.put_blob(_redacted(raw) if mode == "redact" else raw), _code_sources(raw))
+        kept = _redacted(raw) if mode == "redact" else redact.for_store(store.root).notebook(raw)  # no secrets
+        cached = (store.put_blob(kept), _code_sources(raw))
         _snapshot_cache.clear()  # one notebook per kernel: keep only the latest
         _snapshot_cache[key] = cached
     digest, sources = cached
@@ -118,13 +121,16 @@ def store_history(store: Any, sources: list[str]) -> str:
     """Store each cell source as a blob and the ordered list of their hashes as one more blob.
 
     Sources already stored by this process are looked up, not hashed again: the history grows with
-    every cell, and a run should not cost time in proportion to it.
+    every cell, and a run should not cost time in proportion to it. Secrets are redacted from each
+    source before it is stored (:mod:`nbtrack.redact`).
     """
+    redactor = redact.for_store(store.root)
     digests = []
     for source in sources:
         digest = _source_digests.get(source)
         if digest is None or not store.has_blob(digest):
-            digest = _source_digests[source] = store.put_blob(source.encode("utf-8", "surrogatepass"))
+            kept = redactor.code(source)
+            digest = _source_digests[source] = store.put_blob(kept.encode("utf-8", "surrogatepass"))
         digests.append(digest)
     return store.put_json(digests)
 

@@ -92,6 +92,10 @@ def cmd_rm(args: argparse.Namespace) -> int:
     from nbtrack.query.search import delete_run
 
     store = _store(args)
+    if args.purge:
+        from nbtrack.cli.gc import cli_purge
+
+        return cli_purge(args.runs, store)
     full_ids = [store.resolve(run) for run in args.runs]  # all or nothing: check every id first
     for run_id in full_ids:
         delete_run(run_id, store=store)
@@ -162,6 +166,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
 
 
+def cmd_gc(args: argparse.Namespace) -> int:
+    from nbtrack.cli.gc import cli_gc
+
+    return cli_gc(args, _store(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbtrack", description="Jupyter-native experiment tracking.")
     parser.add_argument("--version", action="version", version=f"nbtrack {__version__}")
@@ -184,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rm", help="delete runs")
     p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--purge", action="store_true", help="erase them for good: journal, its last good copy, content")
     p.set_defaults(func=cmd_rm)
 
     p = sub.add_parser("doctor", help="check the store; --repair sets damaged records aside")
@@ -208,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nbtrack.cli import export as export_cli
 
     export_cli.add_export(sub, cmd_export)
+    from nbtrack.cli import gc as gc_cli
+
+    gc_cli.add_cli(sub, cmd_gc)
     return parser
 
 

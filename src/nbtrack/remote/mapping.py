@@ -225,6 +225,12 @@ def build_payload(doc: dict[str, Any], store: Any) -> Payload:
         end_ms=end_ms,
         signature=record_signature(doc),
     )
+    # Secrets are redacted when captured; again here for records stored before that (or with NBTRACK_REDACT=off
+    # at capture time): what leaves the machine never carries a secret-looking param, token or %env value.
+    from nbtrack.redact import for_store
+
+    redactor = for_store(store.root)
+    doc = redactor.doc(doc)
     renamed: dict[str, str] = {}
 
     # params: str() form; too long for MLflow -> a prefix, the full text as an artifact, a tag pointing to it
@@ -308,12 +314,12 @@ def build_payload(doc: dict[str, Any], store: Any) -> Payload:
 
     code = doc_code(store, doc)
     if code:
-        payload.artifacts[ARTIFACT_CODE] = str(code).encode("utf-8", "surrogatepass")
+        payload.artifacts[ARTIFACT_CODE] = redactor.code(str(code)).encode("utf-8", "surrogatepass")
     if doc.get("history"):
         try:
             from nbtrack.capture.notebook import load_history
 
-            history = load_history(store, doc["history"])
+            history = [redactor.code(source) for source in load_history(store, doc["history"])]
         except (OSError, ValueError) as exc:
             payload.notes.append(f"execution history not readable ({exc})")
         else:
@@ -324,7 +330,7 @@ def build_payload(doc: dict[str, Any], store: Any) -> Payload:
     snapshot = doc.get("snapshot")
     if isinstance(snapshot, dict) and snapshot.get("blob"):
         try:
-            payload.artifacts[ARTIFACT_NOTEBOOK] = store.get_blob(snapshot["blob"])
+            payload.artifacts[ARTIFACT_NOTEBOOK] = redactor.notebook(store.get_blob(snapshot["blob"]))
         except (OSError, ValueError) as exc:
             payload.notes.append(f"notebook snapshot not readable ({exc})")
     env = doc.get("env") or {}

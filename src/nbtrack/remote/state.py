@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from nbtrack import redact
 from nbtrack.errors import PushBusyError
 
 try:
@@ -50,13 +51,8 @@ def normalize_uri(uri: str) -> str:
 
 
 def redact_uri(uri: str) -> str:
-    """The URI for messages and records: user name and password removed."""
-    parts = urlsplit(uri.strip())
-    if parts.username is None and parts.password is None:
-        return uri.strip()
-    host = parts.hostname or ""
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """The URI for messages and records: user name, password, query string (``?token=``) and fragment removed."""
+    return redact.redact_uri(uri)
 
 
 def uri_key(uri: str) -> str:

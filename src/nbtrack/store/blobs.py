@@ -25,6 +25,7 @@ from nbtrack.store import files
 
 _HASH_CHARS = frozenset("0123456789abcdef")
 _DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+GC_STAMP = "gc-stamp"  # rewritten by `nbtrack gc` after it deletes blobs (store/gc.py)
 
 
 class BlobStore:
@@ -33,10 +34,12 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._known: set[str] = set()  # hashes this process wrote or saw: no file system call to repeat them
+        self._gc_stamp: tuple[int, int, int] | None = None
 
     def put(self, data: bytes) -> str:
         """Store ``data``; returns its hash. :class:`StoreWriteError` when it cannot be saved (nothing is left)."""
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        self.forget_if_collected()
         if digest in self._known:
             return digest
         try:
@@ -75,8 +78,20 @@ class BlobStore:
             os.close(folder)
 
     def has(self, digest: str) -> bool:
-        """True when this process wrote or saw the blob (cheap: no file system call)."""
+        """True when this process wrote or saw the blob and no gc ran since (cheap: one ``stat``)."""
+        self.forget_if_collected()
         return digest in self._known
+
+    def forget_if_collected(self) -> None:
+        """Forget the hashes this process knows when ``nbtrack gc`` deleted blobs since it learnt them."""
+        try:
+            st = (self.root / GC_STAMP).stat()
+            stamp: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        if stamp != self._gc_stamp:
+            self._known.clear()
+            self._gc_stamp = stamp
 
     def get(self, digest: str) -> bytes:
         """The blob's bytes; :class:`MissingBlobError` (a ``FileNotFoundError``) naming the file if it is gone."""
