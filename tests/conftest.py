@@ -32,6 +32,28 @@ def ip(store_dir):
     shell.run_line_magic("unload_ext", "nbtrack")
 
 
+# shared by the panel tests (test_panel_model, test_panel_actions, test_panel_magic, test_widgets)
+@pytest.fixture
+def sweep(store_dir):
+    """Six finished runs of experiment "sweep" (lr differs, batch does not), one failed run of "other"."""
+    made = []
+    for lr in (0.01, 0.1, 1.0):
+        for seed in range(2):
+            with nbtrack.track(
+                name=f"lr{lr}",
+                experiment="sweep",
+                params={"lr": lr, "seed": seed, "batch": 32},
+                tags={"opt": "adam" if lr < 1 else "sgd", "owner": "me"},
+                environment=False,
+            ) as run:
+                nbtrack.log_metric("acc", 0.5 + lr / 4 + seed / 100)
+                nbtrack.log_metric("loss", 1 - lr / 4)
+            made.append(run.id)
+    with pytest.raises(ValueError), nbtrack.track(name="broken", experiment="other", environment=False):
+        raise ValueError("x")
+    return made
+
+
 @pytest.fixture(scope="module")
 def store_dir_for_fuzz(tmp_path_factory):
     """A test shell with nbtrack loaded and one store, shared by every example of a fuzz test."""

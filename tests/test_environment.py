@@ -1,0 +1,91 @@
+"""nbtrack.capture.environment: the environment record of a run, with git state read from a real repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from nbtrack.capture import environment
+from nbtrack.capture.environment import GitProbe, capture, find_git_root, installed_packages
+from nbtrack.store.local import Store
+
+
+def git(cwd, *args):
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A git repository with one commit; git's answers are not reused from an earlier test."""
+    monkeypatch.setattr(environment, "_git_cache", {})
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "t@example.com")
+    git(root, "config", "user.name", "t")
+    (root / "train.py").write_text("lr = 0.1\n")
+    git(root, "add", "train.py")
+    git(root, "commit", "-q", "-m", "first")
+    (root / "sub").mkdir()
+    return root
+
+
+def head(root) -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+
+
+def test_capture_records_commit_clean_state_and_packages(repo, tmp_path, monkeypatch):
+    store = Store(tmp_path / "store")
+    monkeypatch.chdir(repo / "sub")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "never recorded")
+    env = capture(store, GitProbe(repo / "sub"))
+    assert env["git"] == {"root": str(repo), "commit": head(repo), "branch": "main", "dirty": False}
+    packages = store.get_json(env["packages"])
+    assert packages["pytest"] == pytest.__version__ and env["package_count"] == len(packages)
+    assert env["env_vars"] == {"OMP_NUM_THREADS": "3"}
+    assert env["python"] == ".".join(map(str, sys.version_info[:3])) and env["executable"] == sys.executable
+    assert env["cwd"] == str(repo / "sub")
+    again = capture(store, None)
+    assert again["packages"] == env["packages"] and "git" not in again  # one blob for the same package list
+
+
+def test_a_changed_tracked_file_is_dirty(repo, tmp_path):
+    (repo / "train.py").write_text("lr = 0.2\n")
+    (repo / "untracked.txt").write_text("not counted\n")
+    env = capture(Store(tmp_path / "store"), GitProbe(repo))
+    assert env["git"]["dirty"] is True and env["git"]["commit"] == head(repo)
+
+
+def test_untracked_files_alone_are_not_dirty(repo, tmp_path):
+    (repo / "notes.txt").write_text("scratch\n")
+    assert GitProbe(repo).wait()["dirty"] is False
+
+
+def test_a_repository_without_commits_and_a_folder_outside_git(tmp_path, monkeypatch):
+    monkeypatch.setattr(environment, "_git_cache", {})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q")
+    assert GitProbe(empty).wait() == {"root": str(empty), "commit": None}
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    if find_git_root(outside) is None:  # the temp dir is not inside some repository
+        probe = GitProbe(outside)
+        assert probe.root is None and probe.wait() is None
+
+
+def test_git_state_is_reused_for_a_few_seconds(repo):
+    first = GitProbe(repo).wait()
+    (repo / "train.py").write_text("changed\n")
+    assert GitProbe(repo).wait() is first  # a sweep asks git once per GIT_REUSE_SECONDS
+    environment._git_cache.clear()
+    assert GitProbe(repo).wait()["dirty"] is True
+
+
+def test_installed_packages_is_sorted_and_cached():
+    packages = installed_packages()
+    assert list(packages) == sorted(packages, key=str.lower)
+    assert "nbtrack" in packages and installed_packages() is packages

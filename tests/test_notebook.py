@@ -1,0 +1,146 @@
+"""nbtrack.capture.notebook: the kernel's notebook path and experiment name, its snapshot, and the history."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import nbformat
+import pytest
+
+from nbtrack.capture import notebook
+from nbtrack.capture.notebook import (
+    default_experiment,
+    experiment_name,
+    load_history,
+    notebook_experiment,
+    notebook_path,
+    snapshot,
+    store_history,
+)
+from nbtrack.store.local import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "store")
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.delenv("NBTRACK_EXPERIMENT", raising=False)
+    monkeypatch.delenv("NBTRACK_SNAPSHOT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(notebook, "_snapshot_cache", {})
+
+
+def write_notebook(path, *sources, output="secret token 123"):
+    nb = nbformat.v4.new_notebook()
+    for source in sources:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=output)]
+        cell.execution_count = 1
+        nb.cells.append(cell)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_history_round_trip_shares_one_blob_per_cell(store):
+    sources = ["import pandas as pd", "lr = 0.1\nfit(lr)", "import pandas as pd", "s = '\udcff surrogate'"]
+    digest = store_history(store, sources)
+    assert load_history(store, digest) == sources
+    cells = store.get_json(digest)
+    assert len(cells) == 4 and cells[0] == cells[2]  # the same source, the same blob
+    longer = store_history(store, [*sources, "print(lr)"])
+    assert store.get_json(longer)[:4] == cells  # a later run's history reuses the earlier cells' blobs
+    assert store_history(store, sources) == digest
+
+
+def test_a_cell_blob_removed_from_the_store_is_written_again(tmp_path):
+    first = Store(tmp_path / "a")
+    store_history(first, ["x = 1"])
+    other = Store(tmp_path / "b")  # a new store: this process has the source's hash, the store lacks it
+    assert load_history(other, store_history(other, ["x = 1"])) == ["x = 1"]
+
+
+def test_notebook_path_from_vs_code_then_jupyter_server(tmp_path, clean_env, monkeypatch):
+    vsc = write_notebook(tmp_path / "vsc.ipynb", "a = 1")
+    (tmp_path / "nbs").mkdir()
+    lab = write_notebook(tmp_path / "nbs" / "lab.ipynb", "b = 2")
+    assert notebook_path(None) == (None, None) and notebook_path({}) == (None, None)
+    assert notebook_path({"__vsc_ipynb_file__": str(vsc)}) == (vsc, "__vsc_ipynb_file__")
+    monkeypatch.setenv("JPY_SESSION_NAME", "nbs/lab.ipynb")  # relative to the server root (the cwd here)
+    assert notebook_path({"__vsc_ipynb_file__": str(vsc)})[1] == "__vsc_ipynb_file__"  # VS Code's is first
+    assert notebook_path({"__vsc_ipynb_file__": str(tmp_path / "gone.ipynb")}) == (lab, "JPY_SESSION_NAME")
+    assert notebook_path({}) == (lab, "JPY_SESSION_NAME")
+    monkeypatch.chdir(tmp_path / "nbs")  # the kernel runs next to the notebook: found by its name
+    assert notebook_path({}) == (lab, "JPY_SESSION_NAME")
+    monkeypatch.setenv("JPY_SESSION_NAME", "0f1e2d3c-uuid")  # JupyterLab's placeholder before the name is known
+    assert notebook_path({}) == (None, None)
+    monkeypatch.setenv("JPY_SESSION_NAME", "renamed.ipynb")  # not on disk
+    assert notebook_path({}) == (None, None)
+
+
+def test_experiment_name_is_the_notebooks_stem(clean_env, monkeypatch):
+    assert experiment_name(None) is None and experiment_name({"__vsc_ipynb_file__": 3}) is None
+    assert experiment_name({"__vsc_ipynb_file__": "/x/churn model.ipynb"}) == "churn model"  # no file needed
+    monkeypatch.setenv("JPY_SESSION_NAME", "work/sweep.ipynb")
+    assert experiment_name({}) == "sweep"
+    assert experiment_name({"__vsc_ipynb_file__": "/x/vsc.ipynb"}) == "vsc"
+    monkeypatch.setenv("JPY_SESSION_NAME", "console-1")
+    assert experiment_name({}) is None
+
+
+def test_the_default_experiment(clean_env, monkeypatch):
+    assert notebook_experiment() is None and default_experiment() == "default"  # no shell, no session
+    monkeypatch.setenv("JPY_SESSION_NAME", "sweep.ipynb")
+    assert default_experiment() == "sweep"
+    monkeypatch.setenv("NBTRACK_EXPERIMENT", "chosen")
+    assert notebook_experiment() == "chosen" and default_experiment() == "chosen"
+
+
+def test_snapshot_of_a_saved_notebook(tmp_path, store, clean_env):
+    path = write_notebook(tmp_path / "exp.ipynb", "import nbtrack", "%%track\nlr = 0.1")
+    ran_before_save = os.stat(path).st_mtime - 10
+    info = snapshot(store, path, "JPY_SESSION_NAME", ran_before_save, "%%track\nlr = 0.1\n")
+    assert store.get_blob(info["blob"]) == path.read_bytes()
+    assert info["path"] == str(path) and info["source"] == "JPY_SESSION_NAME" and info["size"] == path.stat().st_size
+    assert info["stale"] is False and info["stale_reason"] is None and info["redacted"] is False
+    assert snapshot(store, path, "JPY_SESSION_NAME", None, "import nbtrack")["blob"] == info["blob"]
+
+
+def test_a_snapshot_older_than_the_cell_is_stale(tmp_path, store, clean_env):
+    path = write_notebook(tmp_path / "exp.ipynb", "lr = 0.1")
+    info = snapshot(store, path, "JPY_SESSION_NAME", time.time() + 60, "lr = 0.2")
+    assert info["stale"] is True
+    assert info["stale_reason"] == "saved before the last executed cell; does not contain the tracked cell as it ran"
+
+
+def test_redact_mode_stores_the_notebook_without_outputs(tmp_path, store, clean_env, monkeypatch):
+    path = write_notebook(tmp_path / "exp.ipynb", "print(token)")
+    monkeypatch.setenv("NBTRACK_SNAPSHOT", "redact")
+    info = snapshot(store, path, "__vsc_ipynb_file__", None, "print(token)")
+    stored = store.get_blob(info["blob"])
+    assert info["redacted"] is True and b"secret token" not in stored and b"secret token" in path.read_bytes()
+    nb = nbformat.reads(stored.decode(), as_version=4)
+    assert nb.cells[0].source == "print(token)" and nb.cells[0].outputs == [] and nb.cells[0].execution_count is None
+    assert not info["stale"]
+
+
+def test_snapshot_mode_reads_the_environment(monkeypatch):
+    for value, mode in [(None, "on"), ("OFF", "off"), (" redact ", "redact"), ("bogus", "on")]:
+        if value is None:
+            monkeypatch.delenv("NBTRACK_SNAPSHOT", raising=False)
+        else:
+            monkeypatch.setenv("NBTRACK_SNAPSHOT", value)
+        assert notebook.snapshot_mode() == mode
+
+
+def test_a_file_that_is_not_a_notebook_is_stored_and_marked_stale(tmp_path, store, clean_env):
+    path = tmp_path / "broken.ipynb"
+    path.write_text("{ not json")
+    info = snapshot(store, path, "JPY_SESSION_NAME", None, "x = 1")
+    assert store.get_blob(info["blob"]) == b"{ not json" and info["stale"] is True
+    json.dumps(info)

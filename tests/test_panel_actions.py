@@ -1,0 +1,107 @@
+"""The panel's action buttons driven from Python (no kernel): compare, diff, export, tag and delete."""
+
+from __future__ import annotations
+
+from panel_helpers import EVIL
+
+import nbtrack
+from nbtrack.store.local import get_store
+
+
+def html_values(p):
+    """Every HTML string the panel shows (HTML widgets anywhere inside it)."""
+    import ipywidgets as widgets
+
+    return [w.value for w in p._descendants() if isinstance(w, widgets.HTML)]
+
+
+def test_panel_actions_compare_diff_tag_delete(sweep):
+    p = nbtrack.panel(live=False)
+    try:
+        assert p.compare_button.disabled and "at least 2" in p.compare_button.tooltip
+        assert p.diff_button.disabled and "exactly 2" in p.diff_button.tooltip
+        p.experiment.value = "sweep"
+        p.selector.value = tuple(value for _, value in p.selector.options)  # all six
+        assert len(p.model.selected) == 6 and "6 selected" in p.selection.value
+        assert p.table.value.count("✓") == 6
+        assert not p.compare_button.disabled and p.diff_button.disabled
+        assert list(p.metric.options) == ["acc", "loss"]
+        p.metric.value = "acc"
+        p.compare_button.click()
+        assert p.message.value == "", p.message.value
+        assert "nbtrack-compare" in p.result.value and p.result_box.layout.display == ""
+        assert p.plot.value[:8] == b"\x89PNG\r\n\x1a\n"
+        first_plot = p.plot.value
+        p.plot_kind.value = "diff"
+        assert p.plot.value[:4] == b"\x89PNG" and p.plot.value != first_plot
+        p.close_result_button.click()
+        assert p.result_box.layout.display == "none"
+
+        p.selector.value = tuple(value for _, value in p.selector.options)[:2]
+        assert not p.diff_button.disabled
+        p.diff_button.click()
+        assert "nbtrack-diff" in p.result.value and "Diff" in p.result_title.value
+
+        p.tag_text.value = "stage=final"
+        p.tag_button.click()
+        assert "Tagged 2 runs" in p.message.value
+        assert [nbtrack.get_run(r).tags["stage"] for r in p.model.selected] == ["final", "final"]
+        p.tag_text.value = "n=3"
+        p.tag_button.click()
+        assert nbtrack.get_run(p.model.selected[0]).tags["n"] == 3
+        assert "tags.stage" in p.table.value  # differs now
+
+        doomed = list(p.model.selected)
+        p.delete_button.click()
+        assert p.confirm_box.layout.display == "" and "Delete 2 runs" in p.confirm_text.value
+        p.cancel_button.click()
+        assert p.confirm_box.layout.display == "none" and len(nbtrack.runs()) == 7
+        p.delete_button.click()
+        p.confirm_button.click()
+        assert "Deleted 2 runs" in p.message.value
+        assert not set(doomed) & set(nbtrack.runs()["run_id"])
+        assert p.model.selected == [] and p.model.n_matching == 4
+        p.delete_button.click()  # nothing selected: clicking from code explains instead of deleting
+        assert "select at least 1 run" in p.message.value
+    finally:
+        p.close()
+
+
+def test_panel_export_when_available(sweep, monkeypatch):
+    calls = []
+
+    def export(run, to="script", path=None, *, store=None):
+        calls.append((run, to, store))
+        return f"# run {run}\nprint('<b>')\n"
+
+    monkeypatch.setattr("nbtrack.exporting.exporter.export", export)
+    p = nbtrack.panel(live=False)
+    try:
+        assert p.export_button.disabled and "exactly 1" in p.export_button.tooltip
+        run_id = p.selector.options[0][1]
+        p.selector.value = (run_id,)
+        assert not p.export_button.disabled
+        p.export_button.click()
+        assert calls == [(run_id, "script", get_store())]
+        assert "print(&#x27;&lt;b&gt;&#x27;)" in p.result.value
+    finally:
+        p.close()
+
+
+def test_panel_escapes_names_everywhere(store_dir):
+    for i in range(2):
+        with nbtrack.track(name=EVIL, experiment="x", params={"i": i, "v": f"<i>{i}</i>"}, environment=False):
+            nbtrack.log_metric("acc", 0.5 + i)
+    p = nbtrack.panel(live=False)
+    try:
+        p.selector.value = tuple(value for _, value in p.selector.options)
+        assert EVIL in p.selector.options[0][0]  # option labels are plain text, shown as text by the widget
+        p.diff_button.click()
+        p.delete_button.click()  # the confirmation names the runs
+        p.where.value = "params.v == '<img src=y>' and"  # an error message quoting the expression
+        shown = [*html_values(p), p._repr_mimebundle_()["text/html"]]
+        assert any("&lt;img src=x onerror=alert(1)&gt;" in v for v in shown)
+        for value in shown:
+            assert "<img" not in value and "<i>" not in value, value
+    finally:
+        p.close()
