@@ -42,6 +42,11 @@ def new_run_id() -> str:
         if rand >= 1 << 80:  # 2**80 ids in one millisecond: move on to the next one
             ms, rand = ms + 1, int.from_bytes(os.urandom(10), "big")
         _last = (ms, rand)
+    return run_id_from(ms, rand)
+
+
+def run_id_from(ms: int, rand: int) -> str:
+    """The id for a millisecond time and 80 random bits (also how pulled MLflow runs get stable ids)."""
     return _encode(ms, 10) + _encode(rand, 16)
 
 

@@ -172,7 +172,7 @@ def derived_run_id(mlflow_run_id: str, start_ms: int | None) -> str:
     """A stable nbtrack id for an MLflow-native run: its start time, then a hash of its MLflow id."""
     ms = max(0, int(start_ms or 0)) % (1 << 48)
     rand = int.from_bytes(hashlib.blake2b(mlflow_run_id.encode(), digest_size=10).digest(), "big")
-    return ids._encode(ms, 10) + ids._encode(rand, 16)
+    return ids.run_id_from(ms, rand)
 
 
 # the payload of one run ---------------------------------------------------------------------------
