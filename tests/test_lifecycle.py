@@ -13,7 +13,7 @@ import pytest
 
 import nbtrack
 from nbtrack import NbtrackWarning, ids
-from nbtrack.capture.lifecycle import ActiveRun, active_run, pop_active, push_active
+from nbtrack.capture.lifecycle import ActiveRun, active_run
 from nbtrack.exporting import runtime
 from nbtrack.run import Run, Status
 from nbtrack.store.local import Store, get_store
@@ -91,20 +91,6 @@ def test_data_profiles_go_to_blobs_and_read_back(store_dir):
     assert (
         got.data_records["train"]["profile_blob"] and got.data["train"]["profile"] == run.profiles["train"]["profile"]
     )
-
-
-def test_push_and_pop_make_a_run_the_active_one(store_dir):
-    outer, sink = ActiveRun(get_store()), ActiveRun(get_store())
-    push_active(outer)
-    push_active(sink)
-    nbtrack.log_metric("m", 1)
-    pop_active(outer)  # from anywhere in the stack
-    assert active_run() is sink and sink.metrics == {"m": 1.0} and outer.metrics == {}
-    pop_active(sink)
-    pop_active(sink)  # not active: nothing happens
-    assert active_run() is None
-    with pytest.raises(nbtrack.NoActiveRunError):
-        nbtrack.log_metric("m", 2)
 
 
 def test_an_exported_script_records_its_run_through_the_lifecycle(store_dir, capsys, monkeypatch):
