@@ -1,4 +1,4 @@
-"""``nbtrack.export``: round trips from real kernels to exported scripts, notebooks and DVC stages.
+"""``nbtrack.export`` (exporting/exporter.py): round trips from real kernels to exported scripts and DVC stages.
 
 The heart is the round trip: notebooks (the examples, and test notebooks built to be hard: cells run out
 of order, a cell rerun with changed values, a cell deleted after running, magics, a helper redefined, data
