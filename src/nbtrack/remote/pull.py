@@ -76,12 +76,11 @@ def pull(
         local = st.run_docs()
         todo: list[tuple[Any, RunAction, str]] = []
         for run in sorted(remote_runs, key=lambda r: (r.info.start_time or 0, r.info.run_id)):
-            tagged = run.data.tags.get(TAG_RUN_ID)
-            nb_id = tagged if ids.is_run_id(tagged) else derived_run_id(run.info.run_id, run.info.start_time)
+            nb_id = local_id(run)
             action = RunAction(nb_id, experiment, "", mlflow_run_id=run.info.run_id)
             report.actions.append(action)
             existing = local.get(nb_id)
-            stamp = _remote_stamp(run)
+            stamp = remote_stamp(run)
             if existing is not None and not existing.get("origin"):
                 action.action, action.detail = "skip", "recorded in this store"
             elif existing is not None and existing["origin"].get("stamp") == stamp:
@@ -98,7 +97,7 @@ def pull(
             def one(item: tuple[Any, RunAction, str]) -> None:
                 run, action, stamp = item
                 try:
-                    doc = _pulled_record(server, st, run, action.run_id, experiment, stamp)
+                    doc = pulled_record(server, st, run, action.run_id, experiment, stamp)
                     st.put_run(doc)
                 except Exception as exc:
                     if is_connection_error(exc):
@@ -123,7 +122,14 @@ def pull(
     return report
 
 
-def _remote_stamp(run: Any) -> str:
+def local_id(run: Any) -> str:
+    """The nbtrack id of an MLflow run: the one nbtrack pushed it with, else one derived from its MLflow id."""
+    tagged = run.data.tags.get(TAG_RUN_ID)
+    return tagged if ids.is_run_id(tagged) else derived_run_id(run.info.run_id, run.info.start_time)
+
+
+def remote_stamp(run: Any) -> str:
+    """What a pulled copy remembers of the MLflow run (``origin.stamp``): pull refreshes it only when this changes."""
     info, data = run.info, run.data
     return digest(
         [
@@ -137,7 +143,9 @@ def _remote_stamp(run: Any) -> str:
     )
 
 
-def _pulled_record(server: Server, store: Store, run: Any, nb_id: str, experiment: str, stamp: str) -> dict[str, Any]:
+def pulled_record(server: Server, store: Store, run: Any, nb_id: str, experiment: str, stamp: str) -> dict[str, Any]:
+    """The local record (a store doc) of the MLflow run ``run``: its pushed record plus what changed since, or for
+    an MLflow-native run one built from its params, metric history, tags and dataset inputs."""
     info, data = run.info, run.data
     mlflow_id = info.run_id
     tags = dict(data.tags)
