@@ -194,12 +194,17 @@ def _env_name(name: str) -> str:
     return f"NBTRACK_SECRET_{variable}" if variable in _SHELL_VARIABLES else variable
 
 
+_CODE_CACHE_SIZE = 256
+
+
 class Redactor:
     """Redaction under one store's key: equal secrets give equal marks in that store, and only there."""
 
     def __init__(self, key: bytes | Callable[[], bytes]) -> None:
         self._key_source = key  # a function: the key file is made only when there is something to redact
         self._key: bytes | None = key if isinstance(key, bytes) else None
+        # Sources already redacted: a script opens many runs and a cell reruns; redacting 40 KB costs ~15 ms.
+        self._code_done: dict[str, str] = {}
 
     def mark(self, value: Any) -> str:
         """``<redacted:16 hex>``: an HMAC of the value (its JSON form, so 1 and "1" differ)."""
@@ -285,6 +290,15 @@ class Redactor:
         """Python/IPython source: secret literals read from the environment instead, ``%env`` values dropped."""
         if not enabled() or not code:
             return code
+        done = self._code_done.get(code)
+        if done is None:
+            done = self._code(code)
+            if len(self._code_done) >= _CODE_CACHE_SIZE:
+                self._code_done.clear()
+            self._code_done[code] = done
+        return done
+
+    def _code(self, code: str) -> str:
         code = _ENV_MAGIC.sub(self._env_magic, code)
         code = _ENV_ASSIGN.sub(self._env_assign, code)
         code = _ASSIGN.sub(self._assign, code)

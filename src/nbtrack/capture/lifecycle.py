@@ -21,23 +21,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
 from nbtrack import ids, redact, values
 from nbtrack.capture.active import active_run as innermost_run
-from nbtrack.capture.active import (
-    log_data,
-    log_metric,
-    log_metrics,
-    log_param,
-    log_params,
-    pop_active,
-    push_active,
-    require_run,
-    set_tags,
-)
+from nbtrack.capture.active import pop_active, push_active, require_run
 from nbtrack.capture.guard import (
     MAX_NAME_LENGTH,
     STEP_RANGE,
@@ -56,7 +46,7 @@ from nbtrack.errors import NbtrackWarning, NoActiveRunError
 from nbtrack.run import Run, Status, owner_record
 from nbtrack.store.local import Store, get_store
 
-__all__ = [  # the log_* functions and the active-run stack live in capture/active.py
+__all__ = [  # the module-level log_* functions live in capture/active.py
     "ActiveRun",
     "NbtrackWarning",
     "NoActiveRunError",
@@ -64,16 +54,10 @@ __all__ = [  # the log_* functions and the active-run stack live in capture/acti
     "clean_key",
     "default_experiment",
     "error_record",
-    "log_data",
-    "log_metric",
-    "log_metrics",
-    "log_param",
-    "log_params",
     "notebook_experiment",
     "pop_active",
     "push_active",
     "require_run",
-    "set_tags",
     "status_for",
     "track",
     "warn",
@@ -188,12 +172,16 @@ class ActiveRun:
 
     # logging -------------------------------------------------------------------------------------
 
+    @cached_property
+    def redactor(self) -> redact.Redactor:  # looked up once: every param, tag and cell goes through it
+        return redact.for_store(self.store.root)
+
     def log_param(self, name: Any, value: Any) -> None:
         key = clean_key(name, "param")
         if key is not None:
             encoded = encode_now(value, f"param {key!r}")  # warn at the call that passed the value
             with self._lock:  # a secret-looking name keeps a keyed hash of the value (nbtrack.redact)
-                self.record.params[key] = redact.for_store(self.store.root).param(key, values.decode(encoded))
+                self.record.params[key] = self.redactor.param(key, values.decode(encoded))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         for name, value in items_of(params, "log_params"):
@@ -243,7 +231,7 @@ class ActiveRun:
         if name is not None:
             encoded = encode_now(value, f"tag {name!r}")
             with self._lock:
-                self.record.tags[name] = redact.for_store(self.store.root).param(name, values.decode(encoded))
+                self.record.tags[name] = self.redactor.param(name, values.decode(encoded))
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         for key, value in items_of(tags, "set_tags"):
@@ -298,7 +286,7 @@ class ActiveRun:
         """The run's code is a notebook cell's body (kept inline); ``history``: the sources of every cell
         the kernel ran up to this one (stored as blobs, for export); ``parent``: the previous run of the cell."""
         record = self.record
-        record.code_text = redact.for_store(self.store.root).code(code)
+        record.code_text = self.redactor.code(code)
         record.execution_count = execution_count
         record.cell_id = cell_id
         record.cell_key = cell_key
@@ -317,7 +305,7 @@ class ActiveRun:
             text = Path(path).read_text(encoding="utf-8", errors="replace")[:MAX_CODE_CHARS]
         except OSError:
             return
-        self._pending_code = redact.for_store(self.store.root).code(text).encode("utf-8", "surrogatepass")
+        self._pending_code = self.redactor.code(text).encode("utf-8", "surrogatepass")
         self._store_blobs()
 
     # blobs the store could not take when they came: retried when the run finishes -----------------
@@ -385,7 +373,7 @@ class ActiveRun:
         record.duration = round(record.end_time - record.start_time, 6)
         record.status = Status(status) if status is not None else status_for(error)
         if error is not None:
-            record.error = error_record(error, redact.for_store(self.store.root))
+            record.error = error_record(error, self.redactor)
         pop_active(self)
         self._save(final=True)
 
