@@ -246,6 +246,32 @@ def test_a_history_blob_that_fails_when_the_cell_starts_is_written_when_it_ends(
     assert run.metrics == {"m": 2.0} and run.history[-1].startswith("%%track -q")
 
 
+def test_only_blobs_failing_in_a_cell_keeps_the_record_and_names_each_blob(ip, existing_store):
+    with StoreFaults(existing_store, errno.EACCES, parts=("objects",)), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = ip.run_cell("%%track -q\nimport nbtrack\nnbtrack.log_metric('z', 3.0)\n")
+    assert result.success
+    (message,) = nbtrack_warnings(caught)
+    assert "was saved to" in message and "the notebook history" in message and "the metric series" in message
+    assert "could not be saved (PermissionError: Permission denied [EACCES])" in message
+    assert "kept without them" in message and "Your cell ran normally" in message
+    run = nbtrack.get_run(max(Store(existing_store).run_docs()))
+    assert run.status == "finished" and run.metrics == {"z": 3.0}  # the record, without the blobs' references
+    assert run.history_blob is None and run.series_blob is None
+
+
+def test_a_run_deleted_while_it_ran_warns_once_in_the_stores_words(existing_store):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with nbtrack.track(name="gone") as run:
+            nbtrack.delete_run(run.id)
+            nbtrack.log_metric("m", 1.0)
+    assert nbtrack_warnings(caught) == [
+        f"nbtrack: run {run.id} was deleted while it ran; its final record was not saved"
+    ]
+    assert run.id not in Store(existing_store).run_docs()
+
+
 # %%track in a real kernel -----------------------------------------------------------------------------------
 
 
