@@ -1,12 +1,14 @@
 """capture/guard.py: names, steps, the metric-name cap and the one warning about what was not saved."""
 
 import errno
+import os
 import warnings
 
 import pytest
 
 from nbtrack import NbtrackWarning
 from nbtrack.capture import guard
+from nbtrack.errors import RunDeletedError, StoreWriteError
 
 
 @pytest.mark.parametrize("step, expected", [(3, 3), (True, 1), (2.0, 2), (-(2**63), -(2**63)), ("4", 4)])
@@ -54,8 +56,37 @@ def test_save_problems_say_what_was_and_was_not_saved():
     problems.fail("the run record", PermissionError(errno.EACCES, "Permission denied"))
     problems.fail("the metric series", OSError(errno.ENOSPC, "No space left on device"))
     text = problems.message("r1", "/store", record_saved=False, start_saved=False, code="cell")
-    assert text.startswith("run r1 could not be saved to /store (PermissionError: [Errno 13] Permission denied)")
-    assert "Not saved: the run record, the metric series" in text and "set NBTRACK_DIR to a writable folder" in text
+    assert text.startswith("run r1 could not be saved to /store (PermissionError: Permission denied [EACCES])")
+    assert "Not saved: the run record, the metric series (OSError: No space left on device [ENOSPC])" in text
+    assert "set NBTRACK_DIR to a writable folder" in text
     problems.ok("the run record")
+    problems.ok("the notebook history")
     text = problems.message("r1", "/store", record_saved=True, start_saved=True, code="code")
     assert "was saved to /store, but the metric series could not be saved" in text and "free some disk space" in text
+    assert "kept without it. Also saved: the notebook history." in text
+
+
+def test_a_store_write_error_is_described_by_the_os_error_it_wraps():
+    def wrapped(code: int, filename: str | None) -> StoreWriteError:
+        try:
+            try:
+                raise OSError(code, os.strerror(code), filename)
+            except OSError as exc:
+                raise StoreWriteError(code, "nbtrack could not lock /s/lock (...); nothing was written") from exc
+        except StoreWriteError as error:
+            return error
+
+    said = guard.describe_error(wrapped(errno.EACCES, "/s/lock"))
+    assert said == "PermissionError: Permission denied [EACCES] at /s/lock"
+    assert guard.describe_error(wrapped(errno.ENOSPC, "ab")) == "OSError: No space left on device [ENOSPC]"
+    bare = StoreWriteError(errno.EDQUOT, "nbtrack could not create the store folder /s; nothing was saved")
+    assert guard.describe_error(bare) == f"OSError: {os.strerror(errno.EDQUOT)} [EDQUOT]"
+    assert guard.describe_error(ValueError("odd")) == "ValueError: odd"
+
+
+def test_a_run_deleted_while_it_ran_is_said_in_the_stores_words_only():
+    problems = guard.SaveProblems()
+    problems.fail("the metric series", OSError(errno.ENOSPC, "No space left on device"))
+    deleted = RunDeletedError("run r1 was deleted while it ran; its final record was not saved")
+    problems.fail("the run record", deleted)
+    assert problems and problems.message("r1", "/s", record_saved=False, start_saved=True, code="cell") == str(deleted)

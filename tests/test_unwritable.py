@@ -3,7 +3,8 @@
 Tests run as root, which can write any folder, so real permissions cannot stand in: :class:`StoreFaults`
 makes the system calls the store uses (``os.open`` for writing, ``os.mkdir``, ``os.replace``, ``os.write``,
 ``os.fsync``) fail under the store's folder exactly as a read-only folder (EACCES, EROFS) or a full disk
-or quota (ENOSPC, EDQUOT) makes them fail. It is independent of how the store writes its files.
+or quota (ENOSPC, EDQUOT) makes them fail. It is independent of how the store writes its files: calls
+relative to an open directory (``dir_fd=``, as the blob store makes them) are resolved like the kernel does.
 """
 
 from __future__ import annotations
@@ -37,16 +38,26 @@ class StoreFaults:
         self._fds: set[int] = set()
         self._real = {name: getattr(os, name) for name in ("open", "mkdir", "replace", "rename", "write", "fsync")}
 
-    def _hit(self, path: object) -> bool:
+    @staticmethod
+    def _full(path: object, dir_fd: int | None = None) -> str | None:
+        """The absolute path a call names; relative to ``dir_fd`` when one is given (Linux: via /proc)."""
         try:
             text = os.fsdecode(os.fspath(path))  # type: ignore[arg-type]
         except TypeError:
+            return None
+        if dir_fd is not None and not os.path.isabs(text):
+            text = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), text)
+        return os.path.abspath(text)
+
+    def _hit(self, path: object, dir_fd: int | None = None) -> bool:
+        full = self._full(path, dir_fd)
+        if full is None or not self.armed:
             return False
-        full = os.path.abspath(text)
-        if not self.armed or not full.startswith(self.root + os.sep):
-            return False
-        first = full[len(self.root) + 1 :].split(os.sep)[0]
-        return any(part in first for part in self.parts)
+        for root in {self.root, os.path.realpath(self.root)}:
+            if full.startswith(root + os.sep):
+                first = full[len(root) + 1 :].split(os.sep)[0]
+                return any(part in first for part in self.parts)
+        return False
 
     def _fail(self, path: object = None) -> OSError:
         self.failures += 1
@@ -57,25 +68,30 @@ class StoreFaults:
         space = self.code in SPACE
 
         def open_(path, flags, *args, **kwargs):
-            if not space and flags & WRITE_FLAGS and self._hit(path):
+            hit = self._hit(path, kwargs.get("dir_fd"))
+            if not space and flags & WRITE_FLAGS and hit:
                 raise self._fail(path)
             fd = real["open"](path, flags, *args, **kwargs)
-            if space and self._hit(path):
+            if space and hit:
                 self._fds.add(fd)
             return fd
 
         def mkdir(path, *args, **kwargs):
-            if self._hit(path) and not os.path.exists(path):
+            dir_fd = kwargs.get("dir_fd")
+            if self._hit(path, dir_fd) and not os.path.exists(self._full(path, dir_fd) or path):
                 raise self._fail(path)
             return real["mkdir"](path, *args, **kwargs)
 
+        def moved(src, dst, kwargs) -> bool:
+            return self._hit(src, kwargs.get("src_dir_fd")) or self._hit(dst, kwargs.get("dst_dir_fd"))
+
         def replace(src, dst, *args, **kwargs):
-            if not space and (self._hit(src) or self._hit(dst)):
+            if not space and moved(src, dst, kwargs):
                 raise self._fail(dst)
             return real["replace"](src, dst, *args, **kwargs)
 
         def rename(src, dst, *args, **kwargs):
-            if not space and (self._hit(src) or self._hit(dst)):
+            if not space and moved(src, dst, kwargs):
                 raise self._fail(dst)
             return real["rename"](src, dst, *args, **kwargs)
 
@@ -230,6 +246,32 @@ def test_a_history_blob_that_fails_when_the_cell_starts_is_written_when_it_ends(
     assert run.metrics == {"m": 2.0} and run.history[-1].startswith("%%track -q")
 
 
+def test_only_blobs_failing_in_a_cell_keeps_the_record_and_names_each_blob(ip, existing_store):
+    with StoreFaults(existing_store, errno.EACCES, parts=("objects",)), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = ip.run_cell("%%track -q\nimport nbtrack\nnbtrack.log_metric('z', 3.0)\n")
+    assert result.success
+    (message,) = nbtrack_warnings(caught)
+    assert "was saved to" in message and "the notebook history" in message and "the metric series" in message
+    assert "could not be saved (PermissionError: Permission denied [EACCES])" in message
+    assert "kept without them" in message and "Your cell ran normally" in message
+    run = nbtrack.get_run(max(Store(existing_store).run_docs()))
+    assert run.status == "finished" and run.metrics == {"z": 3.0}  # the record, without the blobs' references
+    assert run.history_blob is None and run.series_blob is None
+
+
+def test_a_run_deleted_while_it_ran_warns_once_in_the_stores_words(existing_store):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with nbtrack.track(name="gone") as run:
+            nbtrack.delete_run(run.id)
+            nbtrack.log_metric("m", 1.0)
+    assert nbtrack_warnings(caught) == [
+        f"nbtrack: run {run.id} was deleted while it ran; its final record was not saved"
+    ]
+    assert run.id not in Store(existing_store).run_docs()
+
+
 # %%track in a real kernel -----------------------------------------------------------------------------------
 
 
@@ -275,5 +317,13 @@ def test_the_injector_fails_like_a_read_only_folder(tmp_path):
             os.open(tmp_path / "runs.jsonl", os.O_WRONLY | os.O_APPEND)
         with pytest.raises(PermissionError):
             (tmp_path / "objects" / "ab").mkdir()
+        objects = os.open(tmp_path / "objects", os.O_RDONLY)  # calls relative to an open folder fail too
+        try:
+            with pytest.raises(PermissionError):
+                os.mkdir("cd", dir_fd=objects)
+            with pytest.raises(PermissionError):
+                os.open("new", os.O_WRONLY | os.O_CREAT, dir_fd=objects)
+        finally:
+            os.close(objects)
         assert (tmp_path / "runs.jsonl").read_bytes() == b"x"
     assert os.open.__module__ == "posix" or sys.platform != "linux"

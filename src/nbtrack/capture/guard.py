@@ -15,7 +15,7 @@ import warnings
 from typing import Any
 
 from nbtrack import values
-from nbtrack.errors import NbtrackWarning
+from nbtrack.errors import NbtrackWarning, RunDeletedError, StoreWriteError
 from nbtrack.redact import Redactor
 from nbtrack.run import Status
 
@@ -93,49 +93,95 @@ def clean_step(step: Any, key: str) -> int | None:
     return int(number)
 
 
+def describe_error(error: BaseException, *, where: bool = True) -> str:
+    """What went wrong, in words: an OS error's class, text, code and file, not the store's wrapper.
+
+    A :class:`~nbtrack.errors.StoreWriteError` wraps the ``OSError`` that failed (``raise ... from``): that
+    one is named, as the built-in class its ``errno`` makes (``PermissionError``, ``OSError``), so the
+    sentence reads ``PermissionError: Permission denied [EACCES] at /x/.nbtrack/lock``.
+    """
+    while isinstance(error, StoreWriteError) and isinstance(error.__cause__, OSError):
+        error = error.__cause__
+    if not isinstance(error, OSError) or not error.errno:
+        return f"{type(error).__name__}: {error}"
+    code = error.errno
+    name = type(OSError(code, "")).__name__ if isinstance(error, StoreWriteError) else type(error).__name__
+    words = os.strerror(code) if isinstance(error, StoreWriteError) or not error.strerror else error.strerror
+    name_of = os.fsdecode(error.filename) if isinstance(error.filename, (str, bytes)) else ""
+    at = f" at {name_of}" if where and os.path.isabs(name_of) else ""  # a name relative to an open folder says little
+    return f"{name}: {words} [{errno.errorcode.get(code, code)}]{at}"
+
+
+def _is_space(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+
+
 class SaveProblems:
-    """What of one run could not be written to its store; :meth:`report` says it in one warning at the end.
+    """What of one run could not be written to its store; :meth:`message` says it in one warning at the end.
 
     Parts that failed are retried when the run finishes, so a store that became writable again loses nothing
-    and says nothing."""
+    and says nothing. A run deleted while it ran (:class:`~nbtrack.errors.RunDeletedError`) is not a
+    failure: the delete is honoured and the warning is the store's own sentence."""
 
     def __init__(self) -> None:
         self.failed: dict[str, BaseException] = {}  # part ("the run record", ...) -> its last error
+        self.saved: list[str] = []  # parts written, in order
+        self.deleted: RunDeletedError | None = None
 
     def fail(self, part: str, error: BaseException) -> None:
+        if isinstance(error, RunDeletedError):
+            self.deleted = error
+            return
         self.failed[part] = error
+        if part in self.saved:
+            self.saved.remove(part)
 
     def ok(self, part: str) -> None:
         self.failed.pop(part, None)
+        if part not in self.saved:
+            self.saved.append(part)
 
     def __bool__(self) -> bool:
-        return bool(self.failed)
+        return bool(self.failed) or self.deleted is not None
 
     def message(self, run_id: str, root: Any, *, record_saved: bool, start_saved: bool, code: str) -> str | None:
         """The sentence for what was and was not saved, or None when everything was."""
+        if self.deleted is not None:
+            return str(self.deleted)
         if not self.failed:
             return None
         error = self.failed.get("the run record") or next(iter(self.failed.values()))
-        cause = f"{type(error).__name__}: {error}"
-        space = isinstance(error, OSError) and error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+        cause = describe_error(error)
         advice = (
             "free some disk space (or quota), or set NBTRACK_DIR to another folder"
-            if space
-            else ("set NBTRACK_DIR to a writable folder")
+            if _is_space(error)
+            else "set NBTRACK_DIR to a writable folder"
         )
-        parts = ", ".join(self.failed)
+        reason = describe_error(error, where=False)
+        parts = ", ".join(  # a part that failed for another reason says its own
+            part if describe_error(exc, where=False) == reason else f"{part} ({describe_error(exc)})"
+            for part, exc in self.failed.items()
+        )
+        blobs = [part for part in self.saved if part != "the run record"]
         if record_saved:
+            also = f" Also saved: {', '.join(blobs)}." if blobs else ""
             return (
-                f"run {run_id} was saved to {root}, but {parts} could not be saved ({cause}). "
+                f"run {run_id} was saved to {root}, but {parts} could not be saved ({cause}); its record (params, "
+                f"metrics, tags) is kept without {'it' if len(self.failed) == 1 else 'them'}.{also} "
                 f"Your {code} ran normally; {advice}."
             )
         kept = (
             "the store holds only its start record (status running)" if start_saved else "nothing of it is in the store"
         )
+        orphans = (
+            f" Content files it saved (`nbtrack gc` removes those no run refers to): {', '.join(blobs)}."
+            if blobs
+            else ""
+        )
         return (
-            f"run {run_id} could not be saved to {root} ({cause}): {kept}. Not saved: {parts}. Its params, metrics "
-            f"and tags were kept in memory while it ran and saving was retried when it ended; they are dropped now. "
-            f"Your {code} ran normally; {advice}."
+            f"run {run_id} could not be saved to {root} ({cause}): {kept}. Not saved: {parts}.{orphans} Its params, "
+            f"metrics and tags were kept in memory while it ran and saving was retried when it ended; they are "
+            f"dropped now. Your {code} ran normally; {advice}."
         )
 
 

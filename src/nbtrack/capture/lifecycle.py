@@ -364,9 +364,8 @@ class ActiveRun:
             try:
                 from nbtrack.capture.environment import capture
 
-                record.env_record = capture(self.store, self._git)
-            except OSError as exc:  # its package list is a blob: the store cannot be written
-                self.problems.fail("the environment", exc)
+                if self._wrote("the environment", partial(capture, self.store, self._git)):  # its packages: a blob
+                    record.env_record = self._written
             except Exception as exc:
                 warn(f"environment of run {self.id} not recorded: {exc}")
         record.end_time = time.time()

@@ -339,6 +339,7 @@ class TrackMagics(Magics):
         if path is not None and how is not None and snapshot_mode() != "off":
             try:
                 run.record.snapshot_info = snapshot(run.store, path, how, context["last_cell_end"], context["raw_cell"])
+                run.problems.ok("the notebook snapshot")
             except OSError as exc:  # the store cannot be written: said in the run's one warning
                 run.note_unsaved("the notebook snapshot", exc)
             except Exception as exc:

@@ -13,7 +13,8 @@ nbtrack never writes through a name someone else could have prepared:
   so a crash leaves either the old file or the new one, never half of one. A failed write removes its
   temporary file, so a full disk is not filled further by what could not be saved.
 
-Errors are plain ``OSError``; the store turns them into messages saying what was and was not saved.
+Errors are ``OSError`` (a refused name is :class:`UnsafeFileError`, also an ``NbtrackError``); the store turns
+them into messages saying what was and was not saved.
 """
 
 from __future__ import annotations
@@ -25,12 +26,18 @@ import secrets
 import stat
 from pathlib import Path
 
+from nbtrack.errors import NbtrackError
+
 NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-class UnsafeFileError(OSError):
-    """A store file name holds something nbtrack does not write through (a link, a FIFO, another user's file)."""
+class UnsafeFileError(NbtrackError, OSError):
+    """A store file name holds something nbtrack does not write through (a link, a FIFO, another user's file).
+
+    An ``OSError`` (with ``errno`` and ``filename``) so the store's write paths handle it like any failed
+    write, and an ``NbtrackError`` so ``except NbtrackError`` catches it like everything nbtrack raises.
+    """
 
 
 def write_all(fd: int, data: bytes) -> None:
