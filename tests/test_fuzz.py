@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import nbtrack
-from nbtrack import NbtrackWarning, values
+from nbtrack import NbtrackWarning, redact, values
 from nbtrack.capture.lifecycle import ActiveRun
 from nbtrack.store.local import Store
 
@@ -128,6 +128,7 @@ def test_values_are_stored_losslessly_or_reported(value):
 
 @fuzz(4000)
 @given(name=names, value=st.one_of(anything, st.just(BadRepr()), st.just(object())), metric=st.one_of(anything, names))
+@example(name="api_key", value="hunter2", metric="password")  # a secret-looking name: redacted with the store's key
 def test_logging_anything_never_raises_and_always_saves(tmp_path_factory, name, value, metric):
     store = Store(tmp_path_factory.mktemp("fuzz", numbered=True))
     with warnings.catch_warnings():
@@ -145,7 +146,8 @@ def test_logging_anything_never_raises_and_always_saves(tmp_path_factory, name, 
     json.dumps(doc, allow_nan=False)
     assert doc["status"] == "finished" and doc["metrics"]["ok"] == 1.0
     assert list(store.root.rglob("*"))  # and nothing was written outside it (names never become paths)
-    assert {p.name for p in store.root.iterdir()} <= {"runs.jsonl", "lock", "objects"}
+    allowed = {"runs.jsonl", "lock", "objects", redact.KEY_FILE}  # the key file: a secret-looking name was logged
+    assert {p.name for p in store.root.iterdir()} <= allowed
 
 
 literals = st.recursive(
@@ -157,6 +159,7 @@ literals = st.recursive(
 
 @fuzz(1000)
 @given(value=literals, label=names.filter(lambda n: len(("x" + n + "x").splitlines()) == 1))
+@example(value={"ApiKey": []}, label="")  # a secret-looking key inside a param is redacted, the rest kept
 def test_tracked_cells_complete_with_any_literal_and_name(store_dir_for_fuzz, value, label):
     ip = store_dir_for_fuzz
     ip.user_ns.pop("x", None)
@@ -166,7 +169,7 @@ def test_tracked_cells_complete_with_any_literal_and_name(store_dir_for_fuzz, va
     assert result.success
     assert same(ip.user_ns["x"], value)
     run = nbtrack.get_run(max(nbtrack.get_store().run_docs()))  # ids sort by time: the newest run
-    assert same(run.params["x"], value)
+    assert same(run.params["x"], redact.for_store(nbtrack.get_store().root).param("x", value))  # secrets redacted
     assert run.name == label  # stored as plain text, losslessly
 
 

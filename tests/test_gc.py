@@ -6,6 +6,7 @@ every file of the store for it afterwards; the runs kept must read back whole.
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 import uuid
@@ -63,6 +64,26 @@ def test_purge_leaves_no_byte_of_the_run_and_keeps_the_others_whole(store):
     assert run.params["note"] == keep and run.history[0] == COMMON and run.metrics[f"loss_{keep}"] == 0.5
     assert store.get_json(store.get_doc(kept.id)["series"])[f"loss_{keep}"]["value"] == [0.5]
     assert blob_files(store) == live_blobs(store, store.run_docs().values())  # no unreferenced blob left
+
+
+def test_without_hard_links_the_old_copy_goes_and_with_them_it_holds_only_live_runs(store, monkeypatch):
+    gone = f"gone-{uuid.uuid4().hex}"
+    kept = record(store, "kept")
+    purged = record(store, gone)
+    store.journal.compact()
+    prev = store.journal.path.with_name("runs.jsonl.prev")
+    collect(store, [purged.id])  # hard links work: .prev is the first compaction's file, only live runs
+    assert prev.exists() and gone.encode() not in prev.read_bytes() and kept.id.encode() in prev.read_bytes()
+    other = record(store, f"gone-{uuid.uuid4().hex}")
+    store.journal.compact()
+
+    def no_links(*args, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    collect(store, [other.id])
+    assert not prev.exists()  # the old copy (holding the purged run) cannot be replaced, so it is removed
+    assert Run.from_doc(store.get_doc(kept.id), store).params["note"] == "kept"
 
 
 def test_gc_erases_runs_deleted_earlier_and_their_compacted_copies(store):

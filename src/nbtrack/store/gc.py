@@ -6,7 +6,7 @@ under the store lock:
 
 1. deletes the runs to purge (``purge``), noting the blobs they referred to;
 2. compacts the journal twice, so ``runs.jsonl`` and ``runs.jsonl.prev`` hold only live records (a
-   ``.prev`` that still differs, on a file system without hard links, is removed);
+   ``.prev`` that is not the first compaction's file, on a file system without hard links, is removed);
 3. drops the lines of runs that are not live from the files kept for repairs (``runs.jsonl.torn``,
    ``runs.jsonl.damaged-*``, ``runs.jsonl.before-repair-*``);
 4. deletes every blob no live record refers to (``history`` and the cell sources listed in it, ``code_blob``,
@@ -21,6 +21,7 @@ having written a blob write it again rather than trust a file that is gone.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import time
@@ -105,13 +106,16 @@ def collect(store: Store, purge: Iterable[str] = (), *, grace: float = DEFAULT_G
         report.journal_bytes = (_size(journal), 0)
         report.prev_bytes = (_size(prev), 0)
         if journal.exists():
-            for _ in range(2):  # the second makes .prev a copy of the compacted journal
+            compacted = None
+            for _ in range(2):  # the second makes .prev the first's compacted journal (a hard link to it)
                 if not store.journal.compact():
                     raise StoreCorruptError(
                         f"{journal} has damaged lines, so nbtrack gc erased nothing (deleted runs stay readable "
                         f"on disk). Run `nbtrack doctor --repair` first."
                     )
-            if prev.exists() and prev.read_bytes() != journal.read_bytes():
+                compacted = compacted or _identity(journal)
+            # Each compaction has a new epoch in its header, so .prev is checked by identity, not bytes.
+            if prev.exists() and _identity(prev) != compacted:
                 prev.unlink()  # no hard links here: the old copy must not outlive the runs deleted from it
         report.journal_bytes = (report.journal_bytes[0], _size(journal))
         report.prev_bytes = (report.prev_bytes[0], _size(prev))
@@ -122,6 +126,14 @@ def collect(store: Store, purge: Iterable[str] = (), *, grace: float = DEFAULT_G
         _delete_blobs(store, referenced, purged_refs, started - grace, report)
     _describe(store, report, grace)
     return report
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _size(path: Path) -> int:
