@@ -17,6 +17,7 @@ import pytest
 import nbtrack
 from nbtrack import redact
 from nbtrack.capture.guard import error_record
+from nbtrack.errors import NbtrackWarning
 from nbtrack.redact import Redactor, is_redacted, is_secret_name, redact_uri, secret_kind
 from nbtrack.remote.mapping import TAG_ERROR, build_payload
 from nbtrack.remote.state import redact_uri as state_redact_uri
@@ -231,3 +232,15 @@ def test_push_sends_no_secret(store_dir, tmp_path, monkeypatch):
         assert grep_store(tmp_path / "mlflow", OPENAI) == [] and grep_store(tmp_path / "mlflow", GITHUB) == []
     finally:
         server.stop()
+
+
+def test_a_secret_named_value_whose_repr_raises_is_still_redacted(store_dir):
+    class BadRepr:
+        def __repr__(self) -> str:
+            raise RuntimeError("repr exploded")
+
+    with pytest.warns(NbtrackWarning), nbtrack.track(environment=False) as run:
+        nbtrack.log_param("api_key", BadRepr())  # found by tests/test_fuzz.py: the mark hashed repr() unguarded
+        nbtrack.set_tags({"password": [BadRepr()]})
+    assert str(run.record.params["api_key"]).startswith("<redacted:")
+    assert str(run.record.tags["password"]).startswith("<redacted:")

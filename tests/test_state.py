@@ -47,8 +47,10 @@ def test_normalize_uri(uri, key):
     assert uri_key(uri) == uri_key(key)
 
 
-def test_redact_uri_removes_credentials_only():
-    assert redact_uri("https://ana:s3cret@mlflow.example.com:443/p?q=1#f") == "https://mlflow.example.com:443/p?q=1#f"
+def test_redact_uri_removes_credentials_query_and_fragment():
+    # a query string can carry a token (?token=...), so none of it is kept (issue 18, secrets)
+    assert redact_uri("https://ana:s3cret@mlflow.example.com:443/p?q=1#f") == "https://mlflow.example.com:443/p"
+    assert redact_uri("https://h/x?token=abc") == "https://h/x"
     assert redact_uri("https://token@h/x") == "https://h/x"
     assert redact_uri(" http://h:1/x ") == "http://h:1/x"
     assert redact_uri("sqlite:///a.db") == "sqlite:///a.db"

@@ -88,6 +88,13 @@ def enabled() -> bool:
     return os.environ.get("NBTRACK_REDACT", "on").strip().lower() not in ("off", "0", "false", "no")
 
 
+def _text_of(value: Any) -> str:
+    """What a mark hashes for a value JSON cannot hold: its repr, bounded in time, never raising."""
+    from nbtrack.reprs import bounded_repr
+
+    return bounded_repr(value)
+
+
 def is_redacted(value: Any) -> bool:
     """True for a value that already is a redaction mark (redacting is idempotent)."""
     return isinstance(value, str) and _MARK.fullmatch(value) is not None
@@ -214,7 +221,9 @@ class Redactor:
         if isinstance(value, str):
             data = value.encode("utf-8", "surrogatepass")
         else:
-            data = json.dumps(value, sort_keys=True, default=repr, ensure_ascii=False).encode("utf-8", "surrogatepass")
+            data = json.dumps(value, sort_keys=True, default=_text_of, ensure_ascii=False).encode(
+                "utf-8", "surrogatepass"
+            )
         return f"<redacted:{hmac.new(self._key, data, hashlib.sha256).hexdigest()[:16]}>"
 
     # values ----------------------------------------------------------------------------------------

@@ -144,8 +144,11 @@ class PushState:
         with self._mutex:
             if self._fd is None:
                 self.folder.mkdir(parents=True, exist_ok=True)
-                new = not self.path.exists()
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+                try:  # only the writer that creates the file writes its header (two pushes may start at once)
+                    self._fd, new = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o644), True
+                except FileExistsError:
+                    self._fd, new = os.open(self.path, flags), False
                 if new:
                     header = {"id": "", "server": self.server, "format": 1}
                     os.write(self._fd, json.dumps(header).encode() + b"\n")
