@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from compare_helpers import frame
 from scipy import stats
 
 from nbtrack.analysis import intervals, significance
@@ -36,19 +37,6 @@ PAIR_COLUMNS = [
     "verdict",
     "runs_needed",
 ]
-
-
-def frame(groups: dict, param: str = "lr", metric: str = "acc", seeds: bool = True, extra: dict | None = None):
-    """A runs() shaped DataFrame: one row per value, params.<param> = the group key, params.seed = position."""
-    rows = []
-    for key, values in groups.items():
-        for i, v in enumerate(values):
-            row = {"run_id": f"run-{key}-{i}", "experiment": "x", f"params.{param}": key, f"metrics.{metric}": v}
-            if seeds:
-                row["params.seed"] = i
-            row.update(extra or {})
-            rows.append(row)
-    return pd.DataFrame(rows)
 
 
 @pytest.fixture

@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
+from compare_helpers import frame
 
 from nbtrack.analysis.comparison import compare
 from nbtrack.analysis.metrics import guess_direction
-
-
-def frame(groups: dict, param: str = "lr", metric: str = "acc", seeds: bool = True, extra: dict | None = None):
-    """A runs() shaped DataFrame: one row per value, params.<param> = the group key, params.seed = position."""
-    rows = []
-    for key, values in groups.items():
-        for i, v in enumerate(values):
-            row = {"run_id": f"run-{key}-{i}", "experiment": "x", f"params.{param}": key, f"metrics.{metric}": v}
-            if seeds:
-                row["params.seed"] = i
-            row.update(extra or {})
-            rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def test_direction_guessed_from_the_name_and_shown():
