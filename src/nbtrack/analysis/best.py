@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from nbtrack.analysis import power
-from nbtrack.analysis.equivalence import inside, parse_effect
+from nbtrack.analysis.equivalence import inside, interval_verdict, parse_effect
 from nbtrack.analysis.equivalence import pooled_sd as pair_pooled_sd
 from nbtrack.analysis.grouping import Configuration, Slice
 from nbtrack.analysis.pairfacts import POWER, align_by_seed, degenerate, pair_facts
@@ -361,14 +361,7 @@ class MCBMethod:
             margin = margin_spec.units(pair_pooled_sd(g.values, ref.values))
             equivalent = not flag and inside(tr.ci_low, tr.ci_high, margin)
             runs_needed: Any = None
-            if flag:
-                verdict = "needs more runs"
-            elif tr.ci_low > 0 or tr.ci_high < 0:
-                verdict = "better" if (tr.ci_low > 0) == hib else "worse"
-            elif equivalent:
-                verdict = "no difference"
-            else:
-                verdict = "inconclusive"
+            verdict = interval_verdict(tr.ci_low, tr.ci_high, hib, flag=flag, equivalent=equivalent)
             if verdict in ("inconclusive", "needs more runs"):
                 effect = effect_spec.standard(sd)
                 if effect not in sizes_for:  # one number for every pair when min_effect is in pooled SDs

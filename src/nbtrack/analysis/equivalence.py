@@ -92,3 +92,14 @@ def tost_t(diff: Any, se: Any, df: Any, margin: Any) -> Any:
 def inside(low: float, high: float, margin: float) -> bool:
     """Whether an interval lies strictly inside ``(-margin, margin)`` (the interval form of TOST)."""
     return bool(math.isfinite(low) and math.isfinite(high) and -margin < low and high < margin)
+
+
+def interval_verdict(low: float, high: float, higher_is_better: bool, *, flag: str, equivalent: bool) -> str:
+    """The verdict a simultaneous or sequential interval of ``group - reference`` gives: ``better``/``worse`` when
+    it excludes 0, ``no difference`` when it lies inside the margin, else ``inconclusive``; degenerate pairs
+    (``flag``) get ``needs more runs``."""
+    if flag:
+        return "needs more runs"
+    if low > 0 or high < 0:
+        return "better" if (low > 0) == higher_is_better else "worse"
+    return "no difference" if equivalent else "inconclusive"

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from nbtrack.analysis.equivalence import inside, parse_effect, pooled_sd
+from nbtrack.analysis.equivalence import inside, interval_verdict, parse_effect, pooled_sd
 from nbtrack.analysis.grouping import Configuration, Group, Slice
 from nbtrack.analysis.pairfacts import POWER, align_by_seed, degenerate, pair_facts
 from nbtrack.analysis.significance import TestResult, hedges_g
@@ -319,14 +319,7 @@ class SequentialMethod:
             equivalent = not flag and inside(res.ci_low, res.ci_high, margin)
             runs_needed: Any = None
             runs_more: Any = None
-            if flag:
-                verdict = "needs more runs"
-            elif res.ci_low > 0 or res.ci_high < 0:
-                verdict = "better" if (res.ci_low > 0) == hib else "worse"
-            elif equivalent:
-                verdict = "no difference"
-            else:
-                verdict = "inconclusive"
+            verdict = interval_verdict(res.ci_low, res.ci_high, hib, flag=flag, equivalent=equivalent)
             if verdict in ("inconclusive", "needs more runs"):
                 runs_needed = runs_for_power(effect_spec.standard(sp) * sp, sd_d, level, self.c)
                 to_decide = runs_to_decide(n, mean, sd_d, level, margin if math.isfinite(margin) else 0.0, self.c)
