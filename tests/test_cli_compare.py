@@ -6,35 +6,18 @@ import json
 import subprocess
 import sys
 
-import numpy as np
+from compare_helpers import record_runs
 
-import nbtrack
 from nbtrack.cli import main
 
 # runs from the store -------------------------------------------------------------------------------------------
-
-
-def _record(experiment="exp", data=None, n=6):
-    rng = np.random.default_rng(9)
-    for lr, mu in ((0.01, 0.80), (0.1, 0.84)):
-        for seed in range(n):
-            payload = None if data is None else {"train": data(lr, seed)}
-            with nbtrack.track(
-                name="fit",
-                experiment=experiment,
-                params={"lr": lr, "seed": seed, "epochs": 3},
-                data=payload,
-                environment=False,
-            ):
-                for step in range(3):
-                    nbtrack.log_metric("acc", mu - 0.05 * (2 - step) + rng.normal(0, 0.005), step=step)
 
 
 # command line -----------------------------------------------------------------------------------------------------
 
 
 def test_cli_compare_table_json_csv_and_plot(store_dir, capsys, tmp_path):
-    _record()
+    record_runs()
     store = ["--store", str(store_dir)]
     assert main([*store, "compare", "--experiment", "exp", "--metric", "acc"]) == 0
     out = capsys.readouterr().out
@@ -74,7 +57,7 @@ def test_cli_compare_table_json_csv_and_plot(store_dir, capsys, tmp_path):
 
 
 def test_cli_compare_console_entry(store_dir):
-    _record()
+    record_runs()
     out = subprocess.run(
         [
             sys.executable,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from compare_helpers import frame
+from compare_helpers import frame, record_runs
 
 import nbtrack
 from nbtrack.analysis.comparison import Comparison, compare
@@ -42,24 +42,8 @@ def test_missing_metric_values_are_left_out_with_a_warning(three):
 # runs from the store -------------------------------------------------------------------------------------------
 
 
-def _record(experiment="exp", data=None, n=6):
-    rng = np.random.default_rng(9)
-    for lr, mu in ((0.01, 0.80), (0.1, 0.84)):
-        for seed in range(n):
-            payload = None if data is None else {"train": data(lr, seed)}
-            with nbtrack.track(
-                name="fit",
-                experiment=experiment,
-                params={"lr": lr, "seed": seed, "epochs": 3},
-                data=payload,
-                environment=False,
-            ):
-                for step in range(3):
-                    nbtrack.log_metric("acc", mu - 0.05 * (2 - step) + rng.normal(0, 0.005), step=step)
-
-
 def test_compare_runs_from_the_store_by_experiment_ids_or_current(store_dir, monkeypatch):
-    _record()
+    record_runs()
     with pytest.raises(RuntimeError), nbtrack.track(experiment="exp", params={"lr": 9.0}):
         raise RuntimeError("failed runs are outcomes (issue 14): counted, never silently left out")
     by_name = compare("exp", metric="acc")
@@ -78,14 +62,14 @@ def test_compare_runs_from_the_store_by_experiment_ids_or_current(store_dir, mon
 
 
 def test_different_data_is_flagged(store_dir):
-    _record(data=lambda lr, seed: np.arange(10) + (seed == 0))  # seed 0 trained on other data
+    record_runs(data=lambda lr, seed: np.arange(10) + (seed == 0))  # seed 0 trained on other data
     cmp = compare("exp", metric="acc")
     assert not cmp.groups.same_data.any()
     assert any("used different data 'train'" in w for w in cmp.warnings)
 
 
 def test_same_data_everywhere_is_true(store_dir):
-    _record(data=lambda lr, seed: np.arange(10))
+    record_runs(data=lambda lr, seed: np.arange(10))
     cmp = compare("exp", metric="acc")
     assert cmp.groups.same_data.all() and not any("different data" in w for w in cmp.warnings)
 

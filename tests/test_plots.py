@@ -7,27 +7,11 @@ import sys
 
 import numpy as np
 import pytest
+from compare_helpers import record_runs
 
-import nbtrack
 from nbtrack.analysis.comparison import compare
 
 # runs from the store -------------------------------------------------------------------------------------------
-
-
-def _record(experiment="exp", data=None, n=6):
-    rng = np.random.default_rng(9)
-    for lr, mu in ((0.01, 0.80), (0.1, 0.84)):
-        for seed in range(n):
-            payload = None if data is None else {"train": data(lr, seed)}
-            with nbtrack.track(
-                name="fit",
-                experiment=experiment,
-                params={"lr": lr, "seed": seed, "epochs": 3},
-                data=payload,
-                environment=False,
-            ):
-                for step in range(3):
-                    nbtrack.log_metric("acc", mu - 0.05 * (2 - step) + rng.normal(0, 0.005), step=step)
 
 
 # plots ---------------------------------------------------------------------------------------------------------
@@ -35,7 +19,7 @@ def _record(experiment="exp", data=None, n=6):
 
 @pytest.mark.parametrize("kind", ["box", "diff", "curves", "parallel", "matrix"])
 def test_plots_return_figures(store_dir, kind, tmp_path):
-    _record()
+    record_runs()
     cmp = compare("exp", metric="acc")
     fig = cmp.plot(kind)
     from matplotlib.figure import Figure
