@@ -127,6 +127,8 @@ _ALWAYS = frozenset(
     {"id", "experiment", "name", "status", "start_time", "end_time", "duration", "params", "metrics", "tags"}
     | {"data_records", "error", "source", "schema"}
 )
+# written only when they hold something, so records without them stay as small as before
+_OPTIONAL_MAPPINGS = frozenset({"links", "param_sources", "models", "artifacts", "outputs", "upstream"})
 _DECODED = ("params", "metrics", "tags")  # the document holds their values.encode() form
 # Set in a document whose text fields went through values.escape_text (lone surrogates, say in a file name
 # read with os.listdir, or text starting with values.TAG): readers unescape them; other documents cost nothing.
@@ -168,6 +170,18 @@ class Run:
     data_change: dict[str, Any] | None = None  # inputs changed/added/removed against the parent
     data_notes: dict[str, str] | None = None  # per changed input, what changed
     series_blob: str | None = None  # every logged metric value
+    # where each param came from: "explicit" (log_param, -p, track(params=)), "assigned" (a literal assignment),
+    # "call" (a literal argument of a call), "config" (a dict of literals, flattened), "input" (a plain value
+    # an earlier cell assigned), "framework" (an estimator's own parameters); see nbtrack.capture.hyperparams
+    param_sources: dict[str, str] = field(default_factory=dict)
+    # name -> model record: blob, format, class, framework, version, size, hash, auto (see nbtrack.capture.models)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # name -> artifact record: blob, size, media type, kind ("figure", "file", "bytes")
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # path relative to the working directory -> output file record: hash, size, kept (blob digest or None)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # input path or name -> id of the earlier run whose output it is (a pipeline's stage graph)
+    upstream: dict[str, str] = field(default_factory=dict)
     schema: int = SCHEMA
     extra: dict[str, Any] = field(default_factory=dict)  # keys this release does not know, kept as they are
     store: Any = field(default=None, compare=False)
@@ -209,7 +223,7 @@ class Run:
                 value = _encode_metrics(value) if name == "metrics" else _encode_values(value)
             elif name == "status":
                 value = Status(value).value
-            if name in _ALWAYS or not (value is None or (name == "links" and not value)):
+            if name in _ALWAYS or not (value is None or (name in _OPTIONAL_MAPPINGS and not value)):
                 doc[_RENAMED.get(name, name)] = value
         doc.update(self.extra)  # unknown keys, and known ones this release could not read, as they were
         return escape_text_fields(doc)
@@ -326,7 +340,7 @@ def _fields_of(stored: Mapping[str, Any]) -> dict[str, Any]:
                 extra[key] = value
         elif name == "status":
             continue  # below: the status as read depends on the owner too
-        elif name in ("data_records", "links") and value is None:
+        elif (name == "data_records" or name in _OPTIONAL_MAPPINGS) and value is None:
             continue  # an absent mapping
         else:
             fields[name] = value
