@@ -128,9 +128,7 @@ _ALWAYS = frozenset(
     | {"data_records", "error", "source", "schema"}
 )
 # written only when they hold something, so records without them stay as small as before
-_OPTIONAL_MAPPINGS = frozenset(
-    {"links", "param_sources", "models", "artifacts", "outputs", "upstream", "files_read"}
-)
+_OPTIONAL_MAPPINGS = frozenset({"links", "param_sources", "models", "artifacts", "outputs", "upstream", "files_read"})
 _DECODED = ("params", "metrics", "tags")  # the document holds their values.encode() form
 # Set in a document whose text fields went through values.escape_text (lone surrogates, say in a file name
 # read with os.listdir, or text starting with values.TAG): readers unescape them; other documents cost nothing.
