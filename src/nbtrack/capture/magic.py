@@ -22,6 +22,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from nbtrack import values
+from nbtrack.capture import file_reads
 from nbtrack.capture import params as params_mod
 from nbtrack.capture.lifecycle import ActiveRun, default_experiment, status_for, warn
 from nbtrack.capture.notebook import notebook_path, snapshot, snapshot_mode
@@ -285,6 +286,7 @@ class TrackMagics(Magics):
             "raw_cell": raw_cell,
         }
         run.start(environment=True)
+        file_reads.begin(skip=(str(getattr(run.store, "root", "")),))
         return run, context
 
     def _bare_start(self, args: Any, cell: str, error: Exception) -> tuple[ActiveRun | None, dict[str, Any]]:
@@ -319,6 +321,7 @@ class TrackMagics(Magics):
         return previous
 
     def _finish(self, run: ActiveRun, context: dict[str, Any], args: Any, error: BaseException | None) -> None:
+        run.record.files_read = file_reads.end()
         user_ns = self.shell.user_ns
         for name in context["pending_params"]:
             if name in user_ns:
