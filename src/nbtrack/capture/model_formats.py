@@ -25,7 +25,7 @@ import importlib
 import io
 import json
 import pickle
-import struct
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -35,7 +35,6 @@ from typing import Any
 from nbtrack.errors import NbtrackError, UnpicklableModelError, UntrustedModelError
 
 PICKLE_FORMATS = frozenset({"pickle"})
-_ZIP_STAMP = struct.pack("<HH", 0, (0 << 9) | (1 << 5) | 1)  # DOS time 00:00:00, date 1980-01-01
 
 
 @dataclass
@@ -70,21 +69,19 @@ def dump(obj: Any, framework: str | None) -> Dumped:
 
 
 def dump_pickle(obj: Any) -> bytes:
-    """Pickle, or cloudpickle (when installed) for what pickle refuses: lambdas, classes defined in a notebook."""
-    try:
-        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
-        first = exc
+    """cloudpickle when installed (it saves lambdas and classes defined in a notebook by value, so they load in
+    another process), else pickle."""
     try:
         import cloudpickle
     except ImportError:
-        raise UnpicklableModelError(f"it cannot be pickled ({type(first).__name__}: {first})") from first
+        cloudpickle = None
     try:
-        data: bytes = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        if cloudpickle is not None:
+            data: bytes = cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+            return data
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
-        reason = f"{type(exc).__name__}: {exc}"
-        raise UnpicklableModelError(f"it cannot be pickled, even with cloudpickle ({reason})") from exc
-    return data
+        raise UnpicklableModelError(f"it cannot be pickled ({type(exc).__name__}: {exc})") from exc
 
 
 # saving, per framework ----------------------------------------------------------------------------
@@ -95,7 +92,35 @@ def _dump_sklearn(obj: Any) -> Dumped | None:
         import skops.io as sio
     except ImportError:
         return None  # skops is optional (`pip install nbtrack[models]`): pickle it
-    return Dumped(stable_zip(sio.dumps(obj)), "skops")
+    data = sio.dumps(obj)
+    if _names_code_elsewhere(data):
+        raise TypeError("it holds functions or classes defined in a notebook or a function, which skops cannot load")
+    return Dumped(data, "skops")
+
+
+def _names_code_elsewhere(data: bytes) -> bool:
+    """Whether a skops file names a type or function skops could not find again when loading (a lambda, a class
+    defined inside a function, anything of ``__main__``, i.e. of a notebook): skops saves them by name;
+    cloudpickle saves them by value."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    pending = [schema]
+    seen: set[tuple[str, str]] = set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        pending.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        module, name = node.get("__module__"), node.get("__class__")
+        if isinstance(module, str) and isinstance(name, str) and (module, name) not in seen:
+            seen.add((module, name))
+            loaded = sys.modules.get(module)
+            if module == "__main__" or loaded is None or not hasattr(loaded, name):
+                return True
+    return False
 
 
 def _dump_xgboost(obj: Any) -> Dumped:
@@ -145,28 +170,6 @@ _DUMPERS = {
     "torch": _dump_torch,
     "lightning": _dump_torch,
 }
-
-
-def stable_zip(data: bytes) -> bytes:
-    """The zip with every member's time stamp set to 1980-01-01, so the same model gives the same bytes
-    (zipfile stamps members with the current time). Patched in place: nothing is recompressed."""
-    buffer = bytearray(data)
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        members = archive.infolist()
-        directory = archive.start_dir  # set by ZipFile when it reads the archive
-    for member in members:
-        offset = member.header_offset
-        if buffer[offset : offset + 4] != b"PK\x03\x04":
-            return data
-        buffer[offset + 10 : offset + 14] = _ZIP_STAMP
-    offset = directory
-    for _ in members:
-        if buffer[offset : offset + 4] != b"PK\x01\x02":
-            return data
-        buffer[offset + 12 : offset + 16] = _ZIP_STAMP
-        name, extra, comment = struct.unpack("<HHH", buffer[offset + 28 : offset + 34])
-        offset += 46 + name + extra + comment
-    return bytes(buffer)
 
 
 # loading ------------------------------------------------------------------------------------------
