@@ -136,7 +136,7 @@ def load_model(
 def _pick(run: Run, name: str | None) -> tuple[str, dict[str, Any]]:
     records = {k: v for k, v in run.models.items() if isinstance(v, dict)}
     if name is None:
-        saved = [k for k, v in records.items() if not v.get("skipped")]
+        saved = [k for k, v in records.items() if not v.get("skipped")] or list(records)[:1] * (len(records) == 1)
         if len(saved) != 1:
             have = f"models {', '.join(map(repr, saved))}" if saved else "no saved model"
             raise ModelNotFoundError(f"run {run.id} has {have}; pass the name of the model to load")
