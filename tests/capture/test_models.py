@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 import pytest
+from kernel_helpers import code, new_session, summary_text
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
@@ -20,7 +21,6 @@ import nbtrack
 from nbtrack import NbtrackWarning
 from nbtrack.capture import models as models_mod
 from nbtrack.capture.summary import RunSummary
-from kernel_helpers import code, new_session, summary_text
 
 NO_DATA = {"state": "none", "changed": [], "added": [], "removed": []}
 
