@@ -231,7 +231,7 @@ def test_issue_cell_in_a_kernel_captures_clf_and_load_model_predicts_the_same(tm
         code(
             "%load_ext nbtrack\nimport nbtrack, numpy as np\nfrom sklearn.datasets import make_classification\n"
             "X, y = make_classification(n_samples=200, n_features=5, random_state=0)"
-        ),  # fmt: skip
+        ),
         code(
             "%%track --name inline\nfrom sklearn.linear_model import LogisticRegression\n"
             "clf = LogisticRegression(C=0.5, max_iter=200)\nclf.fit(X, y)\nacc = clf.score(X, y)\n"
