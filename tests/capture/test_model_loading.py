@@ -91,7 +91,7 @@ def test_models_lists_each_model_with_its_runs_metrics(saved, data):
         nbtrack.log_model(LogisticRegression(C=2).fit(X, y), "linear")
         nbtrack.log_metric("acc", 0.9)
     listed = nbtrack.models()
-    assert [(m.run_id, m.name) for m in listed][0] == (later.id, "linear")  # newest run first
+    assert (listed[0].run_id, listed[0].name) == (later.id, "linear")  # newest run first
     assert {m.name for m in listed if m.run_id == saved.id} == {"scaled", "forest", "linear", "boosted"}
     (info,) = nbtrack.models(later.id)
     assert info.metrics == {"acc": 0.9} and info.framework == "sklearn" and info.format == "skops"
