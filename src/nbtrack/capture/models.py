@@ -6,12 +6,12 @@ Each model becomes one record in ``run.models[name]``::
      "class": "sklearn.linear_model._logistic.LogisticRegression", "framework": "sklearn",
      "framework_version": "1.5.2", "size": 1234, "hash": <digest of the model's content>, "auto": True}
 
-``hash`` identifies the model itself: BLAKE2b-128 of its pickle stream, taken while counting its size
-(NumPy arrays are hashed in place, not copied). A model whose hash an earlier run of the store already
-holds is not serialised or written again: its record points at the same blob, so rerunning a cell that
-fits the same model costs one hashing pass. (A format's own bytes need not repeat: skops names its
-files after memory addresses.) The bytes are in the framework's format (:mod:`nbtrack.capture.model_formats`),
-pickle only as the fallback (``"pickle": true``).
+``hash`` identifies the model itself: XXH3-128 of its pickle stream (the hash data fingerprints use),
+taken while counting its size (NumPy arrays are hashed in place, not copied). A model whose hash an
+earlier run of the store already holds is not serialised or written again: its record points at the
+same blob, so rerunning a cell that fits the same model costs one hashing pass. (A format's own bytes
+need not repeat: skops names its files after memory addresses.) The bytes are in the framework's format
+(:mod:`nbtrack.capture.model_formats`), pickle only as the fallback (``"pickle": true``).
 
 Automatic capture (:func:`capture_cell_models`, called by ``%%track`` after the cell, also when it raised):
 every fitted model the cell assigned or called ``fit`` on. Off for one cell with ``%%track --no-models``,
@@ -22,7 +22,6 @@ says so: ``{"skipped": "...", "size": <bytes counted>, ...}``. ``log_model`` has
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import sys
@@ -30,6 +29,8 @@ import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import xxhash
 
 from nbtrack.capture.frameworks import framework_of, framework_version, is_fitted, models_in_cell
 from nbtrack.capture.guard import clean_key, warn
@@ -77,7 +78,7 @@ class _HashingSink:
     """A file-like object pickle writes to: hashes and counts, keeps nothing, stops at ``limit``."""
 
     def __init__(self, limit: int | None) -> None:
-        self.hasher = hashlib.blake2b(digest_size=16)
+        self.hasher = xxhash.xxh3_128()
         self.size = 0
         self.limit = limit
 
