@@ -20,6 +20,7 @@ bad query), so code written against those keeps working.
     - :class:`UntrustedModelError`: a model whose loading could run code, from a store the user did not write
     - :class:`UnpicklableModelError`: a model no format can save (``log_model`` turns it into a warning)
     - :class:`ModelNotFoundError`: a run has no (saved) model of that name
+    - :class:`ModelTooLargeError`: a model passed the size limit of the automatic capture (never reaches the user)
 - :class:`NbtrackWarning`: something was not recorded; the user's code was not affected
     - :class:`StoreCorruptionWarning`: damaged lines were skipped while reading a store
 
@@ -130,6 +131,14 @@ class UnpicklableModelError(NbtrackError, TypeError):
 
 class ModelNotFoundError(NbtrackError, LookupError):
     """The run has no model of that name, or it was not saved (too large to capture automatically)."""
+
+
+class ModelTooLargeError(NbtrackError, ValueError):
+    """A model's serialised size passed the limit after ``size`` bytes (``%%track`` then skips it, saying so)."""
+
+    def __init__(self, message: str, size: int = 0) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 def warn(message: str, category: type[Warning] = NbtrackWarning) -> None:

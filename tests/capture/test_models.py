@@ -126,7 +126,7 @@ def test_the_size_estimate_stops_at_the_limit():
     big = np.zeros(10_000_000)  # 80 MB, hashed in place
     digest, size = models_mod.content_hash(big)
     assert digest is not None and size > 80_000_000
-    with pytest.raises(models_mod.TooLarge) as caught:
+    with pytest.raises(nbtrack.errors.ModelTooLargeError) as caught:
         models_mod.content_hash(big, limit=1000)
     assert caught.value.size > 1000
 

@@ -35,7 +35,7 @@ import xxhash
 from nbtrack.capture.frameworks import framework_of, framework_version, is_fitted, models_in_cell
 from nbtrack.capture.guard import clean_key, warn
 from nbtrack.capture.model_formats import dump, qualified_name
-from nbtrack.errors import UnpicklableModelError
+from nbtrack.errors import ModelTooLargeError, UnpicklableModelError
 
 MODELS_ENV = "NBTRACK_MODELS"
 MAX_BYTES_ENV = "NBTRACK_MODEL_MAX_BYTES"
@@ -66,14 +66,6 @@ def max_model_bytes() -> int:
 # hashing while counting ---------------------------------------------------------------------------
 
 
-class TooLarge(Exception):
-    """The model's pickle stream passed the size limit after ``size`` bytes."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__(size)
-        self.size = size
-
-
 class _HashingSink:
     """A file-like object pickle writes to: hashes and counts, keeps nothing, stops at ``limit``."""
 
@@ -86,7 +78,7 @@ class _HashingSink:
         view = memoryview(data)
         self.size += view.nbytes
         if self.limit is not None and self.size > self.limit:
-            raise TooLarge(self.size)
+            raise ModelTooLargeError(f"the model is larger than {self.limit:,} bytes", self.size)
         self.hasher.update(view)
         return view.nbytes
 
@@ -101,12 +93,12 @@ class _HashingSink:
 
 
 def content_hash(obj: Any, limit: int | None = None) -> tuple[str | None, int]:
-    """(hash, size) of the model's pickle stream; hash None when it cannot be pickled. :class:`TooLarge`
+    """(hash, size) of the model's pickle stream; hash None when it cannot be pickled. :class:`ModelTooLargeError`
     as soon as the stream passes ``limit`` bytes (nothing is held in memory meanwhile)."""
     sink = _HashingSink(limit)
     try:
         pickle.Pickler(sink, protocol=5, buffer_callback=sink.buffer).dump(obj)
-    except TooLarge:
+    except ModelTooLargeError:
         raise
     except Exception:
         try:
@@ -116,7 +108,7 @@ def content_hash(obj: Any, limit: int | None = None) -> tuple[str | None, int]:
         sink = _HashingSink(limit)
         try:
             cloudpickle.CloudPickler(sink, protocol=5, buffer_callback=sink.buffer).dump(obj)
-        except TooLarge:
+        except ModelTooLargeError:
             raise
         except Exception:
             return None, sink.size
@@ -177,7 +169,7 @@ def save_model(store: Any, obj: Any, *, auto: bool = False, limit: int | None = 
     }
     try:
         digest, _ = content_hash(obj, limit)
-    except TooLarge as big:
+    except ModelTooLargeError as big:
         return {**record, "skipped": f"larger than the {limit:,}-byte limit ({MAX_BYTES_ENV})", "size": big.size}
     known = _stored.setdefault(store.root, {})
     if digest is not None:
