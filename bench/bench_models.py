@@ -98,7 +98,7 @@ def main() -> None:
         new, same, ref = med(rerun_new), med(rerun_same), med(hashing)
         for label, value in (("new process", new), ("same process", same)):
             ok = value <= ref * 1.25 + 0.01
-            print(f"  rerun, unchanged model ({label + ')':<14}  {value:7.3f} s   target ~ hash only  {_met(ok)}")
+            print(f"  rerun, unchanged model ({label + ')':<13} {value:7.3f} s   target ~ hash only  {_met(ok)}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
