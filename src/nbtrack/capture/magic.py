@@ -153,6 +153,7 @@ class TrackMagics(Magics):
         help="An extra input to fingerprint: a variable's name, or a file or directory path.",
     )
     @argument("--quiet", "-q", action="store_true", help="Do not show the run summary line.")
+    @argument("--no-models", action="store_true", help="Do not save the models the cell fits (NBTRACK_MODELS=off).")
     @cell_magic
     def track(self, line: str, cell: str) -> None:
         """Record this cell as an nbtrack run: params, metrics, data fingerprints, code and environment.
@@ -284,6 +285,7 @@ class TrackMagics(Magics):
             "pending_data": pending_data,
             "last_cell_end": self.last_cell_end,
             "raw_cell": raw_cell,
+            "tree": tree,
         }
         run.start(environment=True)
         file_reads.begin(skip=(str(getattr(run.store, "root", "")),))
@@ -358,6 +360,9 @@ class TrackMagics(Magics):
         data = data_change({**run.data, **run.profiles}, previous_data)  # profiles inline, for the notes
         run.record.data_change = data.summary()
         run.record.data_notes = data.notes
+        from nbtrack.capture.models import capture_cell_models
+
+        capture_cell_models(run, context.get("tree"), user_ns, enabled=not args.no_models)
         run.finish(error=error)
         if not args.quiet:
             from IPython.display import display
