@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nbtrack
-from nbtrack.analysis.rundiff import RunDiff, cell_diff
+from nbtrack.analysis.rundiff import RunDiff
 
 
 def _run(params, metric, data=None, environment=False):
@@ -58,19 +58,6 @@ def test_environment_changes(store_dir):
     assert changes[f"package {removed}"][0] == "removed"
     assert changes["git commit"][1] == "f" * 40
     assert "environment:" in nbtrack.diff(a, b).to_text()
-
-
-def test_cell_diff_aligns_cells():
-    a = ["import numpy as np", "x = 1\ny = 2", "print(x)", "old = True"]
-    b = ["import numpy as np   ", "x = 1\ny = 3", "brand new", "print(x)"]
-    changes = cell_diff(a, b)
-    kinds = [(c.kind, c.a_index, c.b_index) for c in changes]
-    # trailing whitespace is not a change; the edited cell is one change, not a shifted wall of lines
-    assert kinds == [("same", 0, 0), ("changed", 1, 1), ("added", None, 2), ("same", 2, 3), ("removed", 3, None)]
-    assert changes[1].lines == ["@@ -1,2 +1,2 @@", " x = 1", "-y = 2", "+y = 3"]
-    assert cell_diff(["a = 1"], ["a = 1"])[0].kind == "same"
-    # a cell replaced by a completely different one is still shown as an edit of that cell
-    assert [c.kind for c in cell_diff(["p = 1"], ["zzz"])] == ["changed"]
 
 
 def _cell(ip, source):
