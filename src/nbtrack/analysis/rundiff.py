@@ -1,4 +1,9 @@
-"""What changed between two runs: params, metrics, data fingerprints, environment and code.
+"""What changed between two runs: params (by where they were written), metrics, data fingerprints, models,
+output files, environment and code.
+
+Params carry the label of their source (``inline``, ``framework``... from :mod:`nbtrack.query.contents`) and the
+text groups them by it, so a changed ``C=0.5`` written in the cell reads apart from the estimator defaults it moved.
+A model differs when its content hash or its class differs; an output file when its content hash differs.
 
 The code diff is cell-aware: it aligns the two runs' execution histories cell by cell (the sources the
 kernel ran, in order), so a notebook where one cell changed shows one changed cell instead of a shifted
@@ -11,11 +16,13 @@ from __future__ import annotations
 import html
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbtrack import format as fmt
 from nbtrack.analysis.celldiff import CellChange, _cell_html, _cell_text, cell_diff
+from nbtrack.query import contents
 from nbtrack.store.local import Store
 
 __all__ = ["CellChange", "RunDiff", "cell_diff", "diff"]
@@ -29,7 +36,7 @@ class RunDiff:
 
     a: str
     b: str
-    params: list[dict[str, Any]]  # name, a, b, change (changed / added / removed)
+    params: list[dict[str, Any]]  # name, a, b, change (changed / added / removed), source (a label)
     metrics: list[dict[str, Any]]  # name, a, b, delta (b - a), change
     data: list[dict[str, Any]]  # name, a, b (content hashes), change
     env: list[dict[str, Any]]  # what, a, b, change
@@ -38,6 +45,10 @@ class RunDiff:
     same_params: int = 0
     same_metrics: int = 0
     same_data: int = 0
+    models: list[dict[str, Any]] = field(default_factory=list)  # name, a, b (hashes), a_class, b_class, change
+    outputs: list[dict[str, Any]] = field(default_factory=list)  # name (path), a, b (hashes), a_size, b_size, change
+    same_models: int = 0
+    same_outputs: int = 0
 
     @property
     def code_changed(self) -> bool:
@@ -46,7 +57,9 @@ class RunDiff:
     @property
     def identical(self) -> bool:
         """True when nothing recorded differs (ignoring run ids and times)."""
-        return not (self.params or self.metrics or self.data or self.env or self.code_changed)
+        return not (
+            self.params or self.metrics or self.data or self.models or self.outputs or self.env or self.code_changed
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +68,8 @@ class RunDiff:
             "params": _safe(self.params),
             "metrics": _safe(self.metrics),
             "data": _safe(self.data),
+            "models": _safe(self.models),
+            "outputs": _safe(self.outputs),
             "env": _safe(self.env),
             "code_source": self.code_source,
             "code": [c.to_dict() for c in self.code if c.kind != "same"],
@@ -76,12 +91,19 @@ class RunDiff:
             ("params", self.params, self.same_params),
             ("metrics", self.metrics, self.same_metrics),
             ("data", self.data, self.same_data),
+            ("models", self.models, self.same_models),
+            ("outputs", self.outputs, self.same_outputs),
         ):
             if rows:
                 lines.append(f"{title} ({same} unchanged):" if same else f"{title}:")
-                for r in rows:
-                    extra = f"  ({_signed(r['delta'])})" if r.get("delta") is not None else ""
-                    lines.append(f"  {_mark(r['change'])} {r['name']}: {_show(r['a'])} -> {_show(r['b'])}{extra}")
+                if title == "params" and _by_source(rows):
+                    for label in contents.LABEL_ORDER:
+                        group = [r for r in rows if r.get("source") == label]
+                        if group:
+                            lines.append(f"  {label}:")
+                            lines.extend("  " + _row_text(title, r) for r in group)
+                else:
+                    lines.extend(_row_text(title, r) for r in rows)
         if self.env:
             lines.append("environment:")
             for r in self.env:
@@ -102,17 +124,26 @@ class RunDiff:
             out.append("<div>no differences</div></div>")
             return "".join(out)
         td = 'style="padding:1px 8px;text-align:left"'
-        for title, rows in (("params", self.params), ("metrics", self.metrics), ("data", self.data)):
+        for title, rows in (
+            ("params", self.params),
+            ("metrics", self.metrics),
+            ("data", self.data),
+            ("models", self.models),
+            ("outputs", self.outputs),
+        ):
             if rows:
+                sources = title == "params" and _by_source(rows)
                 body = "".join(
                     f"<tr><td {td}>{esc(r['change'])}</td><td {td}><b>{esc(str(r['name']))}</b></td>"
-                    f"<td {td}>{esc(_show(r['a']))}</td><td {td}>{esc(_show(r['b']))}</td>"
+                    + (f"<td {td}>{esc(str(r.get('source')))}</td>" if sources else "")
+                    + f"<td {td}>{esc(_side(title, r, 'a'))}</td><td {td}>{esc(_side(title, r, 'b'))}</td>"
                     f"<td {td}>{esc(_signed(r['delta'])) if r.get('delta') is not None else ''}</td></tr>"
                     for r in rows
                 )
+                source_head = f"<th {td}>source</th>" if sources else ""
                 out.append(
                     f"<h4 style='margin:6px 0 2px'>{title}</h4><table><tr><th {td}></th><th {td}>name</th>"
-                    f"<th {td}>A</th><th {td}>B</th><th {td}></th></tr>{body}</table>"
+                    f"{source_head}<th {td}>A</th><th {td}>B</th><th {td}></th></tr>{body}</table>"
                 )
         if self.env:
             body = "".join(
@@ -127,6 +158,32 @@ class RunDiff:
                 out.append(_cell_html(c))
         out.append("</div>")
         return "".join(out)
+
+
+def _by_source(rows: list[dict[str, Any]]) -> bool:
+    """Whether params rows are worth grouping by source: some source is known."""
+    return any(r.get("source") not in (None, contents.OTHER) for r in rows)
+
+
+def _side(title: str, r: dict[str, Any], side: str) -> str:
+    """One side of a row as shown: a model as its class and short hash, an output file as hash and size."""
+    value = r[side]
+    if title == "models":
+        klass = r.get(f"{side}_class")
+        if value is None and klass is None:
+            return "(none)"
+        if klass and r.get("a_class") == r.get("b_class"):
+            klass = str(klass).rsplit(".", 1)[-1]  # the same class on both sides: its short name is enough
+        kept = contents.short_hash(value) or f"not kept: {r.get(f'{side}_skipped') or 'no content'}"
+        return f"{klass or '?'} {kept}"
+    if title == "outputs":
+        return "(none)" if value is None else f"{contents.short_hash(value)} ({fmt.size(r.get(f'{side}_size'))})"
+    return _show(value)
+
+
+def _row_text(title: str, r: dict[str, Any]) -> str:
+    extra = f"  ({_signed(r['delta'])})" if r.get("delta") is not None else ""
+    return f"  {_mark(r['change'])} {r['name']}: {_side(title, r, 'a')} -> {_side(title, r, 'b')}{extra}"
 
 
 def _safe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -201,6 +258,64 @@ def _dict_diff(a: dict[str, Any], b: dict[str, Any], delta: bool = False) -> tup
                 row["delta"] = None
         rows.append(row)
     return rows, same
+
+
+def _params_diff(a: Any, b: Any) -> tuple[list[dict[str, Any]], int]:
+    rows, same = _dict_diff(a.params, b.params)
+    for row in rows:
+        sources = b.param_sources if row["change"] != "removed" else a.param_sources
+        row["source"] = contents.source_label((sources or {}).get(row["name"]))
+    return rows, same
+
+
+def _models_diff(a: Any, b: Any) -> tuple[list[dict[str, Any]], int]:
+    """Models that differ by content hash or class (a model not kept compares by its class and reason)."""
+    rows_a = {m["name"]: m for m in contents.model_rows(a)}
+    rows_b = {m["name"]: m for m in contents.model_rows(b)}
+    out, same = [], 0
+    for name in dict.fromkeys([*rows_a, *rows_b]):
+        x, y = rows_a.get(name), rows_b.get(name)
+        key_x = x and (x["hash"], x["class"], x["skipped"])
+        key_y = y and (y["hash"], y["class"], y["skipped"])
+        if key_x == key_y:
+            same += 1
+            continue
+        out.append(
+            {
+                "name": name,
+                "a": x and x["hash"],
+                "b": y and y["hash"],
+                "a_class": x and x["class"],
+                "b_class": y and y["class"],
+                "a_skipped": x and x["skipped"],
+                "b_skipped": y and y["skipped"],
+                "change": "changed" if x and y else "added" if y else "removed",
+            }
+        )
+    return out, same
+
+
+def _outputs_diff(a: Any, b: Any) -> tuple[list[dict[str, Any]], int]:
+    """Output files whose content hash differs, by path."""
+    rows_a = {o["path"]: o for o in contents.output_rows(a)}
+    rows_b = {o["path"]: o for o in contents.output_rows(b)}
+    out, same = [], 0
+    for path in dict.fromkeys([*rows_a, *rows_b]):
+        x, y = rows_a.get(path), rows_b.get(path)
+        if x and y and x["hash"] == y["hash"]:
+            same += 1
+            continue
+        out.append(
+            {
+                "name": path,
+                "a": x and x["hash"],
+                "b": y and y["hash"],
+                "a_size": x and x["size"],
+                "b_size": y and y["size"],
+                "change": "changed" if x and y else "added" if y else "removed",
+            }
+        )
+    return out, same
 
 
 def _env_diff(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
@@ -281,7 +396,7 @@ def diff(
     b = run_b if hasattr(run_b, "doc") else get_run(str(run_b), store=store)
     if code not in ("history", "cell", "snapshot"):
         raise ValueError("code must be 'history', 'cell' or 'snapshot'")
-    params, same_params = _dict_diff(a.params, b.params)
+    params, same_params = _params_diff(a, b)
     metrics, same_metrics = _dict_diff(a.metrics, b.metrics, delta=True)
     data_a = {k: (v.get("hash") if isinstance(v, dict) else None) for k, v in a.data.items()}
     data_b = {k: (v.get("hash") if isinstance(v, dict) else None) for k, v in b.data.items()}
@@ -296,6 +411,8 @@ def diff(
         source = "cell"
         cells_a = [a.code] if a.code else []
         cells_b = [b.code] if b.code else []
+    models, same_models = _models_diff(a.models, b.models)
+    output_files, same_outputs = _outputs_diff(a.outputs, b.outputs)
     return RunDiff(
         a.id,
         b.id,
@@ -308,4 +425,8 @@ def diff(
         same_params,
         same_metrics,
         same_data,
+        models=models,
+        outputs=output_files,
+        same_models=same_models,
+        same_outputs=same_outputs,
     )
