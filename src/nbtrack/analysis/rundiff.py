@@ -36,7 +36,7 @@ class RunDiff:
 
     a: str
     b: str
-    params: list[dict[str, Any]]  # name, a, b, change (changed / added / removed), source (a label)
+    params: list[dict[str, Any]]  # name, a, b, change (changed / added / removed), source (a label, if recorded)
     metrics: list[dict[str, Any]]  # name, a, b, delta (b - a), change
     data: list[dict[str, Any]]  # name, a, b (content hashes), change
     env: list[dict[str, Any]]  # what, a, b, change
@@ -262,6 +262,8 @@ def _dict_diff(a: dict[str, Any], b: dict[str, Any], delta: bool = False) -> tup
 
 def _params_diff(a: Any, b: Any) -> tuple[list[dict[str, Any]], int]:
     rows, same = _dict_diff(a.params, b.params)
+    if not (a.param_sources or b.param_sources):
+        return rows, same  # runs of earlier releases: no source to report
     for row in rows:
         sources = b.param_sources if row["change"] != "removed" else a.param_sources
         row["source"] = contents.source_label((sources or {}).get(row["name"]))
