@@ -177,6 +177,19 @@ class ExportHandler(NbtrackHandler):
         self.finish(content, set_content_type=api.content_type(name))  # APIHandler would say application/json
 
 
+class BlobHandler(NbtrackHandler):
+    """A model, artifact or kept output of a run, as a download: only a blob that run's record references, with
+    the media type the record gives and a file name made safe; never rendered by the browser as a page."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str, digest: str) -> None:
+        name, media_type, content = await self.work(api.blob_download, self.store(), run_id, digest)
+        self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(name)}")
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
+        self.finish(content, set_content_type=media_type)
+
+
 class CompareHandler(NbtrackHandler):
     @web.authenticated
     @authorized
@@ -222,6 +235,7 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (_RUN, RunHandler),
     (_RUN + r"/details", RunDetailsHandler),
     (_RUN + r"/export", ExportHandler),
+    (_RUN + r"/blobs/([^/]+)", BlobHandler),
     (r"/compare", CompareHandler),
     (r"/diff", DiffHandler),
     (r"/(.*)", NotFoundHandler),
