@@ -141,7 +141,7 @@ def test_params_by_source_models_and_outputs(store_dir):
     assert f"models (1 unchanged):\n  ~ clf: LogisticRegression {short_a} -> LogisticRegression {short_b}" in text
     assert "outputs:\n  ~ results/preds.csv: " in text and "  + extra.json: (none) -> 999999999999 (10 B)" in text
     page = d._repr_html_()
-    assert "<th style=\"padding:1px 8px;text-align:left\">source</th>" in page and ">inline<" in page
+    assert '<th style="padding:1px 8px;text-align:left">source</th>' in page and ">inline<" in page
     assert "<h4 style='margin:6px 0 2px'>models</h4>" in page and "<h4 style='margin:6px 0 2px'>outputs</h4>" in page
     as_dict = d.to_dict()
     assert as_dict["models"][0]["b_class"].endswith("LogisticRegression") and len(as_dict["outputs"]) == 2
