@@ -125,3 +125,25 @@ async def test_downloads_need_the_token(http_server_client, jp_base_url, model_r
         with pytest.raises(HTTPClientError) as info:
             await http_server_client.fetch(url, headers=headers)
         assert info.value.code in (401, 403) and b"sklearn" not in (info.value.response.body or b"")
+
+
+async def test_a_large_blob_streams_whole_and_a_planted_symlink_is_not_followed(jp_fetch, model_runs, tmp_path):
+    import os
+
+    store, first, _ = model_runs
+    big = os.urandom(3 * (1 << 20) + 123)  # several chunks
+    digest = store.put_blob(big)
+    doc = first.to_doc()
+    doc["outputs"]["big.bin"] = {"hash": digest, "size": len(big), "kept": digest}
+    # a blob file replaced by a link to a file outside the server root
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"root:x:0:0")
+    linked = "0" * 32
+    (store.objects / "00").mkdir(exist_ok=True)
+    os.symlink(secret, store.objects / "00" / linked[2:])
+    doc["artifacts"]["linked.txt"] = {"blob": linked, "size": 10, "media_type": "text/plain", "kind": "file"}
+    store.put_run(doc)
+    response = await jp_fetch("nbtrack", "api", "runs", first.id, "blobs", digest)
+    assert response.body == big and response.headers["Content-Length"] == str(len(big))
+    code, error = await api_error(jp_fetch, "nbtrack", "api", "runs", first.id, "blobs", linked)
+    assert (code, error["code"]) == (404, "not_found") and "root:" not in error["message"]
