@@ -126,3 +126,22 @@ def test_show_lists_params_by_source_models_artifacts_outputs_and_links(store_di
     assert "downstream" not in out
     assert main(nb(store_dir, "show", second.id, "--format", "json")) == 0
     assert json.loads(capsys.readouterr().out)["upstream"] == {"results/preds.csv": first.id}
+
+
+def test_show_and_diff_read_a_store_of_release_0_1_0(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    from nbtrack.store.local import get_store
+
+    shutil.copytree(Path(__file__).parent / "fixtures" / "store-0.1.0" / "store", tmp_path / "store")
+    store = get_store(tmp_path / "store")
+    run_ids = sorted(store.run_docs())
+    for run_id in run_ids:
+        assert main(nb(tmp_path / "store", "show", run_id)) == 0
+        out = capsys.readouterr().out
+        assert "params:" in out and "models:" not in out and "outputs:" not in out and "upstream" not in out
+    d = nbtrack.diff(run_ids[0], run_ids[-1], store=store)
+    assert d.models == [] and d.outputs == [] and all("source" not in r for r in d.params)
+    frame = nbtrack.runs(store=store)
+    assert not [c for c in frame.columns if c.startswith(("models.", "outputs."))]
