@@ -105,3 +105,21 @@ def test_panel_escapes_names_everywhere(store_dir):
             assert "<img" not in value and "<i>" not in value, value
     finally:
         p.close()
+
+
+def test_details_button_shows_the_runs_models_figures_and_outputs(store_dir):
+    from contents_helpers import record_run
+
+    run = record_run(get_store(), name="fit")
+    p = nbtrack.panel(live=False)
+    try:
+        assert p.details_button.disabled and "exactly 1" in p.details_button.tooltip
+        p.selector.value = (run.id,)
+        assert not p.details_button.disabled
+        p.details_button.click()
+        assert p.message.value == "", p.message.value
+        assert f"Run {run.id}" in p.result_title.value and p.result_box.layout.display == ""
+        assert 'class="nbtrack-details"' in p.result.value and '<img src="data:image/png;base64,' in p.result.value
+        assert "LogisticRegression" in p.result.value and "results/preds.csv" in p.result.value
+    finally:
+        p.close()

@@ -12,16 +12,19 @@ from __future__ import annotations
 import base64
 import io
 import os
+import stat
 import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from nbtrack import ids
 from nbtrack.errors import NbtrackError
+from nbtrack.query import contents
 from nbtrack.query.table import RunsTable
 from nbtrack.run import Run, effective_status
 from nbtrack.server import paths
@@ -198,7 +201,13 @@ def _page(table: RunsTable, selection: Any, offset_n: int, limit_n: int) -> dict
         "offset": offset_n,
         "limit": limit_n,
         "status": dict(zip(rows["run_id"], rows["status"], strict=True)),
-        "columns": {"params": short(found.params), "metrics": short(found.metrics), "tags": short(found.tags)},
+        "columns": {
+            "params": short(found.params),
+            "metrics": short(found.metrics),
+            "tags": short(found.tags),
+            "models": short(found.models),
+            "outputs": short(found.outputs),
+        },
         "experiments": [{"name": k, "runs": v} for k, v in experiment_counts(table.frame).items()],
         "stamp": "-".join(str(part) for part in table.stamp or ()),  # the state these rows were read in
     }
@@ -228,7 +237,62 @@ def run_details(store: Store, run_id: str) -> dict[str, Any]:
         "status": effective_status(doc),
         "drift": drift,
         "export": export_formats(),
+        "contents": run_contents(doc, docs),
     }
+
+
+def run_contents(doc: Mapping[str, Any], docs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What the details view lists beside the record (:mod:`nbtrack.query.contents`): params by source label,
+    models, artifacts and output files as rows, the runs upstream and the runs downstream. Each row with a blob
+    can be downloaded from ``runs/<id>/blobs/<digest>`` (:func:`open_download`)."""
+    run = Run.from_doc(doc)
+    return {
+        "params_by_source": contents.params_by_label(run.params, run.param_sources) if run.param_sources else {},
+        "models": contents.model_rows(run.models),
+        "artifacts": [{**row, "figure": contents.is_figure(row)} for row in contents.artifact_rows(run.artifacts)],
+        "outputs": contents.output_rows(run.outputs),
+        "upstream": dict(run.upstream),
+        "downstream": contents.downstream(docs, run.id),
+    }
+
+
+@dataclass
+class Download:
+    """A blob opened for a download: the file name and media type to send, its size, the open file (the caller
+    reads it in chunks and closes it)."""
+
+    filename: str
+    media_type: str
+    size: int
+    file: BinaryIO
+
+
+def open_download(store: Store, run_id: str, digest: str) -> Download:
+    """A blob the run's record references as a model, an artifact or a kept output, opened to be streamed.
+
+    Anything else is refused: a malformed digest (400), a digest this run does not reference, or whose file is
+    gone or not a regular file inside the server root (404). The digest is never a path: it is checked against
+    the record, then names the blob's file in the store's ``objects/``, opened without following a symlink."""
+    if not isinstance(digest, str) or contents.DIGEST.fullmatch(digest) is None:
+        raise ApiError(400, "invalid_digest", "a download is named by a content hash of 32 characters 0-9 and a-f")
+    full = _resolve(store, run_id)
+    ref = contents.blob_of(Run.from_doc(store.run_docs()[full]).to_doc(), digest)
+    gone = ApiError(404, "not_found", f"the content {digest[:12]} of run {full} is not in the store")
+    if ref is None:
+        raise ApiError(404, "not_found", f"run {full} has no model, artifact or kept output {digest[:12]}")
+    path = (store.objects / digest[:2] / digest[2:]).resolve()
+    limit = getattr(store, "boundary", None)
+    if limit is not None and not paths.inside(path, limit):
+        raise gone
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        raise gone from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise gone
+    return Download(ref.filename, ref.media_type, info.st_size, os.fdopen(fd, "rb"))
 
 
 def _previous_input(name: str, doc: Mapping[str, Any], docs: Mapping[str, Any]) -> tuple[str, Any] | None:

@@ -91,6 +91,11 @@ class PanelActions:
         self._comparison = None
         self._show(f"Diff {a} → {b}", result._repr_html_())
 
+    def _details(self) -> None:
+        (run_id,) = self._selected(1, 1)
+        self._comparison = None
+        self._show(f"Run {run_id}", self.model.details_html(run_id))
+
     def _export(self) -> None:
         from nbtrack.exporting.exporter import export
 
