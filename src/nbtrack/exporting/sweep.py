@@ -97,9 +97,10 @@ def _binding(name: str, loop: dict[str, Any]) -> str:
     if name not in loop:
         raise ExportError(f"the run did not record the value of the loop variable {name!r}")
     value = values.decode(loop[name])
-    if not is_plain_literal(value):
+    if isinstance(value, values.StoredRepr) or not is_plain_literal(value):  # an object: kept only as its repr
+        kind = value.type_name if isinstance(value, values.StoredRepr) else type(value).__name__
         raise ExportError(
-            f"the loop variable {name!r} held a {type(value).__name__}, not a plain value the script can set "
+            f"the loop variable {name!r} held a {kind}, not a plain value the script can set "
             "(loop over names or numbers and build the object inside the loop)"
         )
     return f"{name} = {value!r}\n"
