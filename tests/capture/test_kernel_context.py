@@ -99,3 +99,29 @@ def test_enclosing_finds_the_block_and_its_loops(code, line, found):
 def test_target_names():
     assert target_names(ast.parse("i, (a, b) = x").body[0].targets[0]) == ["i", "a", "b"]
     assert target_names(ast.parse("x.y = 1").body[0].targets[0]) is None
+
+
+@pytest.mark.kernel
+def test_in_a_real_kernel_the_block_gets_the_frontends_cell_id(tmp_path):
+    """JupyterLab sends the cell's id in the execute request's metadata (``cellId``), as sent here."""
+    from kernel_helpers import KERNEL_TIMEOUT, code, new_session
+
+    session = new_session(tmp_path, [code("import nbtrack")])
+    try:
+        with session.kernel():
+            session.run(0)
+            kc = session.blocking_client()
+            try:
+                cell = "for k in ['a', 'b']:\n    with nbtrack.track(name='ids', environment=False):\n        pass"
+                content = {"code": cell, "silent": False, "store_history": True, "user_expressions": {}}
+                msg = kc.session.msg("execute_request", content, metadata={"cellId": "cell-7f3a"})
+                kc.shell_channel.send(msg)
+                reply = kc.get_shell_msg(timeout=KERNEL_TIMEOUT)
+                assert reply["content"]["status"] == "ok", reply["content"]
+            finally:
+                kc.stop_channels()
+        runs = session.run_named("ids")
+        assert [r.cell_id for r in runs] == ["cell-7f3a"] * 2 and [r.params["k"] for r in runs] == ["a", "b"]
+        assert all(r.history == ["import nbtrack", cell] and r.execution_count == 2 for r in runs)
+    finally:
+        session.close()
