@@ -121,6 +121,21 @@ def target_names(target: ast.expr) -> list[str] | None:
     return None
 
 
+_parse_cache: dict[tuple[int, str], ast.Module | None] = {}  # the running cell: parsed once for all its runs
+
+
+def _parsed(shell: Any, number: int, code: str) -> ast.Module | None:
+    key = (number, code)
+    if key not in _parse_cache:
+        try:
+            tree: ast.Module | None = ast.parse(shell.transform_cell(code))
+        except (SyntaxError, ValueError):
+            tree = None
+        _parse_cache.clear()
+        _parse_cache[key] = tree
+    return _parse_cache[key]
+
+
 def cell_block(frame: FrameType) -> CellBlock | None:
     """The cell a ``track()`` call runs in, when ``frame`` is the top level of a kernel's cell; else None."""
     shell = _shell()
@@ -133,9 +148,8 @@ def cell_block(frame: FrameType) -> CellBlock | None:
     code = raw[number]
     if code.lstrip().startswith("%%"):
         return None  # a cell magic runs the body its own way (a %%track cell is a run of its own)
-    try:
-        tree = ast.parse(shell.transform_cell(code))
-    except (SyntaxError, ValueError):
+    tree = _parsed(shell, number, code)
+    if tree is None:
         return None
     line = frame.f_lineno
     found = enclosing(tree, line)
