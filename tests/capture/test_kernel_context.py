@@ -45,6 +45,7 @@ def test_a_loop_of_blocks_records_each_iteration(ip, store_dir):
         assert r.history == ["import nbtrack\nscale = 2", cell] and r.history_len == 2
         assert r.code == cell and r.execution_count == ip.execution_count - 1
         assert r.code_blob is None and r.code_location.endswith(":4")
+    assert [r.cell_block["index"] for r in runs] == [[0, 0], [0, 1], [1, 0], [1, 1]]
     assert [r.cell_block["loop"] for r in runs] == [
         {"lr": 0.1, "seed": 0},
         {"lr": 0.1, "seed": 1},
@@ -56,7 +57,7 @@ def test_a_loop_of_blocks_records_each_iteration(ip, store_dir):
 def test_a_block_at_the_top_of_a_cell_has_no_loop(ip, store_dir):
     run_cell(ip, "import nbtrack\nwith nbtrack.track(environment=False) as run:\n    run.log_metric('m', 1)")
     (run,) = runs_oldest_first(store_dir)
-    assert run.cell_block == {"line": 2, "loop": {}} and run.params == {} and run.param_sources == {}
+    assert run.cell_block == {"line": 2, "loop": {}, "index": []} and run.params == {} and run.param_sources == {}
 
 
 def test_a_block_in_a_function_or_outside_a_kernel_records_only_its_location(ip, store_dir):
@@ -73,6 +74,15 @@ def test_a_loop_variable_that_is_an_object_is_kept_as_its_encoded_value(ip, stor
     run_cell(ip, "import nbtrack\nfor k in [(1, 2)]:\n    with nbtrack.track(environment=False):\n        pass")
     (run,) = runs_oldest_first(store_dir)
     assert run.params["k"] == (1, 2) and run.param_sources["k"] == LOOP_SOURCE
+
+
+def test_the_position_in_loops_over_objects_advances_with_the_objects(ip, store_dir):
+    run_cell(ip, "import nbtrack\nclass M:\n    pass\nms = [M(), M(), M()]")
+    cell = "for m in ms:\n    for i in [7, 7]:\n        with nbtrack.track(environment=False):\n            pass"
+    run_cell(ip, cell)
+    run_cell(ip, cell)  # a new execution of the cell counts from 0 again
+    index = [r.cell_block["index"] for r in runs_oldest_first(store_dir)]
+    assert index == [[0, 0], [0, 1], [1, 0], [1, 1], [2, 0], [2, 1]] * 2  # 7 twice: the same object, still counted
 
 
 @pytest.mark.parametrize(

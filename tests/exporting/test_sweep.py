@@ -94,6 +94,31 @@ def test_one_line_loops_other_with_items_and_tuple_targets():
     assert "i = 1\na = 'x'\nb = [1, 2]\nf(a, b)\n" in out
 
 
+class Model:
+    def __init__(self, k):
+        self.k = k
+
+    def __repr__(self):
+        return f"Model(k={self.k})"
+
+
+def test_a_loop_over_objects_takes_the_runs_item_by_position_and_checks_it():
+    cell = "for name, model in models.items():\n    with nbtrack.track(name=name):\n        out.append(model.k)\n"
+    loop = {"name": "b", "model": encode(Model(2))[0]}
+    out = reduce_cell(cell, {"line": 2, "loop": loop, "index": [1]})
+    assert "name, model = list(models.items())[1]\n" in out
+    assert "if name != 'b':" in out and "if repr(model) != 'Model(k=2)':" in out
+    namespace = {"models": {"a": Model(1), "b": Model(2)}, "out": []}
+    exec(compile(out, "cell", "exec"), namespace, namespace)
+    assert namespace["out"] == [2]  # the run's item, and its body only
+    with pytest.raises(SystemExit, match="model is not what the run's iteration had"):
+        exec(compile(out, "cell", "exec"), {"models": {"a": Model(1), "b": Model(3)}, "out": []})
+    opaque = {"model": encode(object())[0]}  # no useful repr: the type is checked
+    out = reduce_cell("for model in ms:\n    with track():\n        pass\n", {"line": 2, "loop": opaque, "index": [0]})
+    assert "model = list(ms)[0]\n" in out and "'builtins.object'" in out
+    exec(compile(out, "cell", "exec"), {"ms": [object()], "track": None})
+
+
 def test_a_moved_block_is_found_when_it_is_the_cells_only_one():
     cell = "import nbtrack\n\nfor lr in [1, 2]:\n    with nbtrack.track():\n        pass\n"
     assert "lr = 2\n" in reduce_cell(cell, {"line": 99, "loop": {"lr": 2}})
@@ -102,7 +127,7 @@ def test_a_moved_block_is_found_when_it_is_the_cells_only_one():
 @pytest.mark.parametrize(
     ("cell", "loop", "message"),
     [
-        ("for m in ms:\n    with nbtrack.track():\n        m.fit()\n", {"m": encode(object())[0]}, "builtins.object"),
+        ("for m in ms:\n    with nbtrack.track():\n        m.fit()\n", {"m": encode(object())[0]}, "its position"),
         ("for m in ms:\n    with nbtrack.track():\n        pass\n", {}, "did not record the value"),
         ("if c:\n    with nbtrack.track():\n        pass\n", {}, "not at the top level"),
         ("for a.b in ms:\n    with nbtrack.track():\n        pass\n", {}, "other than names"),
@@ -150,6 +175,43 @@ def test_the_second_run_of_a_sweep_exports_alone(tmp_path):
         exported = [r for r in session.all_runs() if r.tags.get("exported_from") == second.id]
         assert len(exported) == 1 and exported[0].params == second.params and exported[0].name == "sweep"
         assert first.id not in text
+    finally:
+        session.close()
+
+
+@pytest.mark.kernel
+def test_a_run_of_a_loop_over_models_exports_alone(tmp_path):
+    """``for name, model in models.items()``: the objects have no literal value; the script takes the run's item."""
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    cells = [
+        code("import nbtrack"),
+        code(
+            "class Model:\n"
+            "    def __init__(self, k):\n"
+            "        self.k = k\n"
+            "    def __repr__(self):\n"
+            "        return f'Model(k={self.k})'\n"
+            "    def fit(self):\n"
+            "        print('fitting', self.k)\n"
+            "        return self.k / 7\n"
+            "models = {'small': Model(1), 'large': Model(5)}"
+        ),
+        code(
+            "for name, model in models.items():\n"
+            "    with nbtrack.track(name=name):\n"
+            "        nbtrack.log_metric('score', model.fit())"
+        ),
+    ]
+    session = new_session(folder, cells)
+    try:
+        session.execute_all()
+        (large,) = session.run_named("large")
+        assert large.params["name"] == "large" and large.params["model"] == "Model(k=5)"
+        script = nbtrack.export(large, path=tmp_path / "out" / "large.py", store=session.store_dir)
+        proc = run_script(script, folder, session.store_dir)
+        assert final_metrics(proc) == large.metrics == {"score": 5 / 7}
+        assert "fitting 5" in proc.stdout and "fitting 1" not in proc.stdout
     finally:
         session.close()
 

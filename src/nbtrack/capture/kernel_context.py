@@ -5,13 +5,16 @@ iteration of a loop) is one part of a cell. When ``track()`` is called from a ke
 what the magic gives a cell's run (the kernel's input history up to and including the running cell, the
 cell's id, its execution count) plus where the block sits in the cell, as ``Run.cell_block``::
 
-    {"line": 3, "loop": {"lr": 0.3, "seed": 1}}
+    {"line": 3, "loop": {"lr": 0.3, "seed": 1}, "index": [1, 1]}
 
 ``line`` is the line of the ``with`` statement in the cell; ``loop`` holds the values the enclosing
-``for`` statements' variables had when the block started (values in the stored ``values.encode`` form).
-Each loop variable is also logged as a param when the run has none of that name yet, with the source
-``"loop"`` in ``Run.param_sources``. The exporter (:mod:`nbtrack.exporting.sweep`) reduces the loop to
-that one iteration.
+``for`` statements' variables had when the block started (values in the stored ``values.encode`` form);
+``index`` the position of the iteration in each loop, outermost first, as counted from the block's earlier
+runs in the same execution of the cell (a loop level advances when its variables hold other objects than
+at the block's previous run; the export uses it only for loops over objects, which have no literal value).
+Each loop variable is also logged as a param when the run has none of that name yet (an object as its
+repr), with the source ``"loop"`` in ``Run.param_sources``. The exporter (:mod:`nbtrack.exporting.sweep`)
+reduces the loop to that one iteration.
 
 Only a block at the top level of a cell (possibly inside ``for`` loops) is described: a block inside a
 function, or in a cell run by a cell magic, keeps recording its code location only.
@@ -22,11 +25,13 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
 from nbtrack import values
+from nbtrack.errors import NbtrackWarning
 
 LOOP_SOURCE = "loop"  # Run.param_sources value of a param taken from a loop variable
 _CELL_NAME = re.compile(r"In\[(\d+)\]")
@@ -41,6 +46,7 @@ class CellBlock:
     execution_count: int
     line: int  # of the ``with`` statement, 1-based in the cell
     loop: dict[str, Any] = field(default_factory=dict)  # loop variable -> its value in this iteration
+    index: list[int] = field(default_factory=list)  # the iteration's position in each loop, outermost first
     cell_id: str | None = None
 
 
@@ -157,18 +163,42 @@ def cell_block(frame: FrameType) -> CellBlock | None:
         return None
     block, loops = found
     loop: dict[str, Any] = {}
+    levels = []
     for node in loops:
-        for name in target_names(node.target) or []:
-            if name in frame.f_globals:
-                loop[name] = frame.f_globals[name]
+        names = [name for name in target_names(node.target) or [] if name in frame.f_globals]
+        loop.update((name, frame.f_globals[name]) for name in names)
+        levels.append(tuple(id(frame.f_globals[name]) for name in names))
     return CellBlock(
         code=code,
         history=list(raw[1 : number + 1]),
         execution_count=number,
         line=block.lineno,
         loop=loop,
+        index=_position(number, block.lineno, levels),
         cell_id=_cell_id(shell, code),
     )
+
+
+_positions: dict[tuple[int, int], tuple[list[tuple[int, ...]], list[int]]] = {}  # (In[n], line) -> ids, index
+
+
+def _position(number: int, line: int, levels: list[tuple[int, ...]]) -> list[int]:
+    """The iteration's position in each loop: the outermost level whose variables hold other objects than
+    at this block's previous run advances, the levels inside it start again at 0."""
+    key = (number, line)
+    previous = _positions.get(key)
+    if previous is None or len(previous[0]) != len(levels):
+        index = [0] * len(levels)
+    else:
+        old, index = previous[0], list(previous[1])
+        changed = next((i for i, (a, b) in enumerate(zip(old, levels, strict=True)) if a != b), len(levels) - 1)
+        if levels:
+            index[changed] += 1
+            index[changed + 1 :] = [0] * (len(levels) - changed - 1)
+    if previous is None and any(k[0] != number for k in _positions):
+        _positions.clear()  # an earlier cell's blocks are done
+    _positions[key] = (levels, index)
+    return index
 
 
 def attach_cell_block(run: Any, frame: FrameType) -> bool:
@@ -189,7 +219,9 @@ def attach_cell_block(run: Any, frame: FrameType) -> bool:
         encoded, _problems = values.encode(value, f"loop variable {name!r}")
         loop[name] = encoded
         if name not in run.params:
-            run.log_param(name, value)
+            with warnings.catch_warnings():  # an object is kept as its repr: the user did not ask for it
+                warnings.simplefilter("ignore", NbtrackWarning)
+                run.log_param(name, value)
             run.record.param_sources[name] = LOOP_SOURCE
-    run.record.cell_block = {"line": found.line, "loop": loop}
+    run.record.cell_block = {"line": found.line, "loop": loop, "index": found.index}
     return True

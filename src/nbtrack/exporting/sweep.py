@@ -11,10 +11,12 @@ A run recorded by a ``with nbtrack.track(...)`` block in a notebook cell (``Run.
         results.append(acc)
 
 Each enclosing ``for`` becomes an assignment of its variables to the values the run recorded (so the
-other iterations never run), the code before the block in each loop body stays, and the block's body
-takes the place of the ``with``: the exported script's own run (its ``start_run``/``finish_run``) is the
-block's run. What follows the block (in the loop body and after the loops) cannot change the run, which
-had ended there, and is left out. ``with nbtrack.track() as run`` keeps ``run`` bound to the script's run.
+other iterations never run; a loop over objects, which have no literal value, takes the item at the run's
+position in the evaluated iterable, and the script stops unless it is what the run saw: its repr or type),
+the code before the block in each loop body stays, and the block's body takes the place of the ``with``:
+the exported script's own run (its ``start_run``/``finish_run``) is the block's run. What follows the
+block (in the loop body and after the loops) cannot change the run, which had ended there, and is left
+out. ``with nbtrack.track() as run`` keeps ``run`` bound to the script's run.
 """
 
 from __future__ import annotations
@@ -93,17 +95,57 @@ def _span(lines: list[str], body: list[ast.stmt], stop: ast.stmt | None, header_
     return _dedent(text, first.col_offset)
 
 
-def _binding(name: str, loop: dict[str, Any]) -> str:
+def _plain(name: str, loop: dict[str, Any]) -> tuple[bool, Any]:
     if name not in loop:
         raise ExportError(f"the run did not record the value of the loop variable {name!r}")
     value = values.decode(loop[name])
-    if isinstance(value, values.StoredRepr) or not is_plain_literal(value):  # an object: kept only as its repr
+    return not isinstance(value, values.StoredRepr) and is_plain_literal(value), value  # a repr: an object
+
+
+def _text_of(code: str, node: ast.expr) -> str:
+    """An expression as the user wrote it (on one line), else as ``ast`` writes it."""
+    text = ast.get_source_segment(code, node)
+    return text if text and "\n" not in text else ast.unparse(node)
+
+
+def _bindings(code: str, node: ast.For, level: int, loop: dict[str, Any], index: Any) -> list[str]:
+    """The loop's variables set to the run's iteration: by value when they are plain values, else by position
+    (the iterable is evaluated, its other items' loop bodies never run), checked against what the run saw."""
+    names = target_names(node.target)
+    if names is None:
+        raise ExportError(f"line {node.lineno}: the loop assigns something other than names")
+    found = {name: _plain(name, loop) for name in names}
+    head = f"# the loop at line {node.lineno}, reduced to the run's iteration"
+    if all(plain for plain, _ in found.values()):
+        return [head + "\n", *(f"{name} = {value!r}\n" for name, (_, value) in found.items())]
+    objects = [name for name, (plain, _) in found.items() if not plain]
+    position = index[level] if isinstance(index, list) and level < len(index) else None
+    if not isinstance(position, int):
+        value = found[objects[0]][1]
         kind = value.type_name if isinstance(value, values.StoredRepr) else type(value).__name__
         raise ExportError(
-            f"the loop variable {name!r} held a {kind}, not a plain value the script can set "
-            "(loop over names or numbers and build the object inside the loop)"
+            f"the loop variable {objects[0]!r} held a {kind}, not a plain value the script can set, and the run "
+            "did not record its position in the loop (loop over names or numbers and build the object inside)"
         )
-    return f"{name} = {value!r}\n"
+    lines = [
+        f"{head} (item {position} of the loop: {', '.join(objects)} held objects, not values)\n",
+        f"{_text_of(code, node.target)} = list({_text_of(code, node.iter)})[{position}]\n",
+    ]
+    for name, (plain, value) in found.items():
+        if plain:
+            test, seen = f"{name} != {value!r}", repr(value)
+        else:
+            kind = value.type_name if isinstance(value, values.StoredRepr) else ""
+            text = str(value)
+            if kind and len(text) < 300 and " at 0x" not in text:
+                test, seen = f"repr({name}) != {text!r}", text
+            elif kind:
+                test, seen = f'f"{{type({name}).__module__}}.{{type({name}).__qualname__}}" != {kind!r}', kind
+            else:
+                continue
+        message = f"nbtrack: {name} is not what the run's iteration had ({seen})"
+        lines.append(f"if {test}:\n    raise SystemExit({message!r})\n")
+    return lines
 
 
 def reduce_cell(code: str, block: dict[str, Any]) -> str:
@@ -125,11 +167,7 @@ def reduce_cell(code: str, block: dict[str, Any]) -> str:
     for node in nodes:
         out += _span(lines, body, node, header)
         if isinstance(node, ast.For):
-            names = target_names(node.target)
-            if names is None:
-                raise ExportError(f"line {node.lineno}: the loop assigns something other than names")
-            out.append(f"# the loop at line {node.lineno}, reduced to the run's iteration\n")
-            out += [_binding(name, loop) for name in names]
+            out += _bindings(code, node, loops.index(node), loop, block.get("index"))
         body, header = node.body, _header_end(node)
     others = [item for item in with_node.items if not _is_track_call(item.context_expr)]
     for item in with_node.items:
