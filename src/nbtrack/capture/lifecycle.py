@@ -41,7 +41,8 @@ from nbtrack.capture.guard import (
     status_for,
     warn,
 )
-from nbtrack.capture.notebook import default_experiment, notebook_experiment, store_history
+from nbtrack.capture.kernel_context import attach_cell_block
+from nbtrack.capture.notebook import default_experiment, notebook_experiment, notebook_origin, store_history
 from nbtrack.errors import NbtrackWarning, NoActiveRunError
 from nbtrack.run import Run, Status, owner_record
 from nbtrack.store.local import Store, get_store
@@ -469,16 +470,20 @@ def track(
     The run ends ``finished``, ``failed`` (the exception propagates) or ``interrupted``
     (KeyboardInterrupt, which propagates too).
     """
+    found = None if experiment else notebook_origin()
     run = ActiveRun(
         get_store(store),
         name=name,
-        experiment=experiment or default_experiment(),
+        experiment=experiment or (found.experiment if found else "default"),
         params=params,
         tags=tags,
         source="api",
     )
+    run.record.notebook_source = found.source if found else None
     frame = sys._getframe(2)  # track() <- contextmanager.__enter__ <- the caller
-    run.attach_script(frame.f_code.co_filename, location=f"{frame.f_code.co_filename}:{frame.f_lineno}")
+    location = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    if not attach_cell_block(run, frame):  # in a kernel's cell: its history and the block's place, for export
+        run.attach_script(frame.f_code.co_filename, location=location)
     for key, obj in (data or {}).items():
         run.log_data(key, obj)
     run.start(environment=environment)

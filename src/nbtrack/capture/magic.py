@@ -24,8 +24,8 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from nbtrack import values
 from nbtrack.capture import file_reads
 from nbtrack.capture import params as params_mod
-from nbtrack.capture.lifecycle import ActiveRun, default_experiment, status_for, warn
-from nbtrack.capture.notebook import notebook_path, snapshot, snapshot_mode
+from nbtrack.capture.lifecycle import ActiveRun, status_for, warn
+from nbtrack.capture.notebook import notebook_origin, notebook_path, snapshot, snapshot_mode
 from nbtrack.capture.summary import RunSummary
 from nbtrack.data.drift import data_change
 from nbtrack.data.fingerprint import is_data
@@ -237,7 +237,8 @@ class TrackMagics(Magics):
         own_info = info is not None and "%%track" in (info.raw_cell or "")
         cell_id = getattr(info, "cell_id", None) if own_info else None
         raw_cell = info.raw_cell if own_info else f"%%track {line}\n{cell}"
-        experiment = args.experiment or default_experiment()
+        found = None if args.experiment else notebook_origin()  # the notebook's name, and how it was found
+        experiment = args.experiment or (found.experiment if found else "default")
         try:
             transformed = shell.transform_cell(cell)
         except Exception:
@@ -245,6 +246,7 @@ class TrackMagics(Magics):
         tree = params_mod.parse(transformed)
 
         run = ActiveRun(get_store(), name=args.name, experiment=experiment, source="magic")
+        run.record.notebook_source = found.source if found else None
         run.log_params(params_mod.literal_params(tree))
         pending_params = []
         for item in args.param:
@@ -340,7 +342,7 @@ class TrackMagics(Magics):
                 run.log_metric(name, user_ns[name])
             elif error is None:
                 warn(f"--metric {name}: the cell did not define a variable of that name")
-        path, how = notebook_path(user_ns)
+        path, how = notebook_path(user_ns, context["raw_cell"])
         if path is not None and how is not None and snapshot_mode() != "off":
             try:
                 run.record.snapshot_info = snapshot(run.store, path, how, context["last_cell_end"], context["raw_cell"])
