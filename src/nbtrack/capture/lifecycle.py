@@ -1,4 +1,4 @@
-"""The one run lifecycle: ``ActiveRun`` opens, fills and finishes a run; ``track()`` and the ``log_*`` calls.
+"""The one run lifecycle: ``ActiveRun`` opens, fills and finishes a run (``track()`` is in capture/tracking.py).
 
 Every way of recording a run goes through ``ActiveRun``: ``with nbtrack.track()``, the ``%%track`` magic
 (:mod:`nbtrack.capture.magic`) and exported scripts (:mod:`nbtrack.exporting.runtime`) only add what is
@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -41,11 +39,10 @@ from nbtrack.capture.guard import (
     status_for,
     warn,
 )
-from nbtrack.capture.kernel_context import attach_cell_block
-from nbtrack.capture.notebook import default_experiment, notebook_experiment, notebook_origin, store_history
+from nbtrack.capture.notebook import default_experiment, notebook_experiment, store_history
 from nbtrack.errors import NbtrackWarning, NoActiveRunError
 from nbtrack.run import Run, Status, owner_record
-from nbtrack.store.local import Store, get_store
+from nbtrack.store.local import Store
 
 __all__ = [  # the module-level log_* functions live in capture/active.py
     "ActiveRun",
@@ -60,7 +57,6 @@ __all__ = [  # the module-level log_* functions live in capture/active.py
     "push_active",
     "require_run",
     "status_for",
-    "track",
     "warn",
 ]
 
@@ -452,46 +448,3 @@ def store_profile(store: Store, record: dict[str, Any]) -> dict[str, Any]:
     slim = {k: v for k, v in record.items() if k != "profile"}
     slim["profile_blob"] = store.put_json(profile)
     return slim
-
-
-@contextmanager
-def track(
-    name: str | None = None,
-    experiment: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    tags: Mapping[str, Any] | None = None,
-    *,
-    store: str | Path | Store | None = None,
-    data: Mapping[str, Any] | None = None,
-    environment: bool = True,
-) -> Iterator[ActiveRun]:
-    """Record the code in the ``with`` block as one run; yields the :class:`ActiveRun`.
-
-    The run ends ``finished``, ``failed`` (the exception propagates) or ``interrupted``
-    (KeyboardInterrupt, which propagates too).
-    """
-    found = None if experiment else notebook_origin()
-    run = ActiveRun(
-        get_store(store),
-        name=name,
-        experiment=experiment or (found.experiment if found else "default"),
-        params=params,
-        tags=tags,
-        source="api",
-    )
-    run.record.notebook_source = found.source if found else None
-    frame = sys._getframe(2)  # track() <- contextmanager.__enter__ <- the caller
-    location = f"{frame.f_code.co_filename}:{frame.f_lineno}"
-    if not attach_cell_block(run, frame):  # in a kernel's cell: its history and the block's place, for export
-        run.attach_script(frame.f_code.co_filename, location=location)
-    for key, obj in (data or {}).items():
-        run.log_data(key, obj)
-    run.start(environment=environment)
-    error: BaseException | None = None
-    try:
-        yield run
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        run.finish(error=error)
