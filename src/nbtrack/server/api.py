@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import os
 import stat
 import tempfile
@@ -397,9 +398,13 @@ def export_formats() -> dict[str, Any]:
     return {"available": True, "formats": [str(t) for t in TARGETS]}
 
 
-def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
-    """(file name, content) of ``nbtrack.export(run, to=fmt)``, written to a temporary folder: one file, or a
-    zip when the target is a folder (``dvc``).
+VERIFY_SECONDS = 90.0  # the export's verification must end within the heavy lane's time limit (offload.py)
+
+
+def export_run(store: Store, run_id: str, fmt: str | None, verify: bool = True) -> tuple[str, bytes, dict[str, Any]]:
+    """(file name, content, verdict) of ``nbtrack.export(run, to=fmt, verify=verify)``, written to a temporary
+    folder: one file, or a zip when the target is a folder (``dvc``). The verdict (``verified``: True, False, or
+    None when not verified; ``cause``; ``differences``) is in the file's header too.
 
     The zip holds one folder whose ``dvc.yaml`` runs once unzipped: its paths are rendered as if that folder sat
     in the folder the notebook ran in (``wdir: ..``; where the data it reads are), never into the temporary
@@ -407,6 +412,7 @@ def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
     full = _resolve(store, run_id)
     from nbtrack.exporting.exporter import ExportError, plan_export, write_export
     from nbtrack.exporting.render import render_dvc
+    from nbtrack.exporting.verify import verify_plan
 
     formats = export_formats()["formats"]
     target = fmt or formats[0]
@@ -415,12 +421,23 @@ def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
     with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
         try:
             plan = plan_export(full, store=store)
+            outcome = None
+            if verify:
+                plan, outcome = verify_plan(plan, timeout=VERIFY_SECONDS, store=store)
             top = f"{plan.slug}-{full}"
-            written = Path(write_export(plan, to=target, path=Path(tmp) / top if target == "dvc" else tmp))
+            destination = Path(tmp) / top if target == "dvc" else Path(tmp)
+            written = Path(write_export(plan, to=target, path=destination, verification=outcome))
         except (ValueError, LookupError, ExportError) as exc:
             raise ApiError(400, "export_failed", scrub(str(exc), getattr(store, "boundary", None))) from None
+        verdict: dict[str, Any] = {"verified": None, "cause": None, "differences": {}}
+        if outcome is not None:
+            verdict = {
+                "verified": bool(outcome.verified),
+                "cause": scrub(str(outcome.cause), getattr(store, "boundary", None)) if outcome.cause else None,
+                "differences": {k: [_json_number(a), _json_number(b)] for k, (a, b) in outcome.differences.items()},
+            }
         if written.is_file():
-            return written.name, written.read_bytes()
+            return written.name, written.read_bytes(), verdict
         cwd = plan.run.env.get("cwd")
         home = Path(cwd) / top if isinstance(cwd, str) and os.path.isabs(cwd) else Path(tmp) / top
         (written / "dvc.yaml").write_text(render_dvc(plan, home, home / f"{plan.slug}.py"), encoding="utf-8")
@@ -428,7 +445,12 @@ def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(p for p in written.rglob("*") if p.is_file()):
                 archive.write(path, f"{top}/{path.relative_to(written).as_posix()}")
-        return f"{full}-{target}.zip", buffer.getvalue()
+        return f"{full}-{target}.zip", buffer.getvalue(), verdict
+
+
+def _json_number(value: Any) -> Any:
+    """A metric for a JSON header: finite floats as they are, others as text."""
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else repr(value)
 
 
 def content_type(name: str) -> str:

@@ -173,8 +173,13 @@ class ExportHandler(NbtrackHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        name, content = await self.heavy("export", run_id, self.get_query_argument("format", None))
+        verify = self.get_query_argument("verify", "1") not in ("0", "false", "no")
+        name, content, verdict = await self.heavy("export", run_id, self.get_query_argument("format", None), verify)
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(Path(name).name)}")
+        # what the verification found, for the views (the file's header says it too): true, false or none
+        self.set_header("X-Nbtrack-Verified", {True: "true", False: "false", None: "none"}[verdict["verified"]])
+        if verdict["cause"]:
+            self.set_header("X-Nbtrack-Verify-Cause", quote(str(verdict["cause"])[:300]))
         self.finish(content, set_content_type=api.content_type(name))  # APIHandler would say application/json
 
 
