@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from panel_helpers import EVIL
 
 import nbtrack
@@ -84,6 +85,41 @@ def test_panel_export_when_available(sweep, monkeypatch):
         p.export_button.click()
         assert calls == [(run_id, "script", get_store())]
         assert "print(&#x27;&lt;b&gt;&#x27;)" in p.result.value
+    finally:
+        p.close()
+
+
+def _cell_run(history: list[str], metric: float) -> str:
+    """A finished run as %%track records it, with the execution history export needs."""
+    from nbtrack.capture.lifecycle import ActiveRun
+
+    run = ActiveRun(get_store(), name="cell", experiment="x", source="magic")
+    run.attach_cell(history[-1].split("\n", 1)[1], history=history, execution_count=len(history))
+    run.start()
+    run.log_metric("acc", metric)
+    run.finish()
+    return run.id
+
+
+@pytest.mark.parametrize(
+    ("code", "metric", "expected"),
+    [
+        ("nbtrack.log_metric('acc', 0.25 * 2)", 0.5, "Verified: re-executed"),
+        ("nbtrack.log_metric('acc', random.random())", 0.5, "Unverified</b>: re-executed"),
+    ],
+)
+def test_panel_export_says_whether_the_script_reproduces_the_run(
+    store_dir, tmp_path, monkeypatch, code, metric, expected
+):
+    monkeypatch.chdir(tmp_path)
+    run_id = _cell_run(["import random\nimport nbtrack", f"%%track --name cell\n{code}"], metric)
+    p = nbtrack.panel(live=False)
+    try:
+        p.selector.value = (run_id,)
+        p.export_button.click()
+        assert "Written to" in p.result.value and expected in p.result.value
+        if expected.startswith("Unverified"):
+            assert "acc 0.5 -&gt;" in p.result.value
     finally:
         p.close()
 
