@@ -10,7 +10,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from nbtrack.capture.active import log_data, log_metric, log_metrics, log_param, log_params, set_tags
+from nbtrack.capture.active import log_artifact, log_data, log_metric, log_metrics, log_param, log_params, set_tags
 from nbtrack.capture.lifecycle import ActiveRun, active_run, track
 from nbtrack.errors import NbtrackWarning, NoActiveRunError
 from nbtrack.store.local import get_store, set_store
@@ -37,6 +37,7 @@ __all__ = [
     "get_run",
     "get_store",
     "load_ipython_extension",
+    "log_artifact",
     "log_data",
     "log_metric",
     "log_metrics",

@@ -17,6 +17,7 @@ bad query), so code written against those keeps working.
     - :class:`DataChangedError`: an exported script's input differs from the run's
     - :class:`ExportError`: a run that cannot be exported
     - :class:`RemoteError`, :class:`PushBusyError`: a push or pull that cannot go on
+    - :class:`ArtifactError`, :class:`ArtifactNotFoundError`: a ``log_artifact`` call with a bad name, type or path
 - :class:`NbtrackWarning`: something was not recorded; the user's code was not affected
     - :class:`StoreCorruptionWarning`: damaged lines were skipped while reading a store
 
@@ -114,6 +115,15 @@ class RemoteError(NbtrackError):
 
 class PushBusyError(NbtrackError, RuntimeError):
     """Another push to the same server from the same store holds the lock."""
+
+
+class ArtifactError(NbtrackError, ValueError):
+    """``log_artifact`` was given a name that cannot be one (a path outside the run, control characters) or
+    something that is neither bytes nor a path."""
+
+
+class ArtifactNotFoundError(NbtrackError, FileNotFoundError):
+    """``log_artifact`` was given a path that names no file or directory."""
 
 
 def warn(message: str, category: type[Warning] = NbtrackWarning) -> None:

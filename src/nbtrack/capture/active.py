@@ -78,3 +78,12 @@ def log_data(name: str, obj: Any) -> Mapping[str, Any] | None:
 
 def set_tags(tags: Mapping[str, Any]) -> None:
     require_run("set_tags").set_tags(tags)
+
+
+def log_artifact(path_or_bytes: Any, name: str | None = None) -> dict[str, dict[str, Any]]:
+    """Keep a file, each file of a directory, or bytes in the store as artifacts of the active run.
+
+    Returns ``{name: {"blob", "size", "media_type", "kind"}}`` as ``run.artifacts`` records them.
+    """
+    result: dict[str, dict[str, Any]] = require_run("log_artifact").log_artifact(path_or_bytes, name)
+    return result

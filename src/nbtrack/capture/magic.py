@@ -23,6 +23,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from nbtrack import values
 from nbtrack.capture import params as params_mod
+from nbtrack.capture import products
 from nbtrack.capture.lifecycle import ActiveRun, default_experiment, status_for, warn
 from nbtrack.capture.notebook import notebook_path, snapshot, snapshot_mode
 from nbtrack.capture.summary import RunSummary
@@ -152,6 +153,7 @@ class TrackMagics(Magics):
         help="An extra input to fingerprint: a variable's name, or a file or directory path.",
     )
     @argument("--quiet", "-q", action="store_true", help="Do not show the run summary line.")
+    @argument("--no-outputs", action="store_true", help="Do not record the files the cell writes as outputs.")
     @cell_magic
     def track(self, line: str, cell: str) -> None:
         """Record this cell as an nbtrack run: params, metrics, data fingerprints, code and environment.
@@ -284,6 +286,8 @@ class TrackMagics(Magics):
             "last_cell_end": self.last_cell_end,
             "raw_cell": raw_cell,
         }
+        if args.no_outputs:
+            products.skip_outputs(run)
         run.start(environment=True)
         return run, context
 
