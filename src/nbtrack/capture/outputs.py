@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ KEEP_BYTES = 10 * 1024 * 1024
 KEEP_TOTAL = 100 * 1024 * 1024
 MAX_ENTRIES = 20_000
 MAX_OUTPUTS = 1_000
+_LINUX_REALTIME_COARSE = 5  # <linux/time.h>; Python's time module does not name it
 
 
 def _env_int(name: str, default: int) -> int:
@@ -70,9 +72,9 @@ def excludes() -> list[str]:
 
 
 def fs_now() -> float:
-    """The clock file modification times come from: on Linux the coarse real-time clock, which can lag
-    ``time.time()`` by a tick, so a file written just after this call never looks older than it."""
-    clock = getattr(time, "CLOCK_REALTIME_COARSE", None)
+    """The clock file modification times come from: on Linux the coarse real-time clock, which lags
+    ``time.time()`` by up to a tick (4 ms), so a file written just after this call never looks older than it."""
+    clock = getattr(time, "CLOCK_REALTIME_COARSE", _LINUX_REALTIME_COARSE if sys.platform.startswith("linux") else None)
     if clock is not None:
         try:
             return time.clock_gettime(clock)
