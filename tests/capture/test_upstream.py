@@ -44,6 +44,17 @@ def test_a_run_reading_and_rewriting_a_file_is_not_its_own_upstream(store_dir, t
     assert nbtrack.get_run(run.id).upstream == {}
 
 
+def test_files_only_read_link_by_path(store_dir, tmp_path):
+    from nbtrack.capture.upstream import link_upstream
+    from nbtrack.data.file_cache import hash_file
+
+    with nbtrack.track(environment=False) as prepare:
+        (tmp_path / "features.parquet").write_bytes(b"PAR1 pretend")
+    with nbtrack.track(environment=False) as train:
+        link_upstream(train, {"features.parquet": hash_file(tmp_path / "features.parquet"), "other.txt": "0" * 32})
+        assert train.record.upstream == {"features.parquet": prepare.id}
+
+
 def test_helpers_pick_file_inputs_and_ignore_later_runs():
     records = {"f": {"kind": "file", "hash": "h1"}, "df": {"kind": "dataframe", "hash": "h2"}, "bad": None}
     assert file_inputs(records) == {"f": "h1"}

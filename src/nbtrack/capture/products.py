@@ -71,8 +71,8 @@ def end(run: Any) -> None:
                 warn(note)
         except Exception as exc:
             warn(f"output files of run {run.id} not recorded: {exc}")
-    try:
-        link_upstream(run)
+    try:  # files the cell only read (Run.files_read, capture/file_reads.py, where that field exists) link too
+        link_upstream(run, getattr(run.record, "files_read", None))
     except Exception as exc:
         warn(f"upstream runs of run {run.id} not recorded: {exc}")
 
