@@ -37,6 +37,11 @@ def test_png_bytes_reads_raw_and_base64_payloads():
     assert png_bytes("not base64 at all!") is None and png_bytes(b"GIF89a") is None and png_bytes(3) is None
 
 
+def only(items):
+    assert len(items) == 1, items
+    return items[0]
+
+
 def latest(ip):
     runs = nbtrack.runs()
     return nbtrack.get_run(runs["run_id"].iloc[0])
@@ -71,6 +76,26 @@ def test_displayed_images_are_kept_once_each_and_the_publisher_is_restored(ip):
     }
     ip.run_cell("from IPython.display import display\ndisplay({'image/png': red}, raw=True)")  # untracked
     assert len(nbtrack.runs()) == 1
+
+
+def test_a_live_plot_keeps_what_the_output_shows_at_the_end(ip, monkeypatch):
+    monkeypatch.setenv("NBTRACK_MAX_FIGURES", "2")  # 30 frames, yet no warning: only the last ones are shown
+    frames = [png(color) for color in ("red", "green", "blue", "black")]
+    ip.user_ns.update(frames=frames)
+    ip.run_cell(
+        textwrap.dedent("""\
+        %%track -q
+        from IPython.display import clear_output, display
+        for i in range(30):
+            clear_output(wait=True)
+            display({"image/png": frames[i % 3]}, raw=True)
+        handle = display({"image/png": frames[0]}, raw=True, display_id="live")
+        handle.update({"image/png": frames[3]}, raw=True)
+        """)
+    )
+    run = latest(ip)
+    kept = [run.store.get_blob(run.artifacts[f"figure-{i}.png"]["blob"]) for i in (1, 2)]
+    assert kept == [frames[29 % 3], frames[3]] and len(run.artifacts) == 2
 
 
 def test_figure_limit_is_said_once(ip, monkeypatch):
@@ -112,6 +137,11 @@ def test_inline_backend_figures_in_a_real_kernel(tmp_path):
         # a figure as the cell's last expression goes through the display hook
         code("%%track -n last -q\nfig2, ax2 = plt.subplots(); ax2.scatter([1], [1]); plt.close(fig2)\nfig2"),
         code("with nbtrack.track(name='block'):\n    plt.plot([0, 5]); plt.show()"),
+        # a live-updating plot: only the last frame is the cell's output
+        code(
+            "%%track -n live -q\nfrom IPython.display import clear_output\nfor i in range(5):\n"
+            "    clear_output(wait=True); plt.plot([0, i]); plt.show()"
+        ),
         code("plt.plot([9, 9]); plt.show()"),  # untracked
     ]
     session = new_session(tmp_path, cells)
@@ -119,7 +149,7 @@ def test_inline_backend_figures_in_a_real_kernel(tmp_path):
         nb = session.execute_all()
         shown = [o for o in nb.cells[2].outputs if o.output_type == "display_data" and "image/png" in o.data]
         assert len(shown) == 3  # the user still sees their figures: display(fig), then the inline flush shows it again
-        expected = {"flushed": 1, "shown": 2, "last": 1, "block": 1}
+        expected = {"flushed": 1, "shown": 2, "last": 1, "block": 1, "live": 1}
         for name, count in expected.items():
             (run,) = session.run_named(name)
             figures = {k: v for k, v in run.artifacts.items() if v["kind"] == "figure"}
@@ -132,6 +162,11 @@ def test_inline_backend_figures_in_a_real_kernel(tmp_path):
         seen = list(dict.fromkeys(base64.b64decode(o.data["image/png"]) for o in shown))  # once each, in order
         kept = [run.store.get_blob(run.artifacts[f"figure-{i}.png"]["blob"]) for i in (1, 2)]
         assert kept == seen
-        assert len(session.all_runs()) == 4
+        (live,) = session.run_named("live")
+        last_frame = only([o for o in nb.cells[5].outputs if "image/png" in o.get("data", {})])
+        assert live.store.get_blob(live.artifacts["figure-1.png"]["blob"]) == base64.b64decode(
+            last_frame.data["image/png"]
+        )
+        assert len(session.all_runs()) == 5
     finally:
         session.close()

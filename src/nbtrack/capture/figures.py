@@ -4,7 +4,8 @@ While a run is recorded, :class:`FigureCapture` watches what the shell publishes
 ``plt.show()`` and the inline backend's flush at the end of the cell's code (``post_execute`` of the
 cell body's ``run_cell``, still inside ``%%track``) go through the display publisher; a figure that is the
 cell's last expression goes through the display hook. Every ``image/png`` payload is kept as
-``figure-1.png``, ``figure-2.png``... (kind ``"figure"``); the same image shown twice is kept once.
+``figure-1.png``, ``figure-2.png``... (kind ``"figure"``); the same image shown twice is kept once, and
+output the cell clears or updates (a live-updating plot) keeps only what is shown at the end.
 
 Under ipykernel the publisher's own hook API (``ZMQDisplayPublisher.register_hook``) is used; a plain
 IPython shell has none, so its ``publish`` is wrapped for the run and restored after. A run keeps at most
@@ -63,15 +64,18 @@ def png_bytes(payload: Any) -> bytes | None:
 
 
 class FigureCapture:
-    """The PNG images published while it is active, within the run's limits (see the module docstring)."""
+    """The PNG images the cell's output shows, within the run's limits (see the module docstring).
+
+    Output the cell clears (``clear_output``, as live-updating plots do) is dropped, and an update of a
+    display (``display_id``) replaces its image: what is kept is what the output shows at the end.
+    """
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
         self.max_figures, self.max_bytes = figure_limits()
-        self.images: list[bytes] = []
-        self.skipped = 0  # images over the limits
-        self._seen: set[bytes] = set()
-        self._bytes = 0
+        self.skipped = 0  # images over the limits, since the last clear
+        self._shown: dict[Any, tuple[bytes, bytes]] = {}  # display id (or a number) -> (digest, PNG), in order
+        self._count = 0
         self._active = False
         self._thread = threading.get_ident()
         self._undo: list[Any] = []
@@ -97,7 +101,8 @@ class FigureCapture:
                 publisher.register_hook(self._hook)
                 self._undo.append(lambda: publisher.unregister_hook(self._hook))
             else:
-                self._wrap(publisher, "publish", lambda args, kwargs: self._see(_first(args, kwargs, "data")))
+                self._wrap(publisher, "publish", self._published)
+                self._wrap(publisher, "clear_output", lambda args, kwargs: self._clear())
         displayhook = getattr(self.shell, "displayhook", None)
         if displayhook is not None and callable(getattr(displayhook, "write_format_data", None)):
             self._wrap(
@@ -125,32 +130,58 @@ class FigureCapture:
 
         self._undo.append(undo)
 
+    def _published(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """A plain shell's ``publish(data, metadata=None, *, transient=None, update=False)``."""
+        display_id = (kwargs.get("transient") or {}).get("display_id")
+        self._see(_first(args, kwargs, "data"), display_id, bool(kwargs.get("update")))
+
     def _hook(self, msg: Any) -> Any:
         try:
-            if self._active and threading.get_ident() == self._thread and msg.get("msg_type") in _DISPLAY_MESSAGES:
-                self._see((msg.get("content") or {}).get("data"))
+            kind = msg.get("msg_type")
+            if self._active and threading.get_ident() == self._thread and kind in _DISPLAY_MESSAGES:
+                content = msg.get("content") or {}
+                display_id = (content.get("transient") or {}).get("display_id")
+                self._see(content.get("data"), display_id, kind == "update_display_data")
+            elif self._active and threading.get_ident() == self._thread and kind == "clear_output":
+                self._clear()
         except Exception:
             pass
         return msg
 
-    def _see(self, data: Any) -> None:
+    def _see(self, data: Any, display_id: Any = None, update: bool = False) -> None:
         if not isinstance(data, dict) or "image/png" not in data:
             return
         image = png_bytes(data["image/png"])
         if image is None:
             return
         digest = hashlib.blake2b(image, digest_size=16).digest()
-        if digest in self._seen:
+        held = sum(len(png) for _, png in self._shown.values())
+        if update:  # a display shown before the run is another cell's output: not this run's
+            if display_id in self._shown:
+                if held - len(self._shown[display_id][1]) + len(image) > self.max_bytes:
+                    self.skipped += 1
+                else:
+                    self._shown[display_id] = (digest, image)
             return
-        self._seen.add(digest)
-        if len(self.images) >= self.max_figures or self._bytes + len(image) > self.max_bytes:
+        if any(seen == digest for seen, _ in self._shown.values()):
+            return  # the same image again: kept once
+        if len(self._shown) >= self.max_figures or held + len(image) > self.max_bytes:
             self.skipped += 1
             return
-        self.images.append(image)
-        self._bytes += len(image)
+        self._count += 1
+        self._shown[display_id if display_id is not None else self._count] = (digest, image)
+
+    def _clear(self) -> None:
+        self._shown.clear()
+        self.skipped = 0
+
+    @property
+    def images(self) -> list[bytes]:
+        """The PNGs kept so far, in the order they were first shown."""
+        return [png for _, png in self._shown.values()]
 
     def stop(self) -> list[bytes]:
-        """Stop watching; the images kept, in the order they were shown."""
+        """Stop watching; the images kept, in the order they were first shown."""
         self._active = False
         for undo in reversed(self._undo):
             with contextlib.suppress(Exception):
