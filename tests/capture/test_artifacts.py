@@ -6,7 +6,7 @@ import pytest
 
 import nbtrack
 from nbtrack.capture.artifacts import MAX_NAME_LENGTH, check_name, media_type
-from nbtrack.errors import ArtifactError, ArtifactNotFoundError, NbtrackError, NoActiveRunError
+from nbtrack.errors import ArtifactError, ArtifactNotFoundError, NbtrackError, NbtrackWarning, NoActiveRunError
 from nbtrack.store.gc import collect
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 20
@@ -116,3 +116,21 @@ def test_gc_keeps_artifact_and_output_blobs_of_live_runs_only(store_dir, tmp_pat
     collect(store, [gone.id], grace=0)
     assert store.get_blob(kept_blob) == b"keep me" and store.get_blob(output_blob) == b"an output"
     assert not store.blobs.exists(gone_blob)
+
+
+def test_a_full_store_loses_artifacts_and_kept_outputs_with_one_warning(store_dir, tmp_path):
+    import errno
+
+    from test_unwritable import StoreFaults
+
+    with nbtrack.track(environment=False):
+        pass  # the store's folders exist
+    faults = StoreFaults(store_dir, errno.ENOSPC, parts=("objects",))
+    with pytest.warns(NbtrackWarning) as caught, faults, nbtrack.track(environment=False) as run:
+        assert nbtrack.log_artifact(b"lost", name="lost.bin") == {}  # the cell goes on
+        (tmp_path / "out.txt").write_text("an output")
+    messages = [str(w.message) for w in caught if issubclass(w.category, NbtrackWarning)]
+    assert len(messages) == 1, messages
+    assert "artifact 'lost.bin'" in messages[0] and "output file 'out.txt'" in messages[0], messages[0]
+    back = nbtrack.get_run(run.id)
+    assert back.artifacts == {} and back.outputs["out.txt"]["kept"] is None  # hashed, not kept
