@@ -13,8 +13,9 @@ rather than the user's: :data:`EXCLUDED_DIRS` and any virtualenv (a folder holdi
 which are skipped without being entered. ``NBTRACK_OUTPUTS_EXCLUDE`` adds glob patterns, separated by
 commas, matched against a file's or folder's relative path and its name (``*.log,data/raw``).
 ``NBTRACK_OUTPUTS=off`` or ``%%track --no-outputs`` records none. The walk looks at no more than
-``NBTRACK_OUTPUTS_MAX_ENTRIES`` entries (default 20,000) and records at most :data:`MAX_OUTPUTS` files,
-so a cell in a huge folder costs a bounded time; a walk cut short says so in one warning.
+``NBTRACK_OUTPUTS_MAX_ENTRIES`` entries (default 10,000) for at most :data:`MAX_SECONDS` (a slow network
+folder) and records at most :data:`MAX_OUTPUTS` files, so a cell in a huge folder (a home directory) costs
+a bounded time; a walk cut short says so in a warning, once per folder and process.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "KEEP_TOTAL",
     "MAX_ENTRIES",
     "MAX_OUTPUTS",
+    "MAX_SECONDS",
     "Scan",
     "excludes",
     "fs_now",
@@ -48,7 +50,8 @@ EXCLUDED_DIRS = frozenset(
 )
 KEEP_BYTES = 10 * 1024 * 1024
 KEEP_TOTAL = 100 * 1024 * 1024
-MAX_ENTRIES = 20_000
+MAX_ENTRIES = 10_000
+MAX_SECONDS = 0.05
 MAX_OUTPUTS = 1_000
 _LINUX_REALTIME_COARSE = 5  # <linux/time.h>; Python's time module does not name it
 
@@ -89,7 +92,7 @@ class Scan:
 
     files: list[tuple[str, Path, int]] = field(default_factory=list)
     entries: int = 0
-    truncated: bool = False  # more entries than the walk looks at, or more changed files than a run records
+    truncated: str | None = None  # why the walk stopped early: too many entries, too long, too many changed files
 
 
 def _matches(rel: str, name: str, patterns: list[str]) -> bool:
@@ -101,6 +104,7 @@ def scan(root: Path, since: float, *, skip: Collection[str] = (), patterns: list
     them; ``skip``: relative POSIX paths (files or folders) that are not outputs (the store, the notebook)."""
     patterns = excludes() if patterns is None else patterns
     max_entries = _env_int("NBTRACK_OUTPUTS_MAX_ENTRIES", MAX_ENTRIES)
+    deadline = time.perf_counter() + MAX_SECONDS
     found = Scan()
     stack = [("", str(root))]
     while stack:
@@ -113,8 +117,8 @@ def scan(root: Path, since: float, *, skip: Collection[str] = (), patterns: list
         if prefix and any(e.name == "pyvenv.cfg" for e in entries):
             continue  # a virtualenv
         found.entries += len(entries)
-        if found.entries > max_entries:
-            found.truncated = True
+        if found.entries > max_entries or time.perf_counter() > deadline:
+            found.truncated = f"{max_entries:,} entries" if found.entries > max_entries else f"{MAX_SECONDS:.2f} s"
             return found
         subfolders = []
         for entry in entries:
@@ -133,7 +137,7 @@ def scan(root: Path, since: float, *, skip: Collection[str] = (), patterns: list
             if st.st_mtime < since or rel in skip or _matches(rel, name, patterns):
                 continue
             if len(found.files) >= MAX_OUTPUTS:
-                found.truncated = True
+                found.truncated = f"{MAX_OUTPUTS:,} changed files"
                 return found
             found.files.append((rel, Path(entry.path), st.st_size))
         stack.extend(reversed(sorted(subfolders)))
@@ -182,11 +186,14 @@ def record_outputs(run: Any, root: Path, since: float, notebook: Path | None = N
         outputs[rel] = {"hash": digest, "size": size, "kept": kept}
     with run._lock:
         run.record.outputs.update(outputs)
-    if found.truncated:
+    if found.truncated and str(root) not in _told:
+        _told.add(str(root))  # once per folder: a cell run from a home directory would say it every time
         return (
-            f"output files of run {run.id} may be incomplete: the walk of {root} stopped after "
-            f"{min(found.entries, _env_int('NBTRACK_OUTPUTS_MAX_ENTRIES', MAX_ENTRIES)):,} entries or "
-            f"{MAX_OUTPUTS:,} changed files (exclude folders with NBTRACK_OUTPUTS_EXCLUDE, or raise "
-            "NBTRACK_OUTPUTS_MAX_ENTRIES)"
+            f"output files of run {run.id} (and later runs in {root}) may be incomplete: the walk stopped after "
+            f"{found.truncated}; exclude folders with NBTRACK_OUTPUTS_EXCLUDE, raise NBTRACK_OUTPUTS_MAX_ENTRIES, "
+            "or set NBTRACK_OUTPUTS=off"
         )
     return None
+
+
+_told: set[str] = set()  # folders whose walk was cut short, said once per process
