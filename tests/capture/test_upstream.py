@@ -37,6 +37,17 @@ def test_the_latest_earlier_writer_of_the_same_content_is_linked(store_dir, tmp_
     assert nbtrack.get_run(orphan.id).upstream == {}
 
 
+def test_a_directory_input_links_to_the_run_that_wrote_its_files(store_dir, tmp_path):
+    with nbtrack.track(environment=False) as prepare:
+        (tmp_path / "parts").mkdir()
+        for i in range(3):
+            (tmp_path / "parts" / f"part-{i}.csv").write_text(f"x\n{i}\n")
+    with nbtrack.track(data={"parts": tmp_path / "parts"}, environment=False) as train:
+        pass
+    assert sorted(nbtrack.get_run(prepare.id).outputs) == [f"parts/part-{i}.csv" for i in range(3)]
+    assert nbtrack.get_run(train.id).upstream == {"parts": prepare.id}
+
+
 def test_a_run_reading_and_rewriting_a_file_is_not_its_own_upstream(store_dir, tmp_path):
     (tmp_path / "state.txt").write_text("0")
     with nbtrack.track(data={"state": "state.txt"}, environment=False) as run:
@@ -57,7 +68,8 @@ def test_files_only_read_link_by_path(store_dir, tmp_path):
 
 def test_helpers_pick_file_inputs_and_ignore_later_runs():
     records = {"f": {"kind": "file", "hash": "h1"}, "df": {"kind": "dataframe", "hash": "h2"}, "bad": None}
-    assert file_inputs(records) == {"f": "h1"}
+    records["d"] = {"kind": "directory", "entries": [{"path": "a", "hash": "h3"}, {"path": "b", "hash": "h4"}]}
+    assert file_inputs(records) == {"f": {"h1"}, "d": {"h3", "h4"}}
     docs = {
         "a": {"id": "0001", "outputs": {"x": {"hash": "h1"}}},
         "b": {"id": "0003", "outputs": {"y": {"hash": "h1"}}},

@@ -2,8 +2,9 @@
 
 A file input (``-d clean.csv``, ``log_data("clean", "clean.csv")``, ``track(data=...)``) is fingerprinted
 with the content hash :mod:`nbtrack.capture.outputs` gives output files, so matching the two is a hash
-lookup: ``run.upstream[input name] = id`` of the latest earlier run that wrote a file with that content.
-That is the edge of a pipeline's stage graph ("train" reads what "prepare" wrote).
+lookup: ``run.upstream[input name] = id`` of the latest earlier run that wrote a file with that content
+(for a directory input, any of the files its record lists). That is the edge of a pipeline's stage graph
+("train" reads what "prepare" wrote).
 
 Files a run only read (``extra_files``, e.g. from an ``open`` audit) link the same way, keyed by path.
 The lookup scans the store's records once and only when the run has file inputs.
@@ -17,12 +18,18 @@ from typing import Any
 __all__ = ["file_inputs", "find_producers", "link_upstream"]
 
 
-def file_inputs(data_records: Mapping[str, Any]) -> dict[str, str]:
-    """{input name: content hash} of the inputs that are files."""
-    found = {}
+def file_inputs(data_records: Mapping[str, Any]) -> dict[str, set[str]]:
+    """{input name: content hashes of its files} of the inputs that are files or directories."""
+    found: dict[str, set[str]] = {}
     for name, record in data_records.items():
-        if isinstance(record, Mapping) and record.get("kind") == "file" and isinstance(record.get("hash"), str):
-            found[name] = record["hash"]
+        if not isinstance(record, Mapping):
+            continue
+        if record.get("kind") == "file" and isinstance(record.get("hash"), str):
+            found[name] = {record["hash"]}
+        elif record.get("kind") == "directory":
+            hashes = {e["hash"] for e in record.get("entries") or () if isinstance(e, Mapping) and e.get("hash")}
+            if hashes:
+                found[name] = hashes
     return found
 
 
@@ -44,11 +51,16 @@ def find_producers(docs: Mapping[str, Mapping[str, Any]], hashes: set[str], befo
 def link_upstream(run: Any, extra_files: Mapping[str, str] | None = None) -> None:
     """Fill ``run.record.upstream`` (``run``: an ActiveRun) for its file inputs and ``extra_files``
     ({path: content hash}); nothing is read when there are neither."""
-    wanted = {**(extra_files or {}), **file_inputs(run.record.data_records)}
+    wanted = {name: {digest} for name, digest in (extra_files or {}).items()}
+    wanted.update(file_inputs(run.record.data_records))
     if not wanted:
         return
-    producers = find_producers(run.store.run_docs(), set(wanted.values()), run.id)
-    links = {name: producers[digest] for name, digest in wanted.items() if digest in producers}
+    producers = find_producers(run.store.run_docs(), set().union(*wanted.values()), run.id)
+    links = {}
+    for name, hashes in wanted.items():
+        found = [producers[digest] for digest in hashes if digest in producers]
+        if found:
+            links[name] = max(found)  # the latest run that wrote any of them
     if links:
         with run._lock:
             run.record.upstream.update(links)
