@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nbtrack import ids, redact, values
+from nbtrack.capture import artifacts, products
 from nbtrack.capture.active import active_run as innermost_run
 from nbtrack.capture.active import pop_active, push_active, require_run
 from nbtrack.capture.guard import (
@@ -274,6 +275,10 @@ class ActiveRun:
 
         return log_model(self, obj, name)
 
+    def log_artifact(self, path_or_bytes: Any, name: str | None = None) -> dict[str, dict[str, Any]]:
+        """Keep a file, a directory's files or bytes as ``run.artifacts`` (see :mod:`nbtrack.capture.artifacts`)."""
+        return artifacts.log_artifact(self, path_or_bytes, name)
+
     # what the code of the run is -----------------------------------------------------------------
 
     def attach_cell(
@@ -355,6 +360,7 @@ class ActiveRun:
             except Exception as exc:
                 warn(f"git state of run {self.id} not recorded: {exc}")
         push_active(self)
+        products.begin(self)  # figures shown and files written from now on (capture/products.py)
         self._save(final=False)
         return self
 
@@ -371,6 +377,7 @@ class ActiveRun:
                     record.env_record = self._written
             except Exception as exc:
                 warn(f"environment of run {self.id} not recorded: {exc}")
+        products.end(self)  # figures, output files, upstream runs
         record.end_time = time.time()
         record.duration = round(record.end_time - record.start_time, 6)
         record.status = Status(status) if status is not None else status_for(error)

@@ -22,7 +22,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from nbtrack import values
-from nbtrack.capture import file_reads
+from nbtrack.capture import file_reads, products
 from nbtrack.capture import params as params_mod
 from nbtrack.capture.lifecycle import ActiveRun, status_for, warn
 from nbtrack.capture.notebook import notebook_origin, notebook_path, snapshot, snapshot_mode
@@ -154,6 +154,7 @@ class TrackMagics(Magics):
     )
     @argument("--quiet", "-q", action="store_true", help="Do not show the run summary line.")
     @argument("--no-models", action="store_true", help="Do not save the models the cell fits (NBTRACK_MODELS=off).")
+    @argument("--no-outputs", action="store_true", help="Do not record the files the cell writes as outputs.")
     @cell_magic
     def track(self, line: str, cell: str) -> None:
         """Record this cell as an nbtrack run: params, metrics, data fingerprints, code and environment.
@@ -289,6 +290,8 @@ class TrackMagics(Magics):
             "raw_cell": raw_cell,
             "tree": tree,
         }
+        if args.no_outputs:
+            products.skip_outputs(run)
         run.start(environment=True)
         file_reads.begin(skip=(str(getattr(run.store, "root", "")),))
         return run, context
