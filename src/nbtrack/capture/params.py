@@ -155,3 +155,63 @@ def _scan(stmts: list[ast.stmt], assigned: set[str], inputs: set[str]) -> None:
         else:
             inputs |= _reads(stmt) - assigned
             assigned |= {name for name, _ in _assigned_pairs(stmt)}
+
+
+def static_value(node: ast.expr) -> tuple[bool, Any]:
+    """A value the code spells out: a plain literal, or a ``dict(...)`` call of literal keywords (``dict(lr=0.1)``)
+    or of a literal dict; ``(False, None)`` for anything that would need running code."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "dict"
+        and len(node.args) <= 1
+        and all(k.arg is not None for k in node.keywords)
+    ):
+        base: dict[str, Any] = {}
+        if node.args:
+            ok, value = static_value(node.args[0])
+            if not (ok and isinstance(value, dict)):
+                return False, None
+            base.update(value)
+        for keyword in node.keywords:
+            ok, value = static_value(keyword.value)
+            if not ok:
+                return False, None
+            base[str(keyword.arg)] = value
+        return True, base
+    return _literal(node)
+
+
+def literal_bindings(tree: ast.Module | None) -> tuple[dict[str, Any], set[str]]:
+    """What a cell leaves bound at top level: names whose last top-level assignment is a static value (see
+    :func:`static_value`), and the other names it binds (their value is not knowable from the code)."""
+    known: dict[str, Any] = {}
+    others: set[str] = set()
+    if tree is None:
+        return known, others
+    for stmt in tree.body:
+        for name, value_node in _assigned_pairs(stmt):
+            ok, value = static_value(value_node) if value_node is not None else (False, None)
+            if ok:
+                known[name] = value
+                others.discard(name)
+            else:
+                known.pop(name, None)
+                others.add(name)
+    return known, others
+
+
+def bound_names(tree: ast.Module | None) -> set[str]:
+    """Every name a cell binds anywhere in its code (``-p name`` reads these after the cell ran); names local to a
+    function the cell defines count too, which only makes ``-p`` read them later."""
+    if tree is None:
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names
