@@ -194,3 +194,17 @@ def test_plain_assignment_keeps_its_name(ip, source):
     ip.run_cell(source)
     run = last_run()
     assert run.params == {"lr": 0.1} and run.param_sources == {"lr": "assigned"}
+
+
+def test_runs_of_an_inline_estimator_compare_by_the_inline_param(ip):
+    ip.run_cell("from sklearn.linear_model import LogisticRegression\nfrom sklearn.datasets import make_classification")
+    ip.run_cell("X, y = make_classification(80, random_state=0)\nimport nbtrack")
+    for c in (0.01, 1.0):
+        for seed in range(3):
+            source = (
+                f"%%track -q -e inline\nclf = LogisticRegression(C={c}, random_state={seed}, max_iter=300)\n"
+                "clf.fit(X, y)\nnbtrack.log_metric('acc', clf.score(X, y))\n"
+            )
+            assert ip.run_cell(source).success
+    result = nbtrack.compare("inline", metric="acc")
+    assert sorted(result.groups.group) == ["C=0.01", "C=1.0"]  # not C, clf.C, LogisticRegression.C

@@ -37,9 +37,9 @@ import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from nbtrack.capture.frameworks import cell_model_names, framework_of, models_in_cell
+from nbtrack.capture.frameworks import cell_model_names, framework_of
 from nbtrack.capture.hyperparams import CellParams, log_discovered
-from nbtrack.capture.params import is_plain_literal, static_value
+from nbtrack.capture.params import is_plain_literal, nodes_of, static_value
 
 MAX_PARAMS = 2000  # framework params one cell records at most
 _NO_DEFAULT = object()
@@ -194,7 +194,7 @@ def _fit_arguments(name: str, tree: ast.Module | None, namespace: Mapping[str, A
     out: dict[str, Any] = {}
     if tree is None:
         return out
-    for node in ast.walk(tree):
+    for node in nodes_of(tree):
         if not (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
@@ -321,7 +321,12 @@ def record_framework(run: Any, tree: ast.Module | None, namespace: Mapping[str, 
     found = CellParams()
     series: dict[str, list[float]] = {}
     metrics: dict[str, float] = {}
-    models = models_in_cell(tree, namespace)
+    names = cell_model_names(tree)
+    models: dict[str, Any] = {}  # frameworks.models_in_cell, sharing the one walk of cell_model_names
+    for name in names:
+        obj = namespace.get(name)
+        if obj is not None and id(obj) not in {id(m) for m in models.values()} and framework_of(obj) is not None:
+            models[name] = obj
     seen = {id(m) for m in models.values()}
     for name, model in models.items():
         params = model_params(name, model, tree, namespace)
@@ -334,7 +339,7 @@ def record_framework(run: Any, tree: ast.Module | None, namespace: Mapping[str, 
         history = getattr(model, "history", None)
         if history is not None:
             seen.add(id(history))
-    for name in cell_model_names(tree):
+    for name in names:
         obj = namespace.get(name)
         if obj is None or id(obj) in seen:
             continue

@@ -41,7 +41,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbtrack.capture.params import input_names, literal_bindings, parse, static_value
+from nbtrack.capture.params import input_names, literal_bindings, nodes_of, parse, static_value
 
 SKIP_ROOTS = frozenset(
     {"builtins", "nbtrack", "IPython", "ipywidgets", "matplotlib", "seaborn", "plotly", "bokeh", "altair"}
@@ -149,7 +149,7 @@ class _Call:
 def _imports(tree: ast.Module) -> dict[str, str]:
     """Name -> module for the names a cell imports (``import numpy as np`` gives np -> numpy)."""
     out: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in nodes_of(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 out[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
@@ -269,7 +269,7 @@ def _calls(tree: ast.Module, namespace: Mapping[str, Any]) -> list[_Call]:
     imports = _imports(tree)
     targets: dict[int, str] = {}
     calls: list[ast.Call] = []
-    for node in ast.walk(tree):
+    for node in nodes_of(tree):
         if isinstance(node, ast.Call):
             calls.append(node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):

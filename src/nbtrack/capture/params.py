@@ -20,6 +20,30 @@ def parse(source: str) -> ast.Module | None:
         return None
 
 
+def nodes_of(tree: ast.AST) -> list[ast.AST]:
+    """Every node of a parsed cell, walked once and kept on the tree: the params, the calls and the models of
+    a cell are all read from it (``ast.walk`` costs about as much as parsing on a long cell)."""
+    cached: list[ast.AST] | None = getattr(tree, "_nbtrack_nodes", None)
+    if cached is not None:
+        return cached
+    nodes: list[ast.AST] = []
+    stack = [tree]
+    node_type = ast.AST
+    while stack:  # depth first, in source order
+        node = stack.pop()
+        nodes.append(node)
+        children: list[ast.AST] = []
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, node_type):
+                children.append(value)
+            elif isinstance(value, list):
+                children.extend(v for v in value if isinstance(v, node_type))
+        stack.extend(reversed(children))
+    tree._nbtrack_nodes = nodes  # type: ignore[attr-defined]  # a cache on the parsed cell
+    return nodes
+
+
 def is_plain_literal(value: Any) -> bool:
     if isinstance(value, _SCALARS):
         return True
@@ -105,16 +129,19 @@ def input_names(tree: ast.Module | None) -> set[str]:
     """
     if tree is None:
         return set()
-    inputs: set[str] = set()
-    _scan(tree.body, set(), inputs)
-    return inputs
+    cached: set[str] | None = getattr(tree, "_nbtrack_inputs", None)
+    if cached is None:
+        cached = set()
+        _scan(tree.body, set(), cached)
+        tree._nbtrack_inputs = cached  # type: ignore[attr-defined]  # read for data inputs and for params
+    return set(cached)
 
 
 def _reads(node: ast.AST) -> set[str]:
     """Names a node reads, less those bound inside it (comprehension targets, lambda and function arguments)."""
     loads: set[str] = set()
     local: set[str] = set()
-    for n in ast.walk(node):
+    for n in nodes_of(node):
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
             loads.add(n.id)
         elif isinstance(n, ast.comprehension):
@@ -207,7 +234,7 @@ def bound_names(tree: ast.Module | None) -> set[str]:
     if tree is None:
         return set()
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in nodes_of(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             names.add(node.id)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
