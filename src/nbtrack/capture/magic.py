@@ -248,7 +248,9 @@ class TrackMagics(Magics):
         run = ActiveRun(get_store(), name=args.name, experiment=experiment, source="magic")
         hyperparams.log_discovered(run, hyperparams.cell_params(tree, user_ns, self.literals, exclude=args.metric))
         pending_params = []
-        assigned = params_mod.bound_names(tree)  # -p of a name the cell binds reads it after the cell
+        # -p of a name the cell assigns before reading it reads it after the cell; an input (read first, maybe
+        # changed, like `base += 1`) keeps its value when the cell started, the one the cell used
+        assigned = params_mod.bound_names(tree) - params_mod.input_names(tree)
         for item in args.param:
             if "=" in item:
                 key, text = _parse_pair(item, "--param")
