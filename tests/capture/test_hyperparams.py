@@ -84,6 +84,9 @@ def test_calls_that_give_no_params():
         "nbtrack.log_metric('acc', 0.5, step=1)\n"
         "display(df, raw=True)\n"
         "range(10)\n"
+        "import os, json\n"
+        "os.makedirs('out', exist_ok=True)\n"
+        "json.dump({}, open('out/x.json', 'w'), indent=2)\n"
         "sample = df.sample(frac=0.5, random_state=0)\n"
     )
     params, _ = found(source, ns)

@@ -25,8 +25,9 @@ never collide, and ``LogisticRegression(C=0.5)`` alone records ``LogisticRegress
 
 **Calls that give no params**: those whose callee is a builtin (``print``, ``range``, ``open``...; an assigned
 ``dict(...)`` is a config), comes from nbtrack, IPython (``display``), a plotting library (matplotlib,
-seaborn, plotly, bokeh, altair), logging, warnings or tqdm, and calls through a ``.plot``/``.plotting``
-attribute (pandas plotting). A callee the namespace does not hold yet (imported in the same cell) is placed by
+seaborn, plotly, bokeh, altair), logging, warnings, tqdm or the standard library's files, OS and serialisation
+modules (``open``, ``os``, ``pathlib``, ``shutil``, ``subprocess``, ``json``, ``pickle``), and calls through a
+``.plot``/``.plotting`` attribute (pandas plotting). A callee the namespace does not hold yet (imported in the same cell) is placed by
 the cell's imports, else by the conventional names ``plt``, ``sns``, ``px``, ``display``. Literals with more
 than :data:`MAX_ITEMS` items are data, not hyperparameters, and are skipped.
 """
@@ -46,6 +47,7 @@ from nbtrack.capture.params import input_names, literal_bindings, nodes_of, pars
 SKIP_ROOTS = frozenset(
     {"builtins", "nbtrack", "IPython", "ipywidgets", "matplotlib", "seaborn", "plotly", "bokeh", "altair"}
     | {"logging", "warnings", "tqdm"}
+    | {"io", "_io", "os", "posixpath", "ntpath", "sys", "pathlib", "shutil", "subprocess", "glob", "json", "pickle"}
 )
 _CONVENTIONAL = {"plt": "matplotlib", "sns": "seaborn", "px": "plotly", "display": "IPython", "get_ipython": "IPython"}
 _PLOT_ATTRS = frozenset({"plot", "plotting"})

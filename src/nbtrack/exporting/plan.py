@@ -241,11 +241,8 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
     }
     var_params = [item for item in options.param if "=" not in item]
     body, cli_params = _replace_param_assignments(target_tr.code, tree, cli_params, "PARAMS")
-    explicit = {k for k in recorded if run.param_sources.get(k, "explicit") == "explicit"}  # the rest the code redoes
     constant_params = {
-        k: v
-        for k, v in recorded.items()
-        if k not in cli_params and k not in var_params and k in explicit and is_plain_literal(v)
+        k: v for k, v in recorded.items() if k not in cli_params and k not in var_params and is_plain_literal(v)
     }
     used_names = set().union(*(f.uses | f.defines for f in facts if f.valid))
     params_var = "PARAMS" if "PARAMS" not in used_names else "NBTRACK_PARAMS"
