@@ -211,3 +211,19 @@ def test_runs_of_an_inline_estimator_compare_by_the_inline_param(ip):
             assert ip.run_cell(source).success
     result = nbtrack.compare("inline", metric="acc")
     assert sorted(result.groups.group) == ["C=0.01", "C=1.0"]  # not C, clf.C, LogisticRegression.C
+
+
+def test_a_failure_reading_the_code_is_one_warning_and_the_run_goes_on(store_dir):
+    from nbtrack.capture.hyperparams import record_cell
+    from nbtrack.capture.lifecycle import ActiveRun
+    from nbtrack.store.local import get_store
+
+    class Broken(dict):
+        def get(self, key, default=None):
+            raise RuntimeError("namespace on fire")
+
+    run = ActiveRun(get_store(), name="t")
+    with pytest.warns(nbtrack.NbtrackWarning, match="params written in the cell's code were not read"):
+        record_cell(run, parse("m = Model(alpha=1)\n"), Broken(), LiteralMemory(), ())
+    run.log_param("lr", 0.1)
+    assert run.params == {"lr": 0.1}

@@ -27,9 +27,9 @@ never collide, and ``LogisticRegression(C=0.5)`` alone records ``LogisticRegress
 ``dict(...)`` is a config), comes from nbtrack, IPython (``display``), a plotting library (matplotlib,
 seaborn, plotly, bokeh, altair), logging, warnings, tqdm or the standard library's files, OS and serialisation
 modules (``open``, ``os``, ``pathlib``, ``shutil``, ``subprocess``, ``json``, ``pickle``), and calls through a
-``.plot``/``.plotting`` attribute (pandas plotting). A callee the namespace does not hold yet (imported in the same cell) is placed by
-the cell's imports, else by the conventional names ``plt``, ``sns``, ``px``, ``display``. Literals with more
-than :data:`MAX_ITEMS` items are data, not hyperparameters, and are skipped.
+``.plot``/``.plotting`` attribute (pandas plotting). A callee the namespace does not hold yet (imported in the
+same cell) is placed by the cell's imports, else by the conventional names ``plt``, ``sns``, ``px``,
+``display``. Literals with more than :data:`MAX_ITEMS` items are data, not hyperparameters, and are skipped.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbtrack.capture.guard import warn
 from nbtrack.capture.params import input_names, literal_bindings, nodes_of, parse, static_value
 
 SKIP_ROOTS = frozenset(
@@ -361,6 +362,17 @@ def cell_params(
     for name, value in calls.params.items():
         found.add(name, value, "call")
     return found
+
+
+def record_cell(
+    run: Any, tree: ast.Module | None, namespace: Mapping[str, Any], memory: LiteralMemory, exclude: Iterable[str]
+) -> None:
+    """Log the params of a cell's code into ``run`` (see :func:`cell_params`); a failure is one warning, and the
+    run goes on without them."""
+    try:
+        log_discovered(run, cell_params(tree, namespace, memory, exclude=exclude))
+    except Exception as exc:
+        warn(f"run {run.id}: the params written in the cell's code were not read ({type(exc).__name__}: {exc})")
 
 
 def log_discovered(run: Any, found: CellParams) -> None:

@@ -246,7 +246,7 @@ class TrackMagics(Magics):
         tree = params_mod.parse(transformed)
 
         run = ActiveRun(get_store(), name=args.name, experiment=experiment, source="magic")
-        hyperparams.log_discovered(run, hyperparams.cell_params(tree, user_ns, self.literals, exclude=args.metric))
+        hyperparams.record_cell(run, tree, user_ns, self.literals, exclude=args.metric)
         pending_params = []
         # -p of a name the cell assigns before reading it reads it after the cell; an input (read first, maybe
         # changed, like `base += 1`) keeps its value when the cell started, the one the cell used
