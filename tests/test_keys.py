@@ -40,3 +40,19 @@ def test_default_group_key_leaves_out_framework_defaults_and_repeats_of_inline_p
     tuned = {**run, "clf.tol": "framework"}  # one run changed it: the key keeps it
     assert "clf.tol" in key_params(names, [run, tuned])
     assert key_params(names, [None, {}]) == names  # runs recorded without sources keep every param
+
+
+def test_runs_of_a_0_1_0_store_keep_every_param_in_the_group_key(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from nbtrack.analysis.grouping import configure
+    from nbtrack.analysis.loading import SOURCES_COLUMN, load_frame
+    from nbtrack.store.local import Store
+
+    shutil.copytree(Path(__file__).parent / "fixtures" / "store-0.1.0" / "store", tmp_path / "store")
+    store = Store(tmp_path / "store")
+    frame, _ = load_frame(list(store.run_docs()), store, None)
+    assert all(sources == {} for sources in frame[SOURCES_COLUMN])  # 0.1.0 recorded no sources
+    config = configure(frame, None, (), None, "the fixture", status=None)
+    assert config.label_params == ["epochs", "flag", "layers", "lr", "obj", "opt", "pair", "when"]  # as in 0.1
