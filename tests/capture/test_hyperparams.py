@@ -126,6 +126,15 @@ def test_signature_cache_is_per_callee():
     assert positional_names(f, False) == ["a", "b"] and positional_names(f, False) == ["a", "b"]
     assert positional_names(K().method, False) == ["x", "y"]
     assert positional_names(len, False) == ["obj"]
+    from collections import OrderedDict
+
+    od = OrderedDict(a=1)  # a C method of an instance: its first parameter (self) is bound
+    assert call_params(parse("od.move_to_end('a', False)"), {"od": od}).params == {
+        "od.move_to_end.key": "a",
+        "key": "a",
+        "od.move_to_end.last": False,
+        "last": False,
+    }
     assert call_params(parse("k.method(1, 2)"), {"k": K()}).params == {"k.method.x": 1, "x": 1, "k.method.y": 2, "y": 2}
 
 

@@ -166,6 +166,8 @@ def _module_root(obj: Any) -> str | None:
     if isinstance(obj, types.ModuleType):
         return obj.__name__.split(".")[0]
     module = getattr(obj, "__module__", None)
+    if not isinstance(module, str):  # a C method: its class's module (``list.append`` is a builtin)
+        module = getattr(getattr(obj, "__objclass__", None), "__module__", None)
     if not isinstance(module, str) and not isinstance(obj, type):
         module = getattr(type(obj), "__module__", None)
     return module.split(".")[0] if isinstance(module, str) else None
@@ -187,7 +189,9 @@ def _attribute(holder: Any, attr: str) -> tuple[Any, bool]:
     if isinstance(found, types.FunctionType):
         own = isinstance(holder, type) or attr in getattr(holder, "__dict__", {})
         return found, not own
-    if isinstance(found, (types.BuiltinFunctionType, types.MethodDescriptorType, type)):
+    if isinstance(found, types.MethodDescriptorType):  # a C method (``ndarray.reshape``): bound on an instance
+        return found, not isinstance(holder, type)
+    if isinstance(found, (types.BuiltinFunctionType, types.MethodType, type)):
         return found, False
     return _MISSING, False  # a property or another descriptor: not resolved
 
