@@ -149,17 +149,14 @@ class _Call:
     args: list[tuple[str, Any]]  # (argument name, literal value)
 
 
-def _imports(tree: ast.Module) -> dict[str, str]:
-    """Name -> module for the names a cell imports (``import numpy as np`` gives np -> numpy)."""
-    out: dict[str, str] = {}
-    for node in nodes_of(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                out[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for alias in node.names:
-                out[alias.asname or alias.name] = node.module
-    return out
+def _add_import(node: ast.Import | ast.ImportFrom, out: dict[str, str]) -> None:
+    """Name -> module for the names an import binds (``import numpy as np`` gives np -> numpy)."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            out[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+    elif node.module:
+        for alias in node.names:
+            out[alias.asname or alias.name] = node.module
 
 
 def _module_root(obj: Any) -> str | None:
@@ -273,16 +270,18 @@ def _literal_args(call: ast.Call, callee: Any, bound: bool) -> list[tuple[str, A
 
 
 def _calls(tree: ast.Module, namespace: Mapping[str, Any]) -> list[_Call]:
-    imports = _imports(tree)
+    imports: dict[str, str] = {}
     targets: dict[int, str] = {}
     calls: list[ast.Call] = []
-    for node in nodes_of(tree):
+    for node in nodes_of(tree):  # one pass: calls, the names they are assigned to, and the cell's imports
         if isinstance(node, ast.Call):
             calls.append(node)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call):
             names = node.targets if isinstance(node, ast.Assign) else [node.target]
             if len(names) == 1 and isinstance(names[0], ast.Name):
                 targets[id(node.value)] = names[0].id
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            _add_import(node, imports)
     calls.sort(key=lambda c: (c.lineno, c.col_offset))
     found: list[_Call] = []
     for call in calls:

@@ -27,7 +27,13 @@ def nodes_of(tree: ast.AST) -> list[ast.AST]:
     if cached is not None:
         return cached
     nodes: list[ast.AST] = []
-    stack = [tree]
+    if isinstance(tree, ast.Module):  # from its statements' lists, which reading its inputs walks too
+        nodes.append(tree)
+        for stmt in tree.body:
+            nodes.extend(nodes_of(stmt))
+        tree._nbtrack_nodes = nodes  # type: ignore[attr-defined]
+        return nodes
+    stack: list[ast.AST] = [tree]
     node_type = ast.AST
     while stack:  # depth first, in source order
         node = stack.pop()
