@@ -154,6 +154,9 @@ def test_properties_are_not_run_to_resolve_a_callee():
 def test_flatten():
     assert flatten("a", {"b": {"c": 1}, "d": {}}) == [("a.b.c", 1), ("a.d", {})]
     assert flatten("a", 3) == [("a", 3)]
+    assert flatten("a", {"b.c": 1, "d": 2}) == [("a", {"b.c": 1, "d": 2})]  # names read back to one place
+    assert flatten("a", {"b": {1: 2}, "e f": 3}) == [("a", {"b": {1: 2}, "e f": 3})]
+    assert flatten("a", {"b": {"x y": 1}}) == [("a.b", {"x y": 1})]
 
 
 # the magic -------------------------------------------------------------------------------------------

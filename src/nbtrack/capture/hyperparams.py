@@ -5,7 +5,8 @@ A tracked cell's params and their source (``Run.param_sources``):
 - ``assigned``: a top-level assignment of a literal, ``lr = 0.1``.
 - ``config``: a dict of literals, as a literal or a ``dict(...)`` call, flattened with dots:
   ``config = dict(lr=0.1, depth=3)`` gives ``config.lr`` and ``config.depth``; nested dicts go further
-  (``params.opt.beta``). An empty dict stays one param.
+  (``params.opt.beta``). An empty dict, or one with a key that is not a simple name (letters, digits, ``_``,
+  ``-``: no dots or spaces), stays one param.
 - ``call``: literal arguments of the cell's calls, keyword ones and positional ones the callee's signature
   names (the callee is looked up in the namespace; only ``inspect.signature`` runs).
 - ``input``: a name the cell reads whose value an earlier cell assigned as a literal and that still holds it
@@ -37,6 +38,7 @@ from __future__ import annotations
 import ast
 import builtins
 import inspect
+import re
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,6 +55,7 @@ SKIP_ROOTS = frozenset(
 _CONVENTIONAL = {"plt": "matplotlib", "sns": "seaborn", "px": "plotly", "display": "IPython", "get_ipython": "IPython"}
 _PLOT_ATTRS = frozenset({"plot", "plotting"})
 MAX_ITEMS = 100  # a literal with more items than this is data, not a hyperparameter
+_FLAT_KEY = re.compile(r"[\w-]{1,100}")  # dict keys that become part of a param's name
 _MISSING = object()
 _signatures: dict[int, tuple[Any, list[str] | None]] = {}  # id(callee) -> (callee, positional names)
 
@@ -76,8 +79,10 @@ class CellParams:
 
 
 def flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
-    """``[(prefix.key, leaf), ...]`` for a dict (nested ones too); ``[(prefix, value)]`` for anything else."""
-    if not isinstance(value, dict) or not value:
+    """``[(prefix.key, leaf), ...]`` for a dict whose keys are all simple names (letters, digits, ``_``, ``-``),
+    nested ones too; ``[(prefix, value)]`` for anything else, so every name reads back to one place."""
+    simple = isinstance(value, dict) and all(isinstance(k, str) and _FLAT_KEY.fullmatch(k) for k in value)
+    if not simple or not value:
         return [(prefix, value)]
     out: list[tuple[str, Any]] = []
     for key, item in value.items():
