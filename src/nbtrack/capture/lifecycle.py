@@ -180,6 +180,7 @@ class ActiveRun:
             encoded = encode_now(value, f"param {key!r}")  # warn at the call that passed the value
             with self._lock:  # a secret-looking name keeps a keyed hash of the value (nbtrack.redact)
                 self.record.params[key] = self.redactor.param(key, values.decode(encoded))
+                self.record.param_sources.pop(key, None)  # explicit: wins over a discovered value (hyperparams)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         for name, value in items_of(params, "log_params"):
