@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from nbtrack.store import files, mark
-from nbtrack.store.journal import RUNS_TABLE, decode_line, encode_line
-from nbtrack.store.lines import header_line
+from nbtrack.store.journal import RUNS_TABLE, Journal, decode_line, encode_line
+from nbtrack.store.lines import header_line, read_all
 from nbtrack.store.local import Store, referenced_blobs
 
 STALE_BLOB_TEMP_SECONDS = 600  # blob temp files are written without the lock: younger ones may be in use
@@ -239,5 +239,29 @@ def _repair(
     if rewrite or not marked:
         if not marked and committed is not None:  # the evidence of what was lost stays
             files.create_unique(path.with_name(f"{path.name}.mark.before-repair-{stamp}"), committed.encode())
-        store.journal.write_mark()
+        write_mark(store.journal)
     report.ok = True
+
+
+def write_mark(journal: Journal) -> None:
+    """Record the journal as it now is as committed (after a repair rewrote it)."""
+    with journal.lock:
+        lock_fd = journal.lock.own_fd
+        if lock_fd is None:
+            return
+        mark.write_fd(lock_fd, None)  # the old mark describes the file before the repair
+        journal._reset(None)
+        journal.refresh()
+        try:
+            fd, st = files.open_regular_stat(journal.path)
+        except FileNotFoundError:
+            return
+        try:
+            data = read_all(fd, st.st_size)
+            epoch = mark.epoch_of(fd) or mark.NO_EPOCH
+        finally:
+            os.close(fd)
+        end = data.rfind(b"\n") + 1
+        start = data.rfind(b"\n", 0, end - 1) + 1
+        live = sum(len(t) for t in journal.state.values())
+        mark.write_fd(lock_fd, mark.after_write(end, data[start:end], live, epoch))

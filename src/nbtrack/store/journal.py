@@ -33,6 +33,8 @@ from nbtrack.store.lines import (
     FORMAT,
     PREFIX,
     TOMB,
+    blob_bytes,
+    blob_of,
     checked_body,
     cut_torn_tail,
     decode_line,
@@ -40,8 +42,10 @@ from nbtrack.store.lines import (
     header_line,
     named_run,
     read_all,
+    warn_problems,
 )
 from nbtrack.store.lock import FileLock
+from nbtrack.store.packs import PackSet
 
 __all__ = [
     "FORMAT",
@@ -67,6 +71,8 @@ class Journal:
         self.problems: list[str] = []  # one sentence per damaged line, for warnings and `nbtrack doctor`
         self.losses: list[str] = []  # committed data that vanished (checked against the mark, see mark.py)
         self.tombstones: dict[str, set[str]] = {}  # ids deleted while they ran: never written back
+        self.inline: dict[str, tuple[int, int]] = {}  # blob lines (lines.py): hash -> (offset, length) in this file
+        self.packs: PackSet | None = None  # where compaction moves blob lines (the Store's objects/packs)
         self._identity: tuple[int, int] | None = None
         self._offset = 0
         self._line_no = 0
@@ -145,7 +151,7 @@ class Journal:
         end = chunk.rfind(b"\n")
         lines = chunk[: end + 1]
         if committed is not None and gone is None and 0 < committed.length <= len(lines):
-            self._replay(lines[: committed.length].split(b"\n")[:-1])
+            self._replay(lines[: committed.length].split(b"\n")[:-1], self._offset)
             live = sum(len(t) for t in self.state.values())
             if committed.count >= 0 and live < committed.count and not self.problems:
                 self._lost(
@@ -153,7 +159,7 @@ class Journal:
                 )
             lines = lines[committed.length :]
         if lines:
-            self._replay(lines.split(b"\n")[:-1])
+            self._replay(lines.split(b"\n")[:-1], self._offset + end + 1 - len(lines))
         if committed is not None and gone is not None:
             left = sum(len(t) for t in self.state.values())
             self._lost(
@@ -180,6 +186,7 @@ class Journal:
         self.problems = []
         self.losses = []
         self.tombstones = {}
+        self.inline = {}
         self._identity = identity
         self._offset = 0
         self._line_no = 0
@@ -187,7 +194,7 @@ class Journal:
         self._superseded = 0
         self._judged = None
 
-    def _replay(self, lines: Iterable[bytes]) -> None:
+    def _replay(self, lines: Iterable[bytes], at: int) -> None:
         """Apply lines to the state. A document is JSON-decoded only if no later line replaces it.
 
         Every line's checksum is verified, but most runs have two lines (``running``, then final):
@@ -199,7 +206,14 @@ class Journal:
         known = self.state
         for line in lines:
             self._line_no += 1
+            at += len(line) + 1
             body = checked_body(line)
+            digest = blob_of(body) if body is not None else None
+            if digest is not None:  # a blob line: not decoded, only found again by its offset
+                self.inline[digest] = (at - len(line) - 1, len(line))
+                self._valid += 1
+                self._superseded += 1  # compaction moves it to a pack
+                continue
             if body is None:
                 self.problems.append(
                     f"{self.path}, line {self._line_no}: damaged (bad checksum or JSON){named_run(line)}"
@@ -273,25 +287,7 @@ class Journal:
             table[key] = entry.get("doc") if isinstance(entry, dict) else None
 
     def _warn_problems(self) -> None:
-        new = [p for p in self.problems if p not in self._warned]
-        if new:
-            self._warned.update(new)
-            warnings.warn(
-                f"nbtrack skipped {len(new)} damaged line(s) in {self.path} ({new[0]}); all other runs were read. "
-                f"Run `nbtrack doctor --repair` to set the damaged lines aside.",
-                StoreCorruptionWarning,
-                stacklevel=4,
-            )
-        lost = [p for p in self.losses if p not in self._warned]
-        if lost:
-            self._warned.update(lost)
-            warnings.warn(
-                f"nbtrack: {lost[0]}; every run still in the file was read. Run `nbtrack doctor` to see which "
-                f"runs are affected and `nbtrack doctor --repair` to restore what the last good copy "
-                f"({self.path.name}.prev) holds.",
-                StoreCorruptionWarning,
-                stacklevel=4,
-            )
+        warn_problems(self.path, self.problems, self.losses, self._warned)
 
     # writing -------------------------------------------------------------------------------------
 
@@ -333,7 +329,7 @@ class Journal:
             trusted = self._mine == (st.st_dev, st.st_ino, size) or self._check_mark(fd, size)
             files.write_all(fd, data)
             if durable:
-                os.fsync(fd)
+                files.fsync(fd)
         finally:
             os.close(fd)
         if size == 0:
@@ -344,10 +340,10 @@ class Journal:
         identity = (st.st_dev, st.st_ino)
         if size == 0:  # we created the journal: its whole content is what we just wrote
             self._reset(identity)
-            self._replay(data.split(b"\n")[:-1])
+            self._replay(data.split(b"\n")[:-1], 0)
             self._offset = len(data)
         elif identity == self._identity and size == self._offset:
-            self._replay(data.split(b"\n")[:-1])
+            self._replay(data.split(b"\n")[:-1], size)
             self._offset = size + len(data)
         elif self._identity is not None:
             self._refresh()
@@ -412,6 +408,7 @@ class Journal:
             data = b"".join(encode_line(e) for e in entries)
             tmp: Path | None = None
             try:
+                data += self._move_blobs()
                 tmp = files.write_temp(self.path, data)
                 # Keep the journal being replaced as the last good copy, for `nbtrack doctor --repair`.
                 previous = self.path.with_name(self.path.name + ".prev")
@@ -442,6 +439,46 @@ class Journal:
             self.refresh()
         return True
 
+    def _move_blobs(self) -> bytes:
+        """Before compaction drops the blob lines: write their blobs to a new pack (durably), or, for a
+        journal without packs, return the lines to carry over into the compacted file."""
+        if not self.inline:
+            return b""
+        fd = files.open_regular(self.path)
+        try:
+            raw = [os.pread(fd, length, at) for at, length in self.inline.values()]
+        finally:
+            os.close(fd)
+        if self.packs is None:
+            return b"".join(line + b"\n" for line in raw)
+        moved = []
+        for line in raw:
+            payload = decode_line(line)
+            if payload is not None and payload.get("op") == "blob" and not self.packs.has(payload["id"]):
+                moved.append((payload["id"], blob_bytes(payload), float(payload.get("ts") or 0)))
+        self.packs.write(moved)
+        return b""
+
+    def read_inline(self, digest: str) -> bytes | None:
+        """A blob carried by a line of this journal, else None (also when compaction moved it since)."""
+        with self._guard:
+            found = self.inline.get(digest)
+            identity = self._identity
+        if found is None:
+            return None
+        try:
+            fd, st = files.open_regular_stat(self.path)
+        except OSError:
+            return None
+        try:
+            line = os.pread(fd, found[1], found[0]) if (st.st_dev, st.st_ino) == identity else b""
+        finally:
+            os.close(fd)
+        payload = decode_line(line)
+        if payload is None or payload.get("op") != "blob" or payload.get("id") != digest:
+            return None
+        return blob_bytes(payload)
+
     def _compaction_failed(self, exc: BaseException) -> None:
         first = self._compact_at == 0
         self._compact_at = max(self._superseded * 2, 1000)
@@ -452,26 +489,3 @@ class Journal:
                 StoreCorruptionWarning,
                 stacklevel=5,
             )
-
-    def write_mark(self) -> None:
-        """Record the current file as committed (after ``nbtrack doctor --repair`` rewrote it)."""
-        with self.lock:
-            lock_fd = self.lock.own_fd
-            if lock_fd is None:
-                return
-            mark.write_fd(lock_fd, None)  # the old mark describes the file before the repair
-            self._reset(None)
-            self.refresh()
-            try:
-                fd, st = files.open_regular_stat(self.path)
-            except FileNotFoundError:
-                return
-            try:
-                data = read_all(fd, st.st_size)
-                epoch = mark.epoch_of(fd) or mark.NO_EPOCH
-            finally:
-                os.close(fd)
-            end = data.rfind(b"\n") + 1
-            start = data.rfind(b"\n", 0, end - 1) + 1
-            live = sum(len(t) for t in self.state.values())
-            mark.write_fd(lock_fd, mark.after_write(end, data[start:end], live, epoch))
