@@ -146,20 +146,25 @@ def _stale_temps(root: Path) -> list[Path]:
 
 def _check_blobs(store: Store, docs: dict[str, dict[str, Any]], report: Report) -> None:
     """Every content file a record refers to, and every cell source its execution history lists."""
+    held = store.small_blobs()
+
+    def exists(digest: str) -> bool:
+        return digest in held or store.blobs.exists(digest)
+
     for run_id, doc in docs.items():
         for ref in referenced_blobs(doc):
-            if not store.blobs.exists(ref):
+            if not exists(ref):
                 report.problem(f"run {run_id}: content file {ref} is missing (the record itself is intact)")
         history = doc.get("history")
-        if not isinstance(history, str) or not store.blobs.exists(history):
+        if not isinstance(history, str) or not exists(history):
             continue
         try:
-            cells = store.blobs.get_json(history)
+            cells = store.get_json(history)
         except (OSError, ValueError) as exc:
             report.problem(f"run {run_id}: history {history} cannot be read ({exc})")
             continue
         cells = cells if isinstance(cells, list) else []
-        lost = [h for h in cells if isinstance(h, str) and not store.blobs.exists(h)]
+        lost = [h for h in cells if isinstance(h, str) and not exists(h)]
         if lost:
             report.problem(
                 f"run {run_id}: {len(lost)} cell source(s) of its history are missing ({_ids(map(str, lost), 3)})"
@@ -194,6 +199,9 @@ def check(store: Store, repair: bool = False) -> Report:
             _repair(store, scan, missing, marked, stale, report)
     docs = store.run_docs()
     report.runs_kept = len(docs)
+    store.packs.refresh()
+    for problem in dict.fromkeys(store.packs.problems):
+        report.problem(problem)
     _check_blobs(store, docs, report)
     verdict = "OK" if report.ok else "problems found" + ("" if repair else "; run `nbtrack doctor --repair`")
     report.lines.append(f"{len(docs)} run(s) readable in {store.root}; {verdict}")

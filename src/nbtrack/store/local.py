@@ -227,6 +227,8 @@ class Store:
         if self.blobs.has(digest):
             return digest
         with self.lock:
+            if self._written and self.journal.others_wrote():  # this append hides theirs from put_run's check:
+                self._touched.update(self._written)  # its next put_run looks at what they changed
             self.journal.refresh()
             if digest not in self.journal.inline and not self.packs.has(digest) and not self.blobs.exists(digest):
                 self.journal.append([blob_entry(digest, data, time.time())], durable=False)
@@ -247,8 +249,12 @@ class Store:
 
     def blob_exists(self, digest: str) -> bool:
         """True when the store holds the blob: in the journal, a pack or a file of its own."""
+        return digest in self.small_blobs() or self.blobs.exists(digest)
+
+    def small_blobs(self) -> set[str]:
+        """The hashes of every blob held in the journal or in a pack, as of now."""
         self.journal.refresh()
-        return digest in self.journal.inline or digest in self.packs.entries() or self.blobs.exists(digest)
+        return set(self.journal.inline) | set(self.packs.entries())
 
     def get_blob(self, digest: str) -> bytes:
         """A content file's bytes; :class:`MissingBlobError` naming the file and the runs that refer to it."""

@@ -110,7 +110,16 @@ def _finite_or_repr(x: float) -> float | str:
 
 
 def decode(data: bytes) -> Series:
-    """A series blob (this format or the JSON of earlier versions) as ``{name: {"step", "value", "time"}}``."""
+    """A series blob (this format or the JSON of earlier versions) as ``{name: {"step", "value", "time"}}``.
+
+    ``ValueError`` when it is damaged."""
+    try:
+        return _decode(data)
+    except (zlib.error, struct.error, KeyError, TypeError, IndexError) as exc:
+        raise ValueError(f"damaged series blob ({type(exc).__name__}: {exc})") from exc
+
+
+def _decode(data: bytes) -> Series:
     if not data.startswith(MAGIC):
         old = json.loads(data)
         if not isinstance(old, dict):
