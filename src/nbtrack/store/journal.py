@@ -451,10 +451,10 @@ class Journal:
             os.close(fd)
         if self.packs is None:
             return b"".join(line + b"\n" for line in raw)
-        moved = []
+        moved, packed = [], self.packs.entries()
         for line in raw:
             payload = decode_line(line)
-            if payload is not None and payload.get("op") == "blob" and not self.packs.has(payload["id"]):
+            if payload is not None and payload.get("op") == "blob" and payload["id"] not in packed:
                 moved.append((payload["id"], blob_bytes(payload), float(payload.get("ts") or 0)))
         self.packs.write(moved)
         return b""

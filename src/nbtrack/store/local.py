@@ -241,6 +241,7 @@ class Store:
 
     def small_blob(self, digest: str) -> bytes | None:
         """A blob held in the journal or a pack (checked against its hash), else None."""
+        self.journal.refresh()
         data = self.journal.read_inline(digest)
         if data is None and digest in self.journal.inline:  # compacted since: it moved to a pack
             self.journal.refresh()

@@ -125,9 +125,8 @@ class PackSet:
         return sorted(self._packs)
 
     def has(self, digest: str) -> bool:
-        if digest not in self._index:
-            return False
-        self.refresh()  # a pack gc removed since: not there any more
+        """True when a pack holds the blob, as of now (packs written or removed since are seen)."""
+        self.refresh()
         return digest in self._index
 
     def get(self, digest: str) -> bytes | None:
