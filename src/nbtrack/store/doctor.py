@@ -23,7 +23,7 @@ from typing import Any
 
 from nbtrack.store import files, mark
 from nbtrack.store.journal import RUNS_TABLE, Journal, decode_line, encode_line
-from nbtrack.store.lines import header_line, read_all
+from nbtrack.store.lines import expand, header_line, read_all
 from nbtrack.store.local import Store, referenced_blobs
 
 STALE_BLOB_TEMP_SECONDS = 600  # blob temp files are written without the lock: younger ones may be in use
@@ -70,14 +70,18 @@ def _scan(path: Path, upto: int | None = None) -> _Scan:
             scan.damaged.append(number)
             continue
         scan.has_header |= payload.get("op") == "header"
-        if payload.get("t") != RUNS_TABLE:
-            continue
-        if payload.get("op") == "put":
-            scan.live[payload["id"]] = payload["doc"]
-            scan.deleted.discard(payload["id"])
-        elif payload.get("op") == "del":
-            scan.live.pop(payload["id"], None)
-            scan.deleted.add(payload["id"])
+        inner = [payload] if payload.get("op") != "chunk" else [decode_line(one) for one in expand(line)]
+        if None in inner:
+            scan.damaged.append(number)
+        for entry in inner:
+            if entry is None or entry.get("t") != RUNS_TABLE:
+                continue
+            if entry.get("op") == "put":
+                scan.live[entry["id"]] = entry["doc"]
+                scan.deleted.discard(entry["id"])
+            elif entry.get("op") == "del":
+                scan.live.pop(entry["id"], None)
+                scan.deleted.add(entry["id"])
     return scan
 
 

@@ -30,12 +30,14 @@ from typing import Any
 from nbtrack.errors import NbtrackError, StoreCorruptError, StoreCorruptionWarning, StoreWriteError
 from nbtrack.store import files, mark
 from nbtrack.store.lines import (
+    CHUNK_PREFIX,
     FORMAT,
     PREFIX,
     TOMB,
-    blob_bytes,
     blob_of,
     checked_body,
+    chunk_lines,
+    chunked,
     cut_torn_tail,
     decode_line,
     encode_line,
@@ -45,7 +47,7 @@ from nbtrack.store.lines import (
     warn_problems,
 )
 from nbtrack.store.lock import FileLock
-from nbtrack.store.packs import PackSet
+from nbtrack.store.packs import PackSet, move_to_pack, read_line_blob
 
 __all__ = [
     "FORMAT",
@@ -58,6 +60,7 @@ __all__ = [
 ]
 
 _HEADER_OP = "header"
+DEAD_BYTES = 1 << 20  # compact also when this much (and half the rest) is superseded or blob lines: small stores
 RUNS_TABLE = "runs"
 
 
@@ -78,6 +81,7 @@ class Journal:
         self._line_no = 0
         self._valid = 0
         self._superseded = 0
+        self._dead_bytes = 0  # what compaction would reclaim: superseded and blob lines
         self._warned: set[str] = set()
         self._mine: tuple[int, int, int] | None = None  # (dev, ino, size) right after our last append
         self._epoch_of: tuple[tuple[int, int], bytes] | None = None  # (file identity, its header's epoch)
@@ -192,6 +196,7 @@ class Journal:
         self._line_no = 0
         self._valid = 0
         self._superseded = 0
+        self._dead_bytes = 0
         self._judged = None
 
     def _replay(self, lines: Iterable[bytes], at: int) -> None:
@@ -204,15 +209,14 @@ class Journal:
         self.generation += 1
         latest: dict[tuple[Any, Any], tuple[int, str, bytes | dict[str, Any] | None]] = {}
         known = self.state
-        for line in lines:
-            self._line_no += 1
-            at += len(line) + 1
+        for start, line in self._expand(lines, at):
             body = checked_body(line)
             digest = blob_of(body) if body is not None else None
             if digest is not None:  # a blob line: not decoded, only found again by its offset
-                self.inline[digest] = (at - len(line) - 1, len(line))
+                self.inline[digest] = (start, len(line))
                 self._valid += 1
                 self._superseded += 1  # compaction moves it to a pack
+                self._dead_bytes += len(line)
                 continue
             if body is None:
                 self.problems.append(
@@ -252,6 +256,7 @@ class Journal:
                 self._superseded += existed
             else:  # the put it removes, and the del line itself unless it is a tombstone compaction keeps
                 self._superseded += existed + (not tomb)
+            self._dead_bytes += len(line) * existed  # about the size of the line it supersedes
             latest.pop(ident, None)  # re-insert, so dict order follows the file
             latest[ident] = (self._line_no, "tomb" if tomb else op, entry)
         # One JSON parse for all documents to decode: per-call overhead adds up over 10,000 records.
@@ -286,6 +291,20 @@ class Journal:
                     continue
             table[key] = entry.get("doc") if isinstance(entry, dict) else None
 
+    def _expand(self, lines: Iterable[bytes], at: int) -> Iterable[tuple[int, bytes]]:
+        """``(offset, line)`` for each line from offset ``at``; a chunk line's inner lines (offset -1) instead."""
+        for line in lines:
+            self._line_no += 1
+            start, at = at, at + len(line) + 1
+            if line[9:22] == CHUNK_PREFIX:
+                body = checked_body(line)
+                inner = chunk_lines(body) if body is not None else None
+                if inner is not None:
+                    self._valid += 1
+                    yield from ((-1, one) for one in inner)
+                    continue
+            yield start, line
+
     def _warn_problems(self) -> None:
         warn_problems(self.path, self.problems, self.losses, self._warned)
 
@@ -312,7 +331,9 @@ class Journal:
             ) from exc
         # Compact when dead lines reach half the live ones: each run leaves one (its `running` record),
         # so the journal is rewritten each time the store grows by half, O(1) per write amortized.
-        if self._superseded >= max(1000, self._compact_at, sum(len(t) for t in self.state.values()) // 2):
+        live = sum(len(t) for t in self.state.values())
+        wasted = self._compact_at == 0 and self._dead_bytes >= max(DEAD_BYTES, (self._offset - self._dead_bytes) // 2)
+        if wasted or self._superseded >= max(1000, self._compact_at, live // 2):
             try:
                 self.compact()
             except (OSError, NbtrackError) as exc:  # the entries are saved: a failed compaction must not say otherwise
@@ -400,12 +421,17 @@ class Journal:
             if self.problems or self.losses:
                 return False
             epoch = mark.new_epoch()
-            entries: list[dict[str, Any]] = [{"op": _HEADER_OP, "format": FORMAT, "epoch": epoch}]
-            for table, docs in self.state.items():
-                entries.extend({"op": "put", "t": table, "id": key, "doc": doc} for key, doc in docs.items())
-            for table, keys in self.tombstones.items():
-                entries.extend({"op": "del", "t": table, "id": key, "tomb": True} for key in sorted(keys))
-            data = b"".join(encode_line(e) for e in entries)
+            puts = [
+                encode_line({"op": "put", "t": table, "id": key, "doc": doc})
+                for table, docs in self.state.items()
+                for key, doc in docs.items()
+            ]
+            tombs = [
+                encode_line({"op": "del", "t": table, "id": key, "tomb": True})
+                for table, keys in self.tombstones.items()
+                for key in sorted(keys)
+            ]
+            data = header_line(epoch) + chunked(puts) + b"".join(tombs)
             tmp: Path | None = None
             try:
                 data += self._move_blobs()
@@ -440,44 +466,14 @@ class Journal:
         return True
 
     def _move_blobs(self) -> bytes:
-        """Before compaction drops the blob lines: write their blobs to a new pack (durably), or, for a
-        journal without packs, return the lines to carry over into the compacted file."""
-        if not self.inline:
-            return b""
-        fd = files.open_regular(self.path)
-        try:
-            raw = [os.pread(fd, length, at) for at, length in self.inline.values()]
-        finally:
-            os.close(fd)
-        if self.packs is None:
-            return b"".join(line + b"\n" for line in raw)
-        moved, packed = [], self.packs.entries()
-        for line in raw:
-            payload = decode_line(line)
-            if payload is not None and payload.get("op") == "blob" and payload["id"] not in packed:
-                moved.append((payload["id"], blob_bytes(payload), float(payload.get("ts") or 0)))
-        self.packs.write(moved)
-        return b""
+        """Before compaction drops the blob lines: their blobs to a new pack (or the lines, without packs)."""
+        return move_to_pack(self.path, self.inline, self.packs) if self.inline else b""
 
     def read_inline(self, digest: str) -> bytes | None:
         """A blob carried by a line of this journal, else None (also when compaction moved it since)."""
         with self._guard:
-            found = self.inline.get(digest)
-            identity = self._identity
-        if found is None:
-            return None
-        try:
-            fd, st = files.open_regular_stat(self.path)
-        except OSError:
-            return None
-        try:
-            line = os.pread(fd, found[1], found[0]) if (st.st_dev, st.st_ino) == identity else b""
-        finally:
-            os.close(fd)
-        payload = decode_line(line)
-        if payload is None or payload.get("op") != "blob" or payload.get("id") != digest:
-            return None
-        return blob_bytes(payload)
+            found, identity = self.inline.get(digest), self._identity
+        return read_line_blob(self.path, identity, found, digest) if found is not None else None
 
     def _compaction_failed(self, exc: BaseException) -> None:
         first = self._compact_at == 0

@@ -6,7 +6,11 @@ A line is ``<crc32 of the payload, 8 hex digits> <payload JSON>\\n``. Entries ar
 Format 2 (this version) adds blob lines, ``{"op": "blob", "id": <hash>, "ts": <time>, "s": <text>}`` (or
 ``"b": <base64>`` for bytes that are not UTF-8 text): a small content file a run wrote, carried in the
 journal so that the run's one fsync makes it durable with the record that refers to it (see packs.py).
-Format 1 journals (no blob lines) read unchanged; a format 1 reader reports blob lines as unknown.
+Compaction also writes the live documents of a large store as chunk lines,
+``{"op": "chunk", "n": <count>, "z": <base64 of zlib of CHUNK_DOCS ordinary lines>}``: run records repeat
+their keys and environment, so a chunk is ~5-10x smaller than its lines, and each inner line keeps its own
+checksum. A store of fewer than CHUNK_DOCS documents keeps plain lines. Format 1 journals (no blob or
+chunk lines) read unchanged; a format 1 reader reports these lines as unknown.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from nbtrack.store import files
 
 FORMAT = 2
 BLOB_PREFIX = b'{"op":"blob","id":"'
+CHUNK_PREFIX = b'{"op":"chunk"'
+CHUNK_DOCS = 256
 _HEX = frozenset(b"0123456789abcdef")
 
 
@@ -54,6 +60,36 @@ def blob_entry(digest: str, data: bytes, ts: float) -> dict[str, Any]:
     except UnicodeDecodeError:
         entry["b"] = base64.b64encode(data).decode("ascii")
     return entry
+
+
+def chunked(lines: list[bytes]) -> bytes:
+    """Encoded lines as compaction writes them: full runs of CHUNK_DOCS lines as chunk lines, the rest plain."""
+    whole = len(lines) - len(lines) % CHUNK_DOCS
+    out = []
+    for start in range(0, whole, CHUNK_DOCS):
+        packed = zlib.compress(b"".join(lines[start : start + CHUNK_DOCS]))
+        out.append(encode_line({"op": "chunk", "n": CHUNK_DOCS, "z": base64.b64encode(packed).decode("ascii")}))
+    return b"".join(out + lines[whole:])
+
+
+def chunk_lines(body: bytes) -> list[bytes] | None:
+    """The lines a (checked) chunk payload holds, without their newlines; None when it does not decode."""
+    try:
+        payload = json.loads(body)
+        raw = zlib.decompress(base64.b64decode(payload["z"], validate=True))
+    except (ValueError, KeyError, TypeError, zlib.error):
+        return None
+    return raw.split(b"\n")[:-1]
+
+
+def expand(line: bytes) -> list[bytes]:
+    """``line``, or the lines inside it when it is a whole chunk line (for readers outside the journal)."""
+    if line[9:22] == CHUNK_PREFIX:
+        body = checked_body(line)
+        inner = chunk_lines(body) if body is not None else None
+        if inner is not None:
+            return inner
+    return [line]
 
 
 def blob_of(body: bytes) -> str | None:

@@ -30,8 +30,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from nbtrack.store import files
+from nbtrack.store.lines import blob_bytes, decode_line
 
-__all__ = ["MAGIC", "PackSet", "digest_of"]
+__all__ = ["MAGIC", "PackSet", "digest_of", "move_to_pack", "read_line_blob"]
 
 MAGIC = b"nbtrack-pack 1\n"
 _TRAILER = 26
@@ -198,3 +199,42 @@ class PackSet:
 
     def size(self, name: str) -> int:
         return sum(entry[2] for entry in self._index.values() if entry[0] == name)
+
+
+def move_to_pack(journal: Path, inline: dict[str, tuple[int, int]], packs: PackSet | None) -> bytes:
+    """Write the blobs of the journal's blob lines (``inline``: hash -> offset, length) that no pack holds
+    yet into a new pack, durably; without packs, return the lines for the compacted journal to carry."""
+    fd = files.open_regular(journal)
+    try:
+        raw = [os.pread(fd, length, at) for at, length in inline.values()]
+    finally:
+        os.close(fd)
+    if packs is None:
+        return b"".join(line + b"\n" for line in raw)
+    moved, packed = [], packs.entries()
+    for line in raw:
+        payload = decode_line(line)
+        if payload is not None and payload.get("op") == "blob" and payload["id"] not in packed:
+            moved.append((payload["id"], blob_bytes(payload), float(payload.get("ts") or 0)))
+    packs.write(moved)
+    return b""
+
+
+def read_line_blob(
+    journal: Path, identity: tuple[int, int] | None, found: tuple[int, int], digest: str
+) -> bytes | None:
+    """The blob a journal line at ``found`` (offset, length) carries, if the journal is still the file
+    ``identity`` and the line is that blob's; else None."""
+    try:
+        fd, st = files.open_regular_stat(journal)
+    except OSError:
+        return None
+    try:
+        line = os.pread(fd, found[1], found[0]) if (st.st_dev, st.st_ino) == identity else b""
+    finally:
+        os.close(fd)
+    payload = decode_line(line)
+    if payload is None or payload.get("op") != "blob" or payload.get("id") != digest:
+        return None
+    data = blob_bytes(payload)
+    return data if digest_of(data) == digest else None
