@@ -123,9 +123,9 @@ def full_values(n: int, kind: str) -> dict[str, Any]:
     return {f"m{k}": [as32.unpack(as32.pack(rng.random() / (s + 1)))[0] for s in range(100)] for k in range(10)}
 
 
-def full_run(store: Store, n: int, kind: str = "float32") -> Any:
+def full_run(store: Store, n: int, kind: str = "float32", curves: dict[str, Any] | None = None) -> Any:
     """20 params, 10 metrics x 100 steps, 5 tags, from notebook-style code (no script text stored)."""
-    curves = full_values(n, kind)
+    curves = curves or full_values(n, kind)
     params = {f"param_{k}": k * 0.5 + n for k in range(20)}
     tags = {f"tag_{k}": f"value {k}" for k in range(5)}
     with nbtrack.track(experiment=EXPERIMENT, params=params, tags=tags, store=store) as run:
@@ -188,11 +188,14 @@ def section_size(work: Path, size: int, n: int, kind: str) -> None:
         count = sum(1 for p in store.root.rglob("*") if p.is_file())
         store.journal.compact()
         compacted = allocated_mb(store.root)
-        record = full_run if full else small_run
         samples, before = [], files.fsync_count()
         for i in range(n):
+            curves = full_values(10_000 + i, kind)  # made before the clock starts
             start = time.perf_counter()
-            record(store, 10_000 + i)
+            if full:
+                full_run(store, 10_000 + i, kind, curves)
+            else:
+                small_run(store, 10_000 + i)
             samples.append(time.perf_counter() - start)
         fsyncs = (files.fsync_count() - before) / n
         rows.append((what, target, mb, compacted, count, built, fsyncs, statistics.median(samples)))

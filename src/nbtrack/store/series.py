@@ -8,9 +8,10 @@ The series a run logs is ``{name: {"step": [int], "value": [float | "nan" | "inf
 where ``H`` is the zlib-compressed JSON ``{"t0": first time, "m": [metric, ...]}`` and each metric is
 ``{"n": name, "c": count, "s": first step (steps consecutive) or [step deltas], "d": [time deltas in ms],
 "k": kind}``. Times are kept to the millisecond as offsets from ``t0`` (exact at ``t0``, within 0.5 ms
-elsewhere). Values are kept exactly, in whichever of three forms is smaller for that metric: ``"txt"``
-(their JSON text in ``H``, under ``"v"``: short decimals such as 0.9375), ``"f4"`` (every value is a
-float32, as ``loss.item()`` of a float32 tensor gives) or ``"f8"``; the binary forms are a zlib-compressed
+elsewhere). Values are kept exactly, in one of three forms chosen for that metric: ``"txt"`` (their
+JSON text in ``H``, under ``"v"``: short decimals such as 0.9375 or 3.0, whose text compresses better than
+their bytes), ``"f4"`` (every value is a float32, as ``loss.item()`` of a float32 tensor gives) or
+``"f8"``; the binary forms are a zlib-compressed
 section of ``"z"`` bytes, byte-shuffled (every first byte, then every second...) so the exponent bytes
 compress together. Non-finite values survive every form.
 
@@ -58,25 +59,23 @@ def _unshuffle(data: bytes, width: int) -> bytes:
     return bytes(out)
 
 
-def _as_float(value: Any) -> float:
-    return float(value)  # "nan", "inf", "-inf" included
-
-
 def _is_float32(numbers: list[float]) -> bool:
     narrow = array("f", numbers)
     return all(a == b or (a != a and b != b) for a, b in zip(narrow, numbers, strict=True))
 
 
+def _short(numbers: list[float]) -> bool:
+    """Values written with few digits (0.9375, 3.0): their text compresses better than their bytes."""
+    sample = numbers[:: max(1, len(numbers) // 16)]
+    return sum(len(repr(x)) for x in sample) <= 8 * len(sample)
+
+
 def _values(numbers: list[float], raw: list[Any]) -> tuple[str, Any, bytes]:
-    """The smallest exact form of one metric's values: (kind, JSON values or None, binary section)."""
-    text = [v if isinstance(v, str) else float(v) for v in raw]
-    as_text = zlib.compress(json.dumps(text, separators=(",", ":")).encode())
-    kind, code = ("f4", "f") if _is_float32(numbers) else ("f8", "d")
-    width = 4 if code == "f" else 8
-    section = zlib.compress(_shuffle(array(code, numbers).tobytes(), width))
-    if len(as_text) <= len(section):
-        return "txt", text, b""
-    return kind, None, section
+    """The smaller exact form of one metric's values: (kind, JSON values or None, binary section)."""
+    if _short(numbers):
+        return "txt", [v if isinstance(v, str) else float(v) for v in raw], b""
+    kind, code, width = ("f4", "f", 4) if _is_float32(numbers) else ("f8", "d", 8)
+    return kind, None, zlib.compress(_shuffle(array(code, numbers).tobytes(), width))
 
 
 def encode(series: Mapping[str, Mapping[str, list[Any]]]) -> bytes:
@@ -92,7 +91,7 @@ def encode(series: Mapping[str, Mapping[str, list[Any]]]) -> bytes:
         consecutive = count > 0 and steps == list(range(steps[0], steps[0] + count))
         entry["s"] = steps[0] if consecutive else _deltas(steps)
         entry["d"] = _deltas([round((t - t0) * 1000) for t in points["time"]])
-        numbers = [_as_float(v) for v in points["value"]]
+        numbers = [float(v) for v in points["value"]]  # "nan", "inf", "-inf" included
         kind, text, section = _values(numbers, list(points["value"]))
         entry["k"] = kind
         if text is not None:
