@@ -174,14 +174,16 @@ def save_model(store: Any, obj: Any, *, auto: bool = False, limit: int | None = 
     known = _stored.setdefault(store.root, {})
     if digest is not None:
         stored = known.get(digest) or _find_stored(store, digest)
-        if stored is not None and store.blobs.exists(stored["blob"]):
+        if stored is not None and store.blob_exists(stored["blob"]):
             known[digest] = stored
             return {**record, **stored, "hash": digest}
     dumped = dump(obj, framework)
     if limit is not None and len(dumped.data) > limit:
         note = f"larger than the {limit:,}-byte limit ({MAX_BYTES_ENV})"
         return {**record, "skipped": note, "size": len(dumped.data)}
-    blob = store.put_blob(dumped.data)
+    # a file of its own even when small (not a journal line): its owner is who wrote it, which the trust rule
+    # of load_model reads, and a model is loaded far more often than the run around it is listed
+    blob = store.blobs.put(dumped.data)
     stored = {"blob": blob, "format": dumped.format, "pickle": dumped.pickle, "size": len(dumped.data)}
     if dumped.note:
         stored["note"] = dumped.note
