@@ -13,6 +13,7 @@ import argparse
 import ast
 import re
 import shlex
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -40,13 +41,32 @@ class CellPlan:
     guards: list[str] = field(default_factory=list)  # runtime calls emitted before the cell
 
 
+@dataclass(frozen=True)
+class Omitted:
+    """An executed cell the export leaves out, why, and how suspicious leaving it out is.
+
+    ``suspicion`` ranks what a verifier should add back first when the script's metrics differ (see
+    :data:`nbtrack.exporting.slicing.SUSPICION`): a cell that mutates or aliases a name the run reads beats
+    one that calls functions with possible side effects, which beats one that only rebinds names. Unpacks
+    as ``(label, first_line, reason)``, the tuple earlier releases used."""
+
+    index: int  # position in the run's history (what plan_export(include=) takes)
+    label: str  # In[n]
+    first_line: str
+    reason: str
+    suspicion: int = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.label, self.first_line, self.reason))
+
+
 @dataclass
 class Plan:
     """Everything the targets render: which cells, with which params, guards and requirements."""
 
     run: Run
     cells: list[CellPlan]  # the kept cells, the tracked cell last
-    omitted: list[tuple[str, str, str]]  # (label, first line, reason)
+    omitted: list[Omitted]  # history order; unpacks as (label, first line, reason)
     history_len: int
     params: dict[str, Any]  # CLI params: name -> the run's value
     constant_params: dict[str, Any]  # other recorded params the script logs as they were
@@ -61,6 +81,12 @@ class Plan:
     track_line: str
     options: argparse.Namespace
     slice: bool
+    included: list[int] = field(default_factory=list)  # history indices added back with include=
+
+    @property
+    def suspects(self) -> list[Omitted]:
+        """The omitted cells worth adding back, most suspicious first (history order among equals)."""
+        return sorted((o for o in self.omitted if o.suspicion > 0), key=lambda o: (-o.suspicion, o.index))
 
     @property
     def slug(self) -> str:
@@ -154,8 +180,11 @@ def _resolve_run(run: Run | str, store: Any = None) -> Run:
     return get_run(st.resolve(str(run)), store=st)  # resolve() validates the id before any use
 
 
-def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Plan:
-    """Analyse a run's history: kept and omitted cells, params, guards and requirements (nothing written)."""
+def plan_export(run: Run | str, *, slice: bool = True, store: Any = None, include: Iterable[int] = ()) -> Plan:
+    """Analyse a run's history: kept and omitted cells, params, guards and requirements (nothing written).
+
+    ``include``: history indices (``Omitted.index``) to keep although the slice omits them, with what they
+    depend on: how a verifier widens a slice whose script did not reproduce the run."""
     run = _resolve_run(run, store)
     history = run.history
     if not history:
@@ -189,6 +218,8 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
         if t.effects & {"cwd", "env"}
     }
     unsure = [i for i, t in enumerate(translations[:target]) if t.problems or "namespace" in t.effects]
+    included = sorted({i for i in include if 0 <= i < target and facts[i].valid})
+    forced.update((i, "added back (include=)") for i in included if i not in forced)
 
     # data inputs as the run recorded them
     files: list[dict[str, Any]] = []
@@ -217,7 +248,9 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
             )
         kept = cut.kept
         omitted_reasons = cut.omitted
+        suspicion = cut.suspicion
     else:
+        suspicion = {}
         kept = [i for i in range(len(history)) if facts[i].valid and not translations[i].only_requirements]
         omitted_reasons = {
             i: "not valid Python: it raised SyntaxError when it ran" for i in range(target) if not facts[i].valid
@@ -273,7 +306,13 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
     imports = set().union(*(facts[i].imports for i in kept if facts[i].valid))
     pip = [req for i in range(target) for req in translations[i].requirements]
     omitted = [
-        (label(i), _first_line(history[i]), omitted_reasons.get(i, "not needed by the run"))
+        Omitted(
+            index=i,
+            label=label(i),
+            first_line=_first_line(history[i]),
+            reason=omitted_reasons.get(i, "not needed by the run"),
+            suspicion=suspicion.get(i, 0),
+        )
         for i in range(target)
         if i not in kept
     ]
@@ -295,6 +334,7 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
         track_line=target_tr.track_line,
         options=options,
         slice=slice,
+        included=included,
     )
 
 

@@ -25,10 +25,16 @@ The facts of each cell come from :mod:`nbtrack.exporting.defuse`; this module wa
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nbtrack.exporting.defuse import CellFacts
 from nbtrack.exporting.effects import file_key
+
+# How likely leaving an omitted cell out is to be wrong after all, for a verifier that widens a slice whose
+# script did not reproduce the run (higher first): it changes an object the run reads (the analysis thought a
+# later cell replaced it), it binds names to existing objects (an alias the analysis may have missed), it calls
+# something with possible side effects, it only binds names, it does nothing that can matter.
+SUSPICION = {"mutates": 4, "aliases": 3, "calls": 2, "binds": 1, "nothing": 0}
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Slice:
     why_kept: dict[int, str]
     needed: dict[int, set[str]]  # kept cell -> the names it was kept for
     facts: list[CellFacts]
+    suspicion: dict[int, int] = field(default_factory=dict)  # omitted cell -> SUSPICION rank
 
 
 def slice_history(
@@ -121,6 +128,7 @@ def slice_history(
 
     kept = sorted(keep)
     omitted: dict[int, str] = {}
+    suspicion: dict[int, int] = {}
     all_needed = {name for name, _ in seen}
     for i in range(target):
         if i in keep:
@@ -131,6 +139,7 @@ def slice_history(
             continue
         writes_external = {file_key(p) for p in f.file_writes} & external
         shadowed = sorted(n for n in f.defines & all_needed if not n.startswith(("rng:", "file:")))
+        suspicion[i] = _suspicion(f, all_needed) if not writes_external else SUSPICION["nothing"]
         if writes_external:
             files = ", ".join(sorted(k[5:] for k in writes_external))
             omitted[i] = f"writes {files}, an input of this export: produce it upstream"
@@ -144,7 +153,19 @@ def slice_history(
             omitted[i] = f"the run does not use what it defines ({_names(defined)})"
         else:
             omitted[i] = "defines nothing (output or display only)"
-    return Slice(kept=kept, omitted=omitted, why_kept=keep, needed=needed, facts=facts)
+    return Slice(kept=kept, omitted=omitted, why_kept=keep, needed=needed, facts=facts, suspicion=suspicion)
+
+
+def _suspicion(f: CellFacts, needed: set[str]) -> int:
+    if f.mutated & needed:
+        return SUSPICION["mutates"]
+    if f.aliases or f.mutated:
+        return SUSPICION["aliases"]
+    if f.calls:
+        return SUSPICION["calls"]
+    if {d for d in f.defines if not d.startswith("rng:")}:
+        return SUSPICION["binds"]
+    return SUSPICION["nothing"]
 
 
 def _later_definer(facts: list[CellFacts], i: int, name: str, target: int) -> int | None:
