@@ -135,6 +135,37 @@ def store_history(store: Any, sources: list[str]) -> str:
     return store.put_json(digests)
 
 
+def cell_failure(result: Any, shell: Any) -> dict[str, Any] | None:
+    """What a cell that raised leaves for the export, from IPython's ``post_run_cell`` result: ``index`` (its
+    position in the history, ``input_hist_raw[1:]``), ``error`` (the exception's class name) and, when it
+    can be known, ``line``: the line of the cell's top-level statement that raised (0: before any statement
+    ran, a SyntaxError say). None for a cell that did not raise or is not in the history (the body of a
+    ``%%track`` cell runs as a cell of its own, outside the history)."""
+    error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
+    info = getattr(result, "info", None)
+    history = getattr(shell, "history_manager", None)
+    if error is None or history is None or not getattr(info, "store_history", False) or getattr(info, "silent", 0):
+        return None
+    failure: dict[str, Any] = {"index": len(history.input_hist_raw) - 2, "error": type(error).__name__}
+    raw = getattr(info, "raw_cell", "") or ""
+    if getattr(result, "error_before_exec", None) is not None:
+        failure["line"] = 0
+    elif not raw.lstrip().startswith("%%"):  # a cell magic runs its whole body as one statement
+        tb = error.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code.co_name == "<module>" and frame.f_globals is shell.user_ns:
+                failure["line"] = tb.tb_lineno
+                break
+            tb = tb.tb_next
+    return failure if failure["index"] >= 0 else None
+
+
+def failures_in(failures: list[dict[str, Any]], history_len: int | None) -> list[dict[str, Any]]:
+    """The failures of the cells in a history of ``history_len`` cells (the last one is the run's own)."""
+    return [f for f in failures if history_len is not None and f["index"] < history_len - 1]
+
+
 def load_history(store: Any, digest: str) -> list[str]:
     return [store.get_blob(h).decode("utf-8", "surrogatepass") for h in store.get_json(digest)]
 

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 from nbtrack.capture.params import is_plain_literal, literal_params
 from nbtrack.errors import ExportError
-from nbtrack.exporting import defuse, magics_to_python, slicing
+from nbtrack.exporting import defuse, failed, magics_to_python, slicing
 from nbtrack.exporting.effects import norm_path
 from nbtrack.exporting.requirements import requirements
 from nbtrack.run import Run
@@ -38,6 +38,7 @@ class CellPlan:
     translation: magics_to_python.Translation
     code: str  # plain Python to emit
     other_run: bool = False  # an earlier %%track cell: its nbtrack.log_* calls need a sink
+    note: str | None = None  # what the script runs differently from the cell as written (it raised...)
     guards: list[str] = field(default_factory=list)  # runtime calls emitted before the cell
 
 
@@ -203,6 +204,7 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None, includ
 
     translations = _translate_history(history)
     target = len(history) - 1
+    raised = _cut_failed_cells(run, translations, target)
     target_tr = translations[target]
     if target_tr.code is None or target_tr.track_line is None:
         raise ExportError(f"{label(target)}: the tracked cell is not valid Python after translation")
@@ -258,6 +260,14 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None, includ
     for i in range(target):
         if translations[i].only_requirements and i not in kept:
             omitted_reasons[i] = "installs packages: now requirements.txt entries"
+        elif i in raised and i not in kept:
+            error = raised[i][0]
+            reason = omitted_reasons.get(i, "")
+            omitted_reasons[i] = (
+                f"raised {error} in the kernel before it defined anything"
+                if not reason or reason.startswith("defines nothing")
+                else f"raised {error} in the kernel; {reason}"
+            )
     for info in inputs.values():
         info["strict"] = "origin" in info
 
@@ -294,6 +304,7 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None, includ
                 translation=t,
                 code=code,
                 other_run=i != target and t.track_line is not None,
+                note=raised[i][1] if i in raised else None,
             )
         )
     _place_file_guards(cells, files, facts)
@@ -336,6 +347,25 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None, includ
         slice=slice,
         included=included,
     )
+
+
+def _cut_failed_cells(run: Run, translations: list[Any], target: int) -> dict[int, tuple[str, str]]:
+    """Replace the code of each history cell that raised by the part that ran (:mod:`failed`); returns
+    index -> (the error's class, the note for the script)."""
+    raised: dict[int, tuple[str, str]] = {}
+    for failure in run.history_failed:
+        i = failure.get("index") if isinstance(failure, dict) else None
+        if not isinstance(i, int) or not 0 <= i < target or translations[i].code is None:
+            continue
+        t = translations[i]
+        try:
+            code, note = failed.ran_part(t.code, t.source, failure)
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            continue
+        t.code, t.tree = code, tree
+        raised[i] = (str(failure.get("error") or "an error"), note)
+    return raised
 
 
 def _check_translatable(

@@ -130,7 +130,8 @@ def _cell_title(plan: Plan, cell: CellPlan, last: bool) -> str:
         title = f"# {cell.label}: a %%track cell of another run (its nbtrack.log_* calls go nowhere here)"
     else:
         title = f"# {cell.label}"
-    return title + " " + "-" * max(3, 100 - len(title)) if len(title) < 97 else title
+    title = title + " " + "-" * max(3, 100 - len(title)) if len(title) < 97 else title
+    return f"{title}\n# ({_oneline(cell.note)})" if cell.note else title
 
 
 def _cell_body(plan: Plan, cell: CellPlan, last: bool) -> list[str]:
