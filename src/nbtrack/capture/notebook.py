@@ -144,7 +144,7 @@ def cell_failure(result: Any, shell: Any) -> dict[str, Any] | None:
     error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
     info = getattr(result, "info", None)
     history = getattr(shell, "history_manager", None)
-    if error is None or history is None or not getattr(info, "store_history", False) or getattr(info, "silent", 0):
+    if error is None or history is None or not getattr(info, "store_history", False) or getattr(info, "silent", False):
         return None
     failure: dict[str, Any] = {"index": len(history.input_hist_raw) - 2, "error": type(error).__name__}
     raw = getattr(info, "raw_cell", "") or ""
