@@ -130,6 +130,9 @@ def slice_history(
     omitted: dict[int, str] = {}
     suspicion: dict[int, int] = {}
     all_needed = {name for name, _ in seen}
+    needed_at: dict[str, list[int]] = {}  # name -> the positions of the cells that read it
+    for name, pos in seen:
+        needed_at.setdefault(name, []).append(pos)
     for i in range(target):
         if i in keep:
             continue
@@ -138,19 +141,32 @@ def slice_history(
             omitted[i] = "not valid Python: it raised SyntaxError when it ran"
             continue
         writes_external = {file_key(p) for p in f.file_writes} & external
-        shadowed = sorted(n for n in f.defines & all_needed if not n.startswith(("rng:", "file:")))
         suspicion[i] = _suspicion(f, all_needed) if not writes_external else SUSPICION["nothing"]
+        # "redefined before the run uses it" is true only of a name read after this cell, rebound in between
+        shadowed = {}
+        for n in sorted(f.defines & all_needed):
+            later_uses = [p for p in needed_at[n] if p > i]
+            later = _later_definer(facts, i, n, min(later_uses)) if later_uses else None
+            if later is not None and not n.startswith(("rng:", "file:")):
+                shadowed[n] = later
+        defined = sorted(n for n in f.defines if not n.startswith("rng:"))
+        used_before = [n for n in defined if n in needed_at and max(needed_at[n]) < i]
         if writes_external:
             files = ", ".join(sorted(k[5:] for k in writes_external))
             omitted[i] = f"writes {files}, an input of this export: produce it upstream"
         elif shadowed:
-            later = _later_definer(facts, i, shadowed[0], target)
-            where = f" by {name_of(later)}" if later is not None else ""
-            pronoun = "them" if len(shadowed) > 1 else "it"
-            omitted[i] = f"{_names(shadowed)} redefined{where} before the run uses {pronoun}"
-        elif f.defines - {k for k in f.defines if k.startswith("rng:")}:
-            defined = sorted(n for n in f.defines if not n.startswith("rng:"))
+            names = sorted(shadowed)
+            definers = sorted(set(shadowed.values()))
+            where = " by " + ", ".join(name_of(j) for j in definers[:3])
+            pronoun = "them" if len(names) > 1 else "it"
+            omitted[i] = f"{_names(names)} redefined{where} before the run uses {pronoun}"
+        elif used_before:
+            last = max(p for n in used_before for p in needed_at[n])
+            omitted[i] = f"ran after the last use of {_names(used_before)} (by {name_of(last)}): nothing later reads it"
+        elif defined:
             omitted[i] = f"the run does not use what it defines ({_names(defined)})"
+        elif f.defines:
+            omitted[i] = "only draws from a global random generator that no earlier cell seeded"
         else:
             omitted[i] = "defines nothing (output or display only)"
     return Slice(kept=kept, omitted=omitted, why_kept=keep, needed=needed, facts=facts, suspicion=suspicion)
@@ -168,8 +184,9 @@ def _suspicion(f: CellFacts, needed: set[str]) -> int:
     return SUSPICION["nothing"]
 
 
-def _later_definer(facts: list[CellFacts], i: int, name: str, target: int) -> int | None:
-    for j in range(i + 1, target):
+def _later_definer(facts: list[CellFacts], i: int, name: str, before: int) -> int | None:
+    """The first cell after ``i`` and before ``before`` that binds ``name`` for sure."""
+    for j in range(i + 1, before):
         if name in facts[j].kills:
             return j
     return None
