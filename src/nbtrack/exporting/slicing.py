@@ -143,7 +143,7 @@ def slice_history(
         writes_external = {file_key(p) for p in f.file_writes} & external
         suspicion[i] = _suspicion(f, all_needed) if not writes_external else SUSPICION["nothing"]
         # "redefined before the run uses it" is true only of a name read after this cell, rebound in between
-        shadowed = {}
+        shadowed: dict[str, int] = {}
         for n in sorted(f.defines & all_needed):
             later_uses = [p for p in needed_at[n] if p > i]
             later = _later_definer(facts, i, n, min(later_uses)) if later_uses else None
@@ -155,11 +155,11 @@ def slice_history(
             files = ", ".join(sorted(k[5:] for k in writes_external))
             omitted[i] = f"writes {files}, an input of this export: produce it upstream"
         elif shadowed:
-            names = sorted(shadowed)
+            rebound = sorted(shadowed)
             definers = sorted(set(shadowed.values()))
             where = " by " + ", ".join(name_of(j) for j in definers[:3])
-            pronoun = "them" if len(names) > 1 else "it"
-            omitted[i] = f"{_names(names)} redefined{where} before the run uses {pronoun}"
+            pronoun = "them" if len(rebound) > 1 else "it"
+            omitted[i] = f"{_names(rebound)} redefined{where} before the run uses {pronoun}"
         elif used_before:
             last = max(p for n in used_before for p in needed_at[n])
             omitted[i] = f"ran after the last use of {_names(used_before)} (by {name_of(last)}): nothing later reads it"
