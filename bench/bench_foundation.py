@@ -130,6 +130,10 @@ def fmt_time(seconds: float | None) -> str:
 def fmt_value(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
+    if unit == "MB":
+        return f"{value:,.1f} MB"
+    if unit == "count":
+        return f"{value:,.0f}"
     return f"{value:.2f}x" if unit == "x" else fmt_time(value)
 
 

@@ -77,7 +77,11 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 # on one pytest-xdist worker, so it still starts once: `--dist loadgroup` (pyproject.toml) groups them here by
 # path. (xdist's `xdist_group` marks do not reach its scheduler under pytest 9: xdist 3.8 renames the items
 # through `_nodeid`, which pytest 9 no longer reads.) Every other test is a unit of its own.
-SHARED_SERVER_TESTS = {"tests/browser/": "jupyterlab", "tests/test_push.py::": "mlflow-server"}
+SHARED_SERVER_TESTS = {
+    "tests/browser/": "jupyterlab",
+    "tests/test_push.py::": "mlflow-server",
+    "tests/test_push_backends.py::": "mlflow-backends",
+}
 
 
 def shared_server_group(nodeid: str) -> str:

@@ -36,11 +36,14 @@ def quiet_mlflow_env() -> dict[str, str]:
 
 
 class MlflowServer:
-    def __init__(self, root: Path, workers: int = 1, port: int | None = None, backend: str = "sqlite") -> None:
+    def __init__(
+        self, root: Path, workers: int = 1, port: int | None = None, backend: str = "sqlite", backend_uri: str = ""
+    ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.workers = workers
         self.backend = backend  # sqlite, or file (MLflow's deprecated file store: for comparisons only)
+        self.backend_uri = backend_uri  # a database URI (PostgreSQL) instead of either
         self.port = port or free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -50,7 +53,9 @@ class MlflowServer:
         artifacts = self.root / "artifacts"
         artifacts.mkdir(exist_ok=True)
         env = {**os.environ, **quiet_mlflow_env()}
-        if self.backend == "file":
+        if self.backend_uri:
+            backend_uri = self.backend_uri
+        elif self.backend == "file":
             backend_uri = (self.root / "mlruns").as_uri()
             env["MLFLOW_ALLOW_FILE_STORE"] = "true"
         else:

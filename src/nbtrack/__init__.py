@@ -10,7 +10,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from nbtrack.capture.active import log_data, log_metric, log_metrics, log_param, log_params, set_tags
+from nbtrack.capture.active import log_data, log_metric, log_metrics, log_model, log_param, log_params, set_tags
 from nbtrack.capture.lifecycle import ActiveRun, active_run, track
 from nbtrack.errors import NbtrackWarning, NoActiveRunError
 from nbtrack.store.local import get_store, set_store
@@ -21,6 +21,7 @@ __all__ = [
     "DataCheckReport",
     "DataExpectationError",
     "Fingerprint",
+    "ModelInfo",
     "NbtrackWarning",
     "NoActiveRunError",
     "Run",
@@ -37,11 +38,14 @@ __all__ = [
     "get_run",
     "get_store",
     "load_ipython_extension",
+    "load_model",
     "log_data",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
+    "models",
     "panel",
     "pull",
     "push",
@@ -73,6 +77,9 @@ _LAZY = {
     "DataCheckReport": "data.findings",
     "DataExpectationError": "errors",
     "export": "exporting.exporter",
+    "load_model": "capture.model_loading",
+    "models": "capture.model_loading",
+    "ModelInfo": "capture.model_loading",
 }
 
 

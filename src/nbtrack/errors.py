@@ -17,6 +17,10 @@ bad query), so code written against those keeps working.
     - :class:`DataChangedError`: an exported script's input differs from the run's
     - :class:`ExportError`: a run that cannot be exported
     - :class:`RemoteError`, :class:`PushBusyError`: a push or pull that cannot go on
+    - :class:`UntrustedModelError`: a model whose loading could run code, from a store the user did not write
+    - :class:`UnpicklableModelError`: a model no format can save (``log_model`` turns it into a warning)
+    - :class:`ModelNotFoundError`: a run has no (saved) model of that name
+    - :class:`ModelTooLargeError`: a model passed the size limit of the automatic capture (never reaches the user)
 - :class:`NbtrackWarning`: something was not recorded; the user's code was not affected
     - :class:`StoreCorruptionWarning`: damaged lines were skipped while reading a store
 
@@ -114,6 +118,27 @@ class RemoteError(NbtrackError):
 
 class PushBusyError(NbtrackError, RuntimeError):
     """Another push to the same server from the same store holds the lock."""
+
+
+class UntrustedModelError(NbtrackError, PermissionError):
+    """Loading this model could run code it contains (pickle, or skops types not trusted by default) and it
+    comes from a store the user did not write; ``load_model(..., trusted=True)`` loads it anyway."""
+
+
+class UnpicklableModelError(NbtrackError, TypeError):
+    """Neither the framework's own format nor pickle (nor cloudpickle) could save the object."""
+
+
+class ModelNotFoundError(NbtrackError, LookupError):
+    """The run has no model of that name, or it was not saved (too large to capture automatically)."""
+
+
+class ModelTooLargeError(NbtrackError, ValueError):
+    """A model's serialised size passed the limit after ``size`` bytes (``%%track`` then skips it, saying so)."""
+
+    def __init__(self, message: str, size: int = 0) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 def warn(message: str, category: type[Warning] = NbtrackWarning) -> None:

@@ -129,7 +129,7 @@ _ALWAYS = frozenset(
 )
 # written only when they hold something, so records without them stay as small as before
 _OPTIONAL_MAPPINGS = frozenset(
-    {"links", "param_sources", "models", "artifacts", "outputs", "upstream", "history_failed"}
+    {"links", "param_sources", "models", "artifacts", "outputs", "upstream", "files_read", "history_failed"}
 )
 _DECODED = ("params", "metrics", "tags")  # the document holds their values.encode() form
 # Set in a document whose text fields went through values.escape_text (lone surrogates, say in a file name
@@ -186,6 +186,9 @@ class Run:
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # input path or name -> id of the earlier run whose output it is (a pipeline's stage graph)
     upstream: dict[str, str] = field(default_factory=dict)
+    # path relative to the working directory -> xxh3-128 of the bytes of each file the tracked cell opened for
+    # reading (see nbtrack.capture.file_reads): what an export checks first when the code computes the path
+    files_read: dict[str, str] = field(default_factory=dict)
     schema: int = SCHEMA
     extra: dict[str, Any] = field(default_factory=dict)  # keys this release does not know, kept as they are
     store: Any = field(default=None, compare=False)

@@ -177,8 +177,8 @@ def test_a_changed_input_raises_in_a_notebook_and_warns_when_allowed():
     runtime.parameters({}, cli=False)
     with pytest.raises(DataChangedError, match=r"train \(read from train.csv\) differs from the input used by run r1"):
         runtime.check_data("train", changed, fingerprint(FRAME).hash, origin="train.csv", source_run="r1")
-    with pytest.warns(NbtrackWarning, match="the metrics may differ"):  # computed by code: only a warning
-        runtime.check_data("feat", changed, fingerprint(FRAME).hash, strict=False)
+    with pytest.raises(DataChangedError, match=r"feat \(computed by the cells before the tracked one\) differs"):
+        runtime.check_data("feat", changed, fingerprint(FRAME).hash, strict=False)  # computed by code: stops too
     runtime.parameters({}, cli=False, allow_data_change=True)
     with pytest.warns(NbtrackWarning, match="going on: --allow-data-change"):
         assert runtime.check_data("train", changed, fingerprint(FRAME).hash) is not None

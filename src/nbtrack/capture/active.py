@@ -78,3 +78,12 @@ def log_data(name: str, obj: Any) -> Mapping[str, Any] | None:
 
 def set_tags(tags: Mapping[str, Any]) -> None:
     require_run("set_tags").set_tags(tags)
+
+
+def log_model(obj: Any, name: str | None = None) -> Mapping[str, Any] | None:
+    """Save a trained model with the active run, in its framework's own format (pickle only as the fallback).
+
+    ``name`` defaults to the caller's variable name for ``obj``, else its class name; returns the record
+    (``run.models[name]``), or None when it could not be saved (a warning says why). See nbtrack.capture.models.
+    """
+    return require_run("log_model").log_model(obj, name)

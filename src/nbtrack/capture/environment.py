@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nbtrack.capture import package_cache
+
 RECORDED_ENV_VARS = (
     "CUDA_VISIBLE_DEVICES",
     "OMP_NUM_THREADS",
@@ -41,11 +43,17 @@ def _site_dirs_stamp() -> tuple[Any, ...]:
 
 
 def installed_packages() -> dict[str, str]:
-    """Distribution name -> version for everything importable, cached until site-packages changes."""
+    """Distribution name -> version for everything importable, cached (in memory and on disk, see
+    :mod:`nbtrack.capture.package_cache`) until the interpreter or a ``sys.path`` folder changes."""
     global _packages_cache
     stamp = _site_dirs_stamp()
     if _packages_cache is not None and _packages_cache[0] == stamp:
         return _packages_cache[1]
+    key = package_cache.cache_key(stamp)
+    cached = package_cache.load(key)
+    if cached is not None:
+        _packages_cache = (stamp, cached)
+        return cached
     from importlib import metadata
 
     packages: dict[str, str] = {}
@@ -58,6 +66,7 @@ def installed_packages() -> dict[str, str]:
             packages[name] = dist.version
     packages = dict(sorted(packages.items(), key=lambda kv: kv[0].lower()))
     _packages_cache = (stamp, packages)
+    package_cache.save(key, packages)
     return packages
 
 

@@ -67,6 +67,12 @@ def is_fitted(obj: Any) -> bool:
     """Whether a model has learned something (scikit-learn's convention: attributes ending in ``_``)."""
     framework = framework_of(obj)
     if framework in ("sklearn", "xgboost", "lightgbm"):
+        check = getattr(obj, "__sklearn_is_fitted__", None)  # a Pipeline holds no fitted attributes itself
+        if callable(check):
+            try:
+                return bool(check())
+            except Exception:
+                pass
         try:
             attributes = vars(obj)
         except TypeError:

@@ -271,6 +271,12 @@ class ActiveRun:
             self.record.data_records[name] = stored
             self.profiles[name] = record
 
+    def log_model(self, obj: Any, name: str | None = None) -> dict[str, Any] | None:
+        """Save a trained model with this run (``run.models[name]``; see :mod:`nbtrack.capture.models`)."""
+        from nbtrack.capture.models import log_model
+
+        return log_model(self, obj, name)
+
     # what the code of the run is -----------------------------------------------------------------
 
     def attach_cell(

@@ -22,6 +22,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from nbtrack import values
+from nbtrack.capture import file_reads
 from nbtrack.capture import params as params_mod
 from nbtrack.capture.lifecycle import ActiveRun, default_experiment, status_for, warn
 from nbtrack.capture.notebook import cell_failure, failures_in, notebook_path, snapshot, snapshot_mode
@@ -156,6 +157,7 @@ class TrackMagics(Magics):
         help="An extra input to fingerprint: a variable's name, or a file or directory path.",
     )
     @argument("--quiet", "-q", action="store_true", help="Do not show the run summary line.")
+    @argument("--no-models", action="store_true", help="Do not save the models the cell fits (NBTRACK_MODELS=off).")
     @cell_magic
     def track(self, line: str, cell: str) -> None:
         """Record this cell as an nbtrack run: params, metrics, data fingerprints, code and environment.
@@ -288,8 +290,10 @@ class TrackMagics(Magics):
             "pending_data": pending_data,
             "last_cell_end": self.last_cell_end,
             "raw_cell": raw_cell,
+            "tree": tree,
         }
         run.start(environment=True)
+        file_reads.begin(skip=(str(getattr(run.store, "root", "")),))
         return run, context
 
     def _bare_start(self, args: Any, cell: str, error: Exception) -> tuple[ActiveRun | None, dict[str, Any]]:
@@ -324,6 +328,7 @@ class TrackMagics(Magics):
         return previous
 
     def _finish(self, run: ActiveRun, context: dict[str, Any], args: Any, error: BaseException | None) -> None:
+        run.record.files_read = file_reads.end()
         user_ns = self.shell.user_ns
         for name in context["pending_params"]:
             if name in user_ns:
@@ -360,6 +365,9 @@ class TrackMagics(Magics):
         data = data_change({**run.data, **run.profiles}, previous_data)  # profiles inline, for the notes
         run.record.data_change = data.summary()
         run.record.data_notes = data.notes
+        from nbtrack.capture.models import capture_cell_models
+
+        capture_cell_models(run, context.get("tree"), user_ns, enabled=not args.no_models)
         run.finish(error=error)
         if not args.quiet:
             from IPython.display import display

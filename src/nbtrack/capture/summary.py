@@ -59,6 +59,11 @@ class RunSummary:
         else:
             parts.append("0 metrics")
         parts.append(_data_text(self.change, self.doc.get("data_notes")))
+        from nbtrack.capture.models import summary_text
+
+        models = summary_text(doc.get("models") or {})
+        if models:
+            parts.append(models)
         if doc.get("error"):
             parts.append(f"{doc['error']['type']}: {str(doc['error']['message'])[:80]}")
         if not self.saved:

@@ -14,6 +14,10 @@ rendered by :mod:`nbtrack.exporting.render`. The script that comes out:
 - records a run of its own (tagged ``exported_from``) and prints the final metrics as one JSON object on
   the last line of stdout, so pipeline runs sit beside notebook runs in a comparison.
 
+By default the export is verified (:mod:`nbtrack.exporting.verify`): the script is executed once in a fresh
+interpreter and its metrics compared with the run's; the slice is widened when they differ, and a script
+that still does not reproduce them is written marked **unverified** (header, return value, views).
+
 ``requirements.txt`` pins the packages the kept code imports to the versions recorded with the run.
 """
 
@@ -26,7 +30,17 @@ from typing import Any
 
 from nbtrack.errors import ExportError
 from nbtrack.exporting.plan import Plan, plan_export
-from nbtrack.exporting.render import render_dvc, render_notebook, render_params_yaml, render_requirements, render_script
+from nbtrack.exporting.render import (
+    mark_notebook,
+    mark_script,
+    render_dvc,
+    render_notebook,
+    render_params_yaml,
+    render_requirements,
+    render_script,
+    verification_block,
+)
+from nbtrack.exporting.verify import Tolerance, Verification, verify_plan
 from nbtrack.run import Run
 
 TARGETS = ("script", "notebook", "dvc")
@@ -43,6 +57,37 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+class ExportResult(type(Path())):  # type: ignore[misc]  # PosixPath or WindowsPath: a Path, as before 0.2
+    """What :func:`export` returns: the written path, as before, plus what verification found.
+
+    ``verified``: True (the metrics reproduced), False (marked unverified), None (``verify=False``);
+    ``differences``: ``{metric: (recorded, reproduced)}``; ``cause``: the likely cause when unverified;
+    ``added``: ``[(In[n], why)]`` cells the verification added to the slice; ``summary()``: the same in words.
+    """
+
+    verification: Verification | None = None
+
+    @property
+    def verified(self) -> bool | None:
+        return None if self.verification is None else self.verification.verified
+
+    @property
+    def differences(self) -> dict[str, tuple[float | None, float | None]]:
+        return {} if self.verification is None else dict(self.verification.differences)
+
+    @property
+    def cause(self) -> str | None:
+        return None if self.verification is None else self.verification.cause
+
+    @property
+    def added(self) -> list[tuple[str, str]]:
+        return [] if self.verification is None else list(self.verification.added)
+
+    def summary(self) -> str:
+        text = "not verified (verify=False)" if self.verification is None else self.verification.summary()
+        return f"exported to {self}: {text}"
+
+
 def export(
     run: Run | str,
     to: str = "script",
@@ -50,29 +95,53 @@ def export(
     slice: bool = True,
     *,
     store: Any = None,
-) -> Path:
+    verify: bool = True,
+    verify_timeout: float | None = None,
+    tolerance: Tolerance = None,
+    quiet: bool = False,
+) -> ExportResult:
     """Write a run as a runnable script (``to="script"``), a parameterized notebook (``"notebook"``) or a DVC
     stage folder (``"dvc"``), built from the code that produced it; returns the script's path (the folder's
     for ``dvc``). ``params.yaml`` and ``requirements.txt`` go beside the script; missing folders are created.
 
     ``slice=False`` keeps every executed cell instead of only those the tracked cell depends on.
+    ``verify`` (default) executes the script once in a fresh interpreter, where the run ran, and compares its
+    metrics with the run's (exactly, or within ``tolerance``: an absolute difference, or ``{"abs": .., "rel": ..}``),
+    widening the slice when they differ; ``verify_timeout`` seconds (default: 10x the run's duration + 60 s).
+    The result says whether it was verified (``.verified``, ``.differences``, ``.cause``), and so does the
+    written file's header; a summary is printed unless ``quiet``.
     Raises :class:`ExportError` when a cell the run depends on cannot be plain Python.
     """
     if to not in TARGETS:
         raise ValueError(f"to must be one of {', '.join(TARGETS)}, not {to!r}")
-    return write_export(plan_export(run, slice=slice, store=store), to, path)
+    plan = plan_export(run, slice=slice, store=store)
+    outcome = None
+    if verify:
+        plan, outcome = verify_plan(plan, timeout=verify_timeout, tolerance=tolerance, widen=slice, store=store)
+    result = ExportResult(write_export(plan, to, path, verification=outcome))
+    result.verification = outcome
+    if outcome is not None and not quiet:
+        print(f"nbtrack: {result.summary()}")
+    return result
 
 
-def write_export(plan: Plan, to: str = "script", path: str | os.PathLike[str] | None = None) -> Path:
-    """Render a plan to ``to`` at ``path`` (see :func:`export`)."""
+def write_export(
+    plan: Plan,
+    to: str = "script",
+    path: str | os.PathLike[str] | None = None,
+    *,
+    verification: Verification | None = None,
+) -> Path:
+    """Render a plan to ``to`` at ``path`` (see :func:`export`), its header saying what ``verification`` found."""
     if to not in TARGETS:
         raise ValueError(f"to must be one of {', '.join(TARGETS)}, not {to!r}")
+    block = verification_block(verification, plan.run.id)
     target = Path(path).expanduser() if path is not None else None
     if to == "dvc":
         folder = target if target is not None else Path.cwd() / _default_name(plan, "")
         folder.mkdir(parents=True, exist_ok=True)
         script = folder / f"{plan.slug}.py"
-        _write(script, render_script(plan))
+        _write(script, mark_script(render_script(plan), block))
         _write(folder / "params.yaml", render_params_yaml(plan))
         _write(folder / "requirements.txt", render_requirements(plan))
         _write(folder / "dvc.yaml", render_dvc(plan, folder.absolute(), script.absolute()))
@@ -85,13 +154,13 @@ def write_export(plan: Plan, to: str = "script", path: str | os.PathLike[str] | 
     else:
         out = target
     if to == "script":
-        _write(out, render_script(plan))
+        _write(out, mark_script(render_script(plan), block))
         with contextlib.suppress(OSError):
             out.chmod(out.stat().st_mode | 0o111)
     else:
         import nbformat
 
-        _write(out, nbformat.writes(render_notebook(plan)))
+        _write(out, nbformat.writes(mark_notebook(render_notebook(plan), block)))
     _write(out.parent / "params.yaml", render_params_yaml(plan))
     _write(out.parent / "requirements.txt", render_requirements(plan))
     return out
@@ -104,18 +173,41 @@ def export_action(
     *,
     slice: bool = True,
     store: Any = None,
+    verify: bool = True,
+    verify_timeout: float | None = None,
 ) -> dict[str, Any]:
-    """The Export action for the views: never raises; returns ``{"ok", "path", "message", "kept", "omitted"}``."""
+    """The Export action for the views: never raises; returns ``{"ok", "path", "message", "kept", "omitted",
+    "verified", "differences", "cause", "added"}`` (``verified`` None when ``verify=False``)."""
+    outcome = None
     try:
         plan = plan_export(run, slice=slice, store=store)
-        written = write_export(plan, to, path)
+        if verify:
+            plan, outcome = verify_plan(plan, timeout=verify_timeout, widen=slice, store=store)
+        written = write_export(plan, to, path, verification=outcome)
     except (ExportError, ValueError, LookupError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
-        return {"ok": False, "path": None, "message": message, "kept": [], "omitted": []}
+        return {
+            "ok": False,
+            "path": None,
+            "message": message,
+            "kept": [],
+            "omitted": [],
+            "verified": None,
+            "differences": {},
+            "cause": None,
+            "added": [],
+        }
+    message = f"exported run {plan.run.id} to {written} (kept {len(plan.cells)} of {plan.history_len} cells)"
+    if outcome is not None:
+        message += f"; {outcome.summary()}"
     return {
         "ok": True,
         "path": str(written),
-        "message": f"exported run {plan.run.id} to {written} (kept {len(plan.cells)} of {plan.history_len} cells)",
+        "message": message,
         "kept": [c.label for c in plan.cells],
         "omitted": [{"cell": label, "first_line": first, "reason": reason} for label, first, reason in plan.omitted],
+        "verified": None if outcome is None else outcome.verified,
+        "differences": {} if outcome is None else {k: list(v) for k, v in outcome.differences.items()},
+        "cause": None if outcome is None else outcome.cause,
+        "added": [] if outcome is None else [{"cell": label, "reason": why} for label, why in outcome.added],
     }

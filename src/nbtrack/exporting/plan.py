@@ -60,6 +60,9 @@ class Omitted:
     def __iter__(self) -> Iterator[str]:
         return iter((self.label, self.first_line, self.reason))
 
+    def __getitem__(self, i: int) -> str:
+        return (self.label, self.first_line, self.reason)[i]
+
 
 @dataclass
 class Plan:
@@ -307,7 +310,7 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None, includ
                 note=raised[i][1] if i in raised else None,
             )
         )
-    _place_file_guards(cells, files, facts)
+    _place_file_guards(cells, files, facts, run)
 
     helpers = set().union(*(translations[i].helpers for i in kept)) if kept else set()
     defined = set().union(*(f.defines for f in facts if f.valid))
@@ -462,14 +465,21 @@ def _replace_param_assignments(
     return "".join(lines), kept_params
 
 
-def _place_file_guards(cells: list[CellPlan], files: list[dict[str, Any]], facts: list[Any]) -> None:
-    """Each data file is checked just before the first kept cell that reads it, else before the tracked cell."""
+def _place_file_guards(cells: list[CellPlan], files: list[dict[str, Any]], facts: list[Any], run: Run) -> None:
+    """Every data check runs before any user code: on the first kept cell, unless a kept cell writes the file
+    (then just after that writer). The files the tracked cell opened for reading (``Run.files_read``: paths the
+    code may compute at run time) join ``files`` and are checked first too."""
+    from nbtrack.data.encoding import ALGORITHM
+
+    known = {norm_path(f["path"]) for f in files}
+    for path, digest in sorted(run.files_read.items()):
+        if norm_path(path) not in known and isinstance(digest, str):
+            files.append({"name": path, "path": path, "hash": digest, "algorithm": ALGORITHM})
     for info in files:
         path = norm_path(info["path"])
-        where = cells[-1]
-        for cell in cells[:-1]:
-            f = facts[cell.index]
-            if path in f.file_reads or path in f.file_writes or info["path"] in cell.code:
-                where = cell
+        where = cells[0]
+        for n, cell in enumerate(cells[:-1]):
+            if path in facts[cell.index].file_writes:
+                where = cells[n + 1]
                 break
         where.guards.append(info["name"])

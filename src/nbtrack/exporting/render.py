@@ -204,6 +204,53 @@ def render_script(plan: Plan) -> str:
     return "\n".join(out) + "\n"
 
 
+def verification_block(outcome: Any, run_id: str) -> list[str]:
+    """The header lines saying whether the export was verified (``outcome``: a ``verify.Verification``), so
+    a script that does not reproduce its run can never pass for one that does."""
+    if outcome is None:
+        return []
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(outcome.checked_at))
+    rule = "=" * 98
+    if outcome.verified:
+        lines = [
+            rule,
+            f"VERIFIED by nbtrack on {when}: run in a fresh interpreter, it reproduced the metrics of run {run_id}",
+            f"({', '.join(outcome.metrics) or 'none recorded'}) "
+            + ("exactly" if not outcome.tolerance else "within the tolerance given")
+            + f"; {outcome.executions} execution(s), the last took {outcome.seconds:.1f} s.",
+        ]
+        if outcome.added:
+            lines.append("Cells the slice had omitted, added because the metrics needed them:")
+            lines += [f"  {label}: {why}" for label, why in outcome.added]
+        return [*lines, rule]
+    lines = [
+        rule,
+        f"UNVERIFIED: executed by nbtrack on {when}, this script did NOT reproduce the metrics of run {run_id}.",
+        "Do not trust what it computes before the cause below is fixed.",
+    ]
+    for name, (recorded, reproduced) in outcome.differences.items():
+        got = "not reproduced" if reproduced is None else f"reproduced {reproduced!r}"
+        lines.append(f"  {_oneline(name)}: recorded {recorded!r}, {got}")
+    lines.append(f"Likely cause: {_oneline(outcome.cause or 'unknown')}")
+    return [*lines, rule]
+
+
+def mark_script(text: str, block: list[str]) -> str:
+    """The script with ``block`` as a comment block at the top (after the ``#!`` line)."""
+    if not block:
+        return text
+    first, _, rest = text.partition("\n")
+    return first + "\n" + "".join(f"# {line}\n" for line in block) + rest
+
+
+def mark_notebook(nb: Any, block: list[str]) -> Any:
+    """The exported notebook with ``block`` at the top of its first (markdown) cell."""
+    if block:
+        text = "  \n".join(line for line in block if not line.startswith("=")).replace("UNVERIFIED", "**UNVERIFIED**")
+        nb.cells[0].source = text.replace("VERIFIED by", "**VERIFIED** by") + "\n\n" + nb.cells[0].source
+    return nb
+
+
 def render_notebook(plan: Plan) -> Any:
     """The exported notebook: a ``parameters`` cell (papermill injects its values after it), then the cells."""
     import nbformat

@@ -262,10 +262,12 @@ def check_data(
     source_run: str | None = None,
     strict: bool = True,
 ) -> dict[str, Any] | None:
-    """Compare an in-memory input (DataFrame, array) with the fingerprint the run recorded for it.
+    """Compare an in-memory input (DataFrame, array) with the fingerprint the run recorded for it; a difference
+    stops the script (exit code 3) unless ``--allow-data-change``: the metrics would not be the run's.
 
-    ``origin``: the file it was read from (named in the message). Inputs computed by code, not read from a
-    file, only warn (``strict=False``): their difference points at the code, not at the data.
+    ``origin``: the file it was read from (named in the message). ``strict=False`` marks an input computed by
+    the code before the tracked cell (its difference points at that code, not at a data file); it stops too
+    since 0.2 (before, it only warned: a script that went on computed other metrics without saying so).
     """
     from nbtrack.data.fingerprint import is_data
 
@@ -275,12 +277,9 @@ def check_data(
     if record is None or record["hash"] == expected:
         return record
     run_text = f" by run {source_run}" if source_run else ""
-    read = f" (read from {origin})" if origin else ""
+    read = f" (read from {origin})" if origin else "" if strict else " (computed by the cells before the tracked one)"
     message = f"{name}{read} differs from the input used{run_text}: expected hash {expected}, found {record['hash']}"
-    if strict:
-        _stop(message)
-    else:
-        warn(f"nbtrack: {message}; the metrics may differ")
+    _stop(message)
     return record
 
 

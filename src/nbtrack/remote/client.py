@@ -133,6 +133,12 @@ class Server:
         self._repos_guard = threading.Lock()
         self._scratch_dirs: list[str] = []
         self._inputs_supported = True
+        # MLflow creates a dataset on first use without a lock: two runs logging the same new dataset at once
+        # make the SQL store fail one of them (a UNIQUE constraint). The first use of each dataset is
+        # therefore made by one thread at a time; once it exists, concurrent uses are safe.
+        self._datasets_guard = threading.Lock()
+        self._dataset_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._datasets_known: set[tuple[str, str]] = set()
         self.bytes_sent = 0
         self._bytes_guard = threading.Lock()
         self._local = threading.local()
@@ -303,8 +309,16 @@ class Server:
             self._inputs_supported = False
             return False
         inputs = [DatasetInput(Dataset(**d), tags=[InputTag("mlflow.data.context", "input")]) for d in datasets]
+        keys = sorted({(str(d["name"]), str(d["digest"])) for d in datasets})
+        with self._datasets_guard:
+            locks = [self._dataset_locks.setdefault(k, threading.Lock()) for k in keys if k not in self._datasets_known]
         try:
-            self.client.log_inputs(mlflow_run_id, inputs)
+            with contextlib.ExitStack() as held:
+                for lock in locks:  # in sorted order: two threads never wait for each other
+                    held.enter_context(lock)
+                self._log_inputs_once_more_if_raced(mlflow_run_id, inputs)
+                with self._datasets_guard:
+                    self._datasets_known.update(keys)
         except MlflowException as exc:
             unsupported = "ENDPOINT_NOT_FOUND" in str(exc) or "not implemented" in str(exc)
             if is_connection_error(exc) or not unsupported:
@@ -313,6 +327,18 @@ class Server:
             return False
         self.count(sum(len(json.dumps(d)) for d in datasets))
         return True
+
+    def _log_inputs_once_more_if_raced(self, mlflow_run_id: str, inputs: list[Any]) -> None:
+        """``log_inputs``, repeated once when another client created the same dataset at the same moment."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.log_inputs(mlflow_run_id, inputs)
+        except MlflowException as exc:
+            text = str(exc)
+            if not ("UNIQUE constraint" in text or "duplicate key" in text or "Duplicate entry" in text):
+                raise
+            self.client.log_inputs(mlflow_run_id, inputs)  # the dataset exists now: this use only links it
 
     def set_terminated(self, mlflow_run_id: str, status: str, end_ms: int | None) -> None:
         self.client.set_terminated(mlflow_run_id, status=status, end_time=end_ms)

@@ -1,0 +1,70 @@
+"""The package list is read from the on-disk cache in a fresh process, and a change of sys.path misses it."""
+
+import json
+import os
+import subprocess
+import sys
+
+from nbtrack.capture import package_cache
+
+_PRINT_PACKAGES = (
+    "import json, time\n"
+    "from nbtrack.capture.environment import installed_packages\n"
+    "t = time.perf_counter(); p = installed_packages()\n"
+    "print(json.dumps({'n': len(p), 'nbtrack': 'nbtrack' in {k.lower() for k in p}, 'fake': p.get('fake-dist')}))\n"
+)
+
+
+def _run(cache, extra_path=None):
+    env = {**os.environ, "NBTRACK_CACHE_DIR": str(cache)}
+    if extra_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(extra_path), env.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", _PRINT_PACKAGES], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_a_fresh_process_reads_the_list_the_previous_one_cached(tmp_path):
+    first = _run(tmp_path)
+    assert first["n"] > 10 and first["nbtrack"] and first["fake"] is None
+    [cached] = list(tmp_path.glob("packages-*.json"))
+    doc = json.loads(cached.read_text())
+    doc["packages"]["fake-dist"] = "9.9"  # proves the second process read the file instead of scanning
+    cached.write_text(json.dumps(doc))
+    assert _run(tmp_path)["fake"] == "9.9"
+
+
+def test_another_sys_path_or_a_changed_folder_is_another_cache_entry(tmp_path):
+    cache = tmp_path / "cache"
+    extra = tmp_path / "site"
+    extra.mkdir()
+    _run(cache, extra)
+    _run(cache, extra)
+    assert len(list(cache.glob("packages-*.json"))) == 1
+    (extra / "new_pkg-1.0.dist-info").mkdir()  # what an install does to a site folder: its mtime moves
+    os.utime(extra, ns=(os.stat(extra).st_atime_ns, os.stat(extra).st_mtime_ns + 10**9))
+    _run(cache, extra)
+    assert len(list(cache.glob("packages-*.json"))) == 2
+
+
+def test_a_damaged_or_foreign_cache_file_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setenv("NBTRACK_CACHE_DIR", str(tmp_path))
+    key = package_cache.cache_key([("x", 1)])
+    package_cache.save(key, {"a": "1"})
+    assert package_cache.load(key) == {"a": "1"}
+    path = tmp_path / f"packages-{key}.json"
+    path.write_text("{not json")
+    assert package_cache.load(key) is None
+    path.write_text(json.dumps({"key": "other", "packages": {"a": "1"}}))
+    assert package_cache.load(key) is None
+    path.unlink()
+    path.symlink_to(tmp_path / "elsewhere.json")
+    (tmp_path / "elsewhere.json").write_text(json.dumps({"key": key, "packages": {"a": "1"}}))
+    assert package_cache.load(key) is None  # never followed through a link
+
+
+def test_an_unwritable_cache_folder_costs_only_the_scan(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("NBTRACK_CACHE_DIR", str(blocker / "sub"))
+    package_cache.save("k", {"a": "1"})  # no exception
+    assert package_cache.load("k") is None
