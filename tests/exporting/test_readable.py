@@ -37,3 +37,35 @@ def test_kept_labels_as_ranges_and_one_line_per_omitted_cell():
     assert omission_lines(omitted) == ["  In[2]  unused = 42  -> not needed"]
     label, first, reason = omitted[0]  # unpacks as the tuple earlier releases had
     assert (label, first, reason) == ("In[2]", "unused = 42", "not needed")
+
+
+def test_a_warning_at_run_time_points_at_the_scripts_own_line(store_dir, tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+
+    import nbtrack
+    from nbtrack.capture.lifecycle import ActiveRun
+    from nbtrack.data.fingerprint import ALGORITHM
+    from nbtrack.exporting.plan import plan_export
+    from nbtrack.exporting.render import render_script
+    from nbtrack.store.local import get_store
+
+    history = ["import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})", "%%track -n warns -m n\nn = float(len(df))"]
+    store = get_store(store_dir)
+    run = ActiveRun(store, name="warns", experiment="unit", source="magic")
+    run.data["df"] = {"kind": "dataframe", "hash": "0" * 32, "algorithm": ALGORITHM}  # not what the script sees
+    run.attach_cell(history[-1].split("\n", 1)[1], history=history, execution_count=2)
+    run.start()
+    run.finish()
+    script = tmp_path / "warns.py"
+    script.write_text(render_script(plan_export(nbtrack.get_run(run.id, store=store))))
+    env = {**os.environ, "NBTRACK_DIR": str(tmp_path / "store2")}
+    proc = subprocess.run(
+        [sys.executable, str(script), "--allow-data-change"], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    where = re.search(rf"{re.escape(str(script))}:(\d+): NbtrackWarning: nbtrack: df \\(computed", proc.stderr)
+    assert where is not None, proc.stderr
+    assert "start_run(" in script.read_text().splitlines()[int(where.group(1)) - 1]
