@@ -66,6 +66,6 @@ def test_a_warning_at_run_time_points_at_the_scripts_own_line(store_dir, tmp_pat
         [sys.executable, str(script), "--allow-data-change"], capture_output=True, text=True, env=env, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
-    where = re.search(rf"{re.escape(str(script))}:(\d+): NbtrackWarning: nbtrack: df \\(computed", proc.stderr)
+    where = re.search(rf"{re.escape(str(script))}:(\d+): NbtrackWarning: nbtrack: df \(computed", proc.stderr)
     assert where is not None, proc.stderr
     assert "start_run(" in script.read_text().splitlines()[int(where.group(1)) - 1]
