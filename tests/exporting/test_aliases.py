@@ -33,6 +33,7 @@ def test_call_results_are_fresh_unless_they_may_be_the_receiver_or_a_returned_ob
     assert roots("model.fit(X)") == {"model"}  # fit returns self
     assert roots("df.copy()") == set() and roots("df.dropna()") == set()
     assert roots("df.dropna(inplace=True)") == {"df"}
+    assert roots("scaler.fit_transform(X)") == set() and roots("items.append(1)") == set()  # new data, None
     assert roots("a.reshape(2, 3)") == {"a"}  # a view reaches into a
     assert roots("np.asarray(x)") == set() and roots("np.random.default_rng(0)") == set()
     assert roots("np") == set()  # modules are not data

@@ -43,6 +43,11 @@ PURE_METHODS = _words(
 )
 # Pure methods whose result still reaches into the receiver's data (a view: writing to it writes the receiver).
 VIEW_METHODS = _words("view reshape transpose ravel squeeze values items iterrows itertuples keys get")
+# Methods that change their receiver but return something else (None, new data): their result is no alias.
+NEW_RESULT_METHODS = _words(
+    """fit_transform fit_predict fit_resample append extend insert update sort reverse clear remove add discard
+    read readline readlines write writelines close"""
+)
 
 
 def inplace(call: ast.Call) -> bool:
@@ -82,7 +87,9 @@ def _call_result_roots(call: ast.Call, ctx: Context | None) -> set[str]:
             base = base.value
         if ctx is not None and isinstance(base, ast.Name) and ctx.dotted(base.id, []) is not None:
             return set()  # a module function (np.array(x), np.random.default_rng(0)): a new object
-        if func.attr in PURE_METHODS and func.attr not in VIEW_METHODS and not inplace(call):
+        if func.attr in NEW_RESULT_METHODS or (
+            func.attr in PURE_METHODS and func.attr not in VIEW_METHODS and not inplace(call)
+        ):
             return set()
         return value_roots(receiver, ctx)  # model.fit(X) is model; a.view() reaches into a
     if isinstance(func, ast.Name) and ctx is not None:
