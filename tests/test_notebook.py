@@ -193,3 +193,17 @@ def test_old_records_without_statuses_read_as_none(tmp_path):
 
     record = Run(id="01hxyz", history_len=3)
     assert record.history_failed == [] and "history_failed" not in record.to_doc()
+
+
+def test_cells_that_raised_before_nbtrack_was_loaded_are_known_from_ipythons_own_record(ip):
+    ip.run_line_magic("unload_ext", "nbtrack")
+    _cell(ip, "a = 1")
+    _cell(ip, "b = 1 / 0")
+    ip.run_line_magic("load_ext", "nbtrack")
+    _cell(ip, "c = [][1]")
+    _cell(ip, "%%track -n late -q\nr = a")
+    failed = _last_run().history_failed
+    if not hasattr(ip.history_manager, "exceptions"):  # IPython 8 keeps no such record
+        assert failed == [{"index": 2, "error": "IndexError", "line": 1}]
+        return
+    assert failed == [{"index": 1, "error": "ZeroDivisionError"}, {"index": 2, "error": "IndexError", "line": 1}]

@@ -284,7 +284,7 @@ class TrackMagics(Magics):
             cell_key=cell_key,
             parent=self._previous_run(run, cell_key),
         )
-        run.record.history_failed = failures_in(self.failed_cells, run.record.history_len)
+        run.record.history_failed = failures_in(self.failed_cells, run.record.history_len, shell)
         context = {
             "pending_params": pending_params,
             "pending_data": pending_data,

@@ -161,9 +161,21 @@ def cell_failure(result: Any, shell: Any) -> dict[str, Any] | None:
     return failure if failure["index"] >= 0 else None
 
 
-def failures_in(failures: list[dict[str, Any]], history_len: int | None) -> list[dict[str, Any]]:
-    """The failures of the cells in a history of ``history_len`` cells (the last one is the run's own)."""
-    return [f for f in failures if history_len is not None and f["index"] < history_len - 1]
+def failures_in(failures: list[dict[str, Any]], history_len: int | None, shell: Any = None) -> list[dict[str, Any]]:
+    """The failures of the cells in a history of ``history_len`` cells (the last one is the run's own), and
+    those of cells that raised before nbtrack was loaded, where IPython kept them (IPython 9's
+    ``history_manager.exceptions``, by execution count: their line is not known)."""
+    if not history_len:
+        return []
+    found = {f["index"]: f for f in failures if f["index"] < history_len - 1}
+    stored = getattr(getattr(shell, "history_manager", None), "exceptions", None)
+    if isinstance(stored, dict):
+        for count, info in stored.items():
+            index = count - 1 if isinstance(count, int) else -1
+            if 0 <= index < history_len - 1 and index not in found and isinstance(info, dict):
+                error = str(info.get("ename") or "an exception")
+                found[index] = {"index": index, "error": error, **({"line": 0} if error == "SyntaxError" else {})}
+    return [found[i] for i in sorted(found)]
 
 
 def load_history(store: Any, digest: str) -> list[str]:
