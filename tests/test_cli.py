@@ -97,3 +97,51 @@ def test_import_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_show_lists_params_by_source_models_artifacts_outputs_and_links(store_dir, capsys):
+    from nbtrack.store.local import get_store
+    from tests.contents_helpers import record_run
+
+    store = get_store()
+    first = record_run(store, name="prepare")
+    second = record_run(store, name="train", c=1.0, keep_output=False, upstream={"results/preds.csv": first.id})
+    assert main(nb(store_dir, "show", first.id)) == 0
+    out = capsys.readouterr().out
+    assert "params (1 explicit, 2 inline, 1 framework):\n  explicit:\n    lr = 0.1\n  inline:\n    C = 0.5\n" in out
+    model = first.models["clf"]
+    assert (
+        f"  clf: sklearn.linear_model._logistic.LogisticRegression, pickle, {nbtrack.format.size(model['size'])}, "
+        f"hash {model['hash'][:12]} (sklearn {model['framework_version']}, pickle, auto)" in out
+    )
+    assert "  huge: big.Model, not kept: over the 500 MB limit (600.0 MB)" in out
+    assert "artifacts:\n  figure-1.png: figure, image/png, " in out and "  notes.txt: file, text/plain, 16 B" in out
+    assert "outputs:\n  results/preds.csv: 12 B, kept, hash " in out
+    assert f"downstream (runs that read its outputs):\n  results/preds.csv -> {second.id}" in out
+    assert "upstream" not in out
+    assert main(nb(store_dir, "show", second.id)) == 0
+    out = capsys.readouterr().out
+    assert "results/preds.csv: 12 B, hashed only" in out
+    assert f"upstream (inputs an earlier run wrote):\n  results/preds.csv <- {first.id}" in out
+    assert "downstream" not in out
+    assert main(nb(store_dir, "show", second.id, "--format", "json")) == 0
+    assert json.loads(capsys.readouterr().out)["upstream"] == {"results/preds.csv": first.id}
+
+
+def test_show_and_diff_read_a_store_of_release_0_1_0(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    from nbtrack.store.local import get_store
+
+    shutil.copytree(Path(__file__).parent / "fixtures" / "store-0.1.0" / "store", tmp_path / "store")
+    store = get_store(tmp_path / "store")
+    run_ids = sorted(store.run_docs())
+    for run_id in run_ids:
+        assert main(nb(tmp_path / "store", "show", run_id)) == 0
+        out = capsys.readouterr().out
+        assert "params:" in out and "models:" not in out and "outputs:" not in out and "upstream" not in out
+    d = nbtrack.diff(run_ids[0], run_ids[-1], store=store)
+    assert d.models == [] and d.outputs == [] and all("source" not in r for r in d.params)
+    frame = nbtrack.runs(store=store)
+    assert not [c for c in frame.columns if c.startswith(("models.", "outputs."))]

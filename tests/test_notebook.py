@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 import nbformat
@@ -207,3 +208,151 @@ def test_cells_that_raised_before_nbtrack_was_loaded_are_known_from_ipythons_own
         assert failed == [{"index": 2, "error": "IndexError", "line": 1}]
         return
     assert failed == [{"index": 1, "error": "ZeroDivisionError"}, {"index": 2, "error": "IndexError", "line": 1}]
+
+
+# the notebook outside JupyterLab: papermill's output, the working directory ----------------------------------
+
+
+def test_the_working_directory_notebook_that_holds_the_running_cell(tmp_path, clean_env, monkeypatch):
+    monkeypatch.setattr(notebook, "_facts_cache", {})
+    write_notebook(tmp_path / "churn.ipynb", "import nbtrack", "%%track\nlr = 0.1")
+    write_notebook(tmp_path / "other.ipynb", "x = 1")
+    found = notebook.in_working_directory("%%track\nlr = 0.1\n")  # as the kernel has it, whitespace aside
+    assert found == notebook.NotebookOrigin("churn", tmp_path / "churn.ipynb", "cwd")
+    assert notebook.in_working_directory("y = 2") is None and notebook.in_working_directory(None) is None
+    assert notebook.locate({}, "%%track\nlr = 0.1") == found and notebook.locate({}) is None  # no cell: no match
+    assert experiment_name({}, "%%track\nlr = 0.1") == "churn" and notebook_path({}, "import nbtrack") == (
+        tmp_path / "churn.ipynb",
+        "cwd",
+    )
+    write_notebook(tmp_path / "churn.nbconvert.ipynb", "import nbtrack", "%%track\nlr = 0.1")  # nbconvert's copy
+    assert notebook.in_working_directory("import nbtrack") == found
+    write_notebook(tmp_path / "copy.ipynb", "import nbtrack")  # two unrelated notebooks hold it: unknown
+    assert notebook.in_working_directory("import nbtrack") is None
+    monkeypatch.setenv("JPY_SESSION_NAME", "elsewhere/lab.ipynb")  # a name from the server comes first
+    assert notebook.locate({}, "%%track\nlr = 0.1") == notebook.NotebookOrigin("lab", None, "JPY_SESSION_NAME")
+
+
+def test_a_papermill_output_names_its_input(tmp_path, clean_env, monkeypatch):
+    monkeypatch.setattr(notebook, "_facts_cache", {})
+    path = write_notebook(tmp_path / "out-3.ipynb", "lr = 0.2", "fit(lr)")
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["papermill"] = {"input_path": "s3://bucket/nbs/train.ipynb", "output_path": str(path)}
+    nbformat.write(nb, path)
+    write_notebook(tmp_path / "train.ipynb", "fit(lr)")  # the input beside it holds the cell too
+    assert notebook.in_working_directory("fit(lr)") == notebook.NotebookOrigin("train", path, "papermill")
+
+
+def test_the_origin_reports_how_it_was_found(clean_env, monkeypatch):
+    assert notebook.notebook_origin() is None
+    monkeypatch.setenv("JPY_SESSION_NAME", "sweep.ipynb")
+    assert notebook.notebook_origin() == notebook.NotebookOrigin("sweep", None, "JPY_SESSION_NAME")
+    monkeypatch.setenv("NBTRACK_EXPERIMENT", "chosen")
+    assert notebook.notebook_origin() == notebook.NotebookOrigin("chosen", None, "NBTRACK_EXPERIMENT")
+
+
+# the same, in real kernels started by nbclient, nbconvert and papermill -----------------------------------------
+
+NAMING_CELLS = [
+    "import nbtrack\n%load_ext nbtrack",
+    "%%track --name magic -q\nlr = 0.1",
+    "with nbtrack.track(name='api', environment=False):\n    pass",
+]
+
+
+def kernel_env(store_dir):
+    env = {**os.environ, "NBTRACK_DIR": str(store_dir)}
+    for var in ("JPY_SESSION_NAME", "NBTRACK_EXPERIMENT", "NBTRACK_TRACKING_URI"):
+        env.pop(var, None)
+    return env
+
+
+def experiments_of(store_dir):
+    from nbtrack.store import local as store_mod
+
+    store_mod._stores.pop(store_dir.absolute(), None)
+    docs = Store(store_dir).run_docs().values()
+    return sorted((d["name"], d["experiment"], d.get("notebook_source")) for d in docs)
+
+
+@pytest.mark.kernel
+def test_nbclient_with_the_notebooks_folder_names_the_experiment(tmp_path):
+    from nbclient import NotebookClient
+
+    folder = tmp_path / "work"
+    folder.mkdir()
+    path = write_notebook(folder / "churn model.ipynb", *NAMING_CELLS)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
+    client.execute(env=kernel_env(tmp_path / "store"))
+    assert experiments_of(tmp_path / "store") == [("api", "churn model", "cwd"), ("magic", "churn model", "cwd")]
+
+
+@pytest.mark.kernel
+def test_jupyter_nbconvert_execute_names_the_experiment(tmp_path):
+    import subprocess
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    write_notebook(folder / "churn.ipynb", *NAMING_CELLS)
+    for _ in range(2):  # the second time, churn.nbconvert.ipynb (the first run's output) sits beside it
+        subprocess.run(
+            [sys.executable, "-m", "jupyter", "nbconvert", "--execute", "--to", "notebook", "nbs/churn.ipynb"],
+            cwd=tmp_path,  # nbconvert starts the kernel in the notebook's folder, whatever its own cwd
+            env=kernel_env(tmp_path / "store"),
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    assert (folder / "churn.nbconvert.ipynb").is_file()
+    assert experiments_of(tmp_path / "store") == [("api", "churn", "cwd")] * 2 + [("magic", "churn", "cwd")] * 2
+
+
+@pytest.mark.kernel
+def test_papermill_names_the_experiment_after_its_input(tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    (tmp_path / "nbs").mkdir()
+    (tmp_path / "runs").mkdir()
+    path = write_notebook(tmp_path / "nbs" / "train.ipynb", "lr = 0.1", *NAMING_CELLS)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    for var, value in kernel_env(tmp_path / "store").items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    papermill.execute_notebook(
+        str(tmp_path / "nbs" / "train.ipynb"),
+        str(tmp_path / "runs" / "train-lr0.2.ipynb"),
+        parameters={"lr": 0.2},
+        cwd=str(tmp_path / "runs"),  # the kernel runs beside the output notebook papermill keeps writing
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    assert experiments_of(tmp_path / "store") == [("api", "train", "papermill"), ("magic", "train", "papermill")]
+
+
+@pytest.mark.kernel
+def test_vs_codes_variable_names_the_experiment(tmp_path):
+    from nbclient import NotebookClient
+
+    folder = tmp_path / "work"
+    folder.mkdir()
+    vsc = folder / "in vscode.ipynb"
+    cells = [f"__vsc_ipynb_file__ = {str(vsc)!r}  # what VS Code sets", *NAMING_CELLS]
+    nb = nbformat.read(write_notebook(vsc, *cells), as_version=4)
+    other = tmp_path / "elsewhere"  # the kernel's cwd has no notebook
+    other.mkdir()
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(other)}}).execute(
+        env=kernel_env(tmp_path / "store")
+    )
+    expected = [("api", "in vscode", "__vsc_ipynb_file__"), ("magic", "in vscode", "__vsc_ipynb_file__")]
+    assert experiments_of(tmp_path / "store") == expected
+
+
+def test_a_tracked_block_in_a_cell_knows_the_history_cells_that_raised(ip):
+    _cell(ip, "a = 1")
+    _cell(ip, "b = 1 / 0")
+    _cell(ip, "import nbtrack\nwith nbtrack.track(name='block'):\n    r = a")
+    assert _last_run().history_failed[0]["index"] == 1
+    assert _last_run().history_failed[0]["error"] == "ZeroDivisionError"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from panel_helpers import EVIL
 
 import nbtrack
@@ -88,6 +89,41 @@ def test_panel_export_when_available(sweep, monkeypatch):
         p.close()
 
 
+def _cell_run(history: list[str], metric: float) -> str:
+    """A finished run as %%track records it, with the execution history export needs."""
+    from nbtrack.capture.lifecycle import ActiveRun
+
+    run = ActiveRun(get_store(), name="cell", experiment="x", source="magic")
+    run.attach_cell(history[-1].split("\n", 1)[1], history=history, execution_count=len(history))
+    run.start()
+    run.log_metric("acc", metric)
+    run.finish()
+    return run.id
+
+
+@pytest.mark.parametrize(
+    ("code", "metric", "expected"),
+    [
+        ("nbtrack.log_metric('acc', 0.25 * 2)", 0.5, "Verified: re-executed"),
+        ("nbtrack.log_metric('acc', random.random())", 0.5, "Unverified</b>: re-executed"),
+    ],
+)
+def test_panel_export_says_whether_the_script_reproduces_the_run(
+    store_dir, tmp_path, monkeypatch, code, metric, expected
+):
+    monkeypatch.chdir(tmp_path)
+    run_id = _cell_run(["import random\nimport nbtrack", f"%%track --name cell\n{code}"], metric)
+    p = nbtrack.panel(live=False)
+    try:
+        p.selector.value = (run_id,)
+        p.export_button.click()
+        assert "Written to" in p.result.value and expected in p.result.value
+        if expected.startswith("Unverified"):
+            assert "acc 0.5 -&gt;" in p.result.value
+    finally:
+        p.close()
+
+
 def test_panel_escapes_names_everywhere(store_dir):
     for i in range(2):
         with nbtrack.track(name=EVIL, experiment="x", params={"i": i, "v": f"<i>{i}</i>"}, environment=False):
@@ -103,5 +139,23 @@ def test_panel_escapes_names_everywhere(store_dir):
         assert any("&lt;img src=x onerror=alert(1)&gt;" in v for v in shown)
         for value in shown:
             assert "<img" not in value and "<i>" not in value, value
+    finally:
+        p.close()
+
+
+def test_details_button_shows_the_runs_models_figures_and_outputs(store_dir):
+    from contents_helpers import record_run
+
+    run = record_run(get_store(), name="fit")
+    p = nbtrack.panel(live=False)
+    try:
+        assert p.details_button.disabled and "exactly 1" in p.details_button.tooltip
+        p.selector.value = (run.id,)
+        assert not p.details_button.disabled
+        p.details_button.click()
+        assert p.message.value == "", p.message.value
+        assert f"Run {run.id}" in p.result_title.value and p.result_box.layout.display == ""
+        assert 'class="nbtrack-details"' in p.result.value and '<img src="data:image/png;base64,' in p.result.value
+        assert "LogisticRegression" in p.result.value and "results/preds.csv" in p.result.value
     finally:
         p.close()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import nbtrack
-from nbtrack.analysis.rundiff import RunDiff, cell_diff
+from nbtrack.analysis.rundiff import RunDiff
 
 
 def _run(params, metric, data=None, environment=False):
@@ -58,19 +58,6 @@ def test_environment_changes(store_dir):
     assert changes[f"package {removed}"][0] == "removed"
     assert changes["git commit"][1] == "f" * 40
     assert "environment:" in nbtrack.diff(a, b).to_text()
-
-
-def test_cell_diff_aligns_cells():
-    a = ["import numpy as np", "x = 1\ny = 2", "print(x)", "old = True"]
-    b = ["import numpy as np   ", "x = 1\ny = 3", "brand new", "print(x)"]
-    changes = cell_diff(a, b)
-    kinds = [(c.kind, c.a_index, c.b_index) for c in changes]
-    # trailing whitespace is not a change; the edited cell is one change, not a shifted wall of lines
-    assert kinds == [("same", 0, 0), ("changed", 1, 1), ("added", None, 2), ("same", 2, 3), ("removed", 3, None)]
-    assert changes[1].lines == ["@@ -1,2 +1,2 @@", " x = 1", "-y = 2", "+y = 3"]
-    assert cell_diff(["a = 1"], ["a = 1"])[0].kind == "same"
-    # a cell replaced by a completely different one is still shown as an edit of that cell
-    assert [c.kind for c in cell_diff(["p = 1"], ["zzz"])] == ["changed"]
 
 
 def _cell(ip, source):
@@ -127,3 +114,51 @@ def test_html_is_escaped(store_dir):
     b = _run({"name": "<script>x</script>"}, 0.8)
     page = nbtrack.diff(a, b)._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;" in page and "<b>bold" not in page
+
+
+def test_params_by_source_models_and_outputs(store_dir):
+    from tests.contents_helpers import record_run
+
+    store = nbtrack.get_store()
+    a = record_run(store, name="a", c=0.5)
+    b = record_run(store, name="b", c=1.0, output=b"id,pred\n1,1\n")
+    doc = b.to_doc()  # B also has a new explicit param, logs no `lr`, and keeps `huge` the same
+    doc["params"] = {**doc["params"], "seed": 3}
+    doc["param_sources"] = {**doc["param_sources"], "seed": "explicit"}
+    doc["outputs"]["extra.json"] = {"hash": "9" * 32, "size": 10, "kept": None}
+    store.put_run(doc)
+    d = nbtrack.diff(a.id, b.id)
+    params = {r["name"]: (r["change"], r["source"]) for r in d.params}
+    assert params == {"C": ("changed", "inline"), "seed": ("added", "explicit")}
+    (model,) = d.models
+    assert model["name"] == "clf" and model["change"] == "changed" and d.same_models == 1  # huge: same
+    assert model["a"] == a.models["clf"]["hash"] and model["b"] == b.models["clf"]["hash"]
+    outputs = {r["name"]: r["change"] for r in d.outputs}
+    assert outputs == {"results/preds.csv": "changed", "extra.json": "added"}
+    text = d.to_text()
+    assert "params (3 unchanged):\n  explicit:\n    + seed: (none) -> 3\n  inline:\n    ~ C: 0.5 -> 1.0\n" in text
+    short_a, short_b = a.models["clf"]["hash"][:12], b.models["clf"]["hash"][:12]
+    assert f"models (1 unchanged):\n  ~ clf: LogisticRegression {short_a} -> LogisticRegression {short_b}" in text
+    assert "outputs:\n  ~ results/preds.csv: " in text and "  + extra.json: (none) -> 999999999999 (10 B)" in text
+    page = d._repr_html_()
+    assert '<th style="padding:1px 8px;text-align:left">source</th>' in page and ">inline<" in page
+    assert "<h4 style='margin:6px 0 2px'>models</h4>" in page and "<h4 style='margin:6px 0 2px'>outputs</h4>" in page
+    as_dict = d.to_dict()
+    assert as_dict["models"][0]["b_class"].endswith("LogisticRegression") and len(as_dict["outputs"]) == 2
+    same = nbtrack.diff(a.id, a.id)
+    assert same.identical and same.same_models == 2 and same.same_outputs == 1
+
+
+def test_a_model_of_another_class_shows_both_classes(store_dir):
+    from tests.contents_helpers import record_run
+
+    store = nbtrack.get_store()
+    a = record_run(store, name="a")
+    doc = record_run(store, name="b").to_doc()
+    doc["models"]["clf"] = {**doc["models"]["clf"], "class": "sklearn.svm.SVC"}
+    doc["models"]["huge"] = {**a.models["clf"]}  # kept this time
+    store.put_run(doc)
+    d = nbtrack.diff(a.id, doc["id"])
+    text = d.to_text()
+    assert "~ clf: sklearn.linear_model._logistic.LogisticRegression " in text and "-> sklearn.svm.SVC " in text
+    assert "~ huge: LogisticRegression" not in text and "~ huge: big.Model not kept: over the 500 MB limit ->" in text

@@ -166,3 +166,24 @@ def test_panel_and_server_agree_on_the_columns(mixed_store):
     shown = model.columns()
     assert [c for c in shown if c.startswith("params.")] == sorted(f"params.{p}" for p in listed["columns"]["params"])
     assert [c for c in shown if c.startswith("metrics.")] == [f"metrics.{m}" for m in listed["columns"]["metrics"]]
+
+
+def test_models_and_outputs_columns_and_where():
+    def model(h):
+        return {"blob": h * 32, "hash": h * 32, "format": "skops", "class": "sklearn.linear_model.Ridge"}
+
+    frame = build_frame(
+        [
+            doc(name="a", models={"clf": model("a")}, outputs={"out/p.csv": {"hash": "1" * 32, "size": 1}}),
+            doc(name="b", models={"clf": model("a")}, outputs={"out/p.csv": {"hash": "2" * 32, "size": 1}}),
+            doc(name="c", models={"clf": model("b")}),
+        ]
+    )
+    found = columns_of(frame)
+    assert found.models == ["models.clf"] and found.outputs == ["outputs.out/p.csv"]
+    assert "models.clf" in found.shown and "outputs.out/p.csv" in found.shown
+    same = columns_of(frame[frame["name"] != "c"])
+    assert same.models == [] and same.outputs == ["outputs.out/p.csv"]  # the same model in both: no column
+    assert columns_of(frame[frame["name"] == "c"]).models == ["models.clf"]  # one run: all of them
+    assert names(select(frame, where="models.clf == 'aaaaaaaaaaaa'")) == ["b", "a"]
+    assert names(select(frame, where="outputs['out/p.csv'] == '222222222222'")) == ["b"]

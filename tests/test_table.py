@@ -50,3 +50,17 @@ def test_runs_table_follows_the_store(store_dir):
     assert table.update()
     assert table.frame["run_id"].tolist() == [first["id"]]
     assert "params.b" not in table.frame.columns  # columns only the deleted run had go too
+
+
+def test_models_and_outputs_are_columns_of_short_hashes():
+    model = {"blob": "b" * 32, "hash": "1234567890abcdef" * 2, "format": "skops", "class": "x.Y"}
+    skipped = {"skipped": "over the 500 MB limit", "size": 1, "class": "x.Big"}
+    outputs = {"results/preds.csv": {"hash": "fedcba9876543210" * 2, "size": 3, "kept": None}}
+    row = flatten(record(models={"clf": model, "big": skipped, "bare": {"blob": "c" * 32}}, outputs=outputs))
+    assert row["models.clf"] == "1234567890ab" and row["models.bare"] == "c" * 12  # no hash: the blob's digest
+    assert row["models.big"] is None  # not kept: nothing to identify
+    assert row["outputs.results/preds.csv"] == "fedcba987654"
+    columns = ["outputs.o", "models.m", "data.d", "params.p", "run_id"]
+    assert ordered_columns(columns) == [*BASE_COLUMNS, "params.p", "data.d", "models.m", "outputs.o"]
+    frame = build_frame([record(models={"clf": model}), record()])
+    assert frame["models.clf"].tolist()[0] == "1234567890ab" and frame["models.clf"].isna().tolist() == [False, True]

@@ -45,6 +45,14 @@ export interface IRunRecord {
   data_change?: IDataChange;
   data_notes?: Record<string, string>;
   series?: string;
+  /** Where each param came from: explicit, assigned, call, config, input, framework (nbtrack.run.Run). */
+  param_sources?: Record<string, string>;
+  models?: Record<string, Record<string, unknown>>;
+  artifacts?: Record<string, Record<string, unknown>>;
+  /** Path relative to the working directory -> hash, size, kept (a blob digest, or null when only hashed). */
+  outputs?: Record<string, Record<string, unknown>>;
+  /** Input -> the id of the earlier run that wrote it. */
+  upstream?: Record<string, string>;
 }
 
 /** Why a run failed. */
@@ -104,6 +112,10 @@ export interface IRunColumns {
   metrics: string[];
   /** Tags whose value differs between the matching runs. */
   tags: string[];
+  /** Models whose content differs between the matching runs (all of them for a single run). */
+  models?: string[];
+  /** Output files whose content differs between the matching runs. */
+  outputs?: string[];
 }
 
 export interface IVersion {
@@ -119,11 +131,58 @@ export interface IDrift {
   findings: { severity: string; column: string | null; statistic: string; message: string }[];
 }
 
+/** A model as the details list it (nbtrack.query.contents.model_rows). */
+export interface IModelRow {
+  name: string;
+  class: string | null;
+  framework: string | null;
+  framework_version: string | null;
+  format: string | null;
+  size: number | null;
+  hash: string | null;
+  blob: string | null;
+  pickle: boolean;
+  auto: boolean;
+  kept: boolean;
+  skipped: string | null;
+}
+
+/** An artifact (a figure, a file, bytes); `figure` when it is shown as an image. */
+export interface IArtifactRow {
+  name: string;
+  kind: string;
+  media_type: string | null;
+  size: number | null;
+  blob: string | null;
+  figure: boolean;
+}
+
+/** An output file the run wrote: `kept` is the blob's digest, or null when only its hash was recorded. */
+export interface IOutputRow {
+  path: string;
+  size: number | null;
+  hash: string | null;
+  kept: string | null;
+}
+
+/** What the details list beside the record (nbtrack.server.api.run_contents). */
+export interface IContents {
+  /** Source label (explicit, inline, input, framework, other) -> param names; empty when none was recorded. */
+  params_by_source: Record<string, string[]>;
+  models: IModelRow[];
+  artifacts: IArtifactRow[];
+  outputs: IOutputRow[];
+  upstream: Record<string, string>;
+  downstream: Record<string, string[]>;
+}
+
 export interface IDetails {
   run: IRunRecord;
   status: Status;
   drift: Record<string, IDrift>;
   export: { available: boolean; formats: string[] };
+  /** Absent from a server older than the models release. */
+  contents?: IContents;
 }
 
 export type Row = Record<string, unknown>;
@@ -146,6 +205,9 @@ export interface IDiff {
   params: Row[];
   metrics: Row[];
   data: Row[];
+  /** Absent from a server older than the models release. */
+  models?: Row[];
+  outputs?: Row[];
   env: Row[];
   code_source: string;
   code: { kind: string; a_index: number | null; b_index: number | null; diff: string[] }[];
@@ -217,6 +279,20 @@ export class NbtrackApi {
 
   diff(dir: string, a: string, b: string): Promise<IDiff> {
     return this.get('diff', { dir, a, b });
+  }
+
+  /** A model, artifact or kept output of the run, as a plain download link (the login cookie authenticates it). */
+  blobUrl(dir: string, id: string, digest: string): string {
+    return this.url(`runs/${encodeURIComponent(id)}/blobs/${encodeURIComponent(digest)}`, { dir });
+  }
+
+  /** The same blob fetched with the token (for an image shown in the page, whatever the login cookie). */
+  async blob(dir: string, id: string, digest: string): Promise<Blob> {
+    const response = await ServerConnection.makeRequest(this.blobUrl(dir, id, digest), {}, this.settings);
+    if (!response.ok) {
+      throw new ApiError(response.status, 'error', response.statusText);
+    }
+    return response.blob();
   }
 
   /** A plain link: the browser's login cookie authenticates the download. */

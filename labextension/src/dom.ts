@@ -92,3 +92,18 @@ export function message(kind: 'error' | 'warning' | 'info', ...children: Child[]
     ...children
   );
 }
+
+/** A byte count in decimal units (`912 B`, `1.5 KB`, `3.2 MB`), as nbtrack/format.py `size` writes it. */
+export function formatSize(bytes: unknown): string {
+  if (typeof bytes !== 'number' || Number.isNaN(bytes)) {
+    return '?';
+  }
+  let amount = bytes;
+  for (const unit of ['B', 'KB', 'MB']) {
+    if (amount < 1000) {
+      return unit === 'B' ? `${Math.round(amount)} B` : `${amount.toFixed(1)} ${unit}`;
+    }
+    amount /= 1000;
+  }
+  return `${amount.toFixed(1)} GB`;
+}

@@ -4,8 +4,8 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { IComparison, IDetails, IDiff, NbtrackApi, Row } from './api';
-import { formatDuration, formatTime, formatValue, h, message, table } from './dom';
+import { IComparison, IContents, IDetails, IDiff, NbtrackApi, Row } from './api';
+import { formatDuration, formatSize, formatTime, formatValue, h, message, table } from './dom';
 import { Resource } from './model';
 
 abstract class ResourceView<T> extends Widget {
@@ -183,12 +183,22 @@ export class DiffView extends ResourceView<IDiff> {
       ['Params', d.params, 'name'],
       ['Metrics', d.metrics, 'name'],
       ['Data', d.data, 'name'],
+      ['Models', d.models ?? [], 'name'],
+      ['Outputs', d.outputs ?? [], 'name'],
       ['Environment', d.env, 'what']
     ];
     for (const [title, rows, key] of sections) {
       if (rows.length) {
-        const cells = rows.map(r => [String(r.change ?? ''), String(r[key] ?? ''), formatValue(r.a), formatValue(r.b)]);
-        out.push(h('h3', {}, title), table(`${title} that differ`, ['Change', 'Name', 'A', 'B'], cells));
+        const sourced = title === 'Params' && rows.some(r => typeof r.source === 'string');
+        const cells = rows.map(r => [
+          String(r.change ?? ''),
+          String(r[key] ?? ''),
+          ...(sourced ? [String(r.source ?? '')] : []),
+          diffSide(title, r, 'a'),
+          diffSide(title, r, 'b')
+        ]);
+        const headers = ['Change', 'Name', ...(sourced ? ['Source'] : []), 'A', 'B'];
+        out.push(h('h3', {}, title), table(`${title} that differ`, headers, cells));
       }
     }
     if (d.code.length) {
@@ -204,20 +214,66 @@ export class DiffView extends ResourceView<IDiff> {
   }
 }
 
+/** One side of a diff row: a model as class and short hash, an output file as short hash and size. */
+function diffSide(title: string, r: Row, side: 'a' | 'b'): string {
+  const value = r[side];
+  if (title === 'Models') {
+    const klass = r[`${side}_class`];
+    if (value === null && !klass) {
+      return '—';
+    }
+    const skipped = r[`${side}_skipped`];
+    return `${klass ?? '?'} ${typeof value === 'string' ? value.slice(0, 12) : `not kept: ${skipped ?? ''}`}`;
+  }
+  if (title === 'Outputs') {
+    return typeof value === 'string' ? `${value.slice(0, 12)} (${formatSize(r[`${side}_size`])})` : '—';
+  }
+  return formatValue(value);
+}
+
 // details --------------------------------------------------------------------------------------------------
 
 export class DetailsView extends ResourceView<IDetails> {
   constructor(
-    private _api: NbtrackApi,
-    private _dir: string,
+    readonly api: NbtrackApi,
+    readonly dir: string,
     id: string
   ) {
-    super(new Resource(() => _api.details(_dir, id)));
+    super(new Resource(() => api.details(dir, id)));
     this.addClass('jp-nbtrack-details');
     this.title.label = `Run ${id.slice(-8)}`;
     this.title.caption = `nbtrack run ${id}`;
     void this.resource.load();
   }
+
+  dispose(): void {
+    this._revoke();
+    super.dispose();
+  }
+
+  /** Fetch a figure with the token and show it (an object URL, revoked when the view re-renders or closes). */
+  showImage(img: HTMLImageElement, id: string, digest: string): void {
+    this.api
+      .blob(this.dir, id, digest)
+      .then(blob => {
+        const url = URL.createObjectURL(blob);
+        this._urls.push(url);
+        img.src = url;
+      })
+      .catch(() => img.replaceWith(message('warning', `The figure ${img.alt} could not be loaded.`)));
+  }
+
+  private _contents(id: string, c: IContents): Node[] {
+    this._revoke();
+    return contentsParts(this, id, c);
+  }
+
+  private _revoke(): void {
+    this._urls.forEach(url => URL.revokeObjectURL(url));
+    this._urls = [];
+  }
+
+  private _urls: string[] = [];
 
   protected renderValue(d: IDetails): Node[] {
     const run = d.run;
@@ -237,7 +293,13 @@ export class DetailsView extends ResourceView<IDetails> {
     if (run.error) {
       out.push(message('error', `${run.error.type ?? 'Error'}: ${run.error.message ?? ''}`));
     }
-    out.push(h('h3', {}, 'Params'), keyValues('Params', run.params));
+    const bySource = Object.entries(d.contents?.params_by_source ?? {});
+    if (bySource.length) {
+      const rows = bySource.flatMap(([label, names]) => names.map(n => [label, n, formatValue(run.params?.[n])]));
+      out.push(h('h3', {}, 'Params'), table('Params, by where they were written', ['Source', 'Name', 'Value'], rows));
+    } else {
+      out.push(h('h3', {}, 'Params'), keyValues('Params', run.params));
+    }
     out.push(h('h3', {}, 'Metrics'), keyValues('Metrics', run.metrics));
     const data = Object.entries(run.data ?? {});
     if (data.length) {
@@ -257,13 +319,16 @@ export class DetailsView extends ResourceView<IDetails> {
         out.push(message('warning', h('strong', {}, 'Data drift'), h('ul', {}, findings.map(f => h('li', {}, f)))));
       }
     }
+    if (d.contents) {
+      out.push(...this._contents(run.id, d.contents));
+    }
     if (run.code) {
       out.push(h('h3', {}, 'Code'), h('pre', { class: 'jp-nbtrack-code' }, run.code));
     }
     out.push(h('h3', {}, 'Export'));
     if (d.export.available) {
       const links = d.export.formats.map(f => {
-        const href = this._api.exportUrl(this._dir, run.id, f);
+        const href = this.api.exportUrl(this.dir, run.id, f);
         return h('a', { href, download: true, class: 'jp-nbtrack-link' }, EXPORTS[f] ?? f);
       });
       out.push(h('p', {}, 'Download this run as ', ...links));
@@ -272,6 +337,64 @@ export class DetailsView extends ResourceView<IDetails> {
     }
     return out;
   }
+}
+
+/** The run's models, figures (shown inline), artifacts, output files and linked runs, each blob a download. */
+function contentsParts(view: DetailsView, id: string, c: IContents): Node[] {
+  const out: Node[] = [];
+  const download = (digest: string | null, label: string) =>
+    digest
+      ? h('a', { href: view.api.blobUrl(view.dir, id, digest), download: true, class: 'jp-nbtrack-link' }, label)
+      : null;
+  if (c.models.length) {
+    const rows = c.models.map(m => [
+      m.name,
+      m.class ?? '—',
+      m.format ?? '—',
+      formatSize(m.size),
+      m.skipped ? `not kept: ${m.skipped}` : (m.hash ?? '').slice(0, 12),
+      m.kept ? download(m.blob, 'Download') : null
+    ]);
+    const headers = ['Model', 'Class', 'Format', 'Size', 'Hash', ''];
+    const models = table('Models this run fitted or logged', headers, rows, 'jp-nbtrack-table jp-nbtrack-models');
+    out.push(h('h3', {}, 'Models'), models);
+  }
+  const figures = c.artifacts.filter(a => a.figure && a.blob);
+  if (figures.length) {
+    out.push(h('h3', {}, 'Figures'));
+    for (const a of figures) {
+      const img = h('img', { alt: a.name, class: 'jp-nbtrack-figure' });
+      view.showImage(img, id, a.blob ?? '');
+      out.push(h('figure', {}, img, h('figcaption', {}, a.name)));
+    }
+  }
+  if (c.artifacts.length) {
+    const rows = c.artifacts.map(a => [
+      a.name,
+      a.kind,
+      a.media_type ?? '—',
+      formatSize(a.size),
+      download(a.blob, 'Download')
+    ]);
+    out.push(h('h3', {}, 'Artifacts'), table('Artifacts', ['Name', 'Kind', 'Type', 'Size', ''], rows));
+  }
+  if (c.outputs.length) {
+    const rows = c.outputs.map(o => [
+      o.path,
+      formatSize(o.size),
+      (o.hash ?? '').slice(0, 12),
+      o.kept ? download(o.kept, 'Download') : 'hashed only'
+    ]);
+    out.push(h('h3', {}, 'Outputs'), table('Files this run wrote', ['Path', 'Size', 'Hash', 'Kept'], rows));
+  }
+  const links = [
+    ...Object.entries(c.upstream).map(([name, run]) => ['upstream', name, run]),
+    ...Object.entries(c.downstream).map(([name, runs]) => ['downstream', name, runs.join(', ')])
+  ];
+  if (links.length) {
+    out.push(h('h3', {}, 'Linked runs'), table('Runs this one reads from or feeds', ['', 'File', 'Run'], links));
+  }
+  return out;
 }
 
 const EXPORTS: Record<string, string> = {

@@ -10,8 +10,18 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from nbtrack.capture.active import log_data, log_metric, log_metrics, log_model, log_param, log_params, set_tags
-from nbtrack.capture.lifecycle import ActiveRun, active_run, track
+from nbtrack.capture.active import (
+    log_artifact,
+    log_data,
+    log_metric,
+    log_metrics,
+    log_model,
+    log_param,
+    log_params,
+    set_tags,
+)
+from nbtrack.capture.lifecycle import ActiveRun, active_run
+from nbtrack.capture.tracking import track
 from nbtrack.errors import NbtrackWarning, NoActiveRunError
 from nbtrack.store.local import get_store, set_store
 
@@ -39,6 +49,7 @@ __all__ = [
     "get_store",
     "load_ipython_extension",
     "load_model",
+    "log_artifact",
     "log_data",
     "log_metric",
     "log_metrics",

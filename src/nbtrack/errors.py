@@ -21,6 +21,7 @@ bad query), so code written against those keeps working.
     - :class:`UnpicklableModelError`: a model no format can save (``log_model`` turns it into a warning)
     - :class:`ModelNotFoundError`: a run has no (saved) model of that name
     - :class:`ModelTooLargeError`: a model passed the size limit of the automatic capture (never reaches the user)
+    - :class:`ArtifactError`, :class:`ArtifactNotFoundError`: a ``log_artifact`` call with a bad name, type or path
 - :class:`NbtrackWarning`: something was not recorded; the user's code was not affected
     - :class:`StoreCorruptionWarning`: damaged lines were skipped while reading a store
 
@@ -139,6 +140,15 @@ class ModelTooLargeError(NbtrackError, ValueError):
     def __init__(self, message: str, size: int = 0) -> None:
         super().__init__(message)
         self.size = size
+
+
+class ArtifactError(NbtrackError, ValueError):
+    """``log_artifact`` was given a name that cannot be one (a path outside the run, control characters) or
+    something that is neither bytes nor a path."""
+
+
+class ArtifactNotFoundError(NbtrackError, FileNotFoundError):
+    """``log_artifact`` was given a path that names no file or directory."""
 
 
 def warn(message: str, category: type[Warning] = NbtrackWarning) -> None:

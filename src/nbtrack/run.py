@@ -174,6 +174,9 @@ class Run:
     data_change: dict[str, Any] | None = None  # inputs changed/added/removed against the parent
     data_notes: dict[str, str] | None = None  # per changed input, what changed
     series_blob: str | None = None  # every logged metric value
+    # where a `with nbtrack.track()` block sits in its cell: {"line", "loop": {var: encoded value}, "index": [int]}
+    cell_block: dict[str, Any] | None = None  # see nbtrack.capture.kernel_context; a sweep's run exports from it
+    notebook_source: str | None = None  # how the notebook (the experiment's name) was found: see capture.notebook
     # where each param came from: "explicit" (log_param, -p, track(params=)), "assigned" (a literal assignment),
     # "call" (a literal argument of a call), "config" (a dict of literals, flattened), "input" (a plain value
     # an earlier cell assigned), "framework" (an estimator's own parameters); see nbtrack.capture.hyperparams

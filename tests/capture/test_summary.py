@@ -73,3 +73,45 @@ def test_html_escapes_names_values_and_errors():
     bundle = summary._repr_mimebundle_()
     assert bundle == {"text/plain": repr(summary), "text/html": html}
     assert evil in bundle["text/plain"]  # plain text is shown as text
+
+
+def test_params_are_counted_by_where_they_were_written():
+    params = {"C": 0.5, "max_iter": 200, **{f"f{i}": i for i in range(10)}, "lr": 0.1}
+    sources = {"C": "call", "max_iter": "call", **{f"f{i}": "framework" for i in range(10)}, "lr": "explicit"}
+    text = repr(RunSummary(doc(params=params, param_sources=sources), NO_DATA))
+    assert "· 13 params (1 explicit, 2 inline, 10 framework) ·" in text
+    # a param the record gives no source for (an earlier release's run mixed in) is "other", never dropped
+    text = repr(RunSummary(doc(params={"a": 1, "b": 2, "c": 3}, param_sources={"a": "input", "b": "??"}), NO_DATA))
+    assert "· 3 params (1 input, 2 other) ·" in text
+    assert "· 2 params ·" in repr(RunSummary(doc(params={"a": 1, "b": 2}), NO_DATA))  # no sources: as before
+
+
+MODEL = {"blob": "a" * 32, "format": "skops", "class": "sklearn.linear_model.LogisticRegression", "size": 10}
+
+
+def test_models_figures_and_outputs_are_counted_on_one_line():
+    skipped = {"skipped": "over the 500 MB limit", "size": 600_000_000, "class": "big.Model"}
+    fields = {
+        "models": {"clf": MODEL, "forest": dict(MODEL, blob="b" * 32), "huge": skipped},
+        "artifacts": {
+            "figure-1.png": {"blob": "c" * 32, "size": 5, "media_type": "image/png", "kind": "figure"},
+            "notes.txt": {"blob": "d" * 32, "size": 5, "media_type": "text/plain", "kind": "file"},
+        },
+        "outputs": {"results/preds.csv": {"hash": "e" * 32, "size": 1500, "kept": None}, "m.bin": {"size": 500}},
+    }
+    summary = RunSummary(doc(**fields), NO_DATA)
+    text = repr(summary)
+    assert (
+        "· 0 metrics · 2 models · 1 model not kept: over the 500 MB limit · 1 figure · 1 artifact"
+        " · 2 output files (2.0 KB) · no data inputs" in text
+    )
+    assert "\n" not in text and "\n" not in summary._repr_html_()
+    lone = repr(RunSummary(doc(models={"clf": MODEL}, artifacts={"f.png": {"kind": "figure"}}), NO_DATA))
+    assert "· 1 model · 1 figure ·" in lone and "artifact" not in lone and "output" not in lone
+
+
+def test_names_and_reasons_in_the_html_are_escaped():
+    evil = "<img src=x onerror=alert(1)>"
+    summary = RunSummary(doc(models={"m": {"skipped": evil, "class": evil}}, param_sources={"p": evil}), NO_DATA)
+    html = summary._repr_html_()
+    assert "<img" not in html and "1 model not kept: &lt;img src=x onerror=alert(1)&gt;" in html

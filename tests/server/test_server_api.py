@@ -194,12 +194,24 @@ async def test_export_downloads(jp_fetch, jp_root_dir):
     assert script.headers["Content-Disposition"].startswith("attachment; filename*=UTF-8''")
     assert script.headers["Content-Disposition"].endswith(".py")
     assert b"lr" in script.body and b"scale = 2" in script.body
+    assert script.headers["X-Nbtrack-Verified"] == "true"  # re-executed: it reproduces acc
+    assert b"VERIFIED" in script.body
+    unchecked = await jp_fetch("nbtrack", "api", "runs", run_id, "export", params={"format": "script", "verify": "0"})
+    assert unchecked.headers["X-Nbtrack-Verified"] == "none"
     notebook = await jp_fetch("nbtrack", "api", "runs", run_id, "export", params={"format": "notebook"})
     assert json.loads(notebook.body)["cells"]
     stage = await jp_fetch("nbtrack", "api", "runs", run_id, "export", params={"format": "dvc"})
     assert stage.body[:2] == b"PK" and stage.headers["Content-Disposition"].endswith(".zip")
     code, error = await api_error(jp_fetch, "nbtrack", "api", "runs", run_id, "export", params={"format": "exe"})
     assert (code, error["code"]) == (400, "bad_request")
+
+
+async def test_an_export_that_does_not_reproduce_says_so(jp_fetch, jp_root_dir):
+    history = ["import random\nimport nbtrack", "%%track --name lucky\nnbtrack.log_metric('acc', random.random())"]
+    run_id = magic_run(jp_root_dir / ".nbtrack", history)
+    script = await jp_fetch("nbtrack", "api", "runs", run_id, "export", params={"format": "script"})
+    assert script.headers["X-Nbtrack-Verified"] == "false"
+    assert b"UNVERIFIED" in script.body and b"acc" in script.body
 
 
 WRITER = """

@@ -1,4 +1,9 @@
-"""What changed between two runs: params, metrics, data fingerprints, environment and code.
+"""What changed between two runs: params (by where they were written), metrics, data fingerprints, models,
+output files, environment and code.
+
+Params carry the label of their source (``inline``, ``framework``... from :mod:`nbtrack.query.contents`) and the
+text groups them by it, so a changed ``C=0.5`` written in the cell reads apart from the estimator defaults it moved.
+A model differs when its content hash or its class differs; an output file when its content hash differs.
 
 The code diff is cell-aware: it aligns the two runs' execution histories cell by cell (the sources the
 kernel ran, in order), so a notebook where one cell changed shows one changed cell instead of a shifted
@@ -8,7 +13,6 @@ notebooks are compared instead, and ``outputs=True`` adds their text outputs and
 
 from __future__ import annotations
 
-import difflib
 import html
 import json
 import math
@@ -16,34 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nbtrack import format as fmt
+from nbtrack.analysis.celldiff import CellChange, _cell_html, _cell_text, cell_diff
+from nbtrack.query import contents
 from nbtrack.store.local import Store
 
+__all__ = ["CellChange", "RunDiff", "cell_diff", "diff"]
+
 ENV_KEYS = ("python", "implementation", "platform", "machine", "executable", "host", "cpu_count")
-
-
-@dataclass
-class CellChange:
-    """One step of the cell alignment: ``same`` (a run of unchanged cells), ``changed``, ``added`` (only in B)
-    or ``removed`` (only in A). Cell indexes are 0-based positions in each history."""
-
-    kind: str
-    a_index: int | None
-    b_index: int | None
-    a_source: str | None
-    b_source: str | None
-    count: int = 1  # cells in a ``same`` run
-    lines: list[str] = field(default_factory=list)  # unified diff of a changed cell
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "a_index": self.a_index,
-            "b_index": self.b_index,
-            "count": self.count,
-            "a_source": self.a_source,
-            "b_source": self.b_source,
-            "diff": self.lines,
-        }
 
 
 @dataclass
@@ -52,7 +36,7 @@ class RunDiff:
 
     a: str
     b: str
-    params: list[dict[str, Any]]  # name, a, b, change (changed / added / removed)
+    params: list[dict[str, Any]]  # name, a, b, change (changed / added / removed), source (a label, if recorded)
     metrics: list[dict[str, Any]]  # name, a, b, delta (b - a), change
     data: list[dict[str, Any]]  # name, a, b (content hashes), change
     env: list[dict[str, Any]]  # what, a, b, change
@@ -61,6 +45,10 @@ class RunDiff:
     same_params: int = 0
     same_metrics: int = 0
     same_data: int = 0
+    models: list[dict[str, Any]] = field(default_factory=list)  # name, a, b (hashes), a_class, b_class, change
+    outputs: list[dict[str, Any]] = field(default_factory=list)  # name (path), a, b (hashes), a_size, b_size, change
+    same_models: int = 0
+    same_outputs: int = 0
 
     @property
     def code_changed(self) -> bool:
@@ -69,7 +57,9 @@ class RunDiff:
     @property
     def identical(self) -> bool:
         """True when nothing recorded differs (ignoring run ids and times)."""
-        return not (self.params or self.metrics or self.data or self.env or self.code_changed)
+        return not (
+            self.params or self.metrics or self.data or self.models or self.outputs or self.env or self.code_changed
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +68,8 @@ class RunDiff:
             "params": _safe(self.params),
             "metrics": _safe(self.metrics),
             "data": _safe(self.data),
+            "models": _safe(self.models),
+            "outputs": _safe(self.outputs),
             "env": _safe(self.env),
             "code_source": self.code_source,
             "code": [c.to_dict() for c in self.code if c.kind != "same"],
@@ -99,12 +91,19 @@ class RunDiff:
             ("params", self.params, self.same_params),
             ("metrics", self.metrics, self.same_metrics),
             ("data", self.data, self.same_data),
+            ("models", self.models, self.same_models),
+            ("outputs", self.outputs, self.same_outputs),
         ):
             if rows:
                 lines.append(f"{title} ({same} unchanged):" if same else f"{title}:")
-                for r in rows:
-                    extra = f"  ({_signed(r['delta'])})" if r.get("delta") is not None else ""
-                    lines.append(f"  {_mark(r['change'])} {r['name']}: {_show(r['a'])} -> {_show(r['b'])}{extra}")
+                if title == "params" and _by_source(rows):
+                    for label in contents.LABEL_ORDER:
+                        group = [r for r in rows if r.get("source") == label]
+                        if group:
+                            lines.append(f"  {label}:")
+                            lines.extend("  " + _row_text(title, r) for r in group)
+                else:
+                    lines.extend(_row_text(title, r) for r in rows)
         if self.env:
             lines.append("environment:")
             for r in self.env:
@@ -125,17 +124,26 @@ class RunDiff:
             out.append("<div>no differences</div></div>")
             return "".join(out)
         td = 'style="padding:1px 8px;text-align:left"'
-        for title, rows in (("params", self.params), ("metrics", self.metrics), ("data", self.data)):
+        for title, rows in (
+            ("params", self.params),
+            ("metrics", self.metrics),
+            ("data", self.data),
+            ("models", self.models),
+            ("outputs", self.outputs),
+        ):
             if rows:
+                sources = title == "params" and _by_source(rows)
                 body = "".join(
                     f"<tr><td {td}>{esc(r['change'])}</td><td {td}><b>{esc(str(r['name']))}</b></td>"
-                    f"<td {td}>{esc(_show(r['a']))}</td><td {td}>{esc(_show(r['b']))}</td>"
+                    + (f"<td {td}>{esc(str(r.get('source')))}</td>" if sources else "")
+                    + f"<td {td}>{esc(_side(title, r, 'a'))}</td><td {td}>{esc(_side(title, r, 'b'))}</td>"
                     f"<td {td}>{esc(_signed(r['delta'])) if r.get('delta') is not None else ''}</td></tr>"
                     for r in rows
                 )
+                source_head = f"<th {td}>source</th>" if sources else ""
                 out.append(
                     f"<h4 style='margin:6px 0 2px'>{title}</h4><table><tr><th {td}></th><th {td}>name</th>"
-                    f"<th {td}>A</th><th {td}>B</th><th {td}></th></tr>{body}</table>"
+                    f"{source_head}<th {td}>A</th><th {td}>B</th><th {td}></th></tr>{body}</table>"
                 )
         if self.env:
             body = "".join(
@@ -150,6 +158,32 @@ class RunDiff:
                 out.append(_cell_html(c))
         out.append("</div>")
         return "".join(out)
+
+
+def _by_source(rows: list[dict[str, Any]]) -> bool:
+    """Whether params rows are worth grouping by source: some source is known."""
+    return any(r.get("source") not in (None, contents.OTHER) for r in rows)
+
+
+def _side(title: str, r: dict[str, Any], side: str) -> str:
+    """One side of a row as shown: a model as its class and short hash, an output file as hash and size."""
+    value = r[side]
+    if title == "models":
+        klass = r.get(f"{side}_class")
+        if value is None and klass is None:
+            return "(none)"
+        if klass and r.get("a_class") == r.get("b_class"):
+            klass = str(klass).rsplit(".", 1)[-1]  # the same class on both sides: its short name is enough
+        kept = contents.short_hash(value) or f"not kept: {r.get(f'{side}_skipped') or 'no content'}"
+        return f"{klass or '?'} {kept}"
+    if title == "outputs":
+        return "(none)" if value is None else f"{contents.short_hash(value)} ({fmt.size(r.get(f'{side}_size'))})"
+    return _show(value)
+
+
+def _row_text(title: str, r: dict[str, Any]) -> str:
+    extra = f"  ({_signed(r['delta'])})" if r.get("delta") is not None else ""
+    return f"  {_mark(r['change'])} {r['name']}: {_side(title, r, 'a')} -> {_side(title, r, 'b')}{extra}"
 
 
 def _safe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -184,32 +218,6 @@ def _signed(x: Any) -> str:
         return f"{float(x):+.4g}"
     except (TypeError, ValueError):
         return ""
-
-
-def _cell_text(c: CellChange) -> list[str]:
-    if c.kind == "same":
-        return [f"= {c.count} unchanged cell{'s' * (c.count != 1)}"]
-    if c.kind == "changed":
-        return [f"~ cell A[{c.a_index}] -> B[{c.b_index}]:"] + ["    " + line for line in c.lines]
-    if c.kind == "added":
-        return [f"+ cell B[{c.b_index}]:"] + ["    + " + line for line in (c.b_source or "").splitlines()]
-    return [f"- cell A[{c.a_index}]:"] + ["    - " + line for line in (c.a_source or "").splitlines()]
-
-
-def _cell_html(c: CellChange) -> str:
-    esc = html.escape
-    pre = 'style="margin:2px 0 6px;padding:4px;background:#f6f8fa;font-size:11px"'
-    if c.kind == "same":
-        return f"<div style='color:#57606a'>… {c.count} unchanged cell{'s' * (c.count != 1)}</div>"
-    if c.kind == "changed":
-        body = []
-        for line in c.lines:
-            color = "#1a7f37" if line.startswith("+") else "#cf222e" if line.startswith("-") else "#57606a"
-            body.append(f'<span style="color:{color}">{esc(line)}</span>')
-        return f"<div>cell A[{c.a_index}] → B[{c.b_index}] changed</div><pre {pre}>{chr(10).join(body)}</pre>"
-    if c.kind == "added":
-        return f"<div style='color:#1a7f37'>cell B[{c.b_index}] added</div><pre {pre}>{esc(c.b_source or '')}</pre>"
-    return f"<div style='color:#cf222e'>cell A[{c.a_index}] removed</div><pre {pre}>{esc(c.a_source or '')}</pre>"
 
 
 # comparing ---------------------------------------------------------------------------------------------------------
@@ -252,6 +260,66 @@ def _dict_diff(a: dict[str, Any], b: dict[str, Any], delta: bool = False) -> tup
     return rows, same
 
 
+def _params_diff(a: Any, b: Any) -> tuple[list[dict[str, Any]], int]:
+    rows, same = _dict_diff(a.params, b.params)
+    if not (a.param_sources or b.param_sources):
+        return rows, same  # runs of earlier releases: no source to report
+    for row in rows:
+        sources = b.param_sources if row["change"] != "removed" else a.param_sources
+        row["source"] = contents.source_label((sources or {}).get(row["name"]))
+    return rows, same
+
+
+def _models_diff(a: Any, b: Any) -> tuple[list[dict[str, Any]], int]:
+    """Models that differ by content hash or class (a model not kept compares by its class and reason)."""
+    rows_a = {m["name"]: m for m in contents.model_rows(a)}
+    rows_b = {m["name"]: m for m in contents.model_rows(b)}
+    out, same = [], 0
+    for name in dict.fromkeys([*rows_a, *rows_b]):
+        x, y = rows_a.get(name), rows_b.get(name)
+        key_x = x and (x["hash"], x["class"], x["skipped"])
+        key_y = y and (y["hash"], y["class"], y["skipped"])
+        if key_x == key_y:
+            same += 1
+            continue
+        out.append(
+            {
+                "name": name,
+                "a": x and x["hash"],
+                "b": y and y["hash"],
+                "a_class": x and x["class"],
+                "b_class": y and y["class"],
+                "a_skipped": x and x["skipped"],
+                "b_skipped": y and y["skipped"],
+                "change": "changed" if x and y else "added" if y else "removed",
+            }
+        )
+    return out, same
+
+
+def _outputs_diff(a: Any, b: Any) -> tuple[list[dict[str, Any]], int]:
+    """Output files whose content hash differs, by path."""
+    rows_a = {o["path"]: o for o in contents.output_rows(a)}
+    rows_b = {o["path"]: o for o in contents.output_rows(b)}
+    out, same = [], 0
+    for path in dict.fromkeys([*rows_a, *rows_b]):
+        x, y = rows_a.get(path), rows_b.get(path)
+        if x and y and x["hash"] == y["hash"]:
+            same += 1
+            continue
+        out.append(
+            {
+                "name": path,
+                "a": x and x["hash"],
+                "b": y and y["hash"],
+                "a_size": x and x["size"],
+                "b_size": y and y["size"],
+                "change": "changed" if x and y else "added" if y else "removed",
+            }
+        )
+    return out, same
+
+
 def _env_diff(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
 
@@ -285,63 +353,6 @@ def _env_diff(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _normalize(source: str) -> str:
-    return "\n".join(line.rstrip() for line in source.strip("\n").splitlines())
-
-
-def cell_diff(a_cells: list[str], b_cells: list[str], context: int = 2) -> list[CellChange]:
-    """Align two lists of cell sources and describe the edits cell by cell (trailing whitespace ignored)."""
-    na = [_normalize(c) for c in a_cells]
-    nb = [_normalize(c) for c in b_cells]
-    out: list[CellChange] = []
-    matcher = difflib.SequenceMatcher(None, na, nb, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            out.append(CellChange("same", i1, j1, None, None, count=i2 - i1))
-            continue
-        if op == "replace":
-            x0, y0 = 0, 0
-            for x, y in [*_pair_cells(na[i1:i2], nb[j1:j2]), (i2 - i1, j2 - j1)]:
-                out.extend(CellChange("removed", i1 + k, None, a_cells[i1 + k], None) for k in range(x0, x))
-                out.extend(CellChange("added", None, j1 + k, None, b_cells[j1 + k]) for k in range(y0, y))
-                if x < i2 - i1:
-                    lines = list(
-                        difflib.unified_diff(na[i1 + x].splitlines(), nb[j1 + y].splitlines(), lineterm="", n=context)
-                    )[2:]
-                    out.append(CellChange("changed", i1 + x, j1 + y, a_cells[i1 + x], b_cells[j1 + y], lines=lines))
-                x0, y0 = x + 1, y + 1
-        elif op == "delete":
-            out.extend(CellChange("removed", i, None, a_cells[i], None) for i in range(i1, i2))
-        elif op == "insert":
-            out.extend(CellChange("added", None, j, None, b_cells[j]) for j in range(j1, j2))
-    return out
-
-
-def _pair_cells(a: list[str], b: list[str], threshold: float = 0.5) -> list[tuple[int, int]]:
-    """Match edited cells in order (an increasing matching by similarity), so that a cell inserted next to
-    an edited one is reported as added rather than as a rewrite of its neighbour."""
-    scores = [[difflib.SequenceMatcher(None, x, y, autojunk=False).ratio() for y in b] for x in a]
-    # longest-path style dynamic programme over (i, j): maximize total similarity of an order-preserving matching
-    n, m = len(a), len(b)
-    best = [[0.0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n - 1, -1, -1):
-        for j in range(m - 1, -1, -1):
-            take = scores[i][j] + best[i + 1][j + 1] if scores[i][j] >= threshold else -1.0
-            best[i][j] = max(take, best[i + 1][j], best[i][j + 1])
-    pairs, i, j = [], 0, 0
-    while i < n and j < m:
-        if scores[i][j] >= threshold and best[i][j] == scores[i][j] + best[i + 1][j + 1]:
-            pairs.append((i, j))
-            i, j = i + 1, j + 1
-        elif best[i][j] == best[i + 1][j]:
-            i += 1
-        else:
-            j += 1
-    if not pairs and n == m == 1:
-        pairs = [(0, 0)]  # one cell replaced by one cell: show it as an edit, however large
-    return pairs
 
 
 def _snapshot_cells(run: Any, outputs: bool) -> list[str]:
@@ -387,7 +398,7 @@ def diff(
     b = run_b if hasattr(run_b, "doc") else get_run(str(run_b), store=store)
     if code not in ("history", "cell", "snapshot"):
         raise ValueError("code must be 'history', 'cell' or 'snapshot'")
-    params, same_params = _dict_diff(a.params, b.params)
+    params, same_params = _params_diff(a, b)
     metrics, same_metrics = _dict_diff(a.metrics, b.metrics, delta=True)
     data_a = {k: (v.get("hash") if isinstance(v, dict) else None) for k, v in a.data.items()}
     data_b = {k: (v.get("hash") if isinstance(v, dict) else None) for k, v in b.data.items()}
@@ -402,6 +413,8 @@ def diff(
         source = "cell"
         cells_a = [a.code] if a.code else []
         cells_b = [b.code] if b.code else []
+    models, same_models = _models_diff(a.models, b.models)
+    output_files, same_outputs = _outputs_diff(a.outputs, b.outputs)
     return RunDiff(
         a.id,
         b.id,
@@ -414,4 +427,8 @@ def diff(
         same_params,
         same_metrics,
         same_data,
+        models=models,
+        outputs=output_files,
+        same_models=same_models,
+        same_outputs=same_outputs,
     )

@@ -87,3 +87,12 @@ def log_model(obj: Any, name: str | None = None) -> Mapping[str, Any] | None:
     (``run.models[name]``), or None when it could not be saved (a warning says why). See nbtrack.capture.models.
     """
     return require_run("log_model").log_model(obj, name)
+
+
+def log_artifact(path_or_bytes: Any, name: str | None = None) -> dict[str, dict[str, Any]]:
+    """Keep a file, each file of a directory, or bytes in the store as artifacts of the active run.
+
+    Returns ``{name: {"blob", "size", "media_type", "kind"}}`` as ``run.artifacts`` records them.
+    """
+    result: dict[str, dict[str, Any]] = require_run("log_artifact").log_artifact(path_or_bytes, name)
+    return result

@@ -1,4 +1,4 @@
-"""The one run lifecycle: ``ActiveRun`` opens, fills and finishes a run; ``track()`` and the ``log_*`` calls.
+"""The one run lifecycle: ``ActiveRun`` opens, fills and finishes a run (``track()`` is in capture/tracking.py).
 
 Every way of recording a run goes through ``ActiveRun``: ``with nbtrack.track()``, the ``%%track`` magic
 (:mod:`nbtrack.capture.magic`) and exported scripts (:mod:`nbtrack.exporting.runtime`) only add what is
@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
 from nbtrack import ids, redact, values
+from nbtrack.capture import artifacts, products
 from nbtrack.capture.active import active_run as innermost_run
 from nbtrack.capture.active import pop_active, push_active, require_run
 from nbtrack.capture.guard import (
@@ -44,7 +43,7 @@ from nbtrack.capture.guard import (
 from nbtrack.capture.notebook import default_experiment, notebook_experiment, store_history
 from nbtrack.errors import NbtrackWarning, NoActiveRunError
 from nbtrack.run import Run, Status, owner_record
-from nbtrack.store.local import Store, get_store
+from nbtrack.store.local import Store
 
 __all__ = [  # the module-level log_* functions live in capture/active.py
     "ActiveRun",
@@ -59,7 +58,6 @@ __all__ = [  # the module-level log_* functions live in capture/active.py
     "push_active",
     "require_run",
     "status_for",
-    "track",
     "warn",
 ]
 
@@ -277,6 +275,10 @@ class ActiveRun:
 
         return log_model(self, obj, name)
 
+    def log_artifact(self, path_or_bytes: Any, name: str | None = None) -> dict[str, dict[str, Any]]:
+        """Keep a file, a directory's files or bytes as ``run.artifacts`` (see :mod:`nbtrack.capture.artifacts`)."""
+        return artifacts.log_artifact(self, path_or_bytes, name)
+
     # what the code of the run is -----------------------------------------------------------------
 
     def attach_cell(
@@ -358,6 +360,7 @@ class ActiveRun:
             except Exception as exc:
                 warn(f"git state of run {self.id} not recorded: {exc}")
         push_active(self)
+        products.begin(self)  # figures shown and files written from now on (capture/products.py)
         self._save(final=False)
         return self
 
@@ -374,6 +377,7 @@ class ActiveRun:
                     record.env_record = self._written
             except Exception as exc:
                 warn(f"environment of run {self.id} not recorded: {exc}")
+        products.end(self)  # figures, output files, upstream runs
         record.end_time = time.time()
         record.duration = round(record.end_time - record.start_time, 6)
         record.status = Status(status) if status is not None else status_for(error)
@@ -451,42 +455,3 @@ def store_profile(store: Store, record: dict[str, Any]) -> dict[str, Any]:
     slim = {k: v for k, v in record.items() if k != "profile"}
     slim["profile_blob"] = store.put_json(profile)
     return slim
-
-
-@contextmanager
-def track(
-    name: str | None = None,
-    experiment: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    tags: Mapping[str, Any] | None = None,
-    *,
-    store: str | Path | Store | None = None,
-    data: Mapping[str, Any] | None = None,
-    environment: bool = True,
-) -> Iterator[ActiveRun]:
-    """Record the code in the ``with`` block as one run; yields the :class:`ActiveRun`.
-
-    The run ends ``finished``, ``failed`` (the exception propagates) or ``interrupted``
-    (KeyboardInterrupt, which propagates too).
-    """
-    run = ActiveRun(
-        get_store(store),
-        name=name,
-        experiment=experiment or default_experiment(),
-        params=params,
-        tags=tags,
-        source="api",
-    )
-    frame = sys._getframe(2)  # track() <- contextmanager.__enter__ <- the caller
-    run.attach_script(frame.f_code.co_filename, location=f"{frame.f_code.co_filename}:{frame.f_lineno}")
-    for key, obj in (data or {}).items():
-        run.log_data(key, obj)
-    run.start(environment=environment)
-    error: BaseException | None = None
-    try:
-        yield run
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        run.finish(error=error)

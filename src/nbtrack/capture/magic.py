@@ -22,10 +22,10 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from nbtrack import values
-from nbtrack.capture import file_reads
+from nbtrack.capture import file_reads, products
 from nbtrack.capture import params as params_mod
-from nbtrack.capture.lifecycle import ActiveRun, default_experiment, status_for, warn
-from nbtrack.capture.notebook import cell_failure, failures_in, notebook_path, snapshot, snapshot_mode
+from nbtrack.capture.lifecycle import ActiveRun, status_for, warn
+from nbtrack.capture.notebook import cell_failure, failures_in, notebook_origin, notebook_path, snapshot, snapshot_mode
 from nbtrack.capture.summary import RunSummary
 from nbtrack.data.drift import data_change
 from nbtrack.data.fingerprint import is_data
@@ -158,6 +158,7 @@ class TrackMagics(Magics):
     )
     @argument("--quiet", "-q", action="store_true", help="Do not show the run summary line.")
     @argument("--no-models", action="store_true", help="Do not save the models the cell fits (NBTRACK_MODELS=off).")
+    @argument("--no-outputs", action="store_true", help="Do not record the files the cell writes as outputs.")
     @cell_magic
     def track(self, line: str, cell: str) -> None:
         """Record this cell as an nbtrack run: params, metrics, data fingerprints, code and environment.
@@ -241,7 +242,8 @@ class TrackMagics(Magics):
         own_info = info is not None and "%%track" in (info.raw_cell or "")
         cell_id = getattr(info, "cell_id", None) if own_info else None
         raw_cell = info.raw_cell if own_info else f"%%track {line}\n{cell}"
-        experiment = args.experiment or default_experiment()
+        found = None if args.experiment else notebook_origin()  # the notebook's name, and how it was found
+        experiment = args.experiment or (found.experiment if found else "default")
         try:
             transformed = shell.transform_cell(cell)
         except Exception:
@@ -249,6 +251,7 @@ class TrackMagics(Magics):
         tree = params_mod.parse(transformed)
 
         run = ActiveRun(get_store(), name=args.name, experiment=experiment, source="magic")
+        run.record.notebook_source = found.source if found else None
         run.log_params(params_mod.literal_params(tree))
         pending_params = []
         for item in args.param:
@@ -292,6 +295,8 @@ class TrackMagics(Magics):
             "raw_cell": raw_cell,
             "tree": tree,
         }
+        if args.no_outputs:
+            products.skip_outputs(run)
         run.start(environment=True)
         file_reads.begin(skip=(str(getattr(run.store, "root", "")),))
         return run, context
@@ -345,7 +350,7 @@ class TrackMagics(Magics):
                 run.log_metric(name, user_ns[name])
             elif error is None:
                 warn(f"--metric {name}: the cell did not define a variable of that name")
-        path, how = notebook_path(user_ns)
+        path, how = notebook_path(user_ns, context["raw_cell"])
         if path is not None and how is not None and snapshot_mode() != "off":
             try:
                 run.record.snapshot_info = snapshot(run.store, path, how, context["last_cell_end"], context["raw_cell"])

@@ -1,9 +1,19 @@
 """Where a kernel's notebook lives, a content-addressed snapshot of it, and the kernel's input history.
 
-The kernel protocol does not tell a kernel which file it serves, so the path comes from what
-frontends leave behind: VS Code's ``__vsc_ipynb_file__`` first, then jupyter_server's
-``JPY_SESSION_NAME``. The file on disk can lag the live document; a snapshot older than the last
-executed cell, or one that does not contain the tracked cell yet, is marked stale.
+The kernel protocol does not tell a kernel which file it serves, so the path comes from what the
+process that runs the notebook leaves behind, in this order (the source is recorded as
+``Run.notebook_source``):
+
+- ``__vsc_ipynb_file__``: VS Code sets it in the namespace;
+- ``JPY_SESSION_NAME``: jupyter_server (JupyterLab, Notebook 7) sets it in the kernel's environment;
+- ``papermill``: papermill writes its output notebook (with ``metadata.papermill.input_path``) before each
+  cell runs; the experiment is the *input* notebook's name;
+- ``cwd``: a single notebook in the kernel's working directory whose cells hold the running cell's code:
+  ``jupyter nbconvert --execute`` and nbclient start the kernel in the notebook's folder
+  (``resources["metadata"]["path"]``) and set nothing else.
+
+``NBTRACK_EXPERIMENT`` overrides the experiment's name. The file on disk can lag the live document; a
+snapshot older than the last executed cell, or one that does not contain the tracked cell yet, is marked stale.
 """
 
 from __future__ import annotations
@@ -11,7 +21,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
 from typing import Any
 
 from nbtrack import redact
@@ -19,46 +30,141 @@ from nbtrack import redact
 _snapshot_cache: dict[tuple[str, int, int, str], tuple[str, set[str]]] = {}
 
 
-def notebook_path(user_ns: dict[str, Any] | None) -> tuple[Path | None, str | None]:
-    """(path, how it was found) of the notebook a kernel runs, or (None, None)."""
+@dataclass(frozen=True)
+class NotebookOrigin:
+    """The kernel's notebook as found: the experiment it names, its file (when on disk) and how it was found."""
+
+    experiment: str
+    path: Path | None
+    source: str  # "NBTRACK_EXPERIMENT", "__vsc_ipynb_file__", "JPY_SESSION_NAME", "papermill" or "cwd"
+
+
+MAX_SCANNED = 50  # notebooks read in the working directory, at most
+MAX_SCANNED_BYTES = 50 * 1024 * 1024
+
+
+@dataclass
+class _Facts:
+    sources: set[str] = field(default_factory=set)  # code cells, stripped
+    papermill_input: str | None = None
+
+
+_facts_cache: dict[Path, tuple[int, int, _Facts]] = {}
+
+
+def _shell() -> Any:
+    ipython = sys.modules.get("IPython")  # never imported here
+    return ipython.get_ipython() if ipython is not None else None
+
+
+def running_cell(shell: Any = None) -> str | None:
+    """The source of the cell the kernel is running (the last entry of its input history), or None."""
+    shell = shell if shell is not None else _shell()
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    return history[-1] if history and len(history) > 1 and isinstance(history[-1], str) else None
+
+
+def _facts(path: Path) -> _Facts | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    cached = _facts_cache.get(path)
+    if cached is not None and cached[:2] == (st.st_size, st.st_mtime_ns):
+        return cached[2]
+    if st.st_size > MAX_SCANNED_BYTES:
+        return None
+    try:
+        nb = json.loads(path.read_bytes())
+        meta = nb.get("metadata") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    papermill = meta.get("papermill") if isinstance(meta, dict) else None
+    given = papermill.get("input_path") if isinstance(papermill, dict) else None
+    facts = _Facts({s.strip() for s in _code_sources_of(nb)}, given if isinstance(given, str) else None)
+    _facts_cache[path] = (st.st_size, st.st_mtime_ns, facts)
+    return facts
+
+
+def in_working_directory(cell: str | None) -> NotebookOrigin | None:
+    """The notebook in the working directory that holds ``cell`` (the running cell's code), when one does.
+
+    A papermill output notebook names its input's stem. Several matches are ambiguous (None), except that
+    ``exp.ipynb`` wins over copies named after it (``exp.nbconvert.ipynb``, ``exp-out.ipynb``)."""
+    code = (cell or "").strip()
+    if not code:
+        return None
+    try:
+        candidates = sorted(Path.cwd().glob("*.ipynb"))[:MAX_SCANNED]
+    except OSError:
+        return None
+    matches = [(path, facts) for path in candidates if (facts := _facts(path)) is not None and code in facts.sources]
+    papermill = [(path, facts) for path, facts in matches if facts.papermill_input]
+    if len(papermill) == 1:
+        path, facts = papermill[0]
+        stem = PurePath(str(facts.papermill_input).replace("\\", "/")).name
+        stem = stem[: -len(".ipynb")] if stem.endswith(".ipynb") else stem
+        return NotebookOrigin(stem or path.stem, path.absolute(), "papermill")
+    if not matches:
+        return None
+    first = min(matches, key=lambda m: len(m[0].stem))[0]
+    if all(other.stem.startswith(first.stem) for other, _ in matches):
+        return NotebookOrigin(first.stem, first.absolute(), "cwd")
+    return None
+
+
+def locate(user_ns: dict[str, Any] | None, cell: str | None = None) -> NotebookOrigin | None:
+    """The kernel's notebook, from the sources in the module docstring (``NBTRACK_EXPERIMENT`` aside).
+
+    ``cell``: the running cell's code, for the working-directory match (without it, that source is skipped).
+    A VS Code or jupyter_server name counts even when its file is not on disk (``path`` is None then)."""
+    named: NotebookOrigin | None = None
     if user_ns:
         vsc = user_ns.get("__vsc_ipynb_file__")
-        if isinstance(vsc, str) and vsc.endswith(".ipynb") and Path(vsc).is_file():
-            return Path(vsc).absolute(), "__vsc_ipynb_file__"
+        if isinstance(vsc, str) and vsc.endswith(".ipynb"):
+            found = Path(vsc).absolute() if Path(vsc).is_file() else None
+            named = NotebookOrigin(Path(vsc).stem, found, "__vsc_ipynb_file__")
+            if found is not None:
+                return named
     session = os.environ.get("JPY_SESSION_NAME")
     if session and session.endswith(".ipynb"):
         candidate = Path(session)
         for path in (candidate, Path.cwd() / candidate, Path.cwd() / candidate.name):
             if path.is_file():
-                return path.absolute(), "JPY_SESSION_NAME"
+                return NotebookOrigin(candidate.stem, path.absolute(), "JPY_SESSION_NAME")
+        named = named or NotebookOrigin(candidate.stem, None, "JPY_SESSION_NAME")
+    return named or in_working_directory(cell)
+
+
+def notebook_path(user_ns: dict[str, Any] | None, cell: str | None = None) -> tuple[Path | None, str | None]:
+    """(path, how it was found) of the notebook a kernel runs, or (None, None)."""
+    found = locate(user_ns, cell)
+    if found is None or found.path is None:
         return None, None
-    return None, None
+    return found.path, found.source
 
 
-def experiment_name(user_ns: dict[str, Any] | None) -> str | None:
+def experiment_name(user_ns: dict[str, Any] | None, cell: str | None = None) -> str | None:
     """The notebook's file name without ``.ipynb``, when it can be known."""
-    if user_ns:
-        vsc = user_ns.get("__vsc_ipynb_file__")
-        if isinstance(vsc, str) and vsc.endswith(".ipynb"):
-            return Path(vsc).stem
-    session = os.environ.get("JPY_SESSION_NAME")
-    if session and session.endswith(".ipynb"):
-        return Path(session).stem
-    return None
+    found = locate(user_ns, cell)
+    return found.experiment if found else None
 
 
-def _code_sources(raw: bytes) -> set[str]:
-    try:
-        nb = json.loads(raw)
-        cells = nb.get("cells", [])
-    except (ValueError, AttributeError):
-        return set()
+def _code_sources_of(nb: Any) -> set[str]:
+    cells = nb.get("cells", []) if isinstance(nb, dict) else []
     sources = set()
-    for cell in cells:
+    for cell in cells if isinstance(cells, list) else []:
         if isinstance(cell, dict) and cell.get("cell_type") == "code":
             source = cell.get("source", "")
             sources.add("".join(source) if isinstance(source, list) else str(source))
     return sources
+
+
+def _code_sources(raw: bytes) -> set[str]:
+    try:
+        return _code_sources_of(json.loads(raw))
+    except ValueError:
+        return set()
 
 
 SNAPSHOT_MODES = ("on", "redact", "off")
@@ -115,6 +221,7 @@ def snapshot(store: Any, path: Path, how: str, last_executed: float | None, cell
 
 
 _source_digests: dict[str, str] = {}
+_last_history: dict[tuple[str, int, int], tuple[list[str], str]] = {}  # the last history stored, and its blob
 
 
 def store_history(store: Any, sources: list[str]) -> str:
@@ -124,6 +231,10 @@ def store_history(store: Any, sources: list[str]) -> str:
     every cell, and a run should not cost time in proportion to it. Secrets are redacted from each
     source before it is stored (:mod:`nbtrack.redact`).
     """
+    key = (str(store.root), len(sources), hash(tuple(sources)))
+    last = _last_history.get(key)
+    if last is not None and last[0] == sources and store.has_blob(last[1]):  # a sweep: each run, the same history
+        return last[1]
     redactor = redact.for_store(store.root)
     digests = []
     for source in sources:
@@ -132,7 +243,10 @@ def store_history(store: Any, sources: list[str]) -> str:
             kept = redactor.code(source)
             digest = _source_digests[source] = store.put_blob(kept.encode("utf-8", "surrogatepass"))
         digests.append(digest)
-    return store.put_json(digests)
+    digest = store.put_json(digests)
+    _last_history.clear()
+    _last_history[key] = (list(sources), digest)
+    return digest
 
 
 def cell_failure(result: Any, shell: Any) -> dict[str, Any] | None:
@@ -178,21 +292,32 @@ def failures_in(failures: list[dict[str, Any]], history_len: int | None, shell: 
     return [found[i] for i in sorted(found)]
 
 
+def kernel_failures(history_len: int | None) -> list[dict[str, Any]]:
+    """:func:`failures_in` for the running kernel's shell (what ``%%track`` recorded, and IPython's own
+    record), for a run that is not opened by the magic: a ``with nbtrack.track()`` block in a cell."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    magics = getattr(shell, "_nbtrack_magics", None)
+    return failures_in(list(getattr(magics, "failed_cells", None) or []), history_len, shell)
+
+
 def load_history(store: Any, digest: str) -> list[str]:
     return [store.get_blob(h).decode("utf-8", "surrogatepass") for h in store.get_json(digest)]
 
 
-def notebook_experiment() -> str | None:
-    """``NBTRACK_EXPERIMENT``, else the notebook's name when the kernel's notebook is known, else None."""
+def notebook_origin() -> NotebookOrigin | None:
+    """Where this kernel's notebook was found (``NBTRACK_EXPERIMENT`` first), or None outside a known notebook."""
     env = os.environ.get("NBTRACK_EXPERIMENT")
     if env:
-        return env
-    user_ns = None
-    ipython = sys.modules.get("IPython")
-    if ipython is not None:
-        shell = ipython.get_ipython()
-        user_ns = getattr(shell, "user_ns", None)
-    return experiment_name(user_ns)
+        return NotebookOrigin(env, None, "NBTRACK_EXPERIMENT")
+    shell = _shell()
+    return locate(getattr(shell, "user_ns", None), running_cell(shell))
+
+
+def notebook_experiment() -> str | None:
+    """``NBTRACK_EXPERIMENT``, else the notebook's name when the kernel's notebook is known, else None."""
+    found = notebook_origin()
+    return found.experiment if found else None
 
 
 def default_experiment() -> str:

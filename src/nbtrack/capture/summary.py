@@ -1,4 +1,9 @@
-"""The one-line summary shown after a tracked cell: HTML in Jupyter, plain text elsewhere."""
+"""The one-line summary shown after a tracked cell: HTML in Jupyter, plain text elsewhere.
+
+It counts what the run recorded: params by where they were written (``12 params (2 inline, 10 framework)``,
+labels from :mod:`nbtrack.query.contents`), metrics with the first values, models (and the ones not kept, with
+why), figures and other artifacts, output files with their total size, and whether the data changed.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import html
 from typing import Any
 
 from nbtrack import format as fmt
+from nbtrack.query import contents
 
 _ICONS = fmt.STATUS_ICONS
 _MAX_SHOWN = 4
@@ -38,6 +44,42 @@ def _data_text(change: dict[str, Any], notes: dict[str, str] | None = None) -> s
     return "data " + "; ".join(parts)
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _params_text(params: Any, sources: Any) -> str:
+    """``3 params``, or ``12 params (2 inline, 10 framework)`` once the run recorded where they came from."""
+    names = list(params) if isinstance(params, dict) else []
+    text = _plural(len(names), "param")
+    if not names or not sources:
+        return text
+    groups = contents.params_by_label(names, sources)
+    return text + " (" + ", ".join(f"{len(found)} {label}" for label, found in groups.items()) + ")"
+
+
+def _contents_parts(doc: dict[str, Any]) -> list[str]:
+    """Models (and those not kept, with why), figures, other artifacts, output files: only what the run has."""
+    parts = []
+    models = contents.model_rows(doc.get("models"))
+    kept = [m for m in models if not m["skipped"]]
+    if kept:
+        parts.append(_plural(len(kept), "model"))
+    for reason, n in contents.skipped_counts(doc.get("models")).items():
+        parts.append(f"{_plural(n, 'model')} not kept: {reason}")
+    artifacts = contents.artifact_rows(doc.get("artifacts"))
+    figures = sum(contents.is_figure(a) for a in artifacts)
+    if figures:
+        parts.append(_plural(figures, "figure"))
+    if len(artifacts) > figures:
+        parts.append(_plural(len(artifacts) - figures, "artifact"))
+    outputs = contents.output_rows(doc.get("outputs"))
+    if outputs:
+        total = sum(o["size"] or 0 for o in outputs)
+        parts.append(f"{_plural(len(outputs), 'output file')} ({fmt.size(total)})")
+    return parts
+
+
 class RunSummary:
     """Displayable summary of a finished run."""
 
@@ -51,13 +93,14 @@ class RunSummary:
         parts = [f"{doc.get('duration') or 0:.2f} s"]
         params = doc.get("params", {})
         metrics = doc.get("metrics", {})
-        parts.append(f"{len(params)} param{'s' * (len(params) != 1)}")
+        parts.append(_params_text(params, doc.get("param_sources")))
         if metrics:
             shown = ", ".join(f"{k}={_fmt(_decoded(v))}" for k, v in list(metrics.items())[:_MAX_SHOWN])
             more = f" +{len(metrics) - _MAX_SHOWN}" if len(metrics) > _MAX_SHOWN else ""
             parts.append(f"{len(metrics)} metric{'s' * (len(metrics) != 1)} ({shown}{more})")
         else:
             parts.append("0 metrics")
+        parts.extend(_contents_parts(doc))
         parts.append(_data_text(self.change, self.doc.get("data_notes")))
         from nbtrack.capture.models import summary_text
 

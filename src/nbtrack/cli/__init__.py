@@ -7,7 +7,6 @@ User mistakes give one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -57,35 +56,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from nbtrack.query.search import get_run
+    from nbtrack.cli.show import cli_show
 
-    run = get_run(args.run, store=_store(args))
-    if args.format == "json":
-        print(json.dumps(run.doc, indent=1, ensure_ascii=False))
-        return 0
-    print(f"run         {run.id}")
-    print(f"experiment  {run.experiment}")
-    print(f"name        {run.name}")
-    print(f"status      {run.status}")
-    print(f"duration    {run.duration if run.duration is None else f'{run.duration:.3f} s'}")
-    if run.parent:
-        print(f"previous    {run.parent}")
-    for title, mapping in (("params", run.params), ("metrics", run.metrics), ("tags", run.tags)):
-        print(f"{title}:")
-        for key, value in mapping.items():
-            print(f"  {key} = {value!r}")
-    if run.data:
-        print("data:")
-        for key, record in run.data.items():
-            shape = "x".join(str(n) for n in record.get("shape", [])) or record.get("size", "")
-            print(f"  {key}: {record.get('kind')} {shape} {record.get('hash')}")
-    if run.error:
-        print(f"error: {run.error['type']}: {run.error['message']}")
-    if run.code:
-        print("code:")
-        for line in run.code.splitlines():
-            print(f"  {line}")
-    return 0
+    return cli_show(args, _store(args))
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
@@ -187,10 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", "-f", choices=["table", "csv", "json"], default="table")
     p.set_defaults(func=cmd_runs)
 
-    p = sub.add_parser("show", help="show one run")
-    p.add_argument("run", help="run id or unambiguous prefix")
-    p.add_argument("--format", "-f", choices=["text", "json"], default="text")
-    p.set_defaults(func=cmd_show)
+    from nbtrack.cli import show as show_cli
+
+    show_cli.add_cli(sub, cmd_show)
 
     p = sub.add_parser("rm", help="delete runs")
     p.add_argument("runs", nargs="+", metavar="RUN")

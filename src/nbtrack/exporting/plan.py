@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 from nbtrack.capture.params import is_plain_literal, literal_params
 from nbtrack.errors import ExportError
-from nbtrack.exporting import defuse, failed, magics_to_python, slicing
+from nbtrack.exporting import defuse, failed, magics_to_python, slicing, sweep
 from nbtrack.exporting.effects import norm_path
 from nbtrack.exporting.requirements import requirements
 from nbtrack.run import Run
@@ -192,13 +192,13 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None, includ
     run = _resolve_run(run, store)
     history = run.history
     if not history:
-        how = "a `with nbtrack.track()` block" if run.doc.get("source") == "api" else "an older nbtrack"
+        how = "a `with nbtrack.track()` block outside a notebook cell" if run.source == "api" else "an older nbtrack"
         raise ExportError(
             f"run {run.id} has no recorded execution history (it was recorded by {how}); only runs of "
-            "%%track cells can be exported"
+            "%%track cells and of `with nbtrack.track()` blocks in notebook cells can be exported"
         )
     raw_target = history[-1]
-    if not raw_target.lstrip().startswith("%%track"):
+    if run.cell_block is None and not raw_target.lstrip().startswith("%%track"):
         raise ExportError(f"the last history entry of run {run.id} is not its %%track cell")
     offset = (run.doc.get("execution_count") or len(history)) - len(history)
 
@@ -207,6 +207,8 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None, includ
 
     translations = _translate_history(history)
     target = len(history) - 1
+    if run.cell_block is not None:  # a `with nbtrack.track()` block in a cell, e.g. one run of a sweep
+        sweep.reduce_translation(translations[target], run.cell_block)
     raised = _cut_failed_cells(run, translations, target)
     target_tr = translations[target]
     if target_tr.code is None or target_tr.track_line is None:

@@ -136,7 +136,9 @@ def _finish_line(plan: Plan) -> str:
 
 
 def _cell_title(plan: Plan, cell: CellPlan, last: bool) -> str:
-    if last:
+    if last and plan.run.cell_block is not None:
+        title = f"# {cell.label}: the cell of the run's `with nbtrack.track()` block, reduced to the run's iteration"
+    elif last:
         title = f"# {cell.label}: the tracked cell (%%track {plan.track_line.strip()})".rstrip()
     elif cell.other_run:
         title = f"# {cell.label}: a %%track cell of another run (its nbtrack.log_* calls go nowhere here)"

@@ -14,7 +14,8 @@ all call :func:`select`, so one filter gives the same rows everywhere:
 - order: newest first (by run id), or by ``sort_by`` with missing values last.
 
 :func:`columns_of` says which params, metrics and tags to show for the rows selected: params whose value
-differs between them (all of them for a single run), every metric any of them has, the tags that differ.
+differs between them (all of them for a single run), every metric any of them has, the tags that differ, and the
+models and output files whose content differs (all of them for a single run).
 """
 
 from __future__ import annotations
@@ -133,13 +134,15 @@ class Columns:
     same: list[str] = field(default_factory=list)  # params every row has with the same value
     metrics: list[str] = field(default_factory=list)  # every metric at least one row has
     tags: list[str] = field(default_factory=list)  # tags whose value differs (none for one row)
+    models: list[str] = field(default_factory=list)  # models whose hash differs (all, for one row)
+    outputs: list[str] = field(default_factory=list)  # output files whose hash differs (all, for one row)
     present: list[str] = field(default_factory=list)  # every grouped column at least one row has
     filled: dict[str, int] = field(default_factory=dict)  # rows with a value, per present column
 
     @property
     def shown(self) -> list[str]:
-        """params, metrics and tags to show, in table order."""
-        wanted = set(self.params) | set(self.metrics) | set(self.tags)
+        """params, metrics, tags, models and outputs to show, in table order."""
+        wanted = set(self.params) | set(self.metrics) | set(self.tags) | set(self.models) | set(self.outputs)
         return [c for c in self.present if c in wanted]
 
     def most_filled(self, columns: Iterable[str]) -> list[str]:
@@ -148,7 +151,7 @@ class Columns:
 
 
 def columns_of(rows: Any) -> Columns:
-    """Which params, metrics and tags of ``rows`` are worth a column (see the module docstring)."""
+    """Which params, metrics, tags, models and outputs of ``rows`` are worth a column (see the module docstring)."""
     out = Columns()
     extra = [c for c in rows.columns if c not in BASE_COLUMNS]
     if not len(rows) or not extra:
@@ -165,6 +168,8 @@ def columns_of(rows: Any) -> Columns:
             (out.params if not several or differs(rows[column]) else out.same).append(column)
         elif group == "tags" and several and differs(rows[column]):
             out.tags.append(column)
+        elif group in ("models", "outputs") and (not several or differs(rows[column])):
+            getattr(out, group).append(column)
     return out
 
 

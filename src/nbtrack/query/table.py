@@ -2,8 +2,9 @@
 
 Every view reads runs through this table: ``runs()`` builds it once, the panel and the server keep a
 :class:`RunsTable` that follows the store incrementally. Columns are ``run_id, experiment, name, status,
-start_time, end_time, duration``, then ``params.*``, ``metrics.*``, ``tags.*`` and ``data.*`` (content
-hashes), each group sorted by name. A run recorded without an experiment belongs to
+start_time, end_time, duration``, then ``params.*``, ``metrics.*``, ``tags.*``, ``data.*`` (content
+hashes), ``models.*`` (each model's content hash, short) and ``outputs.*`` (each output file's content hash, short,
+by its path), each group sorted by name. A run recorded without an experiment belongs to
 :data:`DEFAULT_EXPERIMENT`, as :class:`~nbtrack.run.Run` and ``track()`` name it.
 """
 
@@ -16,12 +17,13 @@ from typing import Any
 
 from nbtrack import values
 from nbtrack.errors import NbtrackWarning
+from nbtrack.query.contents import model_hash, short_hash
 from nbtrack.run import effective_status, unescaped
 from nbtrack.store.local import Store
 
 DEFAULT_EXPERIMENT = "default"
 BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start_time", "end_time", "duration"]
-GROUPS = ("params", "metrics", "tags", "data")
+GROUPS = ("params", "metrics", "tags", "data", "models", "outputs")
 REBUILD_SHARE = 0.25  # above this share of changed runs, rebuild the frame instead of patching it
 
 
@@ -53,6 +55,12 @@ def flatten(doc: dict[str, Any]) -> dict[str, Any]:
             row[column] = _cell(value, doc["id"], column) if isinstance(value, (dict, list)) else value
     for key, record in (doc.get("data") or {}).items():
         row[f"data.{key}"] = record.get("hash") if isinstance(record, dict) else None
+    for group in ("models", "outputs"):  # name -> content hash, short (a model not kept has none)
+        stored = doc.get(group)
+        for key, record in (stored if isinstance(stored, dict) else {}).items():
+            if isinstance(record, dict):
+                value = model_hash(record) if group == "models" else record.get("hash")
+                row[f"{group}.{key}"] = short_hash(value)
     if any(not k.isascii() or (isinstance(v, str) and not v.isascii()) for k, v in row.items()):
         # text with lone surrogates (file names from os.listdir): frames hold UTF-8 only
         row = {values.printable(k): values.printable(v) if isinstance(v, str) else v for k, v in row.items()}
@@ -77,7 +85,8 @@ def group_of(column: str) -> str:
 
 
 def ordered_columns(columns: Iterable[str]) -> list[str]:
-    """The base columns, then the grouped ones: params, metrics, tags, data, each sorted by name."""
+    """The base columns, then the grouped ones (:data:`GROUPS`: params, metrics, tags, data, models, outputs),
+    each sorted by name."""
     extra = sorted(
         {c for c in columns if c not in BASE_COLUMNS and group_of(c) in GROUPS},
         key=lambda c: (GROUPS.index(group_of(c)), c),

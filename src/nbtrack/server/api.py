@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import os
+import stat
 import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from nbtrack import ids
 from nbtrack.errors import NbtrackError
+from nbtrack.query import contents
 from nbtrack.query.table import RunsTable
 from nbtrack.run import Run, effective_status
 from nbtrack.server import paths
@@ -198,7 +202,13 @@ def _page(table: RunsTable, selection: Any, offset_n: int, limit_n: int) -> dict
         "offset": offset_n,
         "limit": limit_n,
         "status": dict(zip(rows["run_id"], rows["status"], strict=True)),
-        "columns": {"params": short(found.params), "metrics": short(found.metrics), "tags": short(found.tags)},
+        "columns": {
+            "params": short(found.params),
+            "metrics": short(found.metrics),
+            "tags": short(found.tags),
+            "models": short(found.models),
+            "outputs": short(found.outputs),
+        },
         "experiments": [{"name": k, "runs": v} for k, v in experiment_counts(table.frame).items()],
         "stamp": "-".join(str(part) for part in table.stamp or ()),  # the state these rows were read in
     }
@@ -228,7 +238,62 @@ def run_details(store: Store, run_id: str) -> dict[str, Any]:
         "status": effective_status(doc),
         "drift": drift,
         "export": export_formats(),
+        "contents": run_contents(doc, docs),
     }
+
+
+def run_contents(doc: Mapping[str, Any], docs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What the details view lists beside the record (:mod:`nbtrack.query.contents`): params by source label,
+    models, artifacts and output files as rows, the runs upstream and the runs downstream. Each row with a blob
+    can be downloaded from ``runs/<id>/blobs/<digest>`` (:func:`open_download`)."""
+    run = Run.from_doc(doc)
+    return {
+        "params_by_source": contents.params_by_label(run.params, run.param_sources) if run.param_sources else {},
+        "models": contents.model_rows(run.models),
+        "artifacts": [{**row, "figure": contents.is_figure(row)} for row in contents.artifact_rows(run.artifacts)],
+        "outputs": contents.output_rows(run.outputs),
+        "upstream": dict(run.upstream),
+        "downstream": contents.downstream(docs, run.id),
+    }
+
+
+@dataclass
+class Download:
+    """A blob opened for a download: the file name and media type to send, its size, the open file (the caller
+    reads it in chunks and closes it)."""
+
+    filename: str
+    media_type: str
+    size: int
+    file: BinaryIO
+
+
+def open_download(store: Store, run_id: str, digest: str) -> Download:
+    """A blob the run's record references as a model, an artifact or a kept output, opened to be streamed.
+
+    Anything else is refused: a malformed digest (400), a digest this run does not reference, or whose file is
+    gone or not a regular file inside the server root (404). The digest is never a path: it is checked against
+    the record, then names the blob's file in the store's ``objects/``, opened without following a symlink."""
+    if not isinstance(digest, str) or contents.DIGEST.fullmatch(digest) is None:
+        raise ApiError(400, "invalid_digest", "a download is named by a content hash of 32 characters 0-9 and a-f")
+    full = _resolve(store, run_id)
+    ref = contents.blob_of(Run.from_doc(store.run_docs()[full]).to_doc(), digest)
+    gone = ApiError(404, "not_found", f"the content {digest[:12]} of run {full} is not in the store")
+    if ref is None:
+        raise ApiError(404, "not_found", f"run {full} has no model, artifact or kept output {digest[:12]}")
+    path = (store.objects / digest[:2] / digest[2:]).resolve()
+    limit = getattr(store, "boundary", None)
+    if limit is not None and not paths.inside(path, limit):
+        raise gone
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        raise gone from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise gone
+    return Download(ref.filename, ref.media_type, info.st_size, os.fdopen(fd, "rb"))
 
 
 def _previous_input(name: str, doc: Mapping[str, Any], docs: Mapping[str, Any]) -> tuple[str, Any] | None:
@@ -333,9 +398,13 @@ def export_formats() -> dict[str, Any]:
     return {"available": True, "formats": [str(t) for t in TARGETS]}
 
 
-def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
-    """(file name, content) of ``nbtrack.export(run, to=fmt)``, written to a temporary folder: one file, or a
-    zip when the target is a folder (``dvc``).
+VERIFY_SECONDS = 90.0  # the export's verification must end within the heavy lane's time limit (offload.py)
+
+
+def export_run(store: Store, run_id: str, fmt: str | None, verify: bool = True) -> tuple[str, bytes, dict[str, Any]]:
+    """(file name, content, verdict) of ``nbtrack.export(run, to=fmt, verify=verify)``, written to a temporary
+    folder: one file, or a zip when the target is a folder (``dvc``). The verdict (``verified``: True, False, or
+    None when not verified; ``cause``; ``differences``) is in the file's header too.
 
     The zip holds one folder whose ``dvc.yaml`` runs once unzipped: its paths are rendered as if that folder sat
     in the folder the notebook ran in (``wdir: ..``; where the data it reads are), never into the temporary
@@ -343,6 +412,7 @@ def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
     full = _resolve(store, run_id)
     from nbtrack.exporting.exporter import ExportError, plan_export, write_export
     from nbtrack.exporting.render import render_dvc
+    from nbtrack.exporting.verify import verify_plan
 
     formats = export_formats()["formats"]
     target = fmt or formats[0]
@@ -351,12 +421,23 @@ def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
     with tempfile.TemporaryDirectory(prefix="nbtrack-export-") as tmp:
         try:
             plan = plan_export(full, store=store)
+            outcome = None
+            if verify:
+                plan, outcome = verify_plan(plan, timeout=VERIFY_SECONDS, store=store)
             top = f"{plan.slug}-{full}"
-            written = Path(write_export(plan, to=target, path=Path(tmp) / top if target == "dvc" else tmp))
+            destination = Path(tmp) / top if target == "dvc" else Path(tmp)
+            written = Path(write_export(plan, to=target, path=destination, verification=outcome))
         except (ValueError, LookupError, ExportError) as exc:
             raise ApiError(400, "export_failed", scrub(str(exc), getattr(store, "boundary", None))) from None
+        verdict: dict[str, Any] = {"verified": None, "cause": None, "differences": {}}
+        if outcome is not None:
+            verdict = {
+                "verified": bool(outcome.verified),
+                "cause": scrub(str(outcome.cause), getattr(store, "boundary", None)) if outcome.cause else None,
+                "differences": {k: [_json_number(a), _json_number(b)] for k, (a, b) in outcome.differences.items()},
+            }
         if written.is_file():
-            return written.name, written.read_bytes()
+            return written.name, written.read_bytes(), verdict
         cwd = plan.run.env.get("cwd")
         home = Path(cwd) / top if isinstance(cwd, str) and os.path.isabs(cwd) else Path(tmp) / top
         (written / "dvc.yaml").write_text(render_dvc(plan, home, home / f"{plan.slug}.py"), encoding="utf-8")
@@ -364,7 +445,12 @@ def export_run(store: Store, run_id: str, fmt: str | None) -> tuple[str, bytes]:
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(p for p in written.rglob("*") if p.is_file()):
                 archive.write(path, f"{top}/{path.relative_to(written).as_posix()}")
-        return f"{full}-{target}.zip", buffer.getvalue()
+        return f"{full}-{target}.zip", buffer.getvalue(), verdict
+
+
+def _json_number(value: Any) -> Any:
+    """A metric for a JSON header: finite floats as they are, others as text."""
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else repr(value)
 
 
 def content_type(name: str) -> str:

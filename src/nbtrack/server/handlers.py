@@ -28,6 +28,7 @@ from nbtrack.server import api
 from nbtrack.server.offload import Offload, ServerLimits, WorkerCrash
 from nbtrack.server.paths import scrub
 
+CHUNK = 1 << 20  # bytes of a download read and sent at a time
 _UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 _UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
 _CODES = {
@@ -172,9 +173,36 @@ class ExportHandler(NbtrackHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str) -> None:
-        name, content = await self.heavy("export", run_id, self.get_query_argument("format", None))
+        verify = self.get_query_argument("verify", "1") not in ("0", "false", "no")
+        name, content, verdict = await self.heavy("export", run_id, self.get_query_argument("format", None), verify)
         self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(Path(name).name)}")
+        # what the verification found, for the views (the file's header says it too): true, false or none
+        self.set_header("X-Nbtrack-Verified", {True: "true", False: "false", None: "none"}[verdict["verified"]])
+        if verdict["cause"]:
+            self.set_header("X-Nbtrack-Verify-Cause", quote(str(verdict["cause"])[:300]))
         self.finish(content, set_content_type=api.content_type(name))  # APIHandler would say application/json
+
+
+class BlobHandler(NbtrackHandler):
+    """A model, artifact or kept output of a run, as a download: only a blob that run's record references, with
+    the media type the record gives and a file name made safe; never rendered by the browser as a page. Sent in
+    chunks read on the read lane, so a large model neither fills the server's memory nor blocks its loop."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str, digest: str) -> None:
+        download = await self.work(api.open_download, self.store(), run_id, digest)
+        try:
+            self.set_header("Content-Type", download.media_type)
+            self.set_header("Content-Length", str(download.size))
+            self.set_header("Content-Disposition", f"attachment; filename*=UTF-8''{quote(download.filename)}")
+            self.set_header("Content-Security-Policy", "sandbox; default-src 'none'")
+            while chunk := await self.work(download.file.read, CHUNK):
+                self.write(chunk)
+                await self.flush()
+        finally:
+            download.file.close()
+        self.finish(set_content_type=download.media_type)
 
 
 class CompareHandler(NbtrackHandler):
@@ -222,6 +250,7 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (_RUN, RunHandler),
     (_RUN + r"/details", RunDetailsHandler),
     (_RUN + r"/export", ExportHandler),
+    (_RUN + r"/blobs/([^/]+)", BlobHandler),
     (r"/compare", CompareHandler),
     (r"/diff", DiffHandler),
     (r"/(.*)", NotFoundHandler),

@@ -10,7 +10,8 @@ under the store lock:
 3. drops the lines of runs that are not live from the files kept for repairs (``runs.jsonl.torn``,
    ``runs.jsonl.damaged-*``, ``runs.jsonl.before-repair-*``);
 4. deletes every blob no live record refers to (``history`` and the cell sources listed in it, ``code_blob``,
-   ``series``, ``snapshot.blob``, ``env.packages``, ``data.*.profile_blob``, ``models.*.blob``).
+   ``series``, ``snapshot.blob``, ``env.packages``, ``data.*.profile_blob``, ``models.*.blob``,
+   ``artifacts.*.blob``, ``outputs.*.kept``).
 
 Safe beside writers: a blob written after gc started, or within ``grace`` seconds before, is kept (a run may
 be about to write the record that refers to it), unless it belonged to a run purged now; while any run is
@@ -66,6 +67,8 @@ def record_blobs(doc: dict[str, Any]) -> list[str]:
     data = doc.get("data") or {}
     refs.extend(r.get("profile_blob") for r in data.values() if isinstance(r, dict))
     refs.extend(m.get("blob") for m in (doc.get("models") or {}).values() if isinstance(m, dict))
+    refs.extend(r.get("blob") for r in (doc.get("artifacts") or {}).values() if isinstance(r, dict))
+    refs.extend(r.get("kept") for r in (doc.get("outputs") or {}).values() if isinstance(r, dict))
     return [r for r in refs if isinstance(r, str)]
 
 

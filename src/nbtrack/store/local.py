@@ -58,6 +58,8 @@ def referenced_blobs(doc: dict[str, Any]) -> list[str]:
     refs.append((doc.get("env") or {}).get("packages"))
     refs.extend(r.get("profile_blob") for r in (doc.get("data") or {}).values() if isinstance(r, dict))
     refs.extend(m.get("blob") for m in (doc.get("models") or {}).values() if isinstance(m, dict))
+    refs.extend(r.get("blob") for r in (doc.get("artifacts") or {}).values() if isinstance(r, dict))
+    refs.extend(r.get("kept") for r in (doc.get("outputs") or {}).values() if isinstance(r, dict))
     return [r for r in refs if isinstance(r, str)]
 
 

@@ -91,6 +91,11 @@ class PanelActions:
         self._comparison = None
         self._show(f"Diff {a} → {b}", result._repr_html_())
 
+    def _details(self) -> None:
+        (run_id,) = self._selected(1, 1)
+        self._comparison = None
+        self._show(f"Run {run_id}", self.model.details_html(run_id))
+
     def _export(self) -> None:
         from nbtrack.exporting.exporter import export
 
@@ -107,7 +112,7 @@ class PanelActions:
             out = export(get_run(run_id, store=self.model.store), to="script")
         self._comparison = None
         if isinstance(out, Path) or (isinstance(out, str) and "\n" not in out and Path(out).is_file()):
-            self._show(f"Exported run {run_id}", f"Written to <code>{html.escape(str(out))}</code>")
+            self._show(f"Exported run {run_id}", f"Written to <code>{html.escape(str(out))}</code>{_verdict(out)}")
         else:
             text = out if isinstance(out, str) else repr(out)
             self._show(f"Run {run_id} as a script", f"<pre style='font-size:11px'>{html.escape(text)}</pre>")
@@ -176,3 +181,19 @@ def _close_figure(fig: Any) -> None:
     if pyplot is not None:
         with contextlib.suppress(Exception):
             pyplot.close(fig)
+
+
+def _verdict(out: object) -> str:
+    """What the export's verification found, as one HTML sentence ("" when it was not verified)."""
+    verified = getattr(out, "verified", None)
+    if verified is None:
+        return ""
+    if verified:
+        return "<br>Verified: re-executed, it reproduces every recorded metric."
+    differences = getattr(out, "differences", {}) or {}
+    cause = getattr(out, "cause", None)
+    what = ", ".join(f"{name} {a!r} -> {b!r}" for name, (a, b) in list(differences.items())[:3])
+    text = "<br><b>Unverified</b>: re-executed, it does not reproduce the run"
+    text += f" ({html.escape(what)})" if what else ""
+    text += f"; likely cause: {html.escape(str(cause))}" if cause else ""
+    return text + "."

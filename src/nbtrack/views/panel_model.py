@@ -318,6 +318,14 @@ class PanelModel:
             text += f" · {hidden} param{'s' * (hidden != 1)} with one value hidden"
         return text
 
+    def details_html(self, run_id: str) -> str:
+        """One run's details (params by source, metrics, models, figures, artifacts, outputs, linked runs) as HTML,
+        small blobs embedded as images and ``data:`` download links (see :mod:`nbtrack.views.panel_html`)."""
+        from nbtrack.query.search import get_run
+        from nbtrack.views.panel_html import details_html
+
+        return details_html(get_run(run_id, store=self.store), self.table.docs, self.store)
+
     def page_html(self, *, fallback_note: str | None = None) -> str:
         """The current page as an HTML table. Every value is escaped: names and values render as text."""
         from nbtrack.views.panel_html import page_html

@@ -134,6 +134,7 @@ class Panel(PanelActions, widgets.VBox):
         self.plot_kind = widgets.Dropdown(description="plot", options=PLOT_KINDS, style=wide, layout={"width": "140px"})
         self.diff_button = widgets.Button(description="Diff", icon="columns")
         self.export_button = widgets.Button(description="Export", icon="file-code-o")
+        self.details_button = widgets.Button(description="Details", icon="info")  # models, figures, outputs
         self.tag_text = widgets.Text(placeholder="key=value", layout={"width": "150px"})
         self.tag_button = widgets.Button(description="Tag", icon="tag")
         self.delete_button = widgets.Button(description="Delete", icon="trash", button_style="danger")
@@ -178,6 +179,7 @@ class Panel(PanelActions, widgets.VBox):
                         self.metric,
                         self.plot_kind,
                         self.diff_button,
+                        self.details_button,
                         self.export_button,
                         self.tag_text,
                         self.tag_button,
@@ -207,6 +209,7 @@ class Panel(PanelActions, widgets.VBox):
             (self.compare_button, self._compare),
             (self.diff_button, self._diff),
             (self.export_button, self._export),
+            (self.details_button, self._details),
             (self.tag_button, self._tag),
             (self.delete_button, self._ask_delete),
             (self.confirm_button, self._delete),
@@ -401,6 +404,7 @@ class Panel(PanelActions, widgets.VBox):
             self.compare_button: (2, None, "Compare the selected runs (intervals, tests, plots)"),
             self.diff_button: (2, 2, "What changed between the two selected runs"),
             self.export_button: (1, 1, "Export the selected run as a script"),
+            self.details_button: (1, 1, "The selected run's params by source, models, figures and output files"),
             self.tag_button: (1, None, "Tag the selected runs with key=value"),
             self.delete_button: (1, None, "Delete the selected runs (asks first)"),
         }
