@@ -2,6 +2,7 @@
 
     python bench/bench_store.py               # 100 and 10,000 runs (~2 min on 2 quiet cores)
     python bench/bench_store.py --record-n 50 --cold-n 3   # quicker, noisier
+    python bench/bench_store.py --only-size                # just the size and durability section
 
 Workloads (medians; the machine is shared, so quote the load average printed at the top and the end):
   - record one small run through ``nbtrack.track`` into a store of 100 and of 10,000 runs (sizes alternated)
@@ -11,6 +12,17 @@ Workloads (medians; the machine is shared, so quote the load average printed at 
 
 Stores are populated like bench_foundation.py does: clones of a real small run, each written as its
 ``running`` record and then its final one. Nothing is asserted.
+
+Size and durability (issue 17, items 1 and 4): two more stores of 10,000 runs each, built through the
+store API exactly as a run's lifecycle writes (``Store.open_run``, ``put_run`` of the ``running`` record,
+``put_blob`` of the run's own compact series blob from ``store/series.py``, ``put_run`` of the final
+record, compaction whenever the journal decides), but without the fsync of each final record, so that
+building takes seconds; the fsyncs are counted on real ``nbtrack.track`` runs afterwards. "Summary" runs
+are the small run above (3 params, 2 metrics logged once, 1 tag); "full" runs have 20 params, 10 metrics
+x 100 steps and 5 tags, with float32-valued curves (what ``loss.item()`` of a float32 tensor logs;
+``--full-values float64`` logs full-precision doubles instead). Printed: the allocated size (``du -sk``)
+against 10 MB and 60 MB, fsyncs per ``nbtrack.track`` run (target 1), one full run and one small run
+(medians, fsync included) in those stores.
 """
 
 from __future__ import annotations
@@ -18,7 +30,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -32,6 +46,7 @@ for _var in ("NBTRACK_DIR", "NBTRACK_EXPERIMENT", "JPY_SESSION_NAME"):
 
 import nbtrack  # noqa: E402
 from nbtrack import ids  # noqa: E402
+from nbtrack.store import files, series  # noqa: E402
 from nbtrack.store.local import RUNS, Store  # noqa: E402
 
 EXPERIMENT = "bench"
@@ -100,6 +115,105 @@ def populate(store: Store, size: int) -> None:
         store.journal.append(entries)
 
 
+def full_values(n: int, kind: str) -> dict[str, Any]:
+    rng = random.Random(n)
+    if kind == "float64":
+        return {f"m{k}": [rng.random() / (s + 1) for s in range(100)] for k in range(10)}
+    as32 = struct.Struct("f")
+    return {f"m{k}": [as32.unpack(as32.pack(rng.random() / (s + 1)))[0] for s in range(100)] for k in range(10)}
+
+
+def full_run(store: Store, n: int, kind: str = "float32", curves: dict[str, Any] | None = None) -> Any:
+    """20 params, 10 metrics x 100 steps, 5 tags, from notebook-style code (no script text stored)."""
+    curves = curves or full_values(n, kind)
+    params = {f"param_{k}": k * 0.5 + n for k in range(20)}
+    tags = {f"tag_{k}": f"value {k}" for k in range(5)}
+    with nbtrack.track(experiment=EXPERIMENT, params=params, tags=tags, store=store) as run:
+        for step in range(100):
+            for name, points in curves.items():
+                run.log_metric(name, points[step], step=step)
+    return run
+
+
+class _Owner:  # what Store.open_run holds weakly while the build writes
+    pass
+
+
+def build(store: Store, size: int, full: bool, kind: str) -> None:
+    """``size`` runs written as a run's lifecycle writes them (see the module docstring), without fsyncs."""
+    sample = full_run(store, 0, kind) if full else small_run(store, 0)
+    template = {k: v for k, v in sample.doc.items() if k != "series"}
+    owner = _Owner()
+    store.open_run("bench-build", owner)
+    for i in range(1, size):
+        run_id = ids.new_run_id()
+        start = time.time()
+        if full:
+            curves = full_values(i, kind)
+            params = {f"param_{k}": k * 0.5 + i for k in range(20)}
+            metrics = {name: points[-1] for name, points in curves.items()}
+            logged = {
+                name: {"step": list(range(100)), "value": points, "time": [start + s * 0.0004 for s in range(100)]}
+                for name, points in curves.items()
+            }
+        else:
+            params, metrics = small_values(i)
+            logged = {k: {"step": [0], "value": [v], "time": [start]} for k, v in metrics.items()}
+        running = {**template, "id": run_id, "status": "running", "start_time": start, "params": params}
+        running.update(end_time=None, duration=None, metrics={})
+        running.pop("env", None)
+        store.put_run(running, durable=False)
+        digest = store.put_blob(series.encode(logged))
+        final = {**template, "id": run_id, "status": "finished", "start_time": start, "end_time": start + 0.004}
+        final.update(duration=0.004, params=params, metrics=metrics, series=digest)
+        store.put_run(final, durable=False)
+    del owner
+
+
+def allocated_mb(root: Path) -> float:
+    done = subprocess.run(["du", "-sk", str(root)], capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[0]) / 1024
+
+
+def section_size(work: Path, size: int, n: int, kind: str) -> None:
+    label = f"{size:,}"
+    rows = []
+    for full, target in ((False, 10.0), (True, 60.0)):
+        what = "full" if full else "summary"
+        store = Store(work / f"size-{what}")
+        started = time.perf_counter()
+        build(store, size, full, kind)
+        built = time.perf_counter() - started
+        mb = allocated_mb(store.root)
+        count = sum(1 for p in store.root.rglob("*") if p.is_file())
+        store.journal.compact()
+        compacted = allocated_mb(store.root)
+        samples, before = [], files.fsync_count()
+        for i in range(n):
+            curves = full_values(10_000 + i, kind)  # made before the clock starts
+            start = time.perf_counter()
+            if full:
+                full_run(store, 10_000 + i, kind, curves)
+            else:
+                small_run(store, 10_000 + i)
+            samples.append(time.perf_counter() - start)
+        fsyncs = (files.fsync_count() - before) / n
+        rows.append((what, target, mb, compacted, count, built, fsyncs, statistics.median(samples)))
+    print(f"size and durability ({label} runs each, built in-process through the store API); {load()}")
+    for what, target, mb, compacted, count, built, fsyncs, median in rows:
+        print(
+            f"  {what + ' runs: store size (du -sk)':<52} {mb:9.2f} MB   target <= {target:.0f} MB "
+            f"({count:,} files; {compacted:.2f} MB right after a compaction; built in {built:.1f} s)"
+        )
+        print(f"  {what + ' runs: fsyncs per nbtrack.track run':<52} {fsyncs:12.2f}   target 1")
+        line(
+            f"one {what} run (nbtrack.track, fsync included), {label} in store",
+            median,
+            "target <= 5 ms" if what == "full" else "",
+        )
+    print(f"  (full-run metric values: {kind})")
+
+
 def timed(fn: Callable[[], Any], n: int, warmup: int = 1) -> list[float]:
     for _ in range(warmup):
         fn()
@@ -133,11 +247,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--record-n", type=int, default=200, help="small runs recorded per store size")
     parser.add_argument("--warm-n", type=int, default=9, help="repetitions of each warm query")
     parser.add_argument("--cold-n", type=int, default=5, help="fresh processes for the cold query")
+    parser.add_argument("--size-n", type=int, default=50, help="runs timed (and fsyncs counted) per size store")
+    parser.add_argument("--full-values", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--only-size", action="store_true", help="only the size and durability section")
     args = parser.parse_args(argv)
     print(f"nbtrack from {Path(nbtrack.__file__).parent}; {load()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="nbtrack-bench-store-") as tmp:
         work = Path(tmp)
         os.chdir(work)
+        section_size(work, args.size, args.size_n, args.full_values)
+        if args.only_size:
+            return
         stores = {}
         for size in (100, args.size):
             stores[size] = Store(work / f"store-{size}")

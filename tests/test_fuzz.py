@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import nbtrack
 from nbtrack import NbtrackWarning, redact, values
+from nbtrack.capture.hyperparams import flatten
 from nbtrack.capture.lifecycle import ActiveRun
 from nbtrack.store.local import Store
 
@@ -169,7 +170,10 @@ def test_tracked_cells_complete_with_any_literal_and_name(store_dir_for_fuzz, va
     assert result.success
     assert same(ip.user_ns["x"], value)
     run = nbtrack.get_run(max(nbtrack.get_store().run_docs()))  # ids sort by time: the newest run
-    assert same(run.params["x"], redact.for_store(nbtrack.get_store().root).param("x", value))  # secrets redacted
+    redactor = redact.for_store(nbtrack.get_store().root)
+    expected = {k: redactor.param(k, v) for k, v in flatten("x", value)}  # a dict of names is flattened (issue 12)
+    got = {k: v for k, v in run.params.items() if k == "x" or k.startswith("x.")}
+    assert same(got, expected)  # secrets redacted
     assert run.name == label  # stored as plain text, losslessly
 
 

@@ -180,6 +180,6 @@ def test_snapshot_modes(ip, tmp_path, monkeypatch, mode):
         return
     assert run.snapshot.cells[0].source == source
     assert run.snapshot_info["source"] == "JPY_SESSION_NAME" and run.snapshot_info["stale"] is False
-    stored = "".join(p.read_text("utf-8", "replace") for p in (run.store.root / "objects").rglob("*") if p.is_file())
+    stored = "".join(p.read_text("utf-8", "replace") for p in run.store.root.rglob("*") if p.is_file())  # blobs too
     # "on" keeps outputs, with secrets redacted (issue 18); "redact" drops outputs altogether
     assert secret not in stored and ("token=<redacted:" in stored) is (mode == "on")

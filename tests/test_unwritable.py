@@ -24,15 +24,24 @@ from nbtrack.store.local import Store
 
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 SPACE = (errno.ENOSPC, errno.EDQUOT)
+BLOBS = ("objects", "runs.jsonl")  # a run's small blobs are lines of runs.jsonl (packed later), large ones files
+BLOB_LINE = b'{"op":"blob"'
 
 
 class StoreFaults:
     """Writes under ``root`` (only to the entries named in ``parts``) fail with ``code`` while ``armed``."""
 
-    def __init__(self, root: str | Path, code: int, parts: tuple[str, ...] = ("runs.jsonl", "lock", "objects")):
+    def __init__(
+        self,
+        root: str | Path,
+        code: int,
+        parts: tuple[str, ...] = ("runs.jsonl", "lock", "objects"),
+        only: bytes | None = None,
+    ):
         self.root = os.path.abspath(root)
         self.code = code
         self.parts = parts
+        self.only = only  # fail only the writes holding these bytes (e.g. the journal lines carrying blobs)
         self.armed = True
         self.failures = 0
         self._fds: set[int] = set()
@@ -69,10 +78,10 @@ class StoreFaults:
 
         def open_(path, flags, *args, **kwargs):
             hit = self._hit(path, kwargs.get("dir_fd"))
-            if not space and flags & WRITE_FLAGS and hit:
+            if not space and self.only is None and flags & WRITE_FLAGS and hit:
                 raise self._fail(path)
             fd = real["open"](path, flags, *args, **kwargs)
-            if space and hit:
+            if (space or self.only is not None) and hit:
                 self._fds.add(fd)
             return fd
 
@@ -96,12 +105,12 @@ class StoreFaults:
             return real["rename"](src, dst, *args, **kwargs)
 
         def write(fd, data):
-            if self.armed and fd in self._fds:
+            if self.armed and fd in self._fds and (self.only is None or self.only in bytes(data)):
                 raise self._fail()
             return real["write"](fd, data)
 
         def fsync(fd):
-            if self.armed and fd in self._fds:
+            if self.armed and fd in self._fds and self.only is None:
                 raise self._fail()
             return real["fsync"](fd)
 
@@ -187,7 +196,7 @@ def test_a_store_full_mid_run_keeps_the_start_record_and_says_so(existing_store)
 
 
 def test_only_the_series_blob_failing_saves_the_record_without_it(existing_store):
-    faults = StoreFaults(existing_store, errno.EACCES, parts=("objects",))
+    faults = StoreFaults(existing_store, errno.EACCES, parts=BLOBS, only=BLOB_LINE)
     faults.armed = False
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -234,7 +243,7 @@ def test_a_tracked_cell_in_a_read_only_store_completes_and_logs(ip, existing_sto
 
 
 def test_a_history_blob_that_fails_when_the_cell_starts_is_written_when_it_ends(ip, existing_store):
-    faults = StoreFaults(existing_store, errno.ENOSPC, parts=("objects",))
+    faults = StoreFaults(existing_store, errno.ENOSPC, parts=BLOBS, only=BLOB_LINE)
     ip.user_ns["faults"] = faults
     with faults, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -247,7 +256,10 @@ def test_a_history_blob_that_fails_when_the_cell_starts_is_written_when_it_ends(
 
 
 def test_only_blobs_failing_in_a_cell_keeps_the_record_and_names_each_blob(ip, existing_store):
-    with StoreFaults(existing_store, errno.EACCES, parts=("objects",)), warnings.catch_warnings(record=True) as caught:
+    with (
+        StoreFaults(existing_store, errno.EACCES, parts=BLOBS, only=BLOB_LINE),
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always")
         result = ip.run_cell("%%track -q\nimport nbtrack\nnbtrack.log_metric('z', 3.0)\n")
     assert result.success

@@ -291,7 +291,9 @@ class Run:
 
         rows: dict[str, list[Any]] = {"name": [], "step": [], "value": [], "time": []}
         if self.series_blob:
-            for name, points in self.store.get_json(self.series_blob).items():
+            from nbtrack.store.series import load
+
+            for name, points in load(self.store, self.series_blob).items():
                 n = len(points["step"])
                 rows["name"].extend([values.printable(values.unescape_text(name))] * n)
                 rows["step"].extend(points["step"])

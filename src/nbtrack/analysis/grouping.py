@@ -5,7 +5,8 @@
   configuration and kept as each run's seed key, so runs of two groups can be paired by it. A param is
   seed-like when its name (any case) is one of :data:`SEED_LIKE` (``seed``, ``random_state``, ``random_seed``,
   ``rng_seed``, ``fold``, ``cv_fold``, ``rep``, ``repeat``, ``repetition``, ``replicate``, ``trial``, ``run``)
-  or ends in ``_seed``/``_fold`` or starts with ``seed_``/``fold_``; ``seed_params=`` declares more (e.g.
+  or ends in ``_seed``/``_fold`` or starts with ``seed_``/``fold_`` (of a param a cell's code or a model gave,
+  the argument's name counts: ``clf.random_state``); ``seed_params=`` declares more (e.g.
   ``["seed", "split"]``: runs pair only when every declared source matches). ``split`` and ``iteration``
   are not guessed: they are often real settings.
 - **Group keys are typed**: ``depth=3`` and ``depth='3'`` are two groups with two labels (a string that
@@ -30,6 +31,7 @@ from typing import Any
 from nbtrack.analysis.keys import (
     MISSING,
     group_label,
+    key_params,
     norm_value,
     param_value,
     parse_value,
@@ -37,7 +39,7 @@ from nbtrack.analysis.keys import (
     value_identity,
 )
 from nbtrack.analysis.loading import FAILURE_POLICY as FAILURE_POLICY
-from nbtrack.analysis.loading import PARAMS_COLUMN, run_outcomes
+from nbtrack.analysis.loading import PARAMS_COLUMN, SOURCES_COLUMN, run_outcomes
 from nbtrack.analysis.loading import load_frame as load_frame
 
 SEED_LIKE = (
@@ -58,7 +60,7 @@ SEED_LIKE = (
 
 def is_seed_like(name: str) -> bool:
     """Whether a param name reads as a source of run-to-run variance (see the module docstring)."""
-    n = name.lower()
+    n = name.lower().rsplit(".", 1)[-1].rsplit("__", 1)[-1]  # clf.random_state, pipe.model__seed too
     return n in SEED_LIKE or n.endswith(("_seed", "_fold")) or n.startswith(("seed_", "fold_"))
 
 
@@ -217,6 +219,8 @@ def configure(
     warnings = [f"seed_params names {p!r}, a param no run in {source} has." for p in declared if p not in param_names]
     if by is None:
         config = [p for p in param_names if not (is_seed_like(p) or p in declared) and p != dataset_param]
+        if SOURCES_COLUMN in frame.columns:  # a param repeating an inline one, or at its framework default
+            config = key_params(config, frame[SOURCES_COLUMN])
         explicit = False
     else:
         names = [b.strip() for b in by.split(",")] if isinstance(by, str) else list(by)

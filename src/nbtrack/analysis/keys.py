@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+_DERIVED = ("framework", "framework-default", "call")  # sources a param may repeat an inline one from
 
 
 class Missing:
@@ -118,3 +120,30 @@ def parse_value(text: str) -> Any:
         with contextlib.suppress(ValueError):
             return kind(t)
     return t
+
+
+def short_name(name: str) -> str:
+    """The argument a derived param names: ``C`` for ``clf.C``, ``LogisticRegression.C`` and ``pipe.lr__C``."""
+    return name.rsplit(".", 1)[-1].rsplit("__", 1)[-1]
+
+
+def key_params(names: Sequence[str], sources: Iterable[Mapping[str, str] | None]) -> list[str]:
+    """The params of ``names`` that make the default group key, given each run's ``param_sources`` (see the
+    module docstring)."""
+    per_run = [s for s in sources if s]
+    if not per_run:
+        return list(names)
+    kept = []
+    for name in names:
+        seen = [s for s in per_run if name in s]
+        if seen and (all(s[name] == "framework-default" for s in seen) or all(_repeats_inline(name, s) for s in seen)):
+            continue
+        kept.append(name)
+    return kept
+
+
+def _repeats_inline(name: str, sources: Mapping[str, str]) -> bool:
+    short = short_name(name)
+    return (
+        short != name and sources[name] in _DERIVED and short in sources and not sources[short].startswith("framework")
+    )

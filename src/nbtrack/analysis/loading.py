@@ -15,6 +15,7 @@ from typing import Any
 FAILURE_STATUSES = ("failed", "interrupted", "abandoned")
 FAILURE_POLICY = "worst"  # failures ranked below every finished score (rank-based tests)
 PARAMS_COLUMN = "nbtrack.recorded_params"  # per run, the params dict as recorded (types, missing vs None)
+SOURCES_COLUMN = "nbtrack.param_sources"  # per run, where each param came from (Run.param_sources)
 
 
 def load_frame(runs: Any, store: Any, status: str | Sequence[str] | None) -> tuple[Any, str]:
@@ -47,6 +48,7 @@ def load_frame(runs: Any, store: Any, status: str | Sequence[str] | None) -> tup
         source = f"{len(full)} runs"
     docs = st.run_docs()
     frame[PARAMS_COLUMN] = [_recorded_params(docs.get(r, {})) for r in frame["run_id"]]
+    frame[SOURCES_COLUMN] = [dict(docs.get(r, {}).get("param_sources") or {}) for r in frame["run_id"]]
     return frame, source
 
 

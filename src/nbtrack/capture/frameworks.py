@@ -11,6 +11,8 @@ import ast
 from collections.abc import Mapping
 from typing import Any
 
+from nbtrack.capture.params import nodes_of
+
 FRAMEWORKS = ("sklearn", "xgboost", "lightgbm", "keras", "torch", "lightning")
 _MODULE_FRAMEWORK = {
     "xgboost": "xgboost",
@@ -89,7 +91,7 @@ def cell_model_names(tree: ast.Module | None) -> list[str]:
     if tree is None:
         return []
     names: dict[str, None] = {}
-    for node in ast.walk(tree):
+    for node in nodes_of(tree):  # the cell's one walk, shared with its params
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names[node.id] = None
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _FIT_METHODS:

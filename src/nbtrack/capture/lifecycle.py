@@ -43,6 +43,7 @@ from nbtrack.capture.guard import (
 from nbtrack.capture.notebook import default_experiment, notebook_experiment, store_history
 from nbtrack.errors import NbtrackWarning, NoActiveRunError
 from nbtrack.run import Run, Status, owner_record
+from nbtrack.store import series as series_codec
 from nbtrack.store.local import Store
 
 __all__ = [  # the module-level log_* functions live in capture/active.py
@@ -94,6 +95,7 @@ class ActiveRun:
             owner=owner_record(),
             store=store,
         )
+        store.open_run(self.record.id, self)  # its small blobs become durable with its final record
         self.profiles: dict[str, dict[str, Any]] = {}  # the data records with their profiles inline
         self.series: dict[str, dict[str, list[Any]]] = {}
         self._lock = threading.Lock()
@@ -180,6 +182,7 @@ class ActiveRun:
             encoded = encode_now(value, f"param {key!r}")  # warn at the call that passed the value
             with self._lock:  # a secret-looking name keeps a keyed hash of the value (nbtrack.redact)
                 self.record.params[key] = self.redactor.param(key, values.decode(encoded))
+                self.record.param_sources.pop(key, None)  # explicit: wins over a discovered value (hyperparams)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         for name, value in items_of(params, "log_params"):
@@ -401,7 +404,7 @@ class ActiveRun:
                 try:
                     with self._lock:
                         series = {values.escape_text(k): v for k, v in self.series.items()}
-                    self.record.series_blob = self.store.put_json(series)
+                    self.record.series_blob = self.store.put_blob(series_codec.encode(series))
                 except Exception as exc:
                     self.problems.fail("the metric series", exc)
                 else:

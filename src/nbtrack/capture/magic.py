@@ -22,7 +22,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from nbtrack import values
-from nbtrack.capture import file_reads, products
+from nbtrack.capture import file_reads, framework_params, hyperparams, products
 from nbtrack.capture import params as params_mod
 from nbtrack.capture.lifecycle import ActiveRun, status_for, warn
 from nbtrack.capture.notebook import cell_failure, failures_in, notebook_origin, notebook_path, snapshot, snapshot_mode
@@ -114,6 +114,7 @@ class TrackMagics(Magics):
         self.last_cell_end: float | None = None
         self.last_run_of: dict[str, str] = {}
         self.failed_cells: list[dict[str, Any]] = []  # the history's cells that raised, for the export
+        self.literals = hyperparams.LiteralMemory()  # what earlier cells assigned: the tracked cells' inputs
 
     # events --------------------------------------------------------------------------------------
 
@@ -125,6 +126,7 @@ class TrackMagics(Magics):
         with contextlib.suppress(Exception):  # only the export needs it: never a cost to the cell
             if (failure := cell_failure(result, self.shell)) is not None:
                 self.failed_cells.append(failure)
+        self.literals.remember_cell(self.shell, result)
 
     # the magic -----------------------------------------------------------------------------------
 
@@ -252,13 +254,16 @@ class TrackMagics(Magics):
 
         run = ActiveRun(get_store(), name=args.name, experiment=experiment, source="magic")
         run.record.notebook_source = found.source if found else None
-        run.log_params(params_mod.literal_params(tree))
+        hyperparams.record_cell(run, tree, user_ns, self.literals, exclude=args.metric)
         pending_params = []
+        # -p of a name the cell assigns before reading it reads it after the cell; an input (read first, maybe
+        # changed, like `base += 1`) keeps its value when the cell started, the one the cell used
+        assigned = params_mod.bound_names(tree) - params_mod.input_names(tree)
         for item in args.param:
             if "=" in item:
                 key, text = _parse_pair(item, "--param")
                 run.log_param(key, _literal_or_text(text))
-            elif item in user_ns:
+            elif item in user_ns and item not in assigned:
                 run.log_param(item, user_ns[item])
             else:
                 pending_params.append(item)  # maybe the cell defines it
@@ -350,6 +355,11 @@ class TrackMagics(Magics):
                 run.log_metric(name, user_ns[name])
             elif error is None:
                 warn(f"--metric {name}: the cell did not define a variable of that name")
+        try:
+            framework_params.record_framework(run, context.get("tree"), user_ns)
+        except Exception as exc:
+            warn(f"framework params of run {run.id} not recorded: {type(exc).__name__}: {exc}")
+        hyperparams.mark_explicit(run)
         path, how = notebook_path(user_ns, context["raw_cell"])
         if path is not None and how is not None and snapshot_mode() != "off":
             try:

@@ -20,6 +20,36 @@ def parse(source: str) -> ast.Module | None:
         return None
 
 
+def nodes_of(tree: ast.AST) -> list[ast.AST]:
+    """Every node of a parsed cell, walked once and kept on the tree: the params, the calls and the models of
+    a cell are all read from it (``ast.walk`` costs about as much as parsing on a long cell)."""
+    cached: list[ast.AST] | None = getattr(tree, "_nbtrack_nodes", None)
+    if cached is not None:
+        return cached
+    nodes: list[ast.AST] = []
+    if isinstance(tree, ast.Module):  # from its statements' lists, which reading its inputs walks too
+        nodes.append(tree)
+        for stmt in tree.body:
+            nodes.extend(nodes_of(stmt))
+        tree._nbtrack_nodes = nodes  # type: ignore[attr-defined]
+        return nodes
+    stack: list[ast.AST] = [tree]
+    node_type = ast.AST
+    while stack:  # depth first, in source order
+        node = stack.pop()
+        nodes.append(node)
+        children: list[ast.AST] = []
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if isinstance(value, node_type):
+                children.append(value)
+            elif isinstance(value, list):
+                children.extend(v for v in value if isinstance(v, node_type))
+        stack.extend(reversed(children))
+    tree._nbtrack_nodes = nodes  # type: ignore[attr-defined]  # a cache on the parsed cell
+    return nodes
+
+
 def is_plain_literal(value: Any) -> bool:
     if isinstance(value, _SCALARS):
         return True
@@ -105,16 +135,19 @@ def input_names(tree: ast.Module | None) -> set[str]:
     """
     if tree is None:
         return set()
-    inputs: set[str] = set()
-    _scan(tree.body, set(), inputs)
-    return inputs
+    cached: set[str] | None = getattr(tree, "_nbtrack_inputs", None)
+    if cached is None:
+        cached = set()
+        _scan(tree.body, set(), cached)
+        tree._nbtrack_inputs = cached  # type: ignore[attr-defined]  # read for data inputs and for params
+    return set(cached)
 
 
 def _reads(node: ast.AST) -> set[str]:
     """Names a node reads, less those bound inside it (comprehension targets, lambda and function arguments)."""
     loads: set[str] = set()
     local: set[str] = set()
-    for n in ast.walk(node):
+    for n in nodes_of(node):
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
             loads.add(n.id)
         elif isinstance(n, ast.comprehension):
@@ -155,3 +188,63 @@ def _scan(stmts: list[ast.stmt], assigned: set[str], inputs: set[str]) -> None:
         else:
             inputs |= _reads(stmt) - assigned
             assigned |= {name for name, _ in _assigned_pairs(stmt)}
+
+
+def static_value(node: ast.expr) -> tuple[bool, Any]:
+    """A value the code spells out: a plain literal, or a ``dict(...)`` call of literal keywords (``dict(lr=0.1)``)
+    or of a literal dict; ``(False, None)`` for anything that would need running code."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "dict"
+        and len(node.args) <= 1
+        and all(k.arg is not None for k in node.keywords)
+    ):
+        base: dict[str, Any] = {}
+        if node.args:
+            ok, value = static_value(node.args[0])
+            if not (ok and isinstance(value, dict)):
+                return False, None
+            base.update(value)
+        for keyword in node.keywords:
+            ok, value = static_value(keyword.value)
+            if not ok:
+                return False, None
+            base[str(keyword.arg)] = value
+        return True, base
+    return _literal(node)
+
+
+def literal_bindings(tree: ast.Module | None) -> tuple[dict[str, Any], set[str]]:
+    """What a cell leaves bound at top level: names whose last top-level assignment is a static value (see
+    :func:`static_value`), and the other names it binds (their value is not knowable from the code)."""
+    known: dict[str, Any] = {}
+    others: set[str] = set()
+    if tree is None:
+        return known, others
+    for stmt in tree.body:
+        for name, value_node in _assigned_pairs(stmt):
+            ok, value = static_value(value_node) if value_node is not None else (False, None)
+            if ok:
+                known[name] = value
+                others.discard(name)
+            else:
+                known.pop(name, None)
+                others.add(name)
+    return known, others
+
+
+def bound_names(tree: ast.Module | None) -> set[str]:
+    """Every name a cell binds anywhere in its code (``-p name`` reads these after the cell ran); names local to a
+    function the cell defines count too, which only makes ``-p`` read them later."""
+    if tree is None:
+        return set()
+    names: set[str] = set()
+    for node in nodes_of(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+    return names

@@ -23,6 +23,7 @@ from typing import Any
 from nbtrack import ids, values
 from nbtrack.remote.datasets import data_tag_text, dataset_record
 from nbtrack.run import effective_status
+from nbtrack.store.series import load as load_series
 
 # The MLflow tags nbtrack owns.
 TAG_RUN_ID = "nbtrack.run_id"  # the nbtrack id: how a pushed run is found again
@@ -254,7 +255,7 @@ def build_payload(doc: dict[str, Any], store: Any) -> Payload:
     series: dict[str, Any] = {}
     if doc.get("series"):
         try:
-            series = store.get_json(doc["series"])
+            series = load_series(store, doc["series"])
         except (OSError, ValueError) as exc:
             payload.notes.append(f"metric series not readable ({exc}); final values only")
     metric_names = list(dict.fromkeys([*series, *(doc.get("metrics") or {})]))

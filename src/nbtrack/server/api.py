@@ -273,7 +273,8 @@ def open_download(store: Store, run_id: str, digest: str) -> Download:
 
     Anything else is refused: a malformed digest (400), a digest this run does not reference, or whose file is
     gone or not a regular file inside the server root (404). The digest is never a path: it is checked against
-    the record, then names the blob's file in the store's ``objects/``, opened without following a symlink."""
+    the record, then found in the journal or a pack (small blobs), else names the blob's file in the store's
+    ``objects/``, opened without following a symlink."""
     if not isinstance(digest, str) or contents.DIGEST.fullmatch(digest) is None:
         raise ApiError(400, "invalid_digest", "a download is named by a content hash of 32 characters 0-9 and a-f")
     full = _resolve(store, run_id)
@@ -281,6 +282,9 @@ def open_download(store: Store, run_id: str, digest: str) -> Download:
     gone = ApiError(404, "not_found", f"the content {digest[:12]} of run {full} is not in the store")
     if ref is None:
         raise ApiError(404, "not_found", f"run {full} has no model, artifact or kept output {digest[:12]}")
+    small = store.small_blob(digest)  # up to 1 MiB, kept in the journal or a pack (store/packs.py)
+    if small is not None:
+        return Download(ref.filename, ref.media_type, len(small), io.BytesIO(small))
     path = (store.objects / digest[:2] / digest[2:]).resolve()
     limit = getattr(store, "boundary", None)
     if limit is not None and not paths.inside(path, limit):

@@ -121,6 +121,9 @@ class ConfinedStore(Store):
     def get_blob(self, digest: str) -> bytes:
         if len(digest) != 32 or not _HEX.issuperset(digest):
             raise ValueError(f"not a blob hash: {digest[:80]!r}")
+        packed = self.small_blob(digest)  # in runs.jsonl or objects/packs, opened without following links
+        if packed is not None:
+            return packed
         return read_regular(self.objects / digest[:2] / digest[2:], self.boundary)
 
 

@@ -82,6 +82,11 @@ class BlobStore:
         self.forget_if_collected()
         return digest in self._known
 
+    def remember(self, digest: str) -> None:
+        """Note a blob this process stored elsewhere (in the journal): :meth:`has` is then true for it."""
+        self.forget_if_collected()
+        self._known.add(digest)
+
     def forget_if_collected(self) -> None:
         """Forget the hashes this process knows when ``nbtrack gc`` deleted blobs since it learnt them."""
         try:

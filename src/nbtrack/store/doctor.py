@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from nbtrack.store import files, mark
-from nbtrack.store.journal import RUNS_TABLE, decode_line, encode_line
-from nbtrack.store.lines import header_line
+from nbtrack.store.journal import RUNS_TABLE, Journal, decode_line, encode_line
+from nbtrack.store.lines import expand, header_line, read_all
 from nbtrack.store.local import Store, referenced_blobs
 
 STALE_BLOB_TEMP_SECONDS = 600  # blob temp files are written without the lock: younger ones may be in use
@@ -70,14 +70,18 @@ def _scan(path: Path, upto: int | None = None) -> _Scan:
             scan.damaged.append(number)
             continue
         scan.has_header |= payload.get("op") == "header"
-        if payload.get("t") != RUNS_TABLE:
-            continue
-        if payload.get("op") == "put":
-            scan.live[payload["id"]] = payload["doc"]
-            scan.deleted.discard(payload["id"])
-        elif payload.get("op") == "del":
-            scan.live.pop(payload["id"], None)
-            scan.deleted.add(payload["id"])
+        inner = [payload] if payload.get("op") != "chunk" else [decode_line(one) for one in expand(line)]
+        if None in inner:
+            scan.damaged.append(number)
+        for entry in inner:
+            if entry is None or entry.get("t") != RUNS_TABLE:
+                continue
+            if entry.get("op") == "put":
+                scan.live[entry["id"]] = entry["doc"]
+                scan.deleted.discard(entry["id"])
+            elif entry.get("op") == "del":
+                scan.live.pop(entry["id"], None)
+                scan.deleted.add(entry["id"])
     return scan
 
 
@@ -146,20 +150,25 @@ def _stale_temps(root: Path) -> list[Path]:
 
 def _check_blobs(store: Store, docs: dict[str, dict[str, Any]], report: Report) -> None:
     """Every content file a record refers to, and every cell source its execution history lists."""
+    held = store.small_blobs()
+
+    def exists(digest: str) -> bool:
+        return digest in held or store.blobs.exists(digest)
+
     for run_id, doc in docs.items():
         for ref in referenced_blobs(doc):
-            if not store.blobs.exists(ref):
+            if not exists(ref):
                 report.problem(f"run {run_id}: content file {ref} is missing (the record itself is intact)")
         history = doc.get("history")
-        if not isinstance(history, str) or not store.blobs.exists(history):
+        if not isinstance(history, str) or not exists(history):
             continue
         try:
-            cells = store.blobs.get_json(history)
+            cells = store.get_json(history)
         except (OSError, ValueError) as exc:
             report.problem(f"run {run_id}: history {history} cannot be read ({exc})")
             continue
         cells = cells if isinstance(cells, list) else []
-        lost = [h for h in cells if isinstance(h, str) and not store.blobs.exists(h)]
+        lost = [h for h in cells if isinstance(h, str) and not exists(h)]
         if lost:
             report.problem(
                 f"run {run_id}: {len(lost)} cell source(s) of its history are missing ({_ids(map(str, lost), 3)})"
@@ -194,6 +203,9 @@ def check(store: Store, repair: bool = False) -> Report:
             _repair(store, scan, missing, marked, stale, report)
     docs = store.run_docs()
     report.runs_kept = len(docs)
+    store.packs.refresh()
+    for problem in dict.fromkeys(store.packs.problems):
+        report.problem(problem)
     _check_blobs(store, docs, report)
     verdict = "OK" if report.ok else "problems found" + ("" if repair else "; run `nbtrack doctor --repair`")
     report.lines.append(f"{len(docs)} run(s) readable in {store.root}; {verdict}")
@@ -239,5 +251,29 @@ def _repair(
     if rewrite or not marked:
         if not marked and committed is not None:  # the evidence of what was lost stays
             files.create_unique(path.with_name(f"{path.name}.mark.before-repair-{stamp}"), committed.encode())
-        store.journal.write_mark()
+        write_mark(store.journal)
     report.ok = True
+
+
+def write_mark(journal: Journal) -> None:
+    """Record the journal as it now is as committed (after a repair rewrote it)."""
+    with journal.lock:
+        lock_fd = journal.lock.own_fd
+        if lock_fd is None:
+            return
+        mark.write_fd(lock_fd, None)  # the old mark describes the file before the repair
+        journal._reset(None)
+        journal.refresh()
+        try:
+            fd, st = files.open_regular_stat(journal.path)
+        except FileNotFoundError:
+            return
+        try:
+            data = read_all(fd, st.st_size)
+            epoch = mark.epoch_of(fd) or mark.NO_EPOCH
+        finally:
+            os.close(fd)
+        end = data.rfind(b"\n") + 1
+        start = data.rfind(b"\n", 0, end - 1) + 1
+        live = sum(len(t) for t in journal.state.values())
+        mark.write_fd(lock_fd, mark.after_write(end, data[start:end], live, epoch))

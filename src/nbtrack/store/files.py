@@ -40,6 +40,21 @@ class UnsafeFileError(NbtrackError, OSError):
     """
 
 
+_fsyncs = 0
+
+
+def fsync(fd: int) -> None:
+    """Wait for the disk to hold ``fd``'s data: every durable wait of the store goes through here, so it is counted."""
+    global _fsyncs
+    _fsyncs += 1
+    os.fsync(fd)
+
+
+def fsync_count() -> int:
+    """How many durable waits (fsyncs of files and folders) this process made: tests assert one per run."""
+    return _fsyncs
+
+
 def write_all(fd: int, data: bytes) -> None:
     """Write every byte (``os.write`` may write fewer than asked)."""
     view = memoryview(data)
@@ -55,7 +70,7 @@ def fsync_dir(path: Path) -> None:
     except OSError:
         return
     try:
-        os.fsync(fd)
+        fsync(fd)
     except OSError:
         pass
     finally:
@@ -101,7 +116,7 @@ def create_new(path: Path, data: bytes, *, durable: bool = True, dir_fd: int | N
     try:
         write_all(fd, data)
         if durable:
-            os.fsync(fd)
+            fsync(fd)
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):
@@ -132,7 +147,7 @@ def replace_at(dir_fd: int, name: str, data: bytes) -> None:
             os.unlink(tmp, dir_fd=dir_fd)
         raise
     with contextlib.suppress(OSError):
-        os.fsync(dir_fd)
+        fsync(dir_fd)
 
 
 def replace_durably(path: Path, data: bytes) -> None:

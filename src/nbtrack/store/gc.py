@@ -11,10 +11,13 @@ under the store lock:
    ``runs.jsonl.damaged-*``, ``runs.jsonl.before-repair-*``);
 4. deletes every blob no live record refers to (``history`` and the cell sources listed in it, ``code_blob``,
    ``series``, ``snapshot.blob``, ``env.packages``, ``data.*.profile_blob``, ``models.*.blob``,
-   ``artifacts.*.blob``, ``outputs.*.kept``).
+   ``artifacts.*.blob``, ``outputs.*.kept``): blob files are unlinked; a pack (packs.py: the compactions of
+   step 2 moved every blob line of the journal into one) holding such blobs is rewritten without them, the
+   new pack in place before the old one is removed.
 
 Safe beside writers: a blob written after gc started, or within ``grace`` seconds before, is kept (a run may
-be about to write the record that refers to it), unless it belonged to a run purged now; while any run is
+be about to write the record that refers to it; a packed blob's time is when it was written to the journal,
+kept in the pack's index), unless it belonged to a run purged now; while any run is
 still running no blob is deleted at all (a run refers to some of its blobs only in its final record), and
 the report says so. After deleting blobs, gc changes ``objects/gc-stamp``, so processes that remember
 having written a blob write it again rather than trust a file that is gone.
@@ -127,6 +130,7 @@ def collect(store: Store, purge: Iterable[str] = (), *, grace: float = DEFAULT_G
         report.side_lines_dropped = _clean_side_files(journal, set(docs))
         report.running = sorted(i for i, d in docs.items() if effective_status(d) == "running")
         referenced = live_blobs(store, docs.values())
+        _collect_packs(store, referenced, purged_refs, started - grace, report)
         _delete_blobs(store, referenced, purged_refs, started - grace, report)
     _describe(store, report, grace)
     return report
@@ -171,6 +175,32 @@ def _clean_side_files(journal: Path, live: set[str]) -> int:
     return dropped
 
 
+def _collect_packs(store: Store, referenced: set[str], purged: set[str], cutoff: float, report: GcReport) -> None:
+    """Rewrite each pack holding blobs to delete without them (the old pack goes once the new one is in place)."""
+    packs = store.packs
+    entries = packs.entries()
+    for name in packs.names():
+        mine = {d: e for d, e in entries.items() if e[0] == name}
+        drop = set()
+        for digest, (_, _, _, written) in mine.items():
+            if digest in referenced:
+                continue
+            if report.running or (digest not in purged and written >= cutoff):
+                report.blobs_kept += 1
+            else:
+                drop.add(digest)
+        if not drop:
+            continue
+        kept = [(d, packs.get(d), e[3]) for d, e in mine.items() if d not in drop]
+        if any(data is None for _, data, _ in kept):
+            report.blobs_kept += len(drop)  # a blob of it cannot be read: the pack is kept as it is, for doctor
+            continue
+        packs.write((d, data, t) for d, data, t in kept if data is not None)
+        packs.remove(name)
+        report.blobs_deleted += len(drop)
+        report.bytes_freed += sum(mine[d][2] for d in drop)
+
+
 def _delete_blobs(store: Store, referenced: set[str], purged: set[str], cutoff: float, report: GcReport) -> None:
     root = store.objects
     if not root.is_dir():
@@ -196,7 +226,7 @@ def _delete_blobs(store: Store, referenced: set[str], purged: set[str], cutoff: 
                 continue
             report.blobs_deleted += 1
             report.bytes_freed += st.st_size
-    if report.blobs_deleted:
+    if report.blobs_deleted:  # in packs or files
         replace_durably(root / GC_STAMP, secrets.token_hex(16).encode())
 
 

@@ -30,18 +30,24 @@ from typing import Any
 from nbtrack.errors import NbtrackError, StoreCorruptError, StoreCorruptionWarning, StoreWriteError
 from nbtrack.store import files, mark
 from nbtrack.store.lines import (
+    CHUNK_PREFIX,
     FORMAT,
     PREFIX,
     TOMB,
+    blob_of,
     checked_body,
+    chunk_lines,
+    chunked,
     cut_torn_tail,
     decode_line,
     encode_line,
     header_line,
     named_run,
     read_all,
+    warn_problems,
 )
 from nbtrack.store.lock import FileLock
+from nbtrack.store.packs import PackSet, move_to_pack, read_line_blob
 
 __all__ = [
     "FORMAT",
@@ -54,6 +60,7 @@ __all__ = [
 ]
 
 _HEADER_OP = "header"
+DEAD_BYTES = 1 << 20  # compact also when this much (and half the rest) is superseded or blob lines: small stores
 RUNS_TABLE = "runs"
 
 
@@ -67,11 +74,14 @@ class Journal:
         self.problems: list[str] = []  # one sentence per damaged line, for warnings and `nbtrack doctor`
         self.losses: list[str] = []  # committed data that vanished (checked against the mark, see mark.py)
         self.tombstones: dict[str, set[str]] = {}  # ids deleted while they ran: never written back
+        self.inline: dict[str, tuple[int, int]] = {}  # blob lines (lines.py): hash -> (offset, length) in this file
+        self.packs: PackSet | None = None  # where compaction moves blob lines (the Store's objects/packs)
         self._identity: tuple[int, int] | None = None
         self._offset = 0
         self._line_no = 0
         self._valid = 0
         self._superseded = 0
+        self._dead_bytes = 0  # what compaction would reclaim: superseded and blob lines
         self._warned: set[str] = set()
         self._mine: tuple[int, int, int] | None = None  # (dev, ino, size) right after our last append
         self._epoch_of: tuple[tuple[int, int], bytes] | None = None  # (file identity, its header's epoch)
@@ -145,7 +155,7 @@ class Journal:
         end = chunk.rfind(b"\n")
         lines = chunk[: end + 1]
         if committed is not None and gone is None and 0 < committed.length <= len(lines):
-            self._replay(lines[: committed.length].split(b"\n")[:-1])
+            self._replay(lines[: committed.length].split(b"\n")[:-1], self._offset)
             live = sum(len(t) for t in self.state.values())
             if committed.count >= 0 and live < committed.count and not self.problems:
                 self._lost(
@@ -153,7 +163,7 @@ class Journal:
                 )
             lines = lines[committed.length :]
         if lines:
-            self._replay(lines.split(b"\n")[:-1])
+            self._replay(lines.split(b"\n")[:-1], self._offset + end + 1 - len(lines))
         if committed is not None and gone is not None:
             left = sum(len(t) for t in self.state.values())
             self._lost(
@@ -180,14 +190,16 @@ class Journal:
         self.problems = []
         self.losses = []
         self.tombstones = {}
+        self.inline = {}
         self._identity = identity
         self._offset = 0
         self._line_no = 0
         self._valid = 0
         self._superseded = 0
+        self._dead_bytes = 0
         self._judged = None
 
-    def _replay(self, lines: Iterable[bytes]) -> None:
+    def _replay(self, lines: Iterable[bytes], at: int) -> None:
         """Apply lines to the state. A document is JSON-decoded only if no later line replaces it.
 
         Every line's checksum is verified, but most runs have two lines (``running``, then final):
@@ -197,9 +209,15 @@ class Journal:
         self.generation += 1
         latest: dict[tuple[Any, Any], tuple[int, str, bytes | dict[str, Any] | None]] = {}
         known = self.state
-        for line in lines:
-            self._line_no += 1
+        for start, line in self._expand(lines, at):
             body = checked_body(line)
+            digest = blob_of(body) if body is not None else None
+            if digest is not None:  # a blob line: not decoded, only found again by its offset
+                self.inline[digest] = (start, len(line))
+                self._valid += 1
+                self._superseded += 1  # compaction moves it to a pack
+                self._dead_bytes += len(line)
+                continue
             if body is None:
                 self.problems.append(
                     f"{self.path}, line {self._line_no}: damaged (bad checksum or JSON){named_run(line)}"
@@ -238,6 +256,7 @@ class Journal:
                 self._superseded += existed
             else:  # the put it removes, and the del line itself unless it is a tombstone compaction keeps
                 self._superseded += existed + (not tomb)
+            self._dead_bytes += len(line) * existed  # about the size of the line it supersedes
             latest.pop(ident, None)  # re-insert, so dict order follows the file
             latest[ident] = (self._line_no, "tomb" if tomb else op, entry)
         # One JSON parse for all documents to decode: per-call overhead adds up over 10,000 records.
@@ -272,26 +291,22 @@ class Journal:
                     continue
             table[key] = entry.get("doc") if isinstance(entry, dict) else None
 
+    def _expand(self, lines: Iterable[bytes], at: int) -> Iterable[tuple[int, bytes]]:
+        """``(offset, line)`` for each line from offset ``at``; a chunk line's inner lines (offset -1) instead."""
+        for line in lines:
+            self._line_no += 1
+            start, at = at, at + len(line) + 1
+            if line[9:22] == CHUNK_PREFIX:
+                body = checked_body(line)
+                inner = chunk_lines(body) if body is not None else None
+                if inner is not None:
+                    self._valid += 1
+                    yield from ((-1, one) for one in inner)
+                    continue
+            yield start, line
+
     def _warn_problems(self) -> None:
-        new = [p for p in self.problems if p not in self._warned]
-        if new:
-            self._warned.update(new)
-            warnings.warn(
-                f"nbtrack skipped {len(new)} damaged line(s) in {self.path} ({new[0]}); all other runs were read. "
-                f"Run `nbtrack doctor --repair` to set the damaged lines aside.",
-                StoreCorruptionWarning,
-                stacklevel=4,
-            )
-        lost = [p for p in self.losses if p not in self._warned]
-        if lost:
-            self._warned.update(lost)
-            warnings.warn(
-                f"nbtrack: {lost[0]}; every run still in the file was read. Run `nbtrack doctor` to see which "
-                f"runs are affected and `nbtrack doctor --repair` to restore what the last good copy "
-                f"({self.path.name}.prev) holds.",
-                StoreCorruptionWarning,
-                stacklevel=4,
-            )
+        warn_problems(self.path, self.problems, self.losses, self._warned)
 
     # writing -------------------------------------------------------------------------------------
 
@@ -316,7 +331,9 @@ class Journal:
             ) from exc
         # Compact when dead lines reach half the live ones: each run leaves one (its `running` record),
         # so the journal is rewritten each time the store grows by half, O(1) per write amortized.
-        if self._superseded >= max(1000, self._compact_at, sum(len(t) for t in self.state.values()) // 2):
+        live = sum(len(t) for t in self.state.values())
+        wasted = self._compact_at == 0 and self._dead_bytes >= max(DEAD_BYTES, (self._offset - self._dead_bytes) // 2)
+        if wasted or self._superseded >= max(1000, self._compact_at, live // 2):
             try:
                 self.compact()
             except (OSError, NbtrackError) as exc:  # the entries are saved: a failed compaction must not say otherwise
@@ -333,7 +350,7 @@ class Journal:
             trusted = self._mine == (st.st_dev, st.st_ino, size) or self._check_mark(fd, size)
             files.write_all(fd, data)
             if durable:
-                os.fsync(fd)
+                files.fsync(fd)
         finally:
             os.close(fd)
         if size == 0:
@@ -344,10 +361,10 @@ class Journal:
         identity = (st.st_dev, st.st_ino)
         if size == 0:  # we created the journal: its whole content is what we just wrote
             self._reset(identity)
-            self._replay(data.split(b"\n")[:-1])
+            self._replay(data.split(b"\n")[:-1], 0)
             self._offset = len(data)
         elif identity == self._identity and size == self._offset:
-            self._replay(data.split(b"\n")[:-1])
+            self._replay(data.split(b"\n")[:-1], size)
             self._offset = size + len(data)
         elif self._identity is not None:
             self._refresh()
@@ -404,14 +421,20 @@ class Journal:
             if self.problems or self.losses:
                 return False
             epoch = mark.new_epoch()
-            entries: list[dict[str, Any]] = [{"op": _HEADER_OP, "format": FORMAT, "epoch": epoch}]
-            for table, docs in self.state.items():
-                entries.extend({"op": "put", "t": table, "id": key, "doc": doc} for key, doc in docs.items())
-            for table, keys in self.tombstones.items():
-                entries.extend({"op": "del", "t": table, "id": key, "tomb": True} for key in sorted(keys))
-            data = b"".join(encode_line(e) for e in entries)
+            puts = [
+                encode_line({"op": "put", "t": table, "id": key, "doc": doc})
+                for table, docs in self.state.items()
+                for key, doc in docs.items()
+            ]
+            tombs = [
+                encode_line({"op": "del", "t": table, "id": key, "tomb": True})
+                for table, keys in self.tombstones.items()
+                for key in sorted(keys)
+            ]
+            data = header_line(epoch) + chunked(puts) + b"".join(tombs)
             tmp: Path | None = None
             try:
+                data += self._move_blobs()
                 tmp = files.write_temp(self.path, data)
                 # Keep the journal being replaced as the last good copy, for `nbtrack doctor --repair`.
                 previous = self.path.with_name(self.path.name + ".prev")
@@ -442,6 +465,16 @@ class Journal:
             self.refresh()
         return True
 
+    def _move_blobs(self) -> bytes:
+        """Before compaction drops the blob lines: their blobs to a new pack (or the lines, without packs)."""
+        return move_to_pack(self.path, self.inline, self.packs) if self.inline else b""
+
+    def read_inline(self, digest: str) -> bytes | None:
+        """A blob carried by a line of this journal, else None (also when compaction moved it since)."""
+        with self._guard:
+            found, identity = self.inline.get(digest), self._identity
+        return read_line_blob(self.path, identity, found, digest) if found is not None else None
+
     def _compaction_failed(self, exc: BaseException) -> None:
         first = self._compact_at == 0
         self._compact_at = max(self._superseded * 2, 1000)
@@ -452,26 +485,3 @@ class Journal:
                 StoreCorruptionWarning,
                 stacklevel=5,
             )
-
-    def write_mark(self) -> None:
-        """Record the current file as committed (after ``nbtrack doctor --repair`` rewrote it)."""
-        with self.lock:
-            lock_fd = self.lock.own_fd
-            if lock_fd is None:
-                return
-            mark.write_fd(lock_fd, None)  # the old mark describes the file before the repair
-            self._reset(None)
-            self.refresh()
-            try:
-                fd, st = files.open_regular_stat(self.path)
-            except FileNotFoundError:
-                return
-            try:
-                data = read_all(fd, st.st_size)
-                epoch = mark.epoch_of(fd) or mark.NO_EPOCH
-            finally:
-                os.close(fd)
-            end = data.rfind(b"\n") + 1
-            start = data.rfind(b"\n", 0, end - 1) + 1
-            live = sum(len(t) for t in self.state.values())
-            mark.write_fd(lock_fd, mark.after_write(end, data[start:end], live, epoch))

@@ -2,21 +2,37 @@
 
 A line is ``<crc32 of the payload, 8 hex digits> <payload JSON>\\n``. Entries are built as
 ``{"op", "t", "id", ...}``, so their first bytes are a fixed prefix that readers match without decoding.
+
+Format 2 (this version) adds blob lines, ``{"op": "blob", "id": <hash>, "ts": <time>, "s": <text>}`` (or
+``"b": <base64>`` for bytes that are not UTF-8 text): a small content file a run wrote, carried in the
+journal so that the run's one fsync makes it durable with the record that refers to it (see packs.py).
+Compaction also writes the live documents of a large store as chunk lines,
+``{"op": "chunk", "n": <count>, "z": <base64 of zlib of CHUNK_DOCS ordinary lines>}``: run records repeat
+their keys and environment, so a chunk is ~5-10x smaller than its lines, and each inner line keeps its own
+checksum. A store of fewer than CHUNK_DOCS documents keeps plain lines. Format 1 journals (no blob or
+chunk lines) read unchanged; a format 1 reader reports these lines as unknown.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
 import re
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
 
+from nbtrack.errors import StoreCorruptionWarning
 from nbtrack.store import files
 
-FORMAT = 1
+FORMAT = 2
+BLOB_PREFIX = b'{"op":"blob","id":"'
+CHUNK_PREFIX = b'{"op":"chunk"'
+CHUNK_DOCS = 256
+_HEX = frozenset(b"0123456789abcdef")
 
 
 def header_line(epoch: str) -> bytes:
@@ -34,6 +50,62 @@ PREFIX = re.compile(rb'^\{"op":"(put|del)","t":"([A-Za-z0-9_]+)","id":"([0-9a-z]
 
 
 TOMB = b',"tomb":true}'
+
+
+def blob_entry(digest: str, data: bytes, ts: float) -> dict[str, Any]:
+    """The journal entry carrying a small blob: its text when it is UTF-8 (JSON escapes it cheaply), else base64."""
+    entry: dict[str, Any] = {"op": "blob", "id": digest, "ts": ts}
+    try:
+        entry["s"] = data.decode("utf-8")
+    except UnicodeDecodeError:
+        entry["b"] = base64.b64encode(data).decode("ascii")
+    return entry
+
+
+def chunked(lines: list[bytes]) -> bytes:
+    """Encoded lines as compaction writes them: full runs of CHUNK_DOCS lines as chunk lines, the rest plain."""
+    whole = len(lines) - len(lines) % CHUNK_DOCS
+    out = []
+    for start in range(0, whole, CHUNK_DOCS):
+        packed = zlib.compress(b"".join(lines[start : start + CHUNK_DOCS]))
+        out.append(encode_line({"op": "chunk", "n": CHUNK_DOCS, "z": base64.b64encode(packed).decode("ascii")}))
+    return b"".join(out + lines[whole:])
+
+
+def chunk_lines(body: bytes) -> list[bytes] | None:
+    """The lines a (checked) chunk payload holds, without their newlines; None when it does not decode."""
+    try:
+        payload = json.loads(body)
+        raw = zlib.decompress(base64.b64decode(payload["z"], validate=True))
+    except (ValueError, KeyError, TypeError, zlib.error):
+        return None
+    return raw.split(b"\n")[:-1]
+
+
+def expand(line: bytes) -> list[bytes]:
+    """``line``, or the lines inside it when it is a whole chunk line (for readers outside the journal)."""
+    if line[9:22] == CHUNK_PREFIX:
+        body = checked_body(line)
+        inner = chunk_lines(body) if body is not None else None
+        if inner is not None:
+            return inner
+    return [line]
+
+
+def blob_of(body: bytes) -> str | None:
+    """The hash a blob line's (checked) payload carries, read from its fixed prefix; None for other lines."""
+    if not body.startswith(BLOB_PREFIX) or len(body) < 52 or body[51:52] != b'"':
+        return None
+    digest = body[19:51]
+    return digest.decode() if _HEX.issuperset(digest) else None
+
+
+def blob_bytes(payload: dict[str, Any]) -> bytes:
+    """The bytes a decoded blob entry carries."""
+    text = payload.get("s")
+    if isinstance(text, str):
+        return text.encode("utf-8")
+    return base64.b64decode(payload["b"], validate=True)
 
 
 def checked_body(line: bytes) -> bytes | None:
@@ -109,3 +181,26 @@ def cut_torn_tail(fd: int, size: int, path: Path) -> int:
             files.create_unique(keep_path.with_name(f"{keep_path.name}-{os.getpid()}"), torn)
     os.ftruncate(fd, new_size)
     return new_size
+
+
+def warn_problems(path: Path, problems: list[str], losses: list[str], warned: set[str]) -> None:
+    """One warning for the damaged lines and one for the lost data not warned about yet (``warned`` grows)."""
+    new = [p for p in problems if p not in warned]
+    if new:
+        warned.update(new)
+        warnings.warn(
+            f"nbtrack skipped {len(new)} damaged line(s) in {path} ({new[0]}); all other runs were read. "
+            f"Run `nbtrack doctor --repair` to set the damaged lines aside.",
+            StoreCorruptionWarning,
+            stacklevel=5,
+        )
+    lost = [p for p in losses if p not in warned]
+    if lost:
+        warned.update(lost)
+        warnings.warn(
+            f"nbtrack: {lost[0]}; every run still in the file was read. Run `nbtrack doctor` to see which "
+            f"runs are affected and `nbtrack doctor --repair` to restore what the last good copy "
+            f"({path.name}.prev) holds.",
+            StoreCorruptionWarning,
+            stacklevel=5,
+        )

@@ -4,7 +4,8 @@ Layout of a store directory (``.nbtrack/`` by default; details in docs/store.md)
 
     runs.jsonl          run records, one checksummed JSON line per changed document (see journal.py)
     lock                the inter-process write lock (lock.py), and the committed mark of runs.jsonl (mark.py)
-    objects/ab/cdef...  content-addressed blobs: notebook snapshots, histories, series, package lists (blobs.py)
+    objects/ab/cdef...  content-addressed blobs written on their own, and large ones (blobs.py)
+    objects/packs/      the small blobs runs wrote, moved there from runs.jsonl by compaction (packs.py)
     push/<hash>.jsonl   what was pushed to which tracking server, one file per server (remote/state.py)
 
 Every read and write of run records goes through the TinyDB table ``Store.table`` (tinydb_table.py), so
@@ -19,6 +20,13 @@ owner's ``put_run`` raises :class:`RunDeletedError` instead.
 The store folder is created ``0o700``: records, histories and snapshots can hold secrets, and the
 folder is the gate (files inside follow the umask, so a store its owner deliberately opens with
 ``chmod`` works for a group).
+
+One durable wait per run: while a run of this process is open (:meth:`Store.open_run`, called by the
+run's lifecycle), the small blobs it writes (up to :data:`INLINE_MAX` bytes: series, history, cell
+sources, package list) are appended to ``runs.jsonl`` as blob lines without an fsync, before the record
+that refers to them; the run's final durable ``put_run`` fsyncs the journal, which makes them durable
+together. A reader sees a blob line before any record naming it (same file, earlier bytes). Blobs
+written outside a run, and large ones, are files fsynced on their own as before.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ import errno
 import json
 import os
 import threading
+import time
+import weakref
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,11 +45,15 @@ from nbtrack import ids
 from nbtrack.errors import AmbiguousRunIdError, MissingBlobError, RunDeletedError, RunNotFoundError, StoreWriteError
 from nbtrack.store.blobs import BlobStore
 from nbtrack.store.journal import RUNS_TABLE, Journal
+from nbtrack.store.lines import blob_entry
 from nbtrack.store.lock import FileLock
+from nbtrack.store.packs import PackSet, digest_of
 from nbtrack.store.tinydb_table import JournalDB, JournalStorage, JournalTable
 
 RUNS = RUNS_TABLE
+INLINE_MAX = 1 << 20  # bytes: a blob a run writes up to this size travels in the journal, then in a pack
 __all__ = [
+    "INLINE_MAX",
     "RUNS",
     "AmbiguousRunIdError",
     "RunNotFoundError",
@@ -74,6 +88,9 @@ class Store:
         self.db = JournalDB(storage=JournalStorage, journal=self.journal, prepare=self.ensure)
         self.table = cast(JournalTable, self.db.table(RUNS))
         self.blobs = BlobStore(self.objects)
+        self.packs = PackSet(self.objects / "packs")
+        self.journal.packs = self.packs
+        self._open: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()  # run id -> its owner
         self._written: dict[str, dict[str, Any]] = {}  # running run id -> tags of the record this process last wrote
         self._outside: dict[str, dict[str, Any]] = {}  # run id -> tags others set while it ran
         self._touched: set[str] = set()  # runs this process tagged or deleted besides writing them
@@ -123,6 +140,13 @@ class Store:
             else:  # its final record: nothing left to merge into
                 self._written.pop(run_id, None)
                 self._outside.pop(run_id, None)
+                if durable:
+                    self._open.pop(run_id, None)
+
+    def open_run(self, run_id: str, owner: Any) -> None:
+        """``owner`` (the run's lifecycle object) writes run ``run_id``: until its final durable record (or
+        until ``owner`` is gone), small blobs go into the journal and become durable with that record."""
+        self._open[run_id] = owner
 
     def _collect(self, run_id: str) -> None:
         """Note what others changed since this process last wrote the run (under the lock); refuse a deleted run."""
@@ -194,16 +218,54 @@ class Store:
     # content-addressed blobs (blobs.py) --------------------------------------------------------
 
     def put_blob(self, data: bytes) -> str:
-        """Store a content file; :class:`StoreWriteError` when it cannot be saved (nothing of it is left)."""
+        """Store a content file; :class:`StoreWriteError` when it cannot be saved (nothing of it is left).
+
+        While a run is open (:meth:`open_run`) a small one is a journal line made durable by the run's
+        final record; otherwise a file of its own, durable when this returns.
+        """
         self.ensure()
-        return self.blobs.put(data)
+        if not self._open or len(data) > INLINE_MAX:
+            return self.blobs.put(data)
+        digest = digest_of(data)
+        if self.blobs.has(digest):
+            return digest
+        with self.lock:
+            if self._written and self.journal.others_wrote():  # this append hides theirs from put_run's check:
+                self._touched.update(self._written)  # its next put_run looks at what they changed
+            self.journal.refresh()
+            if digest not in self.journal.inline and not self.packs.has(digest) and not self.blobs.exists(digest):
+                self.journal.append([blob_entry(digest, data, time.time())], durable=False)
+        self.blobs.remember(digest)
+        return digest
 
     def has_blob(self, digest: str) -> bool:
         """True when this process wrote or saw the blob (cheap: no file system call)."""
         return self.blobs.has(digest)
 
+    def small_blob(self, digest: str) -> bytes | None:
+        """A blob held in the journal or a pack (checked against its hash), else None."""
+        self.journal.refresh()
+        data = self.journal.read_inline(digest)
+        if data is None and digest in self.journal.inline:  # compacted since: it moved to a pack
+            self.journal.refresh()
+            data = self.journal.read_inline(digest)
+        return data if data is not None else self.packs.get(digest)
+
+    def blob_exists(self, digest: str) -> bool:
+        """True when the store holds the blob: in the journal, a pack or a file of its own."""
+        return digest in self.small_blobs() or self.blobs.exists(digest)
+
+    def small_blobs(self) -> set[str]:
+        """The hashes of every blob held in the journal or in a pack, as of now."""
+        self.journal.refresh()
+        return set(self.journal.inline) | set(self.packs.entries())
+
     def get_blob(self, digest: str) -> bytes:
         """A content file's bytes; :class:`MissingBlobError` naming the file and the runs that refer to it."""
+        self.blobs.path(digest)  # ValueError for anything that is not a hash
+        data = self.small_blob(digest)
+        if data is not None:
+            return data
         try:
             return self.blobs.get(digest)
         except MissingBlobError as exc:
@@ -212,8 +274,7 @@ class Store:
             raise MissingBlobError(errno.ENOENT, f"{exc} ({whose}); `nbtrack doctor` lists what is missing") from exc
 
     def put_json(self, obj: Any) -> str:
-        self.ensure()
-        return self.blobs.put_json(obj)
+        return self.put_blob(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode())
 
     def get_json(self, digest: str) -> Any:
         return json.loads(self.get_blob(digest))
