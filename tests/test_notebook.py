@@ -147,6 +147,69 @@ def test_a_file_that_is_not_a_notebook_is_stored_and_marked_stale(tmp_path, stor
     json.dumps(info)
 
 
+# the status of each history cell (recorded by the magic's post_run_cell) -----------------------------------
+
+
+def _cell(ip, source):
+    return ip.run_cell(source, store_history=True)
+
+
+def _last_run():
+    import nbtrack
+
+    return nbtrack.get_run(nbtrack.runs().run_id.iloc[0])
+
+
+def test_cells_that_raised_are_recorded_with_the_run_with_the_line_that_raised(ip):
+    _cell(ip, "a = 1")
+    _cell(ip, "b = 2\nc = 1 / 0\nd = 3")
+    _cell(ip, "e = (")  # a SyntaxError: nothing of it ran
+    _cell(ip, "%%time\nf = 1\nint('x')")  # a cell magic: its line is not the cell's
+    _cell(ip, "for i in range(3):\n    if i == 1:\n        raise KeyError(i)")
+    _cell(ip, "%%track -n status -q\nr = a")
+    run = _last_run()
+    assert run.history[1].startswith("b = 2")
+    assert run.history_failed == [
+        {"index": 1, "error": "ZeroDivisionError", "line": 2},
+        {"index": 2, "error": "SyntaxError", "line": 0},
+        {"index": 3, "error": "ValueError"},
+        {"index": 4, "error": "KeyError", "line": 3},  # inside the loop: the statement of lines 1-3 raised
+    ]
+    assert run.doc["history_failed"] == run.history_failed
+
+
+def test_an_earlier_tracked_cell_that_raised_is_a_failed_history_entry(ip):
+    _cell(ip, "a = 1")
+    _cell(ip, "%%track -n boom -q\nx = 1 / 0")
+    _cell(ip, "%%track -n ok -q\nr = a")
+    ok = _last_run()
+    assert ok.history_failed == [{"index": 1, "error": "ZeroDivisionError"}]  # the earlier %%track cell raised
+    _cell(ip, "b = 2")
+    _cell(ip, "%%track -n first -q\nr = b")
+    assert _last_run().history_failed == [{"index": 1, "error": "ZeroDivisionError"}]
+
+
+def test_old_records_without_statuses_read_as_none(tmp_path):
+    from nbtrack.run import Run
+
+    record = Run(id="01hxyz", history_len=3)
+    assert record.history_failed == [] and "history_failed" not in record.to_doc()
+
+
+def test_cells_that_raised_before_nbtrack_was_loaded_are_known_from_ipythons_own_record(ip):
+    ip.run_line_magic("unload_ext", "nbtrack")
+    _cell(ip, "a = 1")
+    _cell(ip, "b = 1 / 0")
+    ip.run_line_magic("load_ext", "nbtrack")
+    _cell(ip, "c = [][1]")
+    _cell(ip, "%%track -n late -q\nr = a")
+    failed = _last_run().history_failed
+    if not hasattr(ip.history_manager, "exceptions"):  # IPython 8 keeps no such record
+        assert failed == [{"index": 2, "error": "IndexError", "line": 1}]
+        return
+    assert failed == [{"index": 1, "error": "ZeroDivisionError"}, {"index": 2, "error": "IndexError", "line": 1}]
+
+
 # the notebook outside JupyterLab: papermill's output, the working directory ----------------------------------
 
 
@@ -285,3 +348,11 @@ def test_vs_codes_variable_names_the_experiment(tmp_path):
     )
     expected = [("api", "in vscode", "__vsc_ipynb_file__"), ("magic", "in vscode", "__vsc_ipynb_file__")]
     assert experiments_of(tmp_path / "store") == expected
+
+
+def test_a_tracked_block_in_a_cell_knows_the_history_cells_that_raised(ip):
+    _cell(ip, "a = 1")
+    _cell(ip, "b = 1 / 0")
+    _cell(ip, "import nbtrack\nwith nbtrack.track(name='block'):\n    r = a")
+    assert _last_run().history_failed[0]["index"] == 1
+    assert _last_run().history_failed[0]["error"] == "ZeroDivisionError"

@@ -61,8 +61,13 @@ def test_the_script_header_says_where_it_comes_from_and_what_was_kept(plan):
     assert lines[0] == "#!/usr/bin/env python3"
     assert lines[1] == f'"""fit: exported by nbtrack from run {run_id}."""'
     assert f"# Exported by nbtrack from run {run_id}: \"fit\" in experiment 'unit', recorded " in text
-    assert "# Kept 2 of 3 executed cells: In[1] In[3]" in lines
-    assert lines[lines.index("# Omitted:") + 1] == "#   In[2]  unused = 42"
+    assert "# Kept 2 of 3 executed cells: In[1], In[3]" in lines
+    assert "# Omitted 1, each with the reason, listed at the end of this file." in lines
+    # the omitted cells are listed once, one line each, after the code
+    assert lines[-2:] == [
+        "# Omitted cells of the execution history (1):",
+        "#   In[2]  unused = 42  -> the run does not use what it defines (unused)",
+    ]
     assert "--params params.yaml" in text and "--allow-data-change" in text
 
 
@@ -80,7 +85,7 @@ def test_the_script_imports_the_runtime_under_its_stable_name_and_calls_it_in_or
     ]
     positions = [text.index(part) for part in order]
     assert positions == sorted(positions), text
-    assert "unused = 42" not in text.split("# Omitted:")[1].split("\n\n", 1)[1]  # only named in the header
+    assert "unused = 42" not in text.split("# Omitted cells")[0]  # only named in the list at the end
     assert "# In[3]: the tracked cell (%%track -n fit -m score) ---" in text
     compile(text, "fit.py", "exec")
 

@@ -216,3 +216,33 @@ def test_origin_files_follow_names_bound_earlier_in_the_same_cell():
         ["import pandas as pd", "df = pd.read_csv('m.csv')\ntrain, valid = df.iloc[:3], df.iloc[3:]", "r = train"]
     )
     assert origin_files(facts, "train", 2) == {"m.csv"}
+
+
+# reasons that are true of the execution order ---------------------------------------------------------------
+
+
+def test_a_redefinition_after_the_only_use_is_not_called_shadowed():
+    # In[3] rebinds pca after In[2], the only cell that read it: "redefined before the run uses it" would be false
+    kept, omitted = cut("pca = 2", "Xp = pca * 3", "pca = 10", "r = Xp")
+    assert kept == [0, 1, 3]
+    assert omitted[2] == "ran after the last use of pca (by #2): nothing later reads it"
+    kept, omitted = cut("pca = 2", "pca = 10", "Xp = pca * 3", "r = Xp")
+    assert omitted[0] == "pca redefined by #2 before the run uses it"
+
+
+def test_every_redefined_reason_names_a_later_cell_that_rebinds_before_a_later_use():
+    import random
+    import re
+
+    rnd = random.Random(7)
+    for _ in range(200):
+        cells = [f"{rnd.choice('abc')} = {rnd.choice('abc')} if False else {n}" for n in range(8)]
+        cells.append("r = (a, b, c)")
+        facts = analyze_history(cells)
+        result = slice_history(facts, len(cells) - 1, label={i: f"#{i + 1}" for i in range(len(cells))})
+        for i, reason in result.omitted.items():
+            match = re.fullmatch(r"(\w) redefined by #(\d+) before the run uses it", reason)
+            if match:
+                name, j = match.group(1), int(match.group(2)) - 1
+                assert i < j and name in facts[j].kills
+                assert any(name in facts[k].uses for k in [*result.kept] if k > j)

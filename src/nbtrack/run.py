@@ -128,7 +128,9 @@ _ALWAYS = frozenset(
     | {"data_records", "error", "source", "schema"}
 )
 # written only when they hold something, so records without them stay as small as before
-_OPTIONAL_MAPPINGS = frozenset({"links", "param_sources", "models", "artifacts", "outputs", "upstream", "files_read"})
+_OPTIONAL_MAPPINGS = frozenset(
+    {"links", "param_sources", "models", "artifacts", "outputs", "upstream", "files_read", "history_failed"}
+)
 _DECODED = ("params", "metrics", "tags")  # the document holds their values.encode() form
 # Set in a document whose text fields went through values.escape_text (lone surrogates, say in a file name
 # read with os.listdir, or text starting with values.TAG): readers unescape them; other documents cost nothing.
@@ -159,6 +161,8 @@ class Run:
     cell_key: str | None = None  # what makes runs "the same cell" (see capture.magic.cell_key)
     history_blob: str | None = None  # blob of the list of digests of every cell executed up to this one
     history_len: int | None = None
+    # the history's cells that raised: {"index", "error", "line"} each (see nbtrack.capture.notebook.cell_failure)
+    history_failed: list[dict[str, Any]] = field(default_factory=list)
     snapshot_info: dict[str, Any] | None = None  # the notebook file as saved: blob, path, staleness
     env_record: dict[str, Any] | None = None  # package list in a blob
     error: dict[str, Any] | None = None  # type, message, traceback

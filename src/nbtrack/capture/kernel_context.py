@@ -31,6 +31,7 @@ from types import FrameType
 from typing import Any
 
 from nbtrack import values
+from nbtrack.capture.notebook import kernel_failures
 from nbtrack.errors import NbtrackWarning
 
 LOOP_SOURCE = "loop"  # Run.param_sources value of a param taken from a loop variable
@@ -213,6 +214,7 @@ def attach_cell_block(run: Any, frame: FrameType) -> bool:
     if found is None:
         return False
     run.attach_cell(found.code, history=found.history, execution_count=found.execution_count, cell_id=found.cell_id)
+    run.record.history_failed = kernel_failures(len(found.history))  # cells that raised: the export skips them
     run.record.code_location = f"{frame.f_code.co_filename}:{frame.f_lineno}"
     loop = {}
     for name, value in found.loop.items():

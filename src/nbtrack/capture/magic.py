@@ -25,7 +25,7 @@ from nbtrack import values
 from nbtrack.capture import file_reads, framework_params, hyperparams, products
 from nbtrack.capture import params as params_mod
 from nbtrack.capture.lifecycle import ActiveRun, status_for, warn
-from nbtrack.capture.notebook import notebook_origin, notebook_path, snapshot, snapshot_mode
+from nbtrack.capture.notebook import cell_failure, failures_in, notebook_origin, notebook_path, snapshot, snapshot_mode
 from nbtrack.capture.summary import RunSummary
 from nbtrack.data.drift import data_change
 from nbtrack.data.fingerprint import is_data
@@ -113,6 +113,7 @@ class TrackMagics(Magics):
         self.cell_info: Any = None
         self.last_cell_end: float | None = None
         self.last_run_of: dict[str, str] = {}
+        self.failed_cells: list[dict[str, Any]] = []  # the history's cells that raised, for the export
         self.literals = hyperparams.LiteralMemory()  # what earlier cells assigned: the tracked cells' inputs
 
     # events --------------------------------------------------------------------------------------
@@ -122,6 +123,9 @@ class TrackMagics(Magics):
 
     def post_run_cell(self, result: Any) -> None:
         self.last_cell_end = time.time()
+        with contextlib.suppress(Exception):  # only the export needs it: never a cost to the cell
+            if (failure := cell_failure(result, self.shell)) is not None:
+                self.failed_cells.append(failure)
         self.literals.remember_cell(self.shell, result)
 
     # the magic -----------------------------------------------------------------------------------
@@ -288,6 +292,7 @@ class TrackMagics(Magics):
             cell_key=cell_key,
             parent=self._previous_run(run, cell_key),
         )
+        run.record.history_failed = failures_in(self.failed_cells, run.record.history_len, shell)
         context = {
             "pending_params": pending_params,
             "pending_data": pending_data,

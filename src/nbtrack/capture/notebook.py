@@ -249,6 +249,58 @@ def store_history(store: Any, sources: list[str]) -> str:
     return digest
 
 
+def cell_failure(result: Any, shell: Any) -> dict[str, Any] | None:
+    """What a cell that raised leaves for the export, from IPython's ``post_run_cell`` result: ``index`` (its
+    position in the history, ``input_hist_raw[1:]``), ``error`` (the exception's class name) and, when it
+    can be known, ``line``: the line of the cell's top-level statement that raised (0: before any statement
+    ran, a SyntaxError say). None for a cell that did not raise or is not in the history (the body of a
+    ``%%track`` cell runs as a cell of its own, outside the history)."""
+    error = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
+    info = getattr(result, "info", None)
+    history = getattr(shell, "history_manager", None)
+    if error is None or history is None or not getattr(info, "store_history", False) or getattr(info, "silent", False):
+        return None
+    failure: dict[str, Any] = {"index": len(history.input_hist_raw) - 2, "error": type(error).__name__}
+    raw = getattr(info, "raw_cell", "") or ""
+    if getattr(result, "error_before_exec", None) is not None:
+        failure["line"] = 0
+    elif not raw.lstrip().startswith("%%"):  # a cell magic runs its whole body as one statement
+        tb = error.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code.co_name == "<module>" and frame.f_globals is shell.user_ns:
+                failure["line"] = tb.tb_lineno
+                break
+            tb = tb.tb_next
+    return failure if failure["index"] >= 0 else None
+
+
+def failures_in(failures: list[dict[str, Any]], history_len: int | None, shell: Any = None) -> list[dict[str, Any]]:
+    """The failures of the cells in a history of ``history_len`` cells (the last one is the run's own), and
+    those of cells that raised before nbtrack was loaded, where IPython kept them (IPython 9's
+    ``history_manager.exceptions``, by execution count: their line is not known)."""
+    if not history_len:
+        return []
+    found = {f["index"]: f for f in failures if f["index"] < history_len - 1}
+    stored = getattr(getattr(shell, "history_manager", None), "exceptions", None)
+    if isinstance(stored, dict):
+        for count, info in stored.items():
+            index = count - 1 if isinstance(count, int) else -1
+            if 0 <= index < history_len - 1 and index not in found and isinstance(info, dict):
+                error = str(info.get("ename") or "an exception")
+                found[index] = {"index": index, "error": error, **({"line": 0} if error == "SyntaxError" else {})}
+    return [found[i] for i in sorted(found)]
+
+
+def kernel_failures(history_len: int | None) -> list[dict[str, Any]]:
+    """:func:`failures_in` for the running kernel's shell (what ``%%track`` recorded, and IPython's own
+    record), for a run that is not opened by the magic: a ``with nbtrack.track()`` block in a cell."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    magics = getattr(shell, "_nbtrack_magics", None)
+    return failures_in(list(getattr(magics, "failed_cells", None) or []), history_len, shell)
+
+
 def load_history(store: Any, digest: str) -> list[str]:
     return [store.get_blob(h).decode("utf-8", "surrogatepass") for h in store.get_json(digest)]
 

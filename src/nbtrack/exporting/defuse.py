@@ -6,7 +6,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from nbtrack.exporting.effects import _changes, _files, _summarize, file_key, looks_like_path
+from nbtrack.exporting.aliases import bindings, expand, rebind
+from nbtrack.exporting.effects import _changes, _files, _summarize, file_key, looks_like_path, side_effect_calls
 from nbtrack.exporting.scope import (
     _FUNCS,
     Context,
@@ -16,7 +17,7 @@ from nbtrack.exporting.scope import (
     _immediate,
     _import_names,
     _kills_and_conditional,
-    _local_only_names,
+    _loads,
     _params,
 )
 
@@ -35,6 +36,9 @@ class CellFacts:
     file_writes: set[str] = field(default_factory=set)
     binding_files: dict[str, set[str]] = field(default_factory=dict)  # name -> files read where it is bound
     binding_uses: dict[str, set[str]] = field(default_factory=dict)  # name -> names read where it is bound
+    mutated: set[str] = field(default_factory=set)  # names whose objects it changes (aliases followed)
+    aliases: set[str] = field(default_factory=set)  # names it binds to existing objects (x = df, for s in (a, b))
+    calls: bool = False  # calls something that may have effects beyond its result
     defines_all: bool = False
     effects: list[str] = field(default_factory=list)  # why it must be kept whatever the names say
     imports: set[str] = field(default_factory=set)  # top-level module names imported anywhere in the cell
@@ -79,14 +83,19 @@ def analyze_cell(index: int, code: str | None, ctx: Context, tree: ast.Module | 
         for node in nodes:
             for child in ast.iter_child_nodes(node):
                 parents[child] = node
-        local = _local_only_names(nodes)
-        reads = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - local
+        reads = _loads(nodes)
         compound = isinstance(stmt, (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith, ast.Try))
         facts.uses |= _external_reads(stmt, bound_so_far, int_constants) if compound else reads - bound_so_far
         for name in reads & facts.deferred.keys():  # calling a function this cell defined: its globals now
             facts.uses |= facts.deferred[name] - bound_so_far
         kills, conditional = _kills_and_conditional(stmt, int_constants)
         changes = _changes(nodes, ctx)
+        new_aliases = bindings(stmt, ctx, nodes)
+        if changes.mutated:  # x = df; x.drop(..., inplace=True) changes df too
+            changes.mutated = expand(changes.mutated, {**ctx.aliases, **_merged(ctx.aliases, new_aliases)})
+        facts.mutated |= changes.mutated
+        facts.aliases |= new_aliases.keys()
+        facts.calls = facts.calls or side_effect_calls(nodes)
         for name in kills | conditional:
             int_constants.pop(name, None)
         if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Constant) and type(stmt.value.value) is int:
@@ -112,6 +121,7 @@ def analyze_cell(index: int, code: str | None, ctx: Context, tree: ast.Module | 
             facts.binding_uses.setdefault(name, set()).update(reads - {name})
             facts.binding_files.setdefault(name, set()).update(reads_files)
         bound_so_far |= kills | changes.rng_kills
+        rebind(ctx.aliases, kills, new_aliases)
         # deferred reads of functions and classes (resolved where they are called)
         for node in nodes:
             if isinstance(node, _FUNCS) and node.name in (kills | conditional):
@@ -131,6 +141,10 @@ def analyze_cell(index: int, code: str | None, ctx: Context, tree: ast.Module | 
                 ctx.constants.pop(name, None)
     facts.uses -= {"__name__", "__file__", "__doc__", "__builtins__"}
     return facts
+
+
+def _merged(old: dict[str, set[str]], new: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {name: old.get(name, set()) | roots for name, roots in new.items()}
 
 
 def _appends(stmt: ast.stmt) -> bool:
@@ -171,6 +185,7 @@ def build_context(trees: list[ast.Module | None]) -> Context:
                 mutated_params=set().union(*(s.mutated_params for s in summaries)),
                 mutated_globals=set().union(*(s.mutated_globals for s in summaries)),
                 effects=sorted({e for s in summaries for e in s.effects}),
+                returns=set().union(*(s.returns for s in summaries)),
             )
         if new == ctx.functions:
             break
@@ -190,4 +205,5 @@ def analyze_history(codes: list[str | None], trees: list[ast.Module | None] | No
                 trees.append(None)
     ctx = build_context(trees)
     ctx.constants = {}
+    ctx.aliases = {}
     return [analyze_cell(i, codes[i] if trees[i] is not None else None, ctx, trees[i]) for i in range(len(codes))]

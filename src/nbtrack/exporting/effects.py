@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from nbtrack.exporting.aliases import PURE_METHODS, bindings, expand, inplace, value_roots
 from nbtrack.exporting.scope import (
     Context,
     FunctionSummary,
@@ -20,8 +21,9 @@ from nbtrack.exporting.scope import (
     _function_scope,
     _params,
     _stored_names,
-    _target_roots,
 )
+
+__all__ = ["PURE_METHODS", "file_key", "looks_like_path", "norm_path", "side_effect_calls"]
 
 
 def _words(text: str) -> frozenset[str]:
@@ -31,22 +33,6 @@ def _words(text: str) -> frozenset[str]:
 BUILTIN_NAMES = frozenset(dir(builtins))
 NAMESPACE_BUILTINS = frozenset({"exec", "eval", "globals", "locals", "vars", "__import__"})
 ARG_MUTATING_BUILTINS = frozenset({"setattr", "delattr", "next"})
-# Methods that return a new object (or just a view/summary) and leave their receiver alone, unless
-# called with inplace=True. Anything else called on an object is taken to mutate it.
-PURE_METHODS = _words(
-    """head tail describe info copy to_numpy to_list tolist to_dict to_string to_markdown to_csv to_json to_parquet
-    to_pickle to_excel to_feather to_records keys values items get sum mean median std var min max count nunique
-    unique value_counts isna isnull notna notnull round corr cov groupby agg aggregate apply applymap map merge join
-    query filter select_dtypes astype reshape transpose any all argmax argmin argsort cumsum cumprod diff pct_change
-    shift rolling expanding ewm resample pipe eq ne lt gt le ge isin between clip abs dot sample drop dropna fillna
-    rename replace reset_index set_index sort_values sort_index drop_duplicates duplicated melt pivot pivot_table
-    stack unstack explode assign where mask nlargest nsmallest quantile mode prod sem skew kurt memory_usage equals
-    predict predict_proba predict_log_proba decision_function score transform get_params format split rsplit strip
-    lstrip rstrip lower upper title startswith endswith encode decode find rfind index count partition splitlines
-    iterrows itertuples plot hist boxplot flatten ravel squeeze view item nonzero mean std tobytes hexdigest digest
-    read_text read_bytes exists is_file is_dir resolve absolute with_suffix with_name joinpath glob rglob stat
-    to_frame to_series interpolate bfill ffill idxmax idxmin cummax cummin rank trace conj real imag"""
-)
 # Functions or methods that change what they are given (shuffle(x), x.fill_(...), random.shuffle(x)...).
 ARG_MUTATORS = _words("shuffle fill sort update extend append insert setdefault copyto put place")
 SEED_RE = re.compile(r"^(seed|manual_seed|manual_seed_all|set_seed|set_random_seed|seed_everything|set_global_seed)$")
@@ -98,23 +84,23 @@ class _Changes:
     defines_all: bool = False
 
 
-def _name_args(call: ast.Call) -> list[tuple[int | str, str]]:
-    """(position or keyword, name) for arguments passed as bare names."""
-    out: list[tuple[int | str, str]] = []
+def _arg_roots(call: ast.Call, ctx: Context) -> list[tuple[int | str, set[str]]]:
+    """(position or keyword, the names the argument's value may be) for each argument that may be a named
+    object (``f(x)``, ``f(d["k"])``, ``f((a, b))``)."""
+    out: list[tuple[int | str, set[str]]] = []
     for i, arg in enumerate(call.args):
-        value = arg.value if isinstance(arg, ast.Starred) else arg
-        if isinstance(value, ast.Name):
-            out.append((i, value.id))
+        roots = value_roots(arg.value if isinstance(arg, ast.Starred) else arg, ctx)
+        if roots:
+            out.append((i, roots))
     for kw in call.keywords:
-        if isinstance(kw.value, ast.Name):
-            out.append((kw.arg or "**", kw.value.id))
+        roots = value_roots(kw.value, ctx)
+        if roots:
+            out.append((kw.arg or "**", roots))
     return out
 
 
-def _inplace(call: ast.Call) -> bool:
-    return any(
-        kw.arg == "inplace" and isinstance(kw.value, ast.Constant) and kw.value.value is True for kw in call.keywords
-    )
+def _all(args: list[tuple[int | str, set[str]]]) -> set[str]:
+    return set().union(*(roots for _, roots in args)) if args else set()
 
 
 def _dotted_effects(path: str, changes: _Changes) -> None:
@@ -154,14 +140,14 @@ def _call_changes(call: ast.Call, ctx: Context, changes: _Changes, local: set[st
     if local is not None and root in local and not attrs:
         return  # a local function inside a function body
     dotted = None if local is not None and root in local else ctx.dotted(root, attrs)
-    args = _name_args(call)
+    args = _arg_roots(call, ctx)
     last = attrs[-1] if attrs else root
     if dotted is not None:  # a module function or an imported name
         _dotted_effects(dotted, changes)
         if attrs and (SEED_RE.match(last) or last in LIBRARY_STATE):
             changes.mutated.add(root)
         if last in ARG_MUTATORS or (last.endswith("_") and not last.startswith("_")):
-            changes.mutated |= {name for _, name in args}
+            changes.mutated |= _all(args)
         if not attrs and root in ctx.functions:
             pass  # a from-imported name shadowed by a user function is handled below
         else:
@@ -171,27 +157,42 @@ def _call_changes(call: ast.Call, ctx: Context, changes: _Changes, local: set[st
             changes.defines_all = True
             return
         if root in ARG_MUTATING_BUILTINS:
-            changes.mutated |= {name for pos, name in args if pos == 0}
+            changes.mutated |= _all([(pos, roots) for pos, roots in args if pos == 0])
             return
         summary = ctx.functions.get(root)
         if summary is not None:
-            for pos, name in args:
+            for pos, roots in args:
                 param = summary.params[pos] if isinstance(pos, int) and pos < len(summary.params) else pos
                 if param in summary.mutated_params or pos == "**":
-                    changes.mutated.add(name)
+                    changes.mutated |= roots
             changes.mutated |= summary.mutated_globals - {"rng:numpy", "rng:random"}
             changes.rng_uses |= summary.mutated_globals & {"rng:numpy", "rng:random"}
             changes.effects.extend(e for e in summary.effects if e not in changes.effects)
             return
         if root in ctx.classes or root in BUILTIN_NAMES:
             return
-        changes.mutated |= {name for _, name in args}  # an unknown callable: it may change what it is given
+        changes.mutated |= _all(args)  # an unknown callable: it may change what it is given
         return
-    # a method call on an object (df.plot.<kind>() draws, it does not change df)
-    if _inplace(call) or (last not in PURE_METHODS and attrs[0] != "plot"):
-        changes.mutated.add(root)
+    # A method call on an object (df.plot.<kind>() draws, it does not change df). The object is what the
+    # receiver evaluates to: in make_model(3).fit(X) a fresh model, not the function make_model.
+    if inplace(call) or (last not in PURE_METHODS and attrs[0] != "plot"):
+        receiver = call.func.value if isinstance(call.func, ast.Attribute) else call.func
+        changes.mutated |= value_roots(receiver, ctx)
     if last in ARG_MUTATORS:
-        changes.mutated |= {name for _, name in args}
+        changes.mutated |= _all(args)
+
+
+def side_effect_calls(nodes: Iterable[ast.AST]) -> bool:
+    """Whether any call may do more than compute a value: anything but a builtin or a pure method."""
+    for node in nodes:
+        if isinstance(node, ast.Call):
+            root, attrs = _chain(node.func)
+            if attrs and attrs[-1] in PURE_METHODS and not inplace(node):
+                continue
+            if not attrs and root in BUILTIN_NAMES and root not in NAMESPACE_BUILTINS | ARG_MUTATING_BUILTINS:
+                continue
+            return True
+    return False
 
 
 def _changes(nodes: Iterable[ast.AST], ctx: Context, local: set[str] | None = None) -> _Changes:
@@ -201,21 +202,34 @@ def _changes(nodes: Iterable[ast.AST], ctx: Context, local: set[str] | None = No
             _call_changes(node, ctx, changes, local)
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
+            if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+                changes.mutated.add(node.target.id)  # lst += [x] extends the list every alias sees
             for target in targets:
-                for root in _target_roots(target):
-                    if local is not None and root in local:
+                for part in _assigned_parts(target):
+                    root, attrs = _chain(part)
+                    if root is None:
+                        continue
+                    dotted = ctx.dotted(root, attrs) if local is None or root not in local else None
+                    if dotted is None:  # d["k"] = v, obj.w = v, f(x).w = v: the object the receiver is
+                        changes.mutated |= value_roots(part.value, ctx)
                         continue
                     changes.mutated.add(root)
-                    _, attrs = _chain(target)
-                    dotted = ctx.dotted(root, attrs) if local is None or root not in local else None
-                    if dotted is not None:
-                        if dotted.startswith("os.environ"):
-                            changes.effects.append("sets environment variables")
-                        elif dotted.startswith("sys.path"):
-                            changes.effects.append("changes the import path")
-                        else:
-                            changes.effects.append(f"sets library state ({dotted})")
+                    if dotted.startswith("os.environ"):
+                        changes.effects.append("sets environment variables")
+                    elif dotted.startswith("sys.path"):
+                        changes.effects.append("changes the import path")
+                    else:
+                        changes.effects.append(f"sets library state ({dotted})")
     return changes
+
+
+def _assigned_parts(target: ast.AST) -> list[ast.Attribute | ast.Subscript]:
+    """The subscript and attribute targets of an assignment target (``df["c"]``, ``m.w``, inside tuples)."""
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [p for elt in target.elts for p in _assigned_parts(elt)]
+    if isinstance(target, ast.Starred):
+        return _assigned_parts(target.value)
+    return [target] if isinstance(target, (ast.Subscript, ast.Attribute)) else []
 
 
 def _summarize(fn: ast.FunctionDef | ast.AsyncFunctionDef, ctx: Context) -> FunctionSummary:
@@ -223,9 +237,15 @@ def _summarize(fn: ast.FunctionDef | ast.AsyncFunctionDef, ctx: Context) -> Func
     body_nodes = [n for stmt in fn.body for n in ast.walk(stmt)]
     params = _params(fn)
     changes = _changes(body_nodes, ctx, local=local - set(params))
+    aliases = bindings(fn, ctx, body_nodes)  # x = df; x.drop(inplace=True) inside the body changes df
+    mutated = expand(changes.mutated, aliases)
+    returned = set().union(
+        *(value_roots(n.value, ctx) for n in body_nodes if isinstance(n, ast.Return) and n.value is not None)
+    )
+    returned = expand(returned, {k: v for k, v in aliases.items() if k in local})  # x = df; return x
     free = (loaded - local) | changes.rng_uses | changes.rng_kills
     mutated_globals = (
-        (changes.mutated - local)
+        (mutated - local)
         | {n for n in declared if n in _stored_names(body_nodes)}
         | changes.rng_uses
         | changes.rng_kills
@@ -233,9 +253,10 @@ def _summarize(fn: ast.FunctionDef | ast.AsyncFunctionDef, ctx: Context) -> Func
     return FunctionSummary(
         params=params,
         free=free,
-        mutated_params=changes.mutated & set(params),
+        mutated_params=mutated & set(params),
         mutated_globals=mutated_globals,
         effects=changes.effects,
+        returns={n for n in returned if n in params or n not in local},
     )
 
 

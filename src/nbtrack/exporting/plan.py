@@ -13,12 +13,13 @@ import argparse
 import ast
 import re
 import shlex
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from nbtrack.capture.params import is_plain_literal, literal_params
 from nbtrack.errors import ExportError
-from nbtrack.exporting import defuse, magics_to_python, slicing, sweep
+from nbtrack.exporting import defuse, failed, magics_to_python, slicing, sweep
 from nbtrack.exporting.effects import norm_path
 from nbtrack.exporting.requirements import requirements
 from nbtrack.run import Run
@@ -37,7 +38,30 @@ class CellPlan:
     translation: magics_to_python.Translation
     code: str  # plain Python to emit
     other_run: bool = False  # an earlier %%track cell: its nbtrack.log_* calls need a sink
+    note: str | None = None  # what the script runs differently from the cell as written (it raised...)
     guards: list[str] = field(default_factory=list)  # runtime calls emitted before the cell
+
+
+@dataclass(frozen=True)
+class Omitted:
+    """An executed cell the export leaves out, why, and how suspicious leaving it out is.
+
+    ``suspicion`` ranks what a verifier should add back first when the script's metrics differ (see
+    :data:`nbtrack.exporting.slicing.SUSPICION`): a cell that mutates or aliases a name the run reads beats
+    one that calls functions with possible side effects, which beats one that only rebinds names. Unpacks
+    as ``(label, first_line, reason)``, the tuple earlier releases used."""
+
+    index: int  # position in the run's history (what plan_export(include=) takes)
+    label: str  # In[n]
+    first_line: str
+    reason: str
+    suspicion: int = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.label, self.first_line, self.reason))
+
+    def __getitem__(self, i: int) -> str:
+        return (self.label, self.first_line, self.reason)[i]
 
 
 @dataclass
@@ -46,7 +70,7 @@ class Plan:
 
     run: Run
     cells: list[CellPlan]  # the kept cells, the tracked cell last
-    omitted: list[tuple[str, str, str]]  # (label, first line, reason)
+    omitted: list[Omitted]  # history order; unpacks as (label, first line, reason)
     history_len: int
     params: dict[str, Any]  # CLI params: name -> the run's value
     constant_params: dict[str, Any]  # other recorded params the script logs as they were
@@ -61,6 +85,12 @@ class Plan:
     track_line: str
     options: argparse.Namespace
     slice: bool
+    included: list[int] = field(default_factory=list)  # history indices added back with include=
+
+    @property
+    def suspects(self) -> list[Omitted]:
+        """The omitted cells worth adding back, most suspicious first (history order among equals)."""
+        return sorted((o for o in self.omitted if o.suspicion > 0), key=lambda o: (-o.suspicion, o.index))
 
     @property
     def slug(self) -> str:
@@ -154,8 +184,11 @@ def _resolve_run(run: Run | str, store: Any = None) -> Run:
     return get_run(st.resolve(str(run)), store=st)  # resolve() validates the id before any use
 
 
-def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Plan:
-    """Analyse a run's history: kept and omitted cells, params, guards and requirements (nothing written)."""
+def plan_export(run: Run | str, *, slice: bool = True, store: Any = None, include: Iterable[int] = ()) -> Plan:
+    """Analyse a run's history: kept and omitted cells, params, guards and requirements (nothing written).
+
+    ``include``: history indices (``Omitted.index``) to keep although the slice omits them, with what they
+    depend on: how a verifier widens a slice whose script did not reproduce the run."""
     run = _resolve_run(run, store)
     history = run.history
     if not history:
@@ -176,6 +209,7 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
     target = len(history) - 1
     if run.cell_block is not None:  # a `with nbtrack.track()` block in a cell, e.g. one run of a sweep
         sweep.reduce_translation(translations[target], run.cell_block)
+    raised = _cut_failed_cells(run, translations, target)
     target_tr = translations[target]
     if target_tr.code is None or target_tr.track_line is None:
         raise ExportError(f"{label(target)}: the tracked cell is not valid Python after translation")
@@ -191,6 +225,8 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
         if t.effects & {"cwd", "env"}
     }
     unsure = [i for i, t in enumerate(translations[:target]) if t.problems or "namespace" in t.effects]
+    included = sorted({i for i in include if 0 <= i < target and facts[i].valid})
+    forced.update((i, "added back (include=)") for i in included if i not in forced)
 
     # data inputs as the run recorded them
     files: list[dict[str, Any]] = []
@@ -219,7 +255,9 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
             )
         kept = cut.kept
         omitted_reasons = cut.omitted
+        suspicion = cut.suspicion
     else:
+        suspicion = {}
         kept = [i for i in range(len(history)) if facts[i].valid and not translations[i].only_requirements]
         omitted_reasons = {
             i: "not valid Python: it raised SyntaxError when it ran" for i in range(target) if not facts[i].valid
@@ -227,6 +265,14 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
     for i in range(target):
         if translations[i].only_requirements and i not in kept:
             omitted_reasons[i] = "installs packages: now requirements.txt entries"
+        elif i in raised and i not in kept:
+            error = raised[i][0]
+            reason = omitted_reasons.get(i, "")
+            omitted_reasons[i] = (
+                f"raised {error} in the kernel before it defined anything"
+                if not reason or reason.startswith("defines nothing")
+                else f"raised {error} in the kernel; {reason}"
+            )
     for info in inputs.values():
         info["strict"] = "origin" in info
 
@@ -263,6 +309,7 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
                 translation=t,
                 code=code,
                 other_run=i != target and t.track_line is not None,
+                note=raised[i][1] if i in raised else None,
             )
         )
     _place_file_guards(cells, files, facts, run)
@@ -275,7 +322,13 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
     imports = set().union(*(facts[i].imports for i in kept if facts[i].valid))
     pip = [req for i in range(target) for req in translations[i].requirements]
     omitted = [
-        (label(i), _first_line(history[i]), omitted_reasons.get(i, "not needed by the run"))
+        Omitted(
+            index=i,
+            label=label(i),
+            first_line=_first_line(history[i]),
+            reason=omitted_reasons.get(i, "not needed by the run"),
+            suspicion=suspicion.get(i, 0),
+        )
         for i in range(target)
         if i not in kept
     ]
@@ -297,7 +350,27 @@ def plan_export(run: Run | str, *, slice: bool = True, store: Any = None) -> Pla
         track_line=target_tr.track_line,
         options=options,
         slice=slice,
+        included=included,
     )
+
+
+def _cut_failed_cells(run: Run, translations: list[Any], target: int) -> dict[int, tuple[str, str]]:
+    """Replace the code of each history cell that raised by the part that ran (:mod:`failed`); returns
+    index -> (the error's class, the note for the script)."""
+    raised: dict[int, tuple[str, str]] = {}
+    for failure in run.history_failed:
+        i = failure.get("index") if isinstance(failure, dict) else None
+        if not isinstance(i, int) or not 0 <= i < target or translations[i].code is None:
+            continue
+        t = translations[i]
+        try:
+            code, note = failed.ran_part(t.code, t.source, failure)
+            tree = ast.parse(code)
+        except (SyntaxError, ValueError):
+            continue
+        t.code, t.tree = code, tree
+        raised[i] = (str(failure.get("error") or "an error"), note)
+    return raised
 
 
 def _check_translatable(

@@ -18,6 +18,7 @@ from typing import Any
 from nbtrack.capture.params import is_plain_literal
 from nbtrack.exporting import magics_to_python
 from nbtrack.exporting.plan import CellPlan, Plan
+from nbtrack.exporting.readable import label_ranges, omission_lines, without_displays
 
 RUNTIME_ALIAS = "nbtrack_export"
 
@@ -45,7 +46,7 @@ def _header(plan: Plan, target: str) -> list[str]:
     run = plan.run
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(run.start_time)) if run.start_time else "?"
     name = f'"{_oneline(run.name)}"' if run.name else "(unnamed)"
-    kept = " ".join(c.label for c in plan.cells)
+    kept = label_ranges([c.label for c in plan.cells])
     lines = [
         f"Exported by nbtrack from run {run.id}: {name} in experiment {_oneline(run.experiment)!r}, recorded {when}.",
         "",
@@ -66,11 +67,22 @@ def _header(plan: Plan, target: str) -> list[str]:
         f"Kept {len(plan.cells)} of {plan.history_len} executed cells{'' if plan.slice else ' (no slicing)'}: {kept}"
     )
     if plan.omitted:
-        lines.append("Omitted:")
-        for label, first, reason in plan.omitted:
-            lines.append(f"  {label}  {first}")
-            lines.append(f"      -> {reason}")
+        if target == "notebook":  # a markdown cell folds nothing: the list is the header's end
+            lines += _footer(plan)
+        else:
+            lines.append(f"Omitted {len(plan.omitted)}, each with the reason, listed at the end of this file.")
     return lines
+
+
+def _footer(plan: Plan) -> list[str]:
+    """The omitted cells, one line each (the header only counts them)."""
+    if not plan.omitted:
+        return []
+    return [f"Omitted cells of the execution history ({len(plan.omitted)}):", *omission_lines(plan.omitted)]
+
+
+START_BANNER = "# ===== nbtrack: the run starts here (in-memory inputs checked, the script's own run opened) ====="
+FINISH_BANNER = "# ===== nbtrack: the run finishes here (metrics recorded, printed as JSON on the last line) ====="
 
 
 def _guard_lines(plan: Plan, cell: CellPlan) -> list[str]:
@@ -132,22 +144,30 @@ def _cell_title(plan: Plan, cell: CellPlan, last: bool) -> str:
         title = f"# {cell.label}: a %%track cell of another run (its nbtrack.log_* calls go nowhere here)"
     else:
         title = f"# {cell.label}"
-    return title + " " + "-" * max(3, 100 - len(title)) if len(title) < 97 else title
+    title = title + " " + "-" * max(3, 100 - len(title)) if len(title) < 97 else title
+    return f"{title}\n# ({_oneline(cell.note)})" if cell.note else title
 
 
-def _cell_body(plan: Plan, cell: CellPlan, last: bool) -> list[str]:
+def _other_runs(plan: Plan) -> bool:
+    return any(c.other_run for c in plan.cells)
+
+
+def _cell_body(plan: Plan, cell: CellPlan, last: bool, *, script: bool = False) -> list[str]:
+    """A cell's lines; the tracked cell between the run's start and finish. In a script, display-only
+    expressions are left out; earlier %%track cells log into a sink opened once before the first cell."""
     lines: list[str] = []
     lines += _guard_lines(plan, cell)
     if last:
-        lines += _start_lines(plan)
-    elif cell.other_run:
-        lines.append(f"{RUNTIME_ALIAS}.begin_other_run()")
-    code = cell.code.rstrip("\n")
+        if _other_runs(plan):
+            lines.append(f"{RUNTIME_ALIAS}.end_other_run()  # nbtrack.log_* calls count again from here")
+        lines += [START_BANNER, *_start_lines(plan), "# " + "=" * (len(START_BANNER) - 2)]
+    code = cell.code
+    if script:
+        code = without_displays(code)
+    code = code.rstrip("\n")
     lines += code.splitlines() if code.strip() else ["pass"]
     if last:
-        lines.append(_finish_line(plan))
-    elif cell.other_run:
-        lines.append(f"{RUNTIME_ALIAS}.end_other_run()")
+        lines += [FINISH_BANNER, _finish_line(plan)]
     return lines
 
 
@@ -172,10 +192,17 @@ def render_script(plan: Plan) -> str:
     out.append(f"    {_dict_literal(plan.params, '    ')},")
     out.append("    description=__doc__,")
     out.append(")")
+    if _other_runs(plan):
+        out.append(
+            f"{RUNTIME_ALIAS}.begin_other_run()  # the nbtrack.log_* calls of other runs' %%track cells go nowhere"
+        )
     for n, cell in enumerate(plan.cells):
         last = n == len(plan.cells) - 1
         out += ["", "", _cell_title(plan, cell, last)]
-        out += _cell_body(plan, cell, last)
+        out += _cell_body(plan, cell, last, script=True)
+    footer = _footer(plan)
+    if footer:
+        out += ["", "", *(f"# {line}".rstrip() for line in footer)]
     return "\n".join(out) + "\n"
 
 
@@ -253,6 +280,8 @@ def render_notebook(plan: Plan) -> Any:
         "    allow_data_change=allow_data_change,",
         ")",
     ]
+    if _other_runs(plan):
+        setup.append(f"{RUNTIME_ALIAS}.begin_other_run()  # the nbtrack.log_* calls of other runs' cells go nowhere")
     nb.cells.append(nbformat.v4.new_code_cell("\n".join(setup)))
     for n, c in enumerate(plan.cells):
         last = n == len(plan.cells) - 1

@@ -21,6 +21,7 @@ class FunctionSummary:
     mutated_params: set[str]
     mutated_globals: set[str]
     effects: list[str] = field(default_factory=list)  # global state a call changes (seeds, cwd...)
+    returns: set[str] = field(default_factory=set)  # params and globals whose objects it may return
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Context:
     constants: dict[str, str] = field(default_factory=dict)  # name -> string literal (path-like), as of now
     summary_of: dict[int, FunctionSummary] = field(default_factory=dict)  # id(def node) -> its own summary
     imports_of: dict[int, set[str]] = field(default_factory=dict)  # id(tree) -> top-level modules it imports
+    aliases: dict[str, set[str]] = field(default_factory=dict)  # name -> names it shares objects with, as of now
 
     def dotted(self, root: str, attrs: list[str]) -> str | None:
         base = self.modules.get(root) or self.imported.get(root)
@@ -97,21 +99,6 @@ def _chain(expr: ast.AST) -> tuple[str | None, list[str]]:
             return expr.id, attrs[::-1]
         else:
             return None, attrs[::-1]
-
-
-def _target_roots(target: ast.AST) -> set[str]:
-    """Names mutated by assigning to ``target`` when it is a subscript or attribute (``df["c"]``, ``m.w``)."""
-    roots: set[str] = set()
-    if isinstance(target, (ast.Tuple, ast.List)):
-        for elt in target.elts:
-            roots |= _target_roots(elt)
-    elif isinstance(target, ast.Starred):
-        roots |= _target_roots(target.value)
-    elif isinstance(target, (ast.Subscript, ast.Attribute)):
-        root, _ = _chain(target)
-        if root:
-            roots.add(root)
-    return roots
 
 
 def _bound_names(target: ast.AST) -> set[str]:
@@ -204,9 +191,11 @@ def _kills_and_conditional(stmt: ast.stmt, constants: dict[str, int] | None = No
 
 
 def _loads(nodes: Iterable[ast.AST]) -> set[str]:
+    """Names read: loads, and the targets of augmented assignments (``x += 1`` reads ``x``)."""
     nodes = list(nodes)
     local = _local_only_names(nodes)
-    return {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - local
+    augmented = {n.target.id for n in nodes if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name)}
+    return ({n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} | augmented) - local
 
 
 def _external_reads(stmt: ast.stmt, bound: set[str], constants: dict[str, int] | None) -> set[str]:

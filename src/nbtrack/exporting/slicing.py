@@ -25,10 +25,16 @@ The facts of each cell come from :mod:`nbtrack.exporting.defuse`; this module wa
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nbtrack.exporting.defuse import CellFacts
 from nbtrack.exporting.effects import file_key
+
+# How likely leaving an omitted cell out is to be wrong after all, for a verifier that widens a slice whose
+# script did not reproduce the run (higher first): it changes an object the run reads (the analysis thought a
+# later cell replaced it), it binds names to existing objects (an alias the analysis may have missed), it calls
+# something with possible side effects, it only binds names, it does nothing that can matter.
+SUSPICION = {"mutates": 4, "aliases": 3, "calls": 2, "binds": 1, "nothing": 0}
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Slice:
     why_kept: dict[int, str]
     needed: dict[int, set[str]]  # kept cell -> the names it was kept for
     facts: list[CellFacts]
+    suspicion: dict[int, int] = field(default_factory=dict)  # omitted cell -> SUSPICION rank
 
 
 def slice_history(
@@ -121,7 +128,11 @@ def slice_history(
 
     kept = sorted(keep)
     omitted: dict[int, str] = {}
+    suspicion: dict[int, int] = {}
     all_needed = {name for name, _ in seen}
+    needed_at: dict[str, list[int]] = {}  # name -> the positions of the cells that read it
+    for name, pos in seen:
+        needed_at.setdefault(name, []).append(pos)
     for i in range(target):
         if i in keep:
             continue
@@ -130,25 +141,52 @@ def slice_history(
             omitted[i] = "not valid Python: it raised SyntaxError when it ran"
             continue
         writes_external = {file_key(p) for p in f.file_writes} & external
-        shadowed = sorted(n for n in f.defines & all_needed if not n.startswith(("rng:", "file:")))
+        suspicion[i] = _suspicion(f, all_needed) if not writes_external else SUSPICION["nothing"]
+        # "redefined before the run uses it" is true only of a name read after this cell, rebound in between
+        shadowed: dict[str, int] = {}
+        for n in sorted(f.defines & all_needed):
+            later_uses = [p for p in needed_at[n] if p > i]
+            later = _later_definer(facts, i, n, min(later_uses)) if later_uses else None
+            if later is not None and not n.startswith(("rng:", "file:")):
+                shadowed[n] = later
+        defined = sorted(n for n in f.defines if not n.startswith("rng:"))
+        used_before = [n for n in defined if n in needed_at and max(needed_at[n]) < i]
         if writes_external:
             files = ", ".join(sorted(k[5:] for k in writes_external))
             omitted[i] = f"writes {files}, an input of this export: produce it upstream"
         elif shadowed:
-            later = _later_definer(facts, i, shadowed[0], target)
-            where = f" by {name_of(later)}" if later is not None else ""
-            pronoun = "them" if len(shadowed) > 1 else "it"
-            omitted[i] = f"{_names(shadowed)} redefined{where} before the run uses {pronoun}"
-        elif f.defines - {k for k in f.defines if k.startswith("rng:")}:
-            defined = sorted(n for n in f.defines if not n.startswith("rng:"))
+            rebound = sorted(shadowed)
+            definers = sorted(set(shadowed.values()))
+            where = " by " + ", ".join(name_of(j) for j in definers[:3])
+            pronoun = "them" if len(rebound) > 1 else "it"
+            omitted[i] = f"{_names(rebound)} redefined{where} before the run uses {pronoun}"
+        elif used_before:
+            last = max(p for n in used_before for p in needed_at[n])
+            omitted[i] = f"ran after the last use of {_names(used_before)} (by {name_of(last)}): nothing later reads it"
+        elif defined:
             omitted[i] = f"the run does not use what it defines ({_names(defined)})"
+        elif f.defines:
+            omitted[i] = "only draws from a global random generator that no earlier cell seeded"
         else:
             omitted[i] = "defines nothing (output or display only)"
-    return Slice(kept=kept, omitted=omitted, why_kept=keep, needed=needed, facts=facts)
+    return Slice(kept=kept, omitted=omitted, why_kept=keep, needed=needed, facts=facts, suspicion=suspicion)
 
 
-def _later_definer(facts: list[CellFacts], i: int, name: str, target: int) -> int | None:
-    for j in range(i + 1, target):
+def _suspicion(f: CellFacts, needed: set[str]) -> int:
+    if f.mutated & needed:
+        return SUSPICION["mutates"]
+    if f.aliases or f.mutated:
+        return SUSPICION["aliases"]
+    if f.calls:
+        return SUSPICION["calls"]
+    if {d for d in f.defines if not d.startswith("rng:")}:
+        return SUSPICION["binds"]
+    return SUSPICION["nothing"]
+
+
+def _later_definer(facts: list[CellFacts], i: int, name: str, before: int) -> int | None:
+    """The first cell after ``i`` and before ``before`` that binds ``name`` for sure."""
+    for j in range(i + 1, before):
         if name in facts[j].kills:
             return j
     return None

@@ -294,7 +294,7 @@ def plan_including(base: Plan, full: Plan, include: set[int], store: Any = None)
     if not include:
         return base
     if "include" in inspect.signature(plan_export).parameters:
-        return plan_export(base.run, include=sorted(include), store=store)  # type: ignore[call-arg]
+        return plan_export(base.run, include=sorted(include), store=store)
     wanted = {c.index for c in base.cells} | include
     first_guard = {name: cell.index for cell in full.cells for name in cell.guards}
     cells = [dataclasses.replace(c, guards=[]) for c in full.cells if c.index in wanted]
