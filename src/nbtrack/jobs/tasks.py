@@ -64,7 +64,11 @@ class TaskResult:
 
 @runtime_checkable
 class Engine(Protocol):
-    """Where tasks run. ``results`` yields each result as its task completes (in completion order)."""
+    """Where tasks run. ``results`` yields each result as its task completes (in completion order).
+
+    An engine whose workers may lack the owner's files has an attribute ``fetch_input``: the job sets it to
+    the owner's ``store.get_blob`` before submitting (inputs are blobs there, by digest), for the engine to ship
+    each input once per worker and pass to :func:`~nbtrack.jobs.worker.execute_task`."""
 
     workers: int
 
