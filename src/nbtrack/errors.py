@@ -17,6 +17,7 @@ bad query), so code written against those keeps working.
     - :class:`DataChangedError`: an exported script's input differs from the run's
     - :class:`ExportError`: a run that cannot be exported
     - :class:`RemoteError`, :class:`PushBusyError`: a push or pull that cannot go on
+    - :class:`JobError`: a ``run_more``/``sweep`` job that cannot start or resume (an unverified export...)
 - :class:`NbtrackWarning`: something was not recorded; the user's code was not affected
     - :class:`StoreCorruptionWarning`: damaged lines were skipped while reading a store
 
@@ -110,6 +111,10 @@ class ExportError(NbtrackError):
 
 class RemoteError(NbtrackError):
     """A push or pull that cannot go on; the message is one line naming the server."""
+
+
+class JobError(NbtrackError, RuntimeError):
+    """A ``run_more`` or ``sweep`` job that cannot start or resume; the message says why and what to do."""
 
 
 class PushBusyError(NbtrackError, RuntimeError):
