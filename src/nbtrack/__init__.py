@@ -45,10 +45,12 @@ __all__ = [
     "panel",
     "pull",
     "push",
+    "run_more",
     "runs",
     "set_store",
     "set_tag",
     "set_tags",
+    "sweep",
     "track",
     "unload_ipython_extension",
 ]
@@ -73,6 +75,8 @@ _LAZY = {
     "DataCheckReport": "data.findings",
     "DataExpectationError": "errors",
     "export": "exporting.exporter",
+    "run_more": "jobs.start",
+    "sweep": "jobs.start",
 }
 
 

@@ -44,6 +44,7 @@ class GroupState:
     cwd: str | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     runs: list[str] = field(default_factory=list)  # every run id of the group (recorded and added)
+    args: dict[str, Any] = field(default_factory=dict)  # params passed on the command line besides the seed
 
 
 def comparison_runs(cmp: Any) -> dict[str, list[str]]:
