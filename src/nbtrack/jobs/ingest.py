@@ -97,6 +97,7 @@ def ingest(
     ``tags`` are added to every record (e.g. the job's)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    store.ensure()  # a store that does not exist yet gets its folder (and lock file) first
     with store.lock:
         existing = find_ingested(store, job_id, result.task_id)
         if existing is not None:
