@@ -182,7 +182,8 @@ class Driver:
         params = {name: values.decode(v) for name, v in group.args.items()}
         params[group.seed_param] = spec["seed"]
         timeout = job.options.get("timeout") or 10 * (group.seconds or 0.0) + 120.0
-        return Task(key, self.scripts[script], Path(script).name, cli_args(params), group.cwd, group.inputs, timeout)
+        inputs = {} if isinstance(self.engine, LocalEngine) else plan.ship_inputs(self.store, group)
+        return Task(key, self.scripts[script], Path(script).name, cli_args(params), group.cwd, inputs, timeout)
 
     def submit(self, keys: Iterable[str]) -> None:
         for key in keys:
