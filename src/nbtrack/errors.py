@@ -22,6 +22,7 @@ bad query), so code written against those keeps working.
     - :class:`ModelNotFoundError`: a run has no (saved) model of that name
     - :class:`ModelTooLargeError`: a model passed the size limit of the automatic capture (never reaches the user)
     - :class:`ArtifactError`, :class:`ArtifactNotFoundError`: a ``log_artifact`` call with a bad name, type or path
+    - :class:`JobError`: a ``run_more``/``sweep`` job that cannot start or resume (an unverified export...)
 - :class:`NbtrackWarning`: something was not recorded; the user's code was not affected
     - :class:`StoreCorruptionWarning`: damaged lines were skipped while reading a store
 
@@ -115,6 +116,10 @@ class ExportError(NbtrackError):
 
 class RemoteError(NbtrackError):
     """A push or pull that cannot go on; the message is one line naming the server."""
+
+
+class JobError(NbtrackError, RuntimeError):
+    """A ``run_more`` or ``sweep`` job that cannot start or resume; the message says why and what to do."""
 
 
 class PushBusyError(NbtrackError, RuntimeError):
