@@ -395,6 +395,55 @@ class Server:
             os.unlink(local)
         self.count(len(data))
 
+    def upload_dir(self, mlflow_run_id: str, artifact_uri: str | None, local_dir: Path, path: str) -> None:
+        """Every file under ``local_dir`` as the run's artifacts under ``path`` (one request per file)."""
+        repo = self._repo(mlflow_run_id, artifact_uri)
+        if repo is not None:
+            repo.log_artifacts(str(local_dir), path)
+        else:
+            self.client.log_artifacts(mlflow_run_id, str(local_dir), path)
+        self.count(sum(p.stat().st_size for p in local_dir.rglob("*") if p.is_file()))
+
+    def download_dir(self, mlflow_run_id: str, artifact_uri: str | None, path: str, dst: Path) -> Path | None:
+        """The run's artifacts under ``path`` (a file or a folder) downloaded into ``dst``; None if there are none."""
+        from mlflow.exceptions import MlflowException
+
+        repo = self._repo(mlflow_run_id, artifact_uri)
+        try:
+            if repo is not None:
+                return Path(repo.download_artifacts(path, str(dst)))
+            return Path(self.client.download_artifacts(mlflow_run_id, path, str(dst)))
+        except (MlflowException, OSError) as exc:
+            if is_connection_error(exc):
+                raise
+            return None
+
+    def _listing(self, mlflow_run_id: str, artifact_uri: str | None, path: str | None) -> list[Any]:
+        repo = self._repo(mlflow_run_id, artifact_uri)
+        return list(repo.list_artifacts(path) if repo is not None else self.client.list_artifacts(mlflow_run_id, path))
+
+    def list_dirs(self, mlflow_run_id: str, artifact_uri: str | None, path: str | None = None) -> list[str]:
+        """The folders directly under ``path`` among the run's artifacts (their paths from the run's root)."""
+        return [item.path for item in self._listing(mlflow_run_id, artifact_uri, path) if item.is_dir]
+
+    def list_files(self, mlflow_run_id: str, artifact_uri: str | None, path: str | None = None) -> list[str]:
+        """The files directly under ``path`` among the run's artifacts (their paths from the run's root)."""
+        return [item.path for item in self._listing(mlflow_run_id, artifact_uri, path) if not item.is_dir]
+
+    def logged_model_dir(self, model_id: str, dst: Path) -> tuple[str, Path] | None:
+        """An MLflow 3 logged model (``models:/<model_id>``): its name and its files downloaded into ``dst``."""
+        from mlflow.exceptions import MlflowException
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        try:
+            model = self.client.get_logged_model(model_id)
+            repo = get_artifact_repository(model.artifact_location, tracking_uri=self.uri)
+            return str(model.name), Path(repo.download_artifacts("", str(dst)))
+        except (MlflowException, OSError, AttributeError) as exc:
+            if is_connection_error(exc):
+                raise
+            return None
+
     def download(self, mlflow_run_id: str, artifact_uri: str | None, path: str) -> bytes | None:
         """An artifact's bytes, or None when the run has no such artifact."""
         from mlflow.exceptions import MlflowException
