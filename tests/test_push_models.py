@@ -9,7 +9,6 @@ a run made with MLflow's own ``log_model`` pulls with its model listed and loada
 from __future__ import annotations
 
 import json
-import time
 import zlib
 
 import numpy as np
@@ -47,9 +46,13 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def client(server):
+    """A client of the server, which is also MLflow's global tracking URI (``runs:/`` URIs resolve there)."""
+    import mlflow
     from mlflow import MlflowClient
 
-    return MlflowClient(server.uri)
+    mlflow.set_tracking_uri(server.uri)
+    yield MlflowClient(server.uri)
+    mlflow.set_tracking_uri(None)
 
 
 def data() -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +100,14 @@ def pushed_run(client, experiment: str, run_id: str):
     return runs[0]
 
 
+def artifact_bytes(server, remote, path: str) -> bytes:
+    import mlflow.artifacts
+
+    local = mlflow.artifacts.download_artifacts(run_id=remote.info.run_id, artifact_path=path, tracking_uri=server.uri)
+    with open(local, "rb") as f:
+        return f.read()
+
+
 def sklearn_pipeline():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
@@ -124,28 +135,15 @@ def test_a_pushed_pipeline_is_an_mlflow_sklearn_model_and_pulls_back(server, cli
 
     files = {f.path for f in client.list_artifacts(remote.info.run_id, "artifacts")}
     assert files == {"artifacts/figure-1.png"}
-    figure = mlflow.artifacts.download_artifacts(
-        run_id=remote.info.run_id, artifact_path="artifacts/figure-1.png", tracking_uri=server.uri
-    )
-    assert open(figure, "rb").read() == png()
+    assert artifact_bytes(server, remote, "artifacts/figure-1.png") == png()
     outputs = {f.path for f in client.list_artifacts(remote.info.run_id, "outputs/out")}
     assert outputs == {"outputs/out/preds.csv"}  # the hashed-only output stays in the record
 
     # nbtrack's bytes are the MLflow model's data file, unchanged
-    manifest = json.loads(
-        open(
-            mlflow.artifacts.download_artifacts(
-                run_id=remote.info.run_id, artifact_path=ARTIFACT_MODELS, tracking_uri=server.uri
-            ),
-            "rb",
-        ).read()
-    )
+    manifest = json.loads(artifact_bytes(server, remote, ARTIFACT_MODELS))
     assert manifest == {"clf": {"file": "models/clf/model.skops", "flavor": "sklearn", "mlflow": "models/clf"}}
     stored = nbtrack.get_store().get_blob(nbtrack.get_run(run_id).models["clf"]["blob"])
-    data_file = mlflow.artifacts.download_artifacts(
-        run_id=remote.info.run_id, artifact_path="models/clf/model.skops", tracking_uri=server.uri
-    )
-    assert open(data_file, "rb").read() == stored
+    assert artifact_bytes(server, remote, "models/clf/model.skops") == stored
 
     # push again: nothing is sent
     again = nbtrack.push(server.uri, experiment="models-sk")
@@ -195,8 +193,8 @@ def test_a_changed_model_is_sent_again_and_an_unchanged_one_is_not(server, clien
         report = nbtrack.push(server.uri, experiment="models-change")
     assert [a.action for a in report.actions] == ["update"]
     sent = sorted({p.rsplit("/", 1)[0] if p.startswith("models/") else p for p in puts})
-    # the new model, its manifest entry and the record; not the figure nor the output
-    assert sent == ["models/clf", "nbtrack/models.json", "nbtrack/run.json"]
+    # the new model and the record; not the figure, the output, nor the manifest (the model's files keep their paths)
+    assert sent == ["models/clf", "nbtrack/run.json"]
 
     import mlflow.sklearn
 
@@ -255,27 +253,29 @@ def test_a_native_mlflow_run_with_a_logged_sklearn_model_pulls_with_its_model(se
     import mlflow
     import mlflow.sklearn
     from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
 
     X, y = data()
-    model = RandomForestClassifier(n_estimators=4, random_state=0).fit(X, y)
-    mlflow.set_tracking_uri(server.uri)
-    try:
-        mlflow.set_experiment("models-native")
-        with mlflow.start_run() as active:
-            mlflow.log_param("n_estimators", 4)
-            mlflow.sklearn.log_model(model, name="forest")
-    finally:
-        mlflow.set_tracking_uri(None)
-    time.sleep(0.01)
+    forest = RandomForestClassifier(n_estimators=4, random_state=0).fit(X, y)
+    linear = LogisticRegression().fit(X, y)
+    mlflow.set_experiment("models-native")
+    with mlflow.start_run() as active:
+        mlflow.log_param("n_estimators", 4)
+        mlflow.sklearn.log_model(forest, name="forest", serialization_format="cloudpickle")
+        mlflow.sklearn.log_model(linear, name="linear")  # skops, MLflow 3's default
 
     report = nbtrack.pull(server.uri, "models-native")
     assert [a.action for a in report.actions] == ["import"]
     pulled = nbtrack.get_run(report.actions[0].run_id)
     assert pulled.origin["mlflow_run_id"] == active.info.run_id
-    record = pulled.models["forest"]
-    assert record["framework"] == "sklearn" and record["mlflow_uri"].startswith("models:/")
-    assert record["class"] == "sklearn.ensemble._forest.RandomForestClassifier"
-    [info] = nbtrack.models(pulled)
-    assert info.name == "forest" and info.format in ("skops", "pickle")
+    assert sorted(pulled.models) == ["forest", "linear"]
+    assert {i.name: i.format for i in nbtrack.models(pulled)} == {"forest": "pickle", "linear": "skops"}
+    record = pulled.models["linear"]
+    assert record["framework"] == "sklearn" and record["mlflow_uri"].startswith("models:/m-")
+    assert record["class"] == "sklearn.linear_model._logistic.LogisticRegression"
+    back = nbtrack.load_model(pulled, "linear")  # skops, default types only: loads without trust
+    assert np.array_equal(back.predict_proba(X), linear.predict_proba(X))
+    with pytest.raises(UntrustedModelError):  # a pickle from a server: only when the caller trusts it
+        nbtrack.load_model(pulled, "forest")
     back = nbtrack.load_model(pulled, "forest", trusted=True)
-    assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
+    assert np.array_equal(back.predict_proba(X), forest.predict_proba(X))

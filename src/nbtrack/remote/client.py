@@ -31,6 +31,7 @@ PUSH_HTTP_ENV = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # set_terminated would print a link per run
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # a bar per model folder uploaded or downloaded
 }
 _LOOKUP_ONE_BY_ONE = 10  # up to this many runs are looked up by exact tag; more: one listing per experiment
 
@@ -409,6 +410,7 @@ class Server:
         from mlflow.exceptions import MlflowException
 
         repo = self._repo(mlflow_run_id, artifact_uri)
+        dst.mkdir(parents=True, exist_ok=True)
         try:
             if repo is not None:
                 return Path(repo.download_artifacts(path, str(dst)))
@@ -435,6 +437,7 @@ class Server:
         from mlflow.exceptions import MlflowException
         from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
+        dst.mkdir(parents=True, exist_ok=True)
         try:
             model = self.client.get_logged_model(model_id)
             repo = get_artifact_repository(model.artifact_location, tracking_uri=self.uri)
