@@ -90,8 +90,9 @@ def native_record(folder: Path, uri: str, store: Any) -> dict[str, Any]:
         return _with_file(record, folder / str(xgb["data"]), "xgboost-ubj", store)
     named = sorted(k for k in flavors if k != "python_function") or sorted(flavors)
     flavor = named[0] if named else "unknown"
+    module = "pyfunc" if flavor == "python_function" else flavor  # the flavor's module in mlflow
     record.update(framework=flavor, format=f"mlflow-{flavor}")
-    record["skipped"] = f"an MLflow {flavor} model: load it with mlflow.{flavor}.load_model({uri!r})"
+    record["skipped"] = f"an MLflow {flavor} model: load it with mlflow.{module}.load_model({uri!r})"
     return record
 
 
