@@ -279,3 +279,45 @@ def test_a_native_mlflow_run_with_a_logged_sklearn_model_pulls_with_its_model(se
         nbtrack.load_model(pulled, "forest")
     back = nbtrack.load_model(pulled, "forest", trusted=True)
     assert np.array_equal(back.predict_proba(X), forest.predict_proba(X))
+
+
+def test_a_model_folder_logged_the_mlflow_2_way_pulls_too(server, client, store_dir, tmp_path):
+    """MLflow 2's log_model saved the model among the run's artifacts and listed it in a tag."""
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = data()
+    model = LogisticRegression(C=2.0).fit(X, y)
+    folder = tmp_path / "model"
+    mlflow.sklearn.save_model(model, str(folder), serialization_format="cloudpickle")
+    exp = client.create_experiment("models-mlflow2")
+    mid = client.create_run(exp).info.run_id
+    client.log_artifacts(mid, str(folder), "model")
+    history = [{"run_id": mid, "artifact_path": "model", "flavors": {"sklearn": {}}}]
+    client.set_tag(mid, "mlflow.log-model.history", json.dumps(history))
+    client.set_terminated(mid)
+
+    report = nbtrack.pull(server.uri, "models-mlflow2")
+    pulled = nbtrack.get_run(report.actions[0].run_id)
+    assert pulled.models["model"]["mlflow_uri"] == f"runs:/{mid}/model"
+    back = nbtrack.load_model(pulled, trusted=True)
+    assert np.array_equal(back.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_manifest_naming_a_file_outside_models_is_not_followed(server, client, store_dir, tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = data()
+    run_id = record_model_run("models-tampered", LogisticRegression().fit(X, y))
+    nbtrack.push(server.uri, experiment="models-tampered")
+    remote = pushed_run(client, "models-tampered", run_id)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "models.json").write_text(json.dumps({"clf": {"file": "nbtrack/run.json", "flavor": None}}))
+    client.log_artifact(remote.info.run_id, str(bad / "models.json"), "nbtrack")
+
+    nbtrack.pull(server.uri, "models-tampered", store=tmp_path / "fresh")
+    pulled = nbtrack.get_run(run_id, store=tmp_path / "fresh")
+    assert pulled.models["clf"]["blob"] is None
+    assert pulled.models["clf"]["skipped"] == "its file is not on the MLflow server"
+    assert nbtrack.get_store(tmp_path / "fresh").get_blob(pulled.artifacts["figure-1.png"]["blob"]) == png()

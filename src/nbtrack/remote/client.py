@@ -420,18 +420,6 @@ class Server:
                 raise
             return None
 
-    def _listing(self, mlflow_run_id: str, artifact_uri: str | None, path: str | None) -> list[Any]:
-        repo = self._repo(mlflow_run_id, artifact_uri)
-        return list(repo.list_artifacts(path) if repo is not None else self.client.list_artifacts(mlflow_run_id, path))
-
-    def list_dirs(self, mlflow_run_id: str, artifact_uri: str | None, path: str | None = None) -> list[str]:
-        """The folders directly under ``path`` among the run's artifacts (their paths from the run's root)."""
-        return [item.path for item in self._listing(mlflow_run_id, artifact_uri, path) if item.is_dir]
-
-    def list_files(self, mlflow_run_id: str, artifact_uri: str | None, path: str | None = None) -> list[str]:
-        """The files directly under ``path`` among the run's artifacts (their paths from the run's root)."""
-        return [item.path for item in self._listing(mlflow_run_id, artifact_uri, path) if not item.is_dir]
-
     def logged_model_dir(self, model_id: str, dst: Path) -> tuple[str, Path] | None:
         """An MLflow 3 logged model (``models:/<model_id>``): its name and its files downloaded into ``dst``."""
         from mlflow.exceptions import MlflowException

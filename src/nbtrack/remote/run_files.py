@@ -15,14 +15,24 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from nbtrack.remote.client import Server, short_error
-from nbtrack.remote.contents import ARTIFACT_MODELS, ModelPart, artifact_path, is_digest, output_path, segment
+from nbtrack.remote.contents import (
+    ARTIFACT_MODELS,
+    MODELS_DIR,
+    ModelPart,
+    artifact_path,
+    is_digest,
+    output_path,
+    segment,
+)
 from nbtrack.remote.flavors import native_record, remove_dir, write_model_dir
 from nbtrack.remote.mapping import Payload
 from nbtrack.remote.report import warn
 from nbtrack.remote.state import PushState
+
+MLFLOW_MODEL_HISTORY = "mlflow.log-model.history"  # MLflow 2: JSON list of the models log_model saved in the run
 
 
 def push_contents(
@@ -130,7 +140,7 @@ def restore_contents(server: Server, store: Any, run: Any, doc: dict[str, Any]) 
         if isinstance(record, dict) and is_digest(record.get("blob")) and not record.get("skipped"):
             entry = manifest.get(name)
             path = entry.get("file") if isinstance(entry, dict) else None
-            blob = fetch(path) if isinstance(path, str) else None
+            blob = fetch(path) if _inside_models(path) else None
             if blob is None:
                 record = {**record, "blob": None, "skipped": "its file is not on the MLflow server"}
             else:
@@ -141,9 +151,19 @@ def restore_contents(server: Server, store: Any, run: Any, doc: dict[str, Any]) 
     doc["models"] = restored
 
 
+def _inside_models(path: Any) -> TypeGuard[str]:
+    """A manifest's file path names a file under ``models/`` (the manifest comes from the server: never trusted
+    to name anything else)."""
+    if not isinstance(path, str):
+        return False
+    parts = path.split("/")
+    return len(parts) >= 3 and parts[0] == MODELS_DIR and all(p not in ("", ".", "..") for p in parts)
+
+
 def native_models(server: Server, store: Any, run: Any) -> dict[str, dict[str, Any]]:
-    """The MLflow models of a run made with MLflow: MLflow 3 logged models the run produced, and model
-    directories (an ``MLmodel`` file) at the top of its artifacts, each as an nbtrack model record."""
+    """The MLflow models of a run made with MLflow, each as an nbtrack model record: MLflow 3's logged models
+    the run produced (``run.outputs``), and the model folders MLflow 2 logged among the run's artifacts (its
+    ``mlflow.log-model.history`` tag lists them). A run with neither costs no request."""
     found: dict[str, dict[str, Any]] = {}
     mlflow_id, artifact_uri = run.info.run_id, run.info.artifact_uri
     outputs = getattr(getattr(run, "outputs", None), "model_outputs", None) or []
@@ -151,18 +171,25 @@ def native_models(server: Server, store: Any, run: Any) -> dict[str, dict[str, A
         for n, output in enumerate(outputs):
             model_id = str(output.model_id)
             got = server.logged_model_dir(model_id, Path(tmp) / f"logged-{n}")
-            if got is None:
-                continue
-            name, folder = got
-            if (folder / "MLmodel").is_file():
-                _add(found, name, folder, f"models:/{model_id}", store)
-        for n, path in enumerate(server.list_dirs(mlflow_id, artifact_uri)):
-            if f"{path}/MLmodel" not in server.list_files(mlflow_id, artifact_uri, path):
-                continue
-            whole = server.download_dir(mlflow_id, artifact_uri, path, Path(tmp) / f"run-{n}")
-            if whole is not None and (whole / "MLmodel").is_file():
-                _add(found, path, whole, f"runs:/{mlflow_id}/{path}", store)
+            if got is not None and (got[1] / "MLmodel").is_file():
+                _add(found, got[0], got[1], f"models:/{model_id}", store)
+        for n, path in enumerate(_history_paths(run.data.tags.get(MLFLOW_MODEL_HISTORY))):
+            folder = server.download_dir(mlflow_id, artifact_uri, path, Path(tmp) / f"run-{n}")
+            if folder is not None and (folder / "MLmodel").is_file():
+                _add(found, path, folder, f"runs:/{mlflow_id}/{path}", store)
     return found
+
+
+def _history_paths(text: str | None) -> list[str]:
+    """The artifact paths an ``mlflow.log-model.history`` tag lists (MLflow 2's log_model), once each."""
+    if not text:
+        return []
+    try:
+        entries = json.loads(text)
+    except ValueError:
+        return []
+    paths = [e.get("artifact_path") for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    return [p for p in dict.fromkeys(paths) if isinstance(p, str) and p and ".." not in p.split("/")]
 
 
 def _add(found: dict[str, dict[str, Any]], name: str, folder: Path, uri: str, store: Any) -> None:
