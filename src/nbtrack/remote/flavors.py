@@ -37,21 +37,37 @@ def write_model_dir(part: ModelPart, data: bytes, folder: Path, *, trusted: bool
     if not trusted and untrusted_types(data, fmt):
         return False
     model = load(data, part.record, trusted=trusted)
+    # The flavor's own requirements (the framework pinned at its version here, plus skops or cloudpickle) are
+    # passed: otherwise MLflow infers them by loading the model in a subprocess, 15 s a model on a busy machine.
     if part.flavor == "sklearn":
         import mlflow.sklearn
 
+        serialization = _SKLEARN_FORMATS[fmt]
+        requirements = mlflow.sklearn.get_default_pip_requirements(
+            include_cloudpickle=serialization == "cloudpickle", include_skops=serialization == "skops"
+        )
         skops_types = untrusted_types(data, "skops") if fmt == "skops" else None
         mlflow.sklearn.save_model(
-            model, str(folder), serialization_format=_SKLEARN_FORMATS[fmt], skops_trusted_types=skops_types or None
+            model,
+            str(folder),
+            serialization_format=serialization,
+            skops_trusted_types=skops_types or None,
+            pip_requirements=requirements,
         )
     elif part.flavor == "xgboost":
         import mlflow.xgboost
 
-        mlflow.xgboost.save_model(model, str(folder), model_format="ubj")
+        requirements = mlflow.xgboost.get_default_pip_requirements()
+        mlflow.xgboost.save_model(model, str(folder), model_format="ubj", pip_requirements=requirements)
     elif part.flavor == "lightgbm":
+        import lightgbm
         import mlflow.lightgbm
 
-        mlflow.lightgbm.save_model(model, str(folder))
+        wrapper = not isinstance(model, lightgbm.Booster)
+        requirements = mlflow.lightgbm.get_default_pip_requirements(include_cloudpickle=wrapper)
+        mlflow.lightgbm.save_model(
+            model, str(folder), serialization_format="cloudpickle", pip_requirements=requirements
+        )
     else:
         return False
     (folder / Path(part.file).name).write_bytes(data)  # nbtrack's bytes: the flavor's data file or beside it
