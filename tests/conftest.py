@@ -80,6 +80,7 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 SHARED_SERVER_TESTS = {
     "tests/browser/": "jupyterlab",
     "tests/test_push.py::": "mlflow-server",
+    "tests/test_push_models.py::": "mlflow-server-models",
     "tests/test_push_backends.py::": "mlflow-backends",
 }
 

@@ -166,3 +166,24 @@ def test_payload_statuses_errors_and_renamed_names(store_dir):
     interrupted = build_payload(docs["stopped"], store)
     assert interrupted.status == "interrupted" and interrupted.mlflow_status == "KILLED"
     assert dict(interrupted.tags)[TAG_STATUS] == "interrupted"  # nbtrack's own status survives MLflow's KILLED
+
+
+def test_payload_lists_models_artifacts_and_kept_outputs_without_reading_their_bytes(store_dir):
+    with nbtrack.track(name="m", experiment="e", environment=False) as run:
+        run.log_model({"weights": [1, 2, 3]}, "table")  # no framework: pickled, a plain file on the server
+    st = nbtrack.get_store()
+    doc = dict(st.get_doc(run.id))
+    figure = st.put_blob(b"\x89PNG fake")
+    doc["artifacts"] = {"figure-1.png": {"blob": figure, "size": 9, "media_type": "image/png", "kind": "figure"}}
+    doc["outputs"] = {"out.csv": {"hash": "h", "size": 4, "kept": st.put_blob(b"a,b\n")}, "big": {"size": 10**9}}
+    plain = build_payload(dict(st.get_doc(run.id)), st)
+    payload = build_payload(doc, st)
+    [model] = payload.models
+    assert (model.name, model.flavor, model.file) == ("table", None, "models/table/table.pkl")
+    assert payload.files == {"artifacts/figure-1.png": figure, "outputs/out.csv": doc["outputs"]["out.csv"]["kept"]}
+    assert payload.models_trusted  # recorded in this store, by this user
+    assert payload.estimated_bytes() - plain.estimated_bytes() >= 9 + 4  # the 1 GB output is not sent
+    assert payload.estimated_bytes() < 10**6
+    assert not any(path.startswith(("models/", "artifacts/", "outputs/")) for path in payload.artifacts)
+    pulled = {**doc, "origin": {"server": "http://elsewhere"}}
+    assert not build_payload(pulled, st).models_trusted  # a pulled pickle is not loaded to make a flavor

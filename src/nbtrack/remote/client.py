@@ -31,6 +31,7 @@ PUSH_HTTP_ENV = {
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # set_terminated would print a link per run
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",  # a bar per model folder uploaded or downloaded
 }
 _LOOKUP_ONE_BY_ONE = 10  # up to this many runs are looked up by exact tag; more: one listing per experiment
 
@@ -394,6 +395,45 @@ class Server:
         finally:
             os.unlink(local)
         self.count(len(data))
+
+    def upload_dir(self, mlflow_run_id: str, artifact_uri: str | None, local_dir: Path, path: str) -> None:
+        """Every file under ``local_dir`` as the run's artifacts under ``path`` (one request per file)."""
+        repo = self._repo(mlflow_run_id, artifact_uri)
+        if repo is not None:
+            repo.log_artifacts(str(local_dir), path)
+        else:
+            self.client.log_artifacts(mlflow_run_id, str(local_dir), path)
+        self.count(sum(p.stat().st_size for p in local_dir.rglob("*") if p.is_file()))
+
+    def download_dir(self, mlflow_run_id: str, artifact_uri: str | None, path: str, dst: Path) -> Path | None:
+        """The run's artifacts under ``path`` (a file or a folder) downloaded into ``dst``; None if there are none."""
+        from mlflow.exceptions import MlflowException
+
+        repo = self._repo(mlflow_run_id, artifact_uri)
+        dst.mkdir(parents=True, exist_ok=True)
+        try:
+            if repo is not None:
+                return Path(repo.download_artifacts(path, str(dst)))
+            return Path(self.client.download_artifacts(mlflow_run_id, path, str(dst)))
+        except (MlflowException, OSError) as exc:
+            if is_connection_error(exc):
+                raise
+            return None
+
+    def logged_model_dir(self, model_id: str, dst: Path) -> tuple[str, Path] | None:
+        """An MLflow 3 logged model (``models:/<model_id>``): its name and its files downloaded into ``dst``."""
+        from mlflow.exceptions import MlflowException
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        dst.mkdir(parents=True, exist_ok=True)
+        try:
+            model = self.client.get_logged_model(model_id)
+            repo = get_artifact_repository(model.artifact_location, tracking_uri=self.uri)
+            return str(model.name), Path(repo.download_artifacts("", str(dst)))
+        except (MlflowException, OSError, AttributeError) as exc:
+            if is_connection_error(exc):
+                raise
+            return None
 
     def download(self, mlflow_run_id: str, artifact_uri: str | None, path: str) -> bytes | None:
         """An artifact's bytes, or None when the run has no such artifact."""

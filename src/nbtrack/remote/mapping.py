@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbtrack import ids, values
+from nbtrack.remote.contents import ModelPart, contents_size, file_parts, model_parts
 from nbtrack.remote.datasets import data_tag_text, dataset_record
 from nbtrack.run import effective_status
 from nbtrack.store.series import load as load_series
@@ -198,6 +199,12 @@ class Payload:
     datasets: list[dict[str, Any]] = field(default_factory=list)
     data_tags: list[tuple[str, str]] = field(default_factory=list)  # for servers without dataset inputs
     notes: list[str] = field(default_factory=list)
+    # models, artifacts and kept outputs (see nbtrack.remote.contents): their bytes are read when they are sent
+    models: list[ModelPart] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # artifact path -> blob digest
+    models_trusted: bool = True  # the models come from a store the user wrote: loading them may run their code
+    contents_bytes: int = 0
+    store: Any = field(default=None, repr=False, compare=False)  # where the blobs of models and files are read
 
     @property
     def metric_points(self) -> int:
@@ -208,7 +215,7 @@ class Payload:
         size += sum(len(k) + len(v) + 30 for k, v in self.params + self.tags)
         size += sum(len(m[0]) + 70 for m in self.metrics)
         size += sum(len(json.dumps(d)) for d in self.datasets)
-        return size
+        return size + self.contents_bytes
 
 
 def build_payload(doc: dict[str, Any], store: Any) -> Payload:
@@ -225,6 +232,7 @@ def build_payload(doc: dict[str, Any], store: Any) -> Payload:
         start_ms=start_ms,
         end_ms=end_ms,
         signature=record_signature(doc),
+        store=store,
     )
     # Secrets are redacted when captured; again here for records stored before that (or with NBTRACK_REDACT=off
     # at capture time): what leaves the machine never carries a secret-looking param, token or %env value.
@@ -306,6 +314,16 @@ def build_payload(doc: dict[str, Any], store: Any) -> Payload:
             continue
         payload.datasets.append(dataset_record(name, record))
         payload.data_tags.append((mlflow_key(TAG_DATA + name), data_tag_text(record)))
+
+    # models, artifacts, kept outputs: where each goes (nbtrack.remote.contents); the bytes stay in the store
+    payload.models = model_parts(doc.get("models"))
+    payload.files = file_parts(doc)
+    payload.contents_bytes = contents_size(doc)
+    if payload.models:
+        from nbtrack.capture.model_loading import foreign_reason
+        from nbtrack.run import Run
+
+        payload.models_trusted = foreign_reason(Run.from_doc(doc, store), store) is None
 
     # artifacts: the record itself, code, history, notebook snapshot, requirements
     payload.artifacts[ARTIFACT_RECORD] = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1).encode(

@@ -42,6 +42,7 @@ from nbtrack.remote.mapping import (
 )
 from nbtrack.remote.progress import Progress
 from nbtrack.remote.report import Report, RunAction
+from nbtrack.remote.run_files import native_models, restore_contents
 from nbtrack.remote.state import redact_uri, uri_key
 from nbtrack.store.local import Store, get_store
 
@@ -177,6 +178,7 @@ def pulled_record(server: Server, store: Store, run: Any, nb_id: str, experiment
     if record is not None:
         doc = dict(record)
         _restore_blobs(server, store, run, doc)
+        restore_contents(server, store, run, doc)
         _restore_profiles(store, run, doc)
         # what was added on the server since the push: new params and metrics, new or changed tags
         params = dict(doc.get("params") or {})
@@ -226,6 +228,9 @@ def pulled_record(server: Server, store: Store, run: Any, nb_id: str, experiment
         for item in inputs:
             dataset = item.dataset
             doc["data"][dataset.name] = data_from_dataset(dataset)
+        models = native_models(server, store, run)
+        if models:
+            doc["models"] = models
     pushed_status = tags.get(TAG_STATUS)
     if STATUS_TO_MLFLOW.get(pushed_status or "") == info.status:  # keeps interrupted apart from abandoned
         doc["status"] = pushed_status

@@ -36,6 +36,7 @@ from nbtrack.remote.mapping import (
 )
 from nbtrack.remote.progress import Progress
 from nbtrack.remote.report import Report, RunAction, human_bytes, warn
+from nbtrack.remote.run_files import push_contents
 from nbtrack.remote.state import PushBusyError, PushState, redact_uri, uri_key
 from nbtrack.run import effective_status
 from nbtrack.store.local import Store, get_store
@@ -235,7 +236,8 @@ def _mlflow_status(doc: dict[str, Any]) -> str:
 def _payload_summary(payload: Payload) -> str:
     return (
         f"{len(payload.params)} params, {payload.metric_points:,} metric points, {len(payload.tags)} tags, "
-        f"{len(payload.datasets)} inputs, {len(payload.artifacts)} artifacts ({human_bytes(payload.estimated_bytes())})"
+        f"{len(payload.datasets)} inputs, {len(payload.models)} models, "
+        f"{len(payload.artifacts) + len(payload.files)} artifacts ({human_bytes(payload.estimated_bytes())})"
     )
 
 
@@ -359,6 +361,7 @@ def push_run(
                 check()
                 server.upload(mlflow_id, artifact_uri, path, data)
                 state.record(run_id, parts={key: content})
+        push_contents(server, state, payload, mlflow_id, artifact_uri, parts, check)
     if payload.datasets:
         content = digest(payload.datasets)
         if parts.get("inputs") != content:
