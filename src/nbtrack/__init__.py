@@ -50,10 +50,12 @@ __all__ = [
     "panel",
     "pull",
     "push",
+    "run_more",
     "runs",
     "set_store",
     "set_tag",
     "set_tags",
+    "sweep",
     "track",
     "unload_ipython_extension",
 ]
@@ -81,6 +83,8 @@ _LAZY = {
     "load_model": "capture.model_loading",
     "models": "capture.model_loading",
     "ModelInfo": "capture.model_loading",
+    "run_more": "jobs.start",
+    "sweep": "jobs.start",
 }
 
 

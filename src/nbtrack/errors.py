@@ -21,6 +21,7 @@ bad query), so code written against those keeps working.
     - :class:`UnpicklableModelError`: a model no format can save (``log_model`` turns it into a warning)
     - :class:`ModelNotFoundError`: a run has no (saved) model of that name
     - :class:`ModelTooLargeError`: a model passed the size limit of the automatic capture (never reaches the user)
+    - :class:`JobError`: a ``run_more``/``sweep`` job that cannot start or resume (an unverified export...)
 - :class:`NbtrackWarning`: something was not recorded; the user's code was not affected
     - :class:`StoreCorruptionWarning`: damaged lines were skipped while reading a store
 
@@ -114,6 +115,10 @@ class ExportError(NbtrackError):
 
 class RemoteError(NbtrackError):
     """A push or pull that cannot go on; the message is one line naming the server."""
+
+
+class JobError(NbtrackError, RuntimeError):
+    """A ``run_more`` or ``sweep`` job that cannot start or resume; the message says why and what to do."""
 
 
 class PushBusyError(NbtrackError, RuntimeError):

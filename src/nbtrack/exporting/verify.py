@@ -161,12 +161,19 @@ def workdir(plan: Plan) -> Path:
     return Path(cwd) if isinstance(cwd, str) and Path(cwd).is_dir() else Path.cwd()
 
 
+def script_env(store_dir: Path) -> dict[str, str]:
+    """The environment an exported script runs in: this one without what points at the user's runs, a
+    temporary store ``store_dir`` and a non-interactive plotting backend (also used by nbtrack.jobs)."""
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    env.update(NBTRACK_DIR=str(store_dir), MPLBACKEND="Agg")
+    return env
+
+
 def execute(script: Path, cwd: Path, timeout: float, *, args: tuple[str, ...] = ()) -> Execution:
     """Run ``script`` in a fresh interpreter with a temporary store; kill its process group at ``timeout``."""
     scratch = Path(tempfile.mkdtemp(prefix="nbtrack-verify-"))
     metrics_file = scratch / "metrics.json"
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
-    env.update(NBTRACK_DIR=str(scratch / "store"), MPLBACKEND="Agg")
+    env = script_env(scratch / "store")
     started = time.perf_counter()
     try:
         proc = subprocess.Popen(
