@@ -3,7 +3,9 @@
 Experiment ``clear``: ``shuffle=False`` against ``shuffle=True`` (the labels of the training half permuted, so
 accuracy falls to chance): a difference any test decides quickly. Experiment ``equal``: ``variant='a'`` against
 ``'b'``, where the variant only moves the train/test split: equal in distribution, never decided quickly.
-Three seeds of each, as a data scientist would start. Each test gets its own copy of the store (the runs'
+Three seeds of each, as a data scientist would start. Experiment ``crash``: one group whose script is
+killed (a marker file ``kill-<seed>`` in the folder, removed on use) or fails (``fail-<seed>``). Experiment
+``noisy``: unseeded randomness, so its export is unverified. Each test gets its own copy of the store (the runs'
 working directory, where the scripts run, is the notebook's folder, shared read-only).
 """
 
@@ -36,11 +38,17 @@ split = 2 * seed + (variant == 'b')
 Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.5, random_state=split)
 acc = float(LogisticRegression().fit(Xtr, ytr).score(Xte, yte))"""
 CRASH = """%%track -n crashy -e crash -m acc
-crash = False
 seed = {seed}
-if crash or seed == 99:
-    raise RuntimeError('boom: seed ' + str(seed))
+import os, signal
+if os.path.exists(f'kill-{{seed}}'):
+    os.remove(f'kill-{{seed}}')
+    os.kill(os.getpid(), signal.SIGKILL)
+if os.path.exists(f'fail-{{seed}}'):
+    raise RuntimeError(f'boom: seed {{seed}}')
 acc = 0.5 + seed / 1000"""
+NOISY = """%%track -n noisy -e noisy -m acc
+seed = {seed}
+acc = float(np.random.rand())"""
 
 
 def cells() -> list:
@@ -48,6 +56,7 @@ def cells() -> list:
     out += [code(CLEAR.format(shuffle=s, seed=i)) for s in (False, True) for i in range(3)]
     out += [code(EQUAL.format(variant=v, seed=i)) for v in ("a", "b") for i in range(3)]
     out += [code(CRASH.format(seed=i)) for i in range(3)]
+    out += [code(NOISY.format(seed=i)) for i in range(2)]
     return out
 
 

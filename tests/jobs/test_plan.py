@@ -55,7 +55,7 @@ def test_decided_pairs_need_nothing(store_dir):
     cmp = nbtrack.compare("p", sequential=True)
     assert bool(cmp.pairs["decided"].all())
     assert plan.needs(cmp, {"C=0.1": 12, "C=1.0": 12}, max_runs=30) == {}
-    assert plan.needs(cmp, {"C=0.1": 12, "C=1.0": 12}, max_runs=30, until=None) == {"C=0.1": 1, "C=1.0": 1}
+    assert plan.needs(cmp, {"C=0.1": 12, "C=1.0": 12}, max_runs=30, until=None) == {"C=0.1": 18, "C=1.0": 18}
 
 
 def test_preview_says_what_would_run_without_running_it(store_dir):

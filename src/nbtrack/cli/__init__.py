@@ -145,6 +145,15 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return cli_gc(args, _store(args))
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from nbtrack.cli.jobs import cli_jobs
+
+    try:
+        return cli_jobs(args, _store(args))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nbtrack", description="Jupyter-native experiment tracking.")
     parser.add_argument("--version", action="version", version=f"nbtrack {__version__}")
@@ -194,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     from nbtrack.cli import gc as gc_cli
 
     gc_cli.add_cli(sub, cmd_gc)
+    from nbtrack.cli import jobs as jobs_cli
+
+    jobs_cli.add_cli(sub, cmd_jobs)
     return parser
 
 

@@ -149,7 +149,9 @@ class Driver:
 
     def plan_round(self, wanted: Mapping[str, int]) -> list[str]:
         job = self.job
-        k_round = max(1, min(max(wanted.values()), self.engine.workers // max(1, len(wanted))))
+        k_round = max(wanted.values())  # nothing to decide between rounds: everything at once
+        if self.until is not None:  # a round of about `workers` runs, then look again
+            k_round = max(1, min(k_round, self.engine.workers // max(1, len(wanted))))
         seed_params = {g.seed_param for g in job.groups}
         used = plan.used_seeds(self.store, [r for g in job.groups for r in g.runs], seed_params)
         used |= {t["seed"] for t in job.tasks.values()}

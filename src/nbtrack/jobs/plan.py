@@ -125,15 +125,15 @@ def median_seconds(store: Store, run_ids: Iterable[str]) -> float | None:
 
 def needs(cmp: Any, counts: Mapping[str, int], max_runs: int | None, until: str | None = "decided") -> dict[str, int]:
     """group label -> runs to add next: groups of an undecided pair (``runs_more``, else 1) and groups under
-    :data:`MIN_RUNS` runs; ``until=None`` every group; none past ``max_runs``."""
+    :data:`MIN_RUNS` runs; ``until=None`` every group, up to ``max_runs``; none past ``max_runs``."""
     want: dict[str, int] = {}
     pairs = cmp.pairs
     for label, n in counts.items():
         if n < MIN_RUNS:
             want[label] = MIN_RUNS - n
-    if until is None:
-        for label in counts:
-            want.setdefault(label, 1)
+    if until is None:  # no question to decide: every group to max_runs (or one more run without a maximum)
+        for label, n in counts.items():
+            want[label] = max(want.get(label, 0), (max_runs - n) if max_runs is not None else 1)
     elif pairs is not None and len(pairs):
         decided = pairs["decided"] if "decided" in pairs.columns else [False] * len(pairs)
         more = pairs["runs_more"] if "runs_more" in pairs.columns else [None] * len(pairs)

@@ -100,6 +100,13 @@ def configs_of(grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]) 
     return [dict(c) for c in grid]
 
 
+def _like(recorded: Any, value: Any) -> Any:
+    """``C=1`` for a run whose C was 1.0 is the float 1.0 (one setting, one label)."""
+    if isinstance(recorded, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 def sweep(
     run: Any,
     grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
@@ -124,7 +131,7 @@ def sweep(
     st = get_store(store if store is not None else getattr(run, "store", None))
     parse_budget(budget)
     rep = Run.from_doc(st.get_doc(run.id if isinstance(run, Run) else str(run)), st)
-    configs = configs_of(grid)
+    configs = [{k: _like(rep.params.get(k), v) for k, v in c.items()} for c in configs_of(grid)]
     if not configs:
         raise JobError("the grid has no configurations")
     keys = list(dict.fromkeys(k for c in configs for k in c))
