@@ -81,6 +81,7 @@ SHARED_SERVER_TESTS = {
     "tests/browser/": "jupyterlab",
     "tests/test_push.py::": "mlflow-server",
     "tests/test_push_backends.py::": "mlflow-backends",
+    "tests/jobs/test_dask.py::": "dask-cluster",
 }
 
 
