@@ -70,3 +70,44 @@ def test_keyboard_interrupt_cancels_keeps_finished_runs_and_resumes(store):
 def test_an_unknown_job_id_is_a_clear_error(store):
     with pytest.raises(JobError, match="no job"):
         Job.load(store, "01zzzzzzzz")
+
+
+SIGINT_SCRIPT = """
+import sys, nbtrack
+nbtrack.set_store(sys.argv[1])
+try:
+    nbtrack.run_more("equal", budget=6, workers=2, progress=False)
+except KeyboardInterrupt:
+    print("interrupted")
+    sys.exit(130)
+"""
+
+
+def test_a_real_sigint_mid_job_leaves_no_running_run(store, tmp_path):
+    """The stop button of a notebook sends SIGINT to the kernel: the same, to a real process running a job."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "job.py"
+    script.write_text(SIGINT_SCRIPT)
+    before = len(nbtrack.runs(store=store.root))
+    proc = subprocess.Popen([sys.executable, str(script), str(store.root)], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            if len(nbtrack.runs(store=store.root)) > before:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the job ended before it could be interrupted"
+        os.kill(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "interrupted" in out
+    no_duplicates(store)
+    (info,) = list_jobs(store)
+    assert info["state"] == "cancelled" and 1 <= info["runs"] < 6

@@ -70,3 +70,17 @@ def test_preview_says_what_would_run_without_running_it(store_dir):
     assert first["seeds"][0] == 3 and shown["groups"][1]["seeds"] == first["seeds"][: len(shown["groups"][1]["seeds"])]
     assert shown["runs"] == sum(g["new_runs"] for g in shown["groups"])
     assert shown["seconds"] is not None and shown["seconds"] >= 0 and shown["workers"] == 2
+
+
+def test_inputs_are_shipped_as_blobs_only_when_asked_and_once(store_dir, tmp_path, monkeypatch):
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n")
+    monkeypatch.chdir(tmp_path)
+    with nbtrack.track("fit", experiment="p", params={"seed": 0}, data={"train": "d.csv"}) as run:
+        pass
+    store = get_store()
+    group = plan.GroupState("g0", "all", run.id, {}, "seed", cwd=str(tmp_path))
+    assert group.inputs is None  # nothing copied for the local engine
+    inputs = plan.ship_inputs(store, group)
+    assert list(inputs) == ["d.csv"] and store.get_blob(inputs["d.csv"]) == b"a,b\n1,2\n"
+    (tmp_path / "d.csv").write_text("changed")
+    assert plan.ship_inputs(store, group) == inputs  # computed once per group, not per task

@@ -153,7 +153,8 @@ class Driver:
         if self.until is not None:  # a round of about `workers` runs, then look again
             k_round = max(1, min(k_round, self.engine.workers // max(1, len(wanted))))
         seed_params = {g.seed_param for g in job.groups}
-        used = plan.used_seeds(self.store, [r for g in job.groups for r in g.runs], seed_params)
+        recorded = [r for g in job.groups for r in g.runs] + [g.run for g in job.groups]  # a sweep's base run too
+        used = plan.used_seeds(self.store, recorded, seed_params)
         used |= {t["seed"] for t in job.tasks.values()}
         seeds = plan.new_seeds(used, k_round, job.options.get("seeds"))
         keys = [job.add_task(g, seed) for i, seed in enumerate(seeds) for g, k in wanted.items() if i < k]
@@ -182,7 +183,8 @@ class Driver:
         params = {name: values.decode(v) for name, v in group.args.items()}
         params[group.seed_param] = spec["seed"]
         timeout = job.options.get("timeout") or 10 * (group.seconds or 0.0) + 120.0
-        return Task(key, self.scripts[script], Path(script).name, cli_args(params), group.cwd, group.inputs, timeout)
+        inputs = {} if isinstance(self.engine, LocalEngine) else plan.ship_inputs(self.store, group)
+        return Task(key, self.scripts[script], Path(script).name, cli_args(params), group.cwd, inputs, timeout)
 
     def submit(self, keys: Iterable[str]) -> None:
         for key in keys:

@@ -42,7 +42,7 @@ class GroupState:
     seconds: float | None = None  # median duration of the group's recorded runs
     script: str | None = None  # path of the verified exported script
     cwd: str | None = None
-    inputs: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, str] | None = None  # relative path -> blob digest; None until an engine that ships needs it
     runs: list[str] = field(default_factory=list)  # every run id of the group (recorded and added)
     args: dict[str, Any] = field(default_factory=dict)  # params passed on the command line besides the seed
 
@@ -210,7 +210,15 @@ def export_group(store: Store, group: GroupState, folder: Path) -> None:
     run = Run.from_doc(store.get_doc(group.run), store)
     cwd = run.env_record.get("cwd") if isinstance(run.env_record, dict) else None
     group.cwd = cwd if isinstance(cwd, str) else None
-    group.inputs = task_inputs(store, run, Path(cwd) if isinstance(cwd, str) else None)
+
+
+def ship_inputs(store: Store, group: GroupState) -> dict[str, str]:
+    """The group's inputs as blobs of the owner's store, computed once (for engines whose workers may not share
+    this file system; the local engine runs where the run ran and the script checks its data itself)."""
+    if group.inputs is None:
+        run = Run.from_doc(store.get_doc(group.run), store)
+        group.inputs = task_inputs(store, run, Path(group.cwd) if group.cwd else None)
+    return group.inputs
 
 
 def groups_of(cmp: Any, store: Store, seed_param: str | None = None) -> list[GroupState]:
