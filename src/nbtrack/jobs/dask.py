@@ -10,8 +10,8 @@ at most once (:func:`input_bytes_received` counts what arrived). A worker killed
 handle: the scheduler runs the task again elsewhere (``distributed.scheduler.allowed-failures``) and the
 engine yields one result per task; when every attempt died, the result is a failure naming KilledWorker,
 which the job records as a failed run. The script of a task runs in its own process group, and a small
-watcher kills that group if the worker dies, so a killed worker leaves no orphan script running; ``cancel``
-kills the scripts of running tasks on every worker, not only the futures.
+watcher process per worker kills that group if the worker dies, so a killed worker leaves no orphan script
+running; ``cancel`` kills the scripts of running tasks on every worker, not only the futures.
 """
 
 from __future__ import annotations
@@ -53,31 +53,47 @@ _killed: set[str] = set()  # keys cancelled before (or while) their script start
 _received: dict[str, int] = {}  # digest -> bytes of that input fetched into this worker
 _fetching: dict[str, threading.Lock] = {}
 
-# Kills the script's process group once its worker is gone (the watcher's parent changes), and exits when the
-# group has ended. A separate process because a SIGKILLed worker runs nothing.
-_WATCH = """import os, signal, sys, time
-parent, group = int(sys.argv[1]), int(sys.argv[2])
-while os.getppid() == parent:
-    time.sleep(0.2)
+# One watcher per worker process: it reads "+group"/"-group" lines from a pipe and, when the pipe closes (the
+# worker ended, even by SIGKILL: the kernel closes its end), kills every group still listed. A separate process
+# because a SIGKILLed worker runs nothing; one per worker, not per task, and no polling.
+_WATCH = """import os, signal, sys
+groups = set()
+for line in sys.stdin:
+    (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
+for group in groups:
     try:
-        os.killpg(group, 0)
+        os.killpg(group, signal.SIGKILL)
     except OSError:
-        sys.exit()
-try:
-    os.killpg(group, signal.SIGKILL)
-except OSError:
-    pass
+        pass
 """
+_watcher: subprocess.Popen[bytes] | None = None
 
 
-def _watch(group: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-I", "-S", "-c", _WATCH, str(os.getpid()), str(group)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+def _watch(line: str) -> None:
+    """Tell this worker's watcher (started on first use, again if it died) that a group starts or ends."""
+    global _watcher
+    with _state:
+        for _ in range(2):
+            if _watcher is None or _watcher.poll() is not None:
+                try:
+                    _watcher = subprocess.Popen(
+                        [sys.executable, "-I", "-S", "-c", _WATCH],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,  # a signal to the worker's group does not take the watcher along
+                    )
+                except OSError:  # no watcher: the task still runs (only an orphan on a killed worker is at stake)
+                    return
+            pipe = _watcher.stdin
+            try:
+                if pipe is not None:
+                    pipe.write(line.encode() + b"\n")
+                    pipe.flush()
+                    return
+            except OSError:
+                pass
+            _watcher = None
 
 
 def fetch_cached(keys: dict[str, str], digest: str) -> bytes:
@@ -105,8 +121,8 @@ def fetch_cached(keys: dict[str, str], digest: str) -> bytes:
 
 def run_on_worker(task: Task, keys: dict[str, str], key: str) -> TaskResult:
     """What a Dask worker runs for one task: :func:`execute_task` with inputs from the worker's cache, its
-    script registered under ``key`` for :func:`kill_running` and watched in case this worker dies."""
-    watchers: list[subprocess.Popen[bytes]] = []
+    script registered under ``key`` for :func:`kill_running` and with the watcher in case this worker dies."""
+    groups: list[int] = []
 
     def started(pid: int) -> None:
         with _state:
@@ -115,8 +131,8 @@ def run_on_worker(task: Task, keys: dict[str, str], key: str) -> TaskResult:
         if cancelled:
             kill_group(pid)
         else:
-            with contextlib.suppress(OSError):
-                watchers.append(_watch(pid))
+            groups.append(pid)
+            _watch(f"+{pid}")
 
     def fetch(digest: str) -> bytes:
         return fetch_cached(keys, digest)
@@ -127,9 +143,8 @@ def run_on_worker(task: Task, keys: dict[str, str], key: str) -> TaskResult:
         with _state:
             _running.pop(key, None)
             _killed.discard(key)
-        for watcher in watchers:
-            watcher.kill()
-            watcher.wait()
+        for group in groups:
+            _watch(f"-{group}")
 
 
 def kill_running(keys: list[str]) -> int:
