@@ -39,6 +39,7 @@ from nbtrack.jobs.worker import CANNOT_START, execute_task, kill_group
 
 INPUT_PREFIX = "nbtrack-input-"  # key of the scattered future holding an input's bytes, and of its Variable
 CACHE = "nbtrack-inputs"  # folder of a worker's local directory holding inputs by digest
+FETCH_TIMEOUT = 300.0  # seconds a worker waits for an input (one lost with its worker is scattered again)
 
 
 def input_key(digest: str) -> str:
@@ -107,7 +108,7 @@ def fetch_cached(keys: dict[str, str], digest: str) -> bytes:
         if path.is_file():
             return path.read_bytes()
         client = get_client()
-        data = Variable(keys[digest], client=client).get(timeout=120).result()
+        data = Variable(keys[digest], client=client).get(timeout=FETCH_TIMEOUT).result(timeout=FETCH_TIMEOUT)
         if not isinstance(data, bytes) or content_digest(data) != digest:
             raise ValueError(f"the cluster's copy of input {digest} does not have that digest")
         folder.mkdir(parents=True, exist_ok=True)
