@@ -24,6 +24,7 @@ import dask
 from distributed import Client, LocalCluster
 
 import nbtrack
+from nbtrack.errors import JobError
 from nbtrack.jobs.dask import DaskEngine
 from nbtrack.jobs.ingest import ingest
 from nbtrack.jobs.tasks import Engine, Task, content_digest
@@ -264,6 +265,14 @@ def test_an_address_makes_a_client_the_engine_owns(cluster):
     engine.close()
     assert result.stdout_tail.strip() == "hi"
     assert engine.client.status == "closed"
+
+
+def test_a_cluster_object_works_and_an_unreachable_scheduler_is_a_job_error(cluster):
+    engine = DaskEngine(cluster.cluster)
+    assert engine.workers == 2 and engine._owns_client
+    engine.close()
+    with pytest.raises(JobError, match=r"could not reach the Dask scheduler at tcp://127\.0\.0\.1:9"):
+        DaskEngine("tcp://127.0.0.1:9", connect_timeout=2)
 
 
 def test_import_nbtrack_and_run_more_leave_dask_out():

@@ -174,7 +174,8 @@ def _host(address: str) -> str:
 
 class DaskEngine:
     """Run tasks on a Dask cluster: ``DaskEngine(client)`` uses the caller's ``Client`` (left open on
-    :meth:`close`); ``DaskEngine("tcp://host:port")`` connects and owns its client. ``workers``: how many
+    :meth:`close`); ``DaskEngine("tcp://host:port")`` (or a cluster object) connects and owns its client
+    (JobError when the scheduler is not reached within ``connect_timeout`` s). ``workers``: how many
     tasks a round gives the cluster (default: its threads, looked up each time, so an adaptive cluster counts
     what it has). ``ship_inputs=True`` makes every worker fetch the inputs even where the run's folder exists
     (as on a cluster without a shared file system)."""
@@ -187,17 +188,20 @@ class DaskEngine:
         fetch_input: Callable[[str], bytes] | None = None,
         ship_inputs: bool = False,
         job: str | None = None,
+        connect_timeout: float = 30.0,
     ) -> None:
         if isinstance(client_or_address, Client):
             self.client, self._owns_client = client_or_address, False
-        elif isinstance(client_or_address, str):
-            try:
-                self.client = Client(client_or_address, set_as_default=False, timeout=30)
-            except (OSError, TimeoutError) as exc:
-                raise JobError(f"could not reach the Dask scheduler at {client_or_address}: {exc}") from exc
-            self._owns_client = True
         else:
-            raise TypeError(f"DaskEngine needs a distributed.Client or a scheduler address, not {client_or_address!r}")
+            # an address, or a cluster object (LocalCluster, dask-jobqueue's): a client of the engine's own
+            address = getattr(client_or_address, "scheduler_address", client_or_address)
+            if not isinstance(address, str):
+                raise TypeError(f"DaskEngine needs a distributed.Client or a scheduler address, not {address!r}")
+            try:
+                self.client = Client(address, set_as_default=False, timeout=connect_timeout)
+            except (OSError, TimeoutError) as exc:
+                raise JobError(f"could not reach the Dask scheduler at {address}: {exc}") from exc
+            self._owns_client = True
         self._workers = workers
         self.fetch_input = fetch_input  # the job sets the owner's store.get_blob
         self.ship_inputs = ship_inputs
