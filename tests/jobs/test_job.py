@@ -111,3 +111,17 @@ def test_a_real_sigint_mid_job_leaves_no_running_run(store, tmp_path):
     no_duplicates(store)
     (info,) = list_jobs(store)
     assert info["state"] == "cancelled" and 1 <= info["runs"] < 6
+
+
+def test_a_job_is_found_by_its_id_or_a_prefix_and_never_by_a_pattern(store_dir):
+    from nbtrack.jobs.job import is_job
+    from nbtrack.store.local import get_store
+
+    store = get_store()
+    job = Job.new(store, "run_more")
+    job.save()
+    assert is_job(store, job.id) and is_job(store, job.id[:8]) and is_job(store, job.id.upper())
+    assert not is_job(store, "*") and not is_job(store, "my-experiment") and not is_job(store, job.id[:3])
+    assert Job.load(store, job.id[:8]).id == job.id
+    with pytest.raises(JobError, match="no job"):
+        Job.load(store, "*")

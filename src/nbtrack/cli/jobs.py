@@ -56,10 +56,11 @@ def _budget(text: str | None) -> int | str | None:
 def _target(targets: list[str], store: Any) -> Any:
     from nbtrack import ids
     from nbtrack.errors import RunNotFoundError
+    from nbtrack.jobs.job import is_job
 
     if len(targets) == 1 and not ids.is_id_prefix(targets[0].lower()):
         return targets[0]  # an experiment name
-    if len(targets) == 1 and (store.root / "jobs").is_dir() and any((store.root / "jobs").glob(f"{targets[0]}*.json")):
+    if len(targets) == 1 and is_job(store, targets[0]):
         return targets[0]  # a job to resume
     try:
         return [store.resolve(t) for t in targets]
@@ -70,6 +71,7 @@ def _target(targets: list[str], store: Any) -> Any:
 
 
 def cli_jobs(args: argparse.Namespace, store: Any) -> int:
+    from nbtrack.jobs.job import is_job
     from nbtrack.jobs.start import run_more, sweep
 
     options: dict[str, Any] = {
@@ -87,7 +89,7 @@ def cli_jobs(args: argparse.Namespace, store: Any) -> int:
         job = sweep(store.resolve(args.run), parse_grid(args.grid), seeds=args.seeds, metric=args.metric, **options)
     else:
         target = _target(args.target, store)
-        if args.metric and not (isinstance(target, str) and _is_job(store, target)):
+        if args.metric and not is_job(store, target):
             from nbtrack.analysis.comparison import compare
 
             target = compare(target, metric=args.metric, store=store, sequential=True)
@@ -96,8 +98,3 @@ def cli_jobs(args: argparse.Namespace, store: Any) -> int:
     if job.comparison is not None:
         print(job.comparison.to_text())
     return 0
-
-
-def _is_job(store: Any, target: str) -> bool:
-    folder = store.root / "jobs"
-    return folder.is_dir() and any(folder.glob(f"{target}*.json"))

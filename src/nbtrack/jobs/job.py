@@ -109,7 +109,8 @@ class Job:
     def load(cls, store: Store, job_id: str) -> Job:
         """The job ``job_id`` (or an unambiguous prefix) of ``store``; JobError when there is none."""
         folder = jobs_dir(store)
-        matches = sorted(p for p in folder.glob(f"{job_id}*.json")) if folder.is_dir() else []
+        ok = ids.is_id_prefix(str(job_id).lower())
+        matches = sorted(folder.glob(f"{str(job_id).lower()}*.json")) if ok and folder.is_dir() else []
         if len(matches) != 1:
             what = "no job" if not matches else f"{len(matches)} jobs"
             raise JobError(f"{what} {job_id!r} in {folder}; `nbtrack.jobs.job.list_jobs()` lists them")
@@ -188,6 +189,14 @@ class Job:
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
+
+
+def is_job(store: Store, target: Any) -> bool:
+    """True when ``target`` is the id (or a prefix of 6+ characters) of a job of ``store``."""
+    if not isinstance(target, str) or len(target) < 6 or not ids.is_id_prefix(target.lower()):
+        return False
+    folder = jobs_dir(store)
+    return folder.is_dir() and any(folder.glob(f"{target.lower()}*.json"))
 
 
 def list_jobs(store: Store | None = None) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from nbtrack import values
 from nbtrack.analysis.keys import format_value
 from nbtrack.errors import JobError
 from nbtrack.jobs import plan
-from nbtrack.jobs.job import Job, jobs_dir
+from nbtrack.jobs.job import Job, is_job
 from nbtrack.jobs.loop import DEFAULT_MAX_RUNS, parse_budget, run_job
 from nbtrack.run import Run
 from nbtrack.store.local import Store, get_store
@@ -26,13 +26,6 @@ def _comparison(target: Any, store: Store) -> Any:
     if isinstance(target, Comparison):
         return target
     return compare(target, store=store, sequential=True)
-
-
-def _is_job(store: Store, target: Any) -> bool:
-    if not isinstance(target, str) or len(target) < 6:
-        return False
-    folder = jobs_dir(store)
-    return folder.is_dir() and any(folder.glob(f"{target}*.json"))
 
 
 def run_more(
@@ -64,7 +57,7 @@ def run_more(
     st = get_store(store if store is not None else getattr(target, "store", None))
     parse_budget(budget)  # a bad budget fails before anything runs
     given = _options(until=until, max_runs=max_runs, budget=budget, seeds=seeds, retries=retries, timeout=timeout)
-    if _is_job(st, target):
+    if is_job(st, target):
         job = Job.load(st, target)
         job.options.update({k: v for k, v in given.items() if k not in ("until", "retries")})
         return run_job(job, engine, workers, progress)
