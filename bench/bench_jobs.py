@@ -14,8 +14,9 @@ Run it with the interpreter of the environment nbtrack is installed in (see benc
    comparison after each round. Target: <= 150 ms.
 2. 20 one-second runs (``time.sleep(1)`` then a recorded run), two groups of 10, ``workers=2``: wall time of the
    whole job. Target: <= 12 s on 2 cores.
-3. The Dask engine's figures (same 20 runs on a LocalCluster, inputs shipped once per worker) belong to
-   ``nbtrack.jobs.dask``: :func:`dask_hook` runs them when that module and dask are installed.
+3. The same 20 runs on a Dask LocalCluster of 2 worker processes (started before the clock), each task needing a
+   1 MB input the workers fetch as if they shared no file system: wall time against part 2's (target <= 1.3x),
+   and the bytes of that input each worker received (target: once per worker, 1 MB). Skipped without dask.
 
 It prints each figure with its target and the load average, and writes JSON into bench/results/. Nothing is
 asserted.
@@ -144,14 +145,52 @@ def parallel(n: int, workers: int) -> dict[str, Any]:
         return {"runs": n, "workers": workers, "wall_s": wall}
 
 
-def dask_hook(n: int, workers: int) -> dict[str, Any] | None:
-    """The Dask part (the other helper's module): ``nbtrack.jobs.dask.bench(runs, workers, make_job)`` if present."""
+DASK_RATIO_TARGET = 1.3
+DASK_INPUT_BYTES = 1 << 20  # an input every task needs: shipped to each worker once, not once per task
+
+
+def dask_part(n: int, workers: int, local_s: float) -> dict[str, Any] | None:
+    """Part 3, the Dask engine: the same ``n`` one-second runs on a LocalCluster of ``workers`` processes (one
+    thread each, started before the clock: an existing cluster), every task needing a 1 MB input that the
+    workers fetch as if they did not share the file system (``ship_inputs=True``). Wall time against the
+    local engine's ``local_s`` of part 2, and the bytes of input each worker received. None without dask."""
     try:
-        from nbtrack.jobs import dask as dask_engine  # type: ignore[attr-defined]  # optional module
+        from distributed import Client, LocalCluster
+
+        from nbtrack.jobs.dask import DaskEngine
     except ImportError:
         return None
-    bench = getattr(dask_engine, "bench", None)
-    return bench(n, workers, make_job) if bench is not None else None
+    cluster = LocalCluster(
+        n_workers=workers, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    )
+    client = Client(cluster)
+    try:
+        with tempfile.TemporaryDirectory(prefix="nbtrack-bench-jobs-") as tmp:
+            job = make_job(Path(tmp), 1.0, groups=2, runs_per_group=n // 2)
+            digest = job.store.put_blob(os.urandom(DASK_INPUT_BYTES))
+            for group in job.groups:
+                group.inputs = {"data.bin": digest}
+            warm_up(job)
+            engine = DaskEngine(client, ship_inputs=True)
+            start = time.perf_counter()
+            run_job(job, engine, workers, False)
+            wall = time.perf_counter() - start
+            shipped = {w: sum(got.values()) for w, got in engine.shipped().items()}
+            engine.close()
+            assert len(job.run_ids) == n and not job.count("failed"), job
+    finally:
+        client.close()
+        cluster.close()
+    return {
+        "runs": n,
+        "workers": workers,
+        "wall_s": wall,
+        "local_wall_s": local_s,
+        "ratio": wall / local_s,
+        "input_bytes": DASK_INPUT_BYTES,
+        "uploaded_bytes": engine.uploaded,
+        "shipped_bytes_per_worker": shipped,
+    }
 
 
 def main() -> None:
@@ -162,7 +201,7 @@ def main() -> None:
     load = os.getloadavg()
     over = overhead(args.runs)
     par = parallel(args.runs, args.workers)
-    dask = dask_hook(args.runs, args.workers)
+    dask = dask_part(args.runs, args.workers, par["wall_s"])
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     print(
         f"overhead per run (local engine, no-op script): {over['overhead_ms']:.0f} ms beyond the "
@@ -173,7 +212,17 @@ def main() -> None:
         f"target <= {PARALLEL_TARGET_S:.0f} s"
     )
     if dask is not None:
-        print(f"dask: {dask}")
+        print(
+            f"the same {dask['runs']} runs on a Dask LocalCluster of {dask['workers']} workers: "
+            f"{dask['wall_s']:.1f} s, {dask['ratio']:.2f}x the local engine   target <= {DASK_RATIO_TARGET}x"
+        )
+        per_worker = ", ".join(f"{b / 1e6:.2f} MB" for b in dask["shipped_bytes_per_worker"].values())
+        print(
+            f"input of {dask['input_bytes'] / 1e6:.2f} MB needed by every task: uploaded "
+            f"{dask['uploaded_bytes'] / 1e6:.2f} MB, received per worker {per_worker}   target: once per worker"
+        )
+    else:
+        print("Dask part skipped: pip install 'nbtrack[dask]'")
     RESULTS_DIR.mkdir(exist_ok=True)
     out = {"overhead": over, "parallel": par, "dask": dask, "load": load, "python": platform.python_version()}
     (RESULTS_DIR / f"jobs-{int(time.time())}.json").write_text(json.dumps(out, indent=1))

@@ -82,6 +82,7 @@ SHARED_SERVER_TESTS = {
     "tests/test_push.py::": "mlflow-server",
     "tests/test_push_models.py::": "mlflow-server-models",
     "tests/test_push_backends.py::": "mlflow-backends",
+    "tests/jobs/test_dask.py::": "dask-cluster",
 }
 
 
