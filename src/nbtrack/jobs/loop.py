@@ -274,6 +274,8 @@ def run_job(job: Job, engine: Any, workers: int | None, progress: Any) -> Job:
     eng, owned = resolve_engine(engine, workers)
     if getattr(eng, "fetch_input", False) is None:
         eng.fetch_input = job.store.get_blob  # type: ignore[attr-defined]  # engines that ship inputs have it
+    if hasattr(eng, "job"):
+        eng.job = job.id  # Dask names its tasks after the job (nbtrack-<job>-<task>-<attempt>)
     job._cancel.clear()
     job._engine, job.state, job.stop_reason = eng, "running", None
     job.save()
