@@ -24,7 +24,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from nbtrack.errors import NbtrackError
-from nbtrack.server import api
+from nbtrack.server import api, run_more
 from nbtrack.server.offload import Offload, ServerLimits, WorkerCrash
 from nbtrack.server.paths import scrub
 
@@ -233,6 +233,33 @@ class DiffHandler(NbtrackHandler):
         )
 
 
+class RunMorePreviewHandler(NbtrackHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        ids, metric = self.arguments("runs"), self.get_query_argument("metric", None)
+        self.write_json(await self.work(run_more.preview_runs, self.store(), ids, metric))
+
+
+class RunMoreHandler(NbtrackHandler):
+    """POST starts a job in this process (APIHandler checks the XSRF token of a cookie-authenticated POST)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = json.loads(self.request.body or b"{}")
+        ids = [str(r) for r in body.get("runs", [])] if isinstance(body, dict) else []
+        metric = body.get("metric") if isinstance(body, dict) else None
+        self.write_json(await self.work(run_more.start, self.store(), ids, metric))
+
+
+class JobHandler(NbtrackHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, job_id: str) -> None:
+        self.write_json(await self.work(run_more.job_state, self.store(), job_id))
+
+
 class NotFoundHandler(NbtrackHandler):
     """Anything else under /nbtrack/api/: a JSON 404 (still only for authenticated users)."""
 
@@ -253,6 +280,9 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (_RUN + r"/blobs/([^/]+)", BlobHandler),
     (r"/compare", CompareHandler),
     (r"/diff", DiffHandler),
+    (r"/run-more/preview", RunMorePreviewHandler),
+    (r"/run-more", RunMoreHandler),
+    (r"/jobs/([^/]+)", JobHandler),
     (r"/(.*)", NotFoundHandler),
 ]
 

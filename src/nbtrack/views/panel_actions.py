@@ -35,6 +35,7 @@ class PanelActions:
     _comparison: Any
     _compared_metric: str | None
     _pending_delete: list[str]
+    run_more: Any  # views/run_more_action.RunMoreAction
 
     def _note(self, text: str, error: bool = False) -> None:
         raise NotImplementedError
@@ -46,9 +47,11 @@ class PanelActions:
         self.plot.value = b""
         self.plot.layout.display = "none"
         self.result_box.layout.display = ""
+        self.run_more.reset()  # offered again by _compare
 
     def _close_result(self) -> None:
         self._comparison = None
+        self.run_more.reset()
         self.result_box.layout.display = "none"
         self.result.value = ""
         self.plot.value = b""
@@ -65,6 +68,7 @@ class PanelActions:
         self._comparison, self._compared_metric = cmp, metric
         self._show(f"Comparison of {len(ids)} runs on {metric}", cmp._repr_html_())
         self._draw_plot()
+        self.run_more.offer(ids, metric)
 
     def _draw_plot(self) -> None:
         cmp = self._comparison

@@ -30,6 +30,7 @@ from nbtrack.store.local import Store
 from nbtrack.views.live import POLL_INTERVAL, poll
 from nbtrack.views.panel_actions import PanelActions
 from nbtrack.views.panel_model import PAGE_SIZE, PanelModel
+from nbtrack.views.run_more_action import RunMoreAction
 
 PLOT_KINDS = ("box", "diff", "curves", "parallel", "matrix", "cd")
 _ALL = ""  # the "no filter" choice of a dropdown
@@ -149,8 +150,10 @@ class Panel(PanelActions, widgets.VBox):
         self.result = widgets.HTML()
         self.plot = widgets.Image(format="png", layout={"max_width": "100%"})
         self.close_result_button = widgets.Button(description="Close", layout={"width": "70px"})
+        self.run_more = RunMoreAction(self)  # views/run_more_action.py
+        header = widgets.HBox([self.result_title, self.run_more.button, self.close_result_button])
         self.result_box = widgets.VBox(
-            [widgets.HBox([self.result_title, self.close_result_button]), self.result, self.plot],
+            [header, self.run_more.box, self.result, self.plot],
             layout={"display": "none", "border": "1px solid #d0d7de", "padding": "4px"},
         )
 
@@ -276,8 +279,9 @@ class Panel(PanelActions, widgets.VBox):
         return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
 
     def close(self) -> None:
-        """Stop polling and close the panel and all its controls."""
+        """Stop polling, stop a run-more job, and close the panel and all its controls."""
         self.stop()
+        self.run_more.cancel()
         for widget in self._descendants():
             for part in (getattr(widget, "layout", None), getattr(widget, "style", None), widget):
                 if isinstance(part, widgets.Widget):
