@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shlex
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -356,7 +357,8 @@ def dvc_stage_lines(
 ) -> list[str]:
     """One stage of a dvc.yaml (indented under ``stages:``) running the script; paths relative to its
     ``wdir`` (where the notebook ran). ``deps``/``outs`` (relative to that ``wdir``): the files it reads from
-    earlier stages and the files it writes, so DVC orders the stages and caches what they produce."""
+    earlier stages (the script is told, ``--upstream-output``: a new content there is the point, not a changed
+    input) and the files it writes, so DVC orders the stages and caches what they produce."""
     workdir = dvc_workdir(plan, folder)
     wdir = os.path.relpath(workdir, folder)
 
@@ -366,6 +368,7 @@ def dvc_stage_lines(
     params = rel(params_file if params_file is not None else folder / "params.yaml")
     metrics = rel(metrics_file if metrics_file is not None else folder / "metrics.json")
     cmd = f"python {rel(script)} --params {params} --metrics-file {metrics}"
+    cmd += "".join(f" --upstream-output {shlex.quote(dep)}" for dep in deps)
     lines = [f"  {name or plan.slug}:", f"    cmd: {_q(cmd)}"]
     if wdir != ".":
         lines.append(f"    wdir: {_q(Path(wdir).as_posix())}")
