@@ -102,7 +102,12 @@ def test_params_file_then_command_line(tmp_path, capsys):
 
 def test_script_options_are_kept_for_the_guards_and_the_metrics(tmp_path):
     runtime.parameters(DEFAULTS, argv=["--allow-data-change", "--metrics-file", str(tmp_path / "m.json")])
-    assert runtime._options == {"allow_data_change": True, "metrics_file": str(tmp_path / "m.json"), "script": True}
+    assert runtime._options == {
+        "allow_data_change": True,
+        "metrics_file": str(tmp_path / "m.json"),
+        "script": True,
+        "upstream": set(),
+    }
 
 
 def test_a_notebook_reads_no_command_line(monkeypatch):
@@ -200,6 +205,20 @@ def test_a_changed_file_stops_a_script_with_exit_code_3(tmp_path, capsys):
     with pytest.raises(SystemExit):
         runtime.check_file(str(tmp_path / "missing.csv"), expected)
     assert "missing.csv not found" in capsys.readouterr().err
+
+
+def test_an_upstream_stages_new_output_is_no_data_change(tmp_path, capsys):
+    (tmp_path / "clean.csv").write_text("a\n1\n")
+    (tmp_path / "raw.csv").write_text("a\n1\n")
+    expected = fingerprint(tmp_path / "clean.csv").hash
+    (tmp_path / "clean.csv").write_text("a\n2\n")  # an earlier DVC stage rewrote it with other params
+    (tmp_path / "raw.csv").write_text("a\n2\n")
+    runtime.parameters({}, argv=["--upstream-output", str(tmp_path / "clean.csv")])
+    runtime.check_file(str(tmp_path / "clean.csv"), expected)
+    assert "is an upstream stage's new output" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # the other inputs stay guarded
+        runtime.check_file(str(tmp_path / "raw.csv"), expected)
+    assert info.value.code == 3
 
 
 # the script's own run --------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from nbtrack.exporting.render import (
     render_script,
     verification_block,
 )
+from nbtrack.exporting.stages import Stage, plan_pipeline
 from nbtrack.exporting.verify import Tolerance, Verification, verify_plan
 from nbtrack.run import Run
 
@@ -66,9 +67,13 @@ class ExportResult(type(Path())):  # type: ignore[misc]  # PosixPath or WindowsP
     """
 
     verification: Verification | None = None
+    stages: tuple[Stage, ...] = ()  # a multi-stage dvc export: every stage, the exported run's last
 
     @property
     def verified(self) -> bool | None:
+        if self.stages:  # a pipeline is verified when every stage is
+            found = [s.verified for s in self.stages if s.verified is not None]
+            return None if not found else all(found)
         return None if self.verification is None else self.verification.verified
 
     @property
@@ -77,6 +82,9 @@ class ExportResult(type(Path())):  # type: ignore[misc]  # PosixPath or WindowsP
 
     @property
     def cause(self) -> str | None:
+        failed = [s for s in self.stages[:-1] if s.verified is False]
+        if failed:
+            return "; ".join(f"stage {s.name}: {s.verification.cause or 'unknown'}" for s in failed if s.verification)
         return None if self.verification is None else self.verification.cause
 
     @property
@@ -84,6 +92,12 @@ class ExportResult(type(Path())):  # type: ignore[misc]  # PosixPath or WindowsP
         return [] if self.verification is None else list(self.verification.added)
 
     def summary(self) -> str:
+        if self.stages:
+            lines = [f"exported a pipeline of {len(self.stages)} stages to {self}:"]
+            for s in self.stages:
+                text = "not verified (verify=False)" if s.verification is None else s.verification.summary()
+                lines.append(f"  {s.name} ({s.script.name}): " + text.replace("\n", "\n    "))
+            return "\n".join(lines)
         text = "not verified (verify=False)" if self.verification is None else self.verification.summary()
         return f"exported to {self}: {text}"
 
@@ -115,12 +129,47 @@ def export(
     if to not in TARGETS:
         raise ValueError(f"to must be one of {', '.join(TARGETS)}, not {to!r}")
     plan = plan_export(run, slice=slice, store=store)
+    if to == "dvc" and plan.run.upstream:
+        return _export_pipeline(plan, path, slice, store, verify, verify_timeout, tolerance, quiet)
     outcome = None
     if verify:
         plan, outcome = verify_plan(plan, timeout=verify_timeout, tolerance=tolerance, widen=slice, store=store)
     result = ExportResult(write_export(plan, to, path, verification=outcome))
     result.verification = outcome
     if outcome is not None and not quiet:
+        print(f"nbtrack: {result.summary()}")
+    return result
+
+
+def _export_pipeline(
+    plan: Plan,
+    path: str | os.PathLike[str] | None,
+    slice: bool,
+    store: Any,
+    verify: bool,
+    timeout: float | None,
+    tolerance: Tolerance,
+    quiet: bool,
+) -> ExportResult:
+    """A run whose inputs earlier runs wrote: a folder with a stage per run of the chain (see stages.py)."""
+    folder = Path(path).expanduser() if path is not None else Path.cwd() / _default_name(plan, "")
+    pipeline = plan_pipeline(
+        plan.run, folder, slice=slice, store=store, verify=verify, timeout=timeout, tolerance=tolerance
+    )
+    if len(pipeline.stages) < 2:  # its upstream runs cannot be stages: one stage, as before
+        only = pipeline.stages[0]
+        result = ExportResult(write_export(only.plan, "dvc", folder, verification=only.verification))
+        result.verification = only.verification
+        if only.verification is not None and not quiet:
+            print(f"nbtrack: {result.summary()}")
+        return result
+    folder.mkdir(parents=True, exist_ok=True)
+    for file, text in pipeline.files().items():
+        _write(file, text)
+    result = ExportResult(folder)
+    result.stages = tuple(pipeline.stages)
+    result.verification = pipeline.stages[-1].verification
+    if verify and not quiet:
         print(f"nbtrack: {result.summary()}")
     return result
 

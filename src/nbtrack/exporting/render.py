@@ -11,7 +11,9 @@ import json
 import math
 import os
 import re
+import shlex
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -336,32 +338,57 @@ def _q(text: str) -> str:
     )
 
 
-def render_dvc(plan: Plan, folder: Path, script: Path) -> str:
-    """A dvc.yaml with one stage running the script; paths relative to its ``wdir`` (where the notebook ran)."""
+def dvc_workdir(plan: Plan, folder: Path) -> Path:
+    """Where a stage runs: the folder the notebook ran in (the run's ``cwd``), else the export folder."""
     cwd = plan.run.env.get("cwd")
-    workdir = Path(cwd) if cwd and Path(cwd).is_dir() else folder
+    return Path(cwd) if cwd and Path(cwd).is_dir() else folder
+
+
+def dvc_stage_lines(
+    plan: Plan,
+    folder: Path,
+    script: Path,
+    *,
+    name: str | None = None,
+    params_file: Path | None = None,
+    metrics_file: Path | None = None,
+    deps: Sequence[str] = (),
+    outs: Sequence[str] = (),
+) -> list[str]:
+    """One stage of a dvc.yaml (indented under ``stages:``) running the script; paths relative to its
+    ``wdir`` (where the notebook ran). ``deps``/``outs`` (relative to that ``wdir``): the files it reads from
+    earlier stages (the script is told, ``--upstream-output``: a new content there is the point, not a changed
+    input) and the files it writes, so DVC orders the stages and caches what they produce."""
+    workdir = dvc_workdir(plan, folder)
     wdir = os.path.relpath(workdir, folder)
 
     def rel(p: Path) -> str:
         return Path(os.path.relpath(p, workdir)).as_posix()
 
-    params_file = rel(folder / "params.yaml")
-    metrics_file = rel(folder / "metrics.json")
-    cmd = f"python {rel(script)} --params {params_file} --metrics-file {metrics_file}"
-    lines = ["stages:", f"  {plan.slug}:", f"    cmd: {_q(cmd)}"]
+    params = rel(params_file if params_file is not None else folder / "params.yaml")
+    metrics = rel(metrics_file if metrics_file is not None else folder / "metrics.json")
+    cmd = f"python {rel(script)} --params {params} --metrics-file {metrics}"
+    cmd += "".join(f" --upstream-output {shlex.quote(dep)}" for dep in deps)
+    lines = [f"  {name or plan.slug}:", f"    cmd: {_q(cmd)}"]
     if wdir != ".":
         lines.append(f"    wdir: {_q(Path(wdir).as_posix())}")
-    lines.append("    deps:")
-    lines.append(f"      - {_q(rel(script))}")
-    for info in plan.files:
-        lines.append(f"      - {_q(Path(info['path']).as_posix())}")
+    found = [rel(script), *(Path(info["path"]).as_posix() for info in plan.files)]
     for info in plan.inputs.values():
-        for origin in (info.get("origin") or "").split(", "):
-            if origin and all(origin != f["path"] for f in plan.files):
-                lines.append(f"      - {_q(Path(origin).as_posix())}")
+        found += [Path(origin).as_posix() for origin in (info.get("origin") or "").split(", ") if origin]
+    found += list(deps)
+    lines.append("    deps:")
+    lines += [f"      - {_q(dep)}" for dep in dict.fromkeys(found)]
+    if outs:
+        lines.append("    outs:")
+        lines += [f"      - {_q(out)}" for out in dict.fromkeys(outs)]
     if plan.params:
         lines.append("    params:")
-        lines.append(f"      - {_q(params_file)}:")
+        lines.append(f"      - {_q(params)}:")
         lines += [f"          - {_q(k)}" for k in plan.params]
-    lines += ["    metrics:", f"      - {_q(metrics_file)}:", "          cache: false"]
-    return "\n".join(lines) + "\n"
+    lines += ["    metrics:", f"      - {_q(metrics)}:", "          cache: false"]
+    return lines
+
+
+def render_dvc(plan: Plan, folder: Path, script: Path) -> str:
+    """A dvc.yaml with one stage running the script; paths relative to its ``wdir`` (where the notebook ran)."""
+    return "\n".join(["stages:", *dvc_stage_lines(plan, folder, script)]) + "\n"

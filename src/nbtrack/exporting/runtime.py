@@ -29,7 +29,7 @@ from nbtrack.values import literal_or_text
 
 DATA_CHANGED_EXIT = 3
 
-_options: dict[str, Any] = {"allow_data_change": False, "metrics_file": None, "script": True}
+_options: dict[str, Any] = {"allow_data_change": False, "metrics_file": None, "script": True, "upstream": set()}
 _files: dict[str, dict[str, Any]] = {}  # data files checked so far: name -> fingerprint record
 _state: dict[str, Any] = {"run": None, "hook": None}
 
@@ -153,7 +153,7 @@ def parameters(
         description=(description or "").strip().split("\n\n")[0] or None,
         epilog="Params default to the exported run's values.",
     )
-    reserved = {"params", "allow_data_change", "metrics_file", "help"}
+    reserved = {"params", "allow_data_change", "metrics_file", "upstream_output", "help"}
     group = parser.add_argument_group("params of the run")
     dests: dict[str, str] = {}
     for name, default in values.items():
@@ -187,7 +187,15 @@ def parameters(
         help="warn instead of stopping when an input's content differs from the run's",
     )
     parser.add_argument("--metrics-file", metavar="PATH", help="also write the final metrics as JSON to this file")
+    parser.add_argument(
+        "--upstream-output",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="an input an earlier pipeline stage writes: a new content is expected, not a data change",
+    )
     args = parser.parse_args(argv)
+    _options["upstream"] = {os.path.normpath(p) for p in args.upstream_output}
     if args.params:
         from_file = read_params_yaml(args.params)
         unknown = sorted(set(from_file) - set(values))
@@ -249,6 +257,9 @@ def check_file(
         return
     _files[key] = record
     if record["hash"] != expected:
+        if os.path.normpath(path) in _options["upstream"]:  # a DVC stage's dep that an earlier stage rewrote
+            print(f"nbtrack: {path} is an upstream stage's new output (the run read {expected})", file=sys.stderr)
+            return
         _stop(f"{path} changed since it was used{run_text}: expected hash {expected}, found {record['hash']}")
 
 
