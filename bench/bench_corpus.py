@@ -122,7 +122,7 @@ def step_source(step: dict, originals: list[str], current: dict[Any, str], where
     for old, new in step.get("replace", []):
         if old not in source:
             raise CorpusError(f"{where}: edit {old!r} does not match cell {key!r} (the source changed?)")
-        source = source.replace(old, new)
+        source = source.replace(old, new, 1)  # the first occurrence: a commented-out copy may follow
     if step.get("track"):
         source = f"%%track {step['track']}\n{source}"
     return source
@@ -194,6 +194,11 @@ def recorded_runs(store: Path) -> list[Any]:
     runs = [nbtrack.get_run(run_id, store=store) for run_id in reversed(list(frame["run_id"]))] if len(frame) else []
     store_mod._stores.pop(store.absolute(), None)  # the benchmark opens many stores: free each
     return runs
+
+
+def measurable(run: Any) -> bool:
+    """A run that finished with metrics: something an export can reproduce."""
+    return getattr(run.status, "value", run.status) == "finished" and bool(run.metrics)
 
 
 # checking an export --------------------------------------------------------------------------------------
@@ -401,6 +406,11 @@ def main() -> int:
                 print(f"{entry['id']}: unexpected cell errors: {'; '.join(first.errors)}")
                 problems[entry["id"]] = "; ".join(first.errors)
             runs, again = recorded_runs(first.store), recorded_runs(second.store)
+            failed = [r for r in runs if not measurable(r)]
+            if failed:  # a tracked cell that raised, or logged nothing: no metric to reproduce
+                print(f"{entry['id']}: not measured (failed or no metric): {', '.join(r.name or r.id for r in failed)}")
+            again = [r for r in again if measurable(r)]
+            runs = [r for r in runs if r not in failed]
             print(f"{entry['id']}: {len(runs)} runs, session {first.seconds:.1f} s + {second.seconds:.1f} s")
             for i, run in enumerate(runs):
                 other = again[i] if i < len(again) and again[i].name == run.name else None
