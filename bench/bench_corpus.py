@@ -93,7 +93,8 @@ def fetch_original(entry: dict, mirror: Path, cache: Path) -> Path | None:
 def code_cells(original: Path) -> list[str]:
     """The sources of the notebook's code cells (a ``.py`` with ``# %%`` markers is split at them)."""
     if original.suffix == ".py":
-        chunks, current = [], []
+        chunks: list[str] = []
+        current: list[str] = []
         for line in original.read_text(encoding="utf-8").splitlines():
             if line.startswith("# %%"):
                 chunks.append("\n".join(current).strip("\n"))
@@ -362,7 +363,9 @@ def counts(results: list[RunResult]) -> dict[str, int]:
 
 
 def git_head() -> str:
-    src = Path(__import__("nbtrack").__file__).resolve().parent
+    import nbtrack
+
+    src = Path(nbtrack.__file__ or ".").resolve().parent
     out = subprocess.run(["git", "-C", str(src), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(["git", "-C", str(src), "status", "--porcelain", "--", "."], capture_output=True, text=True)
     return out.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
