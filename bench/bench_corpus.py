@@ -331,17 +331,23 @@ def print_table(results: list[RunResult]) -> None:
     print(head)
     print("-" * len(head))
     for r in results:
-        verified = "error" if r.export_error else yes_no(r.verified)
-        cause = r.export_error or r.cause or ""
-        if r.added:
-            cause = (cause + "; " if cause else "") + "added " + ", ".join(a[0] for a in r.added)
-        if r.differences:
-            cause += " [" + ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in r.differences.items()) + "]"
-        kept = f"{r.kept}/{r.history}" if r.history else "-"
-        print(
-            f"{r.notebook[:30]:30} {r.run[:22]:22} {yes_no(r.deterministic):7} {verified:8} "
-            f"{'WRONG' if r.wrong else 'no':5} {kept:>7} {r.export_s:6.1f}s  {cause[:160]}"
-        )
+        print_row(r)
+
+
+def print_row(r: RunResult, flush: bool = False) -> None:
+    """One run's line of the table."""
+    verified = "error" if r.export_error else yes_no(r.verified)
+    cause = r.export_error or r.cause or ""
+    if r.added:
+        cause = (cause + "; " if cause else "") + "added " + ", ".join(a[0] for a in r.added)
+    if r.differences:
+        cause += " [" + ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in r.differences.items()) + "]"
+    kept = f"{r.kept}/{r.history}" if r.history else "-"
+    print(
+        f"{r.notebook[:30]:30} {r.run[:22]:22} {yes_no(r.deterministic):7} {verified:8} "
+        f"{'WRONG' if r.wrong else 'no':5} {kept:>7} {r.export_s:6.1f}s  {cause[:160]}",
+        flush=flush,
+    )
 
 
 def counts(results: list[RunResult]) -> dict[str, int]:
@@ -420,6 +426,7 @@ def main() -> int:
                 result = check_run(entry["id"], run, other, folder / "exports", first.store)
                 plan_sizes(result, run, first.store)
                 results.append(result)
+                print_row(result, flush=True)  # as it comes: a long corpus run shows its verdicts early
             recorded_runs(first.store)  # closes the store the exports opened
     finally:
         if args.keep:
