@@ -205,3 +205,12 @@ def test_suspicion_ranks_mutations_through_aliases_first():
     assert verify.suspicion("print(train.shape)", used)[0] == 2
     assert verify.suspicion("n = len(train)", used)[0] == 1
     assert verify.suspicion("other = 3", used)[0] == 0
+
+
+def test_pandas_methods_that_return_a_copy_mutate_only_with_inplace():
+    used = {"train", "test", "items"}
+    assert verify.suspicion("loss = score(test.drop(columns='label'))", used)[0] < 3
+    assert verify.suspicion("clean = train.dropna().sort_values('a')", used)[0] < 3
+    assert verify.suspicion("train.dropna(inplace=True)", used)[0] == 3
+    assert verify.suspicion("items.sort()", used)[0] == 3
+    assert verify.suspicion("model = make().fit(train)", used)[0] < 3  # the chain's root is a call, not train

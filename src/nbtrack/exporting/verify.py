@@ -46,10 +46,12 @@ from nbtrack.exporting.render import render_script
 
 MAX_EXECUTIONS = 5
 MUTATING_METHODS = frozenset(
-    {"append", "extend", "insert", "pop", "remove", "clear", "update", "sort", "reverse", "add", "discard"}
-    | {"drop", "fillna", "rename", "reset_index", "set_index", "replace", "dropna", "sort_values", "fit"}
-    | {"partial_fit", "setdefault", "popitem", "resize", "shuffle", "put", "fill", "astype", "__setitem__"}
+    {"append", "extend", "insert", "pop", "remove", "clear", "update", "sort", "reverse", "add", "discard", "fit"}
+    | {"partial_fit", "setdefault", "popitem", "resize", "shuffle", "put", "fill", "__setitem__"}
 )
+# pandas' drop, fillna, rename, dropna, sort_values... return a changed copy: they mutate only with inplace=True
+# (checked below). `test.drop(columns="y")` in a scoring cell is a read; ranked as a mutation, it sent the
+# widening after the wrong cell first (the corpus benchmark's sweep runs, bench/corpus/RESULTS.md)
 # env vars the script must not inherit from a kernel or a shell: they would point it at the user's runs
 _SCRUBBED_ENV = ("NBTRACK_EXPERIMENT", "JPY_SESSION_NAME", "NBTRACK_TRACKING_URI", "JPY_PARENT_PID")
 
