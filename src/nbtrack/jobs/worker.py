@@ -74,13 +74,13 @@ def record_blobs(store: Store, doc: dict[str, Any]) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for digest in wanted:
         with contextlib.suppress(OSError):
-            out[digest] = store.blobs.get(digest)
+            out[digest] = store.get_blob(digest)
     history = doc.get("history")
     if isinstance(history, str) and history in out:
         with contextlib.suppress(ValueError, OSError, TypeError):
             for digest in json.loads(out[history]):
                 with contextlib.suppress(OSError):
-                    out[digest] = store.blobs.get(digest)
+                    out[digest] = store.get_blob(digest)
     return out
 
 
