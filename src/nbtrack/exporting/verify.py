@@ -381,9 +381,9 @@ def verify_plan(
     with tempfile.TemporaryDirectory(prefix="nbtrack-verify-") as tmp:
         tries: dict[frozenset[int], tuple[bool, Execution, dict[str, Any]]] = {}
 
-        def attempt(p: Plan) -> tuple[bool, Execution, dict[str, Any]]:
+        def attempt(p: Plan, again: bool = False) -> tuple[bool, Execution, dict[str, Any]]:
             key = frozenset(c.index for c in p.cells)
-            if key not in tries:
+            if key not in tries or again:
                 script = Path(tmp) / f"{p.slug}-{len(tries)}.py"
                 script.write_text(render_script(p), encoding="utf-8")
                 run = execute(script, cwd, limit)
@@ -402,8 +402,18 @@ def verify_plan(
         chosen = _widen(plan, attempt, store, full) if widen and not first.timed_out else None
         if chosen is not None:
             widened, added = chosen
-            outcome.verified, outcome.added = True, added
-            return widened, outcome
+            # The first execution differed and a wider one matched: once can be luck (a score that takes few
+            # values, an unseeded model), so the widened script must reproduce the metrics a second time.
+            again, rerun, rerun_diff = attempt(widened, again=True)
+            if again:
+                outcome.verified, outcome.added = True, added
+                return widened, outcome
+            outcome.differences = rerun_diff or first_diff
+            outcome.cause = (
+                "nondeterministic code: a widened script reproduced the metrics once and not the next time; "
+                + likely_cause(widened, rerun, rerun_diff or first_diff)
+            )
+            return plan, outcome
         outcome.differences = first_diff
         outcome.cause = likely_cause(plan, first, first_diff)
         return plan, outcome
