@@ -189,3 +189,14 @@ def test_dvc_repro_reproduces_the_chain_in_a_fresh_repository(chain, tmp_path):
     changed = sh(sys.executable, "-m", "dvc", "repro", "pipeline/dvc.yaml")
     assert "Stage 'pipeline/dvc.yaml:prepare' didn't change" in changed.stdout
     assert "Running stage 'pipeline/dvc.yaml:train'" in changed.stdout
+
+
+@pytest.mark.kernel
+def test_the_cli_exports_a_chained_run_as_the_pipeline(chain, capsys):
+    from nbtrack.cli import main
+
+    folder, store, runs = chain
+    code = main(["--store", str(store), "export", runs["evaluate"].id, "--to", "dvc", "-o", str(folder / "cli-pipe")])
+    assert code == 0
+    dvc_yaml = (folder / "cli-pipe" / "dvc.yaml").read_text()
+    assert all(f"\n  {name}:\n" in dvc_yaml for name in ("prepare", "train", "evaluate"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from nbtrack.exporting.exporter import TARGETS, plan_export, write_export
+from nbtrack.exporting.exporter import TARGETS, export, plan_export, write_export
 from nbtrack.exporting.verify import verify_plan
 
 
@@ -38,6 +38,19 @@ def add_export(sub: Any, handler: Any) -> None:
 
 def cli_export(args: argparse.Namespace, store: Any) -> int:
     plan = plan_export(store.resolve(args.run), slice=not args.no_slice, store=store)
+    if args.to == "dvc" and plan.run.upstream:  # a chain of runs: one verified stage each (exporting/stages.py)
+        result = export(
+            plan.run,
+            to="dvc",
+            path=args.output,
+            slice=not args.no_slice,
+            store=store,
+            verify=not args.no_verify,
+            verify_timeout=args.verify_timeout,
+            tolerance=args.tolerance,
+        )
+        print(f"wrote {result}")
+        return 0
     outcome = None
     if not args.no_verify:
         plan, outcome = verify_plan(
