@@ -224,6 +224,32 @@ export class ApiError extends Error {
   }
 }
 
+export interface IRunMoreGroup {
+  group: string;
+  runs: number;
+  new_runs: number;
+  seed_param: string | null;
+  seeds: unknown[];
+  seconds: number | null;
+}
+
+export interface IRunMorePreview {
+  groups: IRunMoreGroup[];
+  runs: number;
+  seconds: number | null;
+  workers: number;
+}
+
+export interface IJobState {
+  id: string;
+  state: string;
+  stop_reason: string | null;
+  runs: string[];
+  failed: number;
+  decided: number;
+  error?: string | null;
+}
+
 type Query = Record<string, string | number | string[] | undefined>;
 
 export class NbtrackApi {
@@ -275,6 +301,26 @@ export class NbtrackApi {
 
   compare(dir: string, runs: string[], metric: string, plots: string[]): Promise<IComparison> {
     return this.get('compare', { dir, runs: runs.join(','), metric, plots: plots.join(',') });
+  }
+
+  /** What Run more would start for these runs (nothing is run): groups, new runs, seeds, estimated time. */
+  runMorePreview(dir: string, runs: string[], metric: string): Promise<IRunMorePreview> {
+    return this.get('run-more/preview', { dir, runs: runs.join(','), metric });
+  }
+
+  /** Start Run more in the server's process; the job's id, to follow with `job`. */
+  async runMoreStart(dir: string, runs: string[], metric: string): Promise<{ job: string }> {
+    const init = { method: 'POST', body: JSON.stringify({ runs, metric: metric || null }) };
+    const response = await ServerConnection.makeRequest(this.url('run-more', { dir }), init, this.settings);
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      throw new ApiError(response.status, body?.code ?? 'error', body?.message ?? response.statusText);
+    }
+    return body as { job: string };
+  }
+
+  job(dir: string, id: string): Promise<IJobState> {
+    return this.get(`jobs/${encodeURIComponent(id)}`, { dir });
   }
 
   diff(dir: string, a: string, b: string): Promise<IDiff> {

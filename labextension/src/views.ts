@@ -110,11 +110,77 @@ export class ComparisonView extends ResourceView<IComparison> {
     };
     metric.addEventListener('change', reload);
     plot.addEventListener('change', reload);
+    const more = h('button', { class: 'jp-nbtrack-run-more', title: 'Add seeds to the groups until the comparison is decided' }, 'Run more…');
+    more.addEventListener('click', () => void this._previewRunMore());
     return [
       h('h2', {}, `Comparison of ${this._runs.length} runs`),
-      h('div', { class: 'jp-nbtrack-controls' }, h('label', {}, 'Metric ', metric), h('label', {}, 'Plot ', plot))
+      h(
+        'div',
+        { class: 'jp-nbtrack-controls' },
+        h('label', {}, 'Metric ', metric),
+        h('label', {}, 'Plot ', plot),
+        more
+      ),
+      this._runMoreBox
     ];
   }
+
+  /** Show what Run more would start and ask before starting it. */
+  private async _previewRunMore(): Promise<void> {
+    const box = this._runMoreBox;
+    box.replaceChildren(h('p', {}, 'Looking at what is undecided…'));
+    try {
+      const plan = await this._api.runMorePreview(this._dir, this._runs, this._metric);
+      if (!plan.runs) {
+        box.replaceChildren(message('info', 'Nothing to run: every pair is decided or no group can take more runs.'));
+        return;
+      }
+      const rows = plan.groups.map(g => [
+        g.group,
+        String(g.runs),
+        String(g.new_runs),
+        g.seeds.map(String).join(', '),
+        g.seconds === null ? 'unknown' : `${g.seconds} s`
+      ]);
+      const caption = 'Runs that Run more would add';
+      const columns = ['Group', 'Runs now', 'New runs', 'Seeds', 'Estimated time'].map(text => ({ text, title: text }));
+      const start = h('button', { class: 'jp-mod-accept' }, `Start ${plan.runs} runs`);
+      const cancel = h('button', {}, 'Cancel');
+      cancel.addEventListener('click', () => box.replaceChildren());
+      start.addEventListener('click', () => void this._startRunMore());
+      const total = plan.seconds === null ? '' : ` (about ${plan.seconds} s on ${plan.workers} workers)`;
+      box.replaceChildren(h('p', {}, `Run more would add ${plan.runs} runs${total}:`), table(caption, columns, rows), h('div', { class: 'jp-nbtrack-controls' }, start, cancel));
+    } catch (error) {
+      box.replaceChildren(message('error', `Run more is not available: ${(error as Error).message}`));
+    }
+  }
+
+  private async _startRunMore(): Promise<void> {
+    const box = this._runMoreBox;
+    try {
+      const { job } = await this._api.runMoreStart(this._dir, this._runs, this._metric);
+      const status = h('p', { role: 'status' }, `Job ${job} started…`);
+      box.replaceChildren(status);
+      for (;;) {
+        await new Promise(resolve => setTimeout(resolve, 2000));
+        const state = await this._api.job(this._dir, job);
+        status.textContent = `Job ${job}: ${state.state}, ${state.runs.length} runs added, ${state.decided} pairs decided${state.failed ? `, ${state.failed} failed` : ''}.`;
+        if (!['planned', 'running'].includes(state.state)) {
+          if (state.error) {
+            box.append(message('error', state.error));
+          }
+          this._runs = [...this._runs, ...state.runs.filter(id => !this._runs.includes(id))];
+          this.title.label = `Compare ${this._runs.length} runs`;
+          void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [this._plot]));
+          return;
+        }
+      }
+    } catch (error) {
+      box.replaceChildren(message('error', `Run more failed: ${(error as Error).message}`));
+    }
+  }
+
+  private _runMoreBox: HTMLElement = h('div', { class: 'jp-nbtrack-run-more-box' });
 
   protected renderValue(cmp: IComparison): Node[] {
     const out: Node[] = [];

@@ -103,6 +103,20 @@ def test_runs_appear_live_compare_and_details(page, lab, artifacts, credit_noteb
     six.locator("figure img").first.wait_for(timeout=60_000)
     screenshot(page, artifacts, "sidebar.png", readme=True)
 
+    # Run more shows what it would add (3 seeds a group decide nothing sequentially) and asks before starting
+    six.get_by_role("button", name="Run more…").click()  # every metric shown: it asks which one decides
+    six.get_by_text("say which metric to compare").wait_for(timeout=60_000)
+    six.get_by_label("Metric").select_option("val_acc")
+    six.locator("h3", has_text="loss").wait_for(state="detached", timeout=60_000)
+    six.get_by_role("button", name="Run more…").click()
+    planned = six.locator(".jp-nbtrack-run-more-box table")
+    planned.wait_for(timeout=60_000)
+    assert "Runs that Run more would add" in planned.locator("caption").inner_text()
+    assert "lr=0.1" in planned.inner_text() and "lr=0.3" in planned.inner_text()
+    assert six.get_by_role("button", name="Start", exact=False).is_visible()
+    six.get_by_role("button", name="Cancel").click()
+    assert six.locator(".jp-nbtrack-run-more-box table").count() == 0
+
     # details of the run with the HTML name: as text, with params, metrics, data and code
     xss.click()
     details = page.locator(".jp-nbtrack-details").last
