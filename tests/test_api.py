@@ -8,6 +8,7 @@ import pytest
 
 import nbtrack
 from nbtrack import NbtrackWarning, NoActiveRunError
+from nbtrack.capture.environment import RECORDED_ENV_VARS
 
 
 def test_track_records_everything(store_dir):
@@ -152,6 +153,8 @@ def test_set_tag_on_recorded_run_and_delete(store_dir):
 def test_secrets_in_environment_are_not_stored(store_dir, monkeypatch):
     secret = secrets.token_hex(16)  # made at run time: the recorded script source must not contain it
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    for name in RECORDED_ENV_VARS:  # only what the test sets (another library may have set some)
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     with nbtrack.track() as run:
         pass

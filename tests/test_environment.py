@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from nbtrack.capture import environment
-from nbtrack.capture.environment import GitProbe, capture, find_git_root, installed_packages
+from nbtrack.capture.environment import RECORDED_ENV_VARS, GitProbe, capture, find_git_root, installed_packages
 from nbtrack.store.local import Store
 
 
@@ -39,6 +39,8 @@ def head(root) -> str:
 def test_capture_records_commit_clean_state_and_packages(repo, tmp_path, monkeypatch):
     store = Store(tmp_path / "store")
     monkeypatch.chdir(repo / "sub")
+    for name in RECORDED_ENV_VARS:  # only what the test sets (another library may have set some)
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "never recorded")
     env = capture(store, GitProbe(repo / "sub"))

@@ -78,9 +78,16 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster():
+    # distributed writes its workers' pre-spawn environment (OMP/MKL/OPENBLAS_NUM_THREADS=1, PYTHONHASHSEED)
+    # into this process's os.environ: put it back, so the tests that run after these see their own environment
+    before = dict(os.environ)
     running = Cluster()
-    yield running
-    running.stop()
+    try:
+        yield running
+    finally:
+        running.stop()
+        os.environ.clear()
+        os.environ.update(before)
 
 
 @pytest.fixture
