@@ -26,7 +26,7 @@ import os
 import pickle
 import sys
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -96,23 +96,25 @@ def content_hash(obj: Any, limit: int | None = None) -> tuple[str | None, int]:
     """(hash, size) of the model's pickle stream; hash None when it cannot be pickled. :class:`ModelTooLargeError`
     as soon as the stream passes ``limit`` bytes (nothing is held in memory meanwhile)."""
     sink = _HashingSink(limit)
-    try:
-        pickle.Pickler(sink, protocol=5, buffer_callback=sink.buffer).dump(obj)
-    except ModelTooLargeError:
-        raise
-    except Exception:
-        try:
-            import cloudpickle
-        except ImportError:
-            return None, sink.size
+    for pickler in _picklers():  # pickle first, cloudpickle for what pickle cannot name (lambdas, local classes)
         sink = _HashingSink(limit)
         try:
-            cloudpickle.CloudPickler(sink, protocol=5, buffer_callback=sink.buffer).dump(obj)
+            pickler(sink, protocol=5, buffer_callback=sink.buffer).dump(obj)
         except ModelTooLargeError:
             raise
         except Exception:
-            return None, sink.size
-    return sink.hasher.hexdigest(), sink.size
+            continue
+        return sink.hasher.hexdigest(), sink.size
+    return None, sink.size
+
+
+def _picklers() -> Iterator[Any]:
+    yield pickle.Pickler
+    try:
+        import cloudpickle
+    except ImportError:
+        return
+    yield cloudpickle.CloudPickler
 
 
 # saving -------------------------------------------------------------------------------------------
