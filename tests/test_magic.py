@@ -44,6 +44,12 @@ def test_quoted_names_and_explicit_params(ip):
     assert run.params["later"] == [1, 2]
 
 
+def test_the_option_line_expands_variables_as_every_magic_does(ip):
+    ip.user_ns["lr"] = 0.3
+    cell(ip, "%%track -q --name 'lr={lr} $$5 {{x}}'\ny = 1\n")
+    assert last_run().name == "lr=0.3 $5 {x}"  # IPython's expansion and its escapes (docs/usage.md)
+
+
 def test_log_calls_inside_the_cell_and_series(ip):
     cell(
         ip, "%%track -q\nimport nbtrack\nfor step in range(5):\n    nbtrack.log_metric('loss', 1/(step+1), step=step)\n"
