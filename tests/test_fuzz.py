@@ -158,12 +158,12 @@ literals = st.recursive(
 )
 
 
-@fuzz(1000)
 def _verbatim_in_a_magic_line(name: str) -> bool:
-    """IPython expands `{...}` and `$name` in every magic's line (test_magic.py checks that); other names reach us as typed."""
+    """IPython expands `{...}` and `$name` in a magic's line (test_magic.py checks it); other names arrive as typed."""
     return len(("x" + name + "x").splitlines()) == 1 and not set(name) & set("{}$")
 
 
+@fuzz(1000)
 @given(value=literals, label=names.filter(_verbatim_in_a_magic_line))
 @example(value={"ApiKey": []}, label="")  # a secret-looking key inside a param is redacted, the rest kept
 def test_tracked_cells_complete_with_any_literal_and_name(store_dir_for_fuzz, value, label):
