@@ -13,7 +13,9 @@ import { Widget } from '@lumino/widgets';
 import { NbtrackApi } from './api';
 import { RunsModel } from './model';
 import { RunsSidebar } from './sidebar';
-import { ComparisonView, DetailsView, DiffView } from './views';
+import { ComparisonView } from './compare';
+import { DetailsView } from './details';
+import { DiffView } from './diff';
 
 const runsIcon = new LabIcon({
   name: 'nbtrack:runs',
