@@ -101,3 +101,22 @@ def test_files_older_than_the_start_are_not_outputs(tmp_path):
         (tmp_path / f"b{i}.txt").write_text("new")
         assert [rel for rel, _, _ in scan(tmp_path, since).files] == [f"b{i}.txt"]
         os.utime(tmp_path / f"b{i}.txt", (since - 3600, since - 3600))
+
+
+def test_a_file_stamped_around_the_start_counts_only_if_the_cell_opened_it(tmp_path):
+    since, started = 1000.0, 1000.004  # the coarse clock, then time.time(): files stamped in between are ambiguous
+    for name, stamp in (("before.txt", 1000.0), ("during.txt", 1000.002), ("later.txt", 1000.5), ("old.txt", 999.0)):
+        (tmp_path / name).write_text("x")
+        os.utime(tmp_path / name, (stamp, stamp))
+    found = [rel for rel, _, _ in scan(tmp_path, since, started=started).files]
+    assert found == ["before.txt", "during.txt", "later.txt"]  # no record of the cell's opens: all kept
+    written = {os.path.join(str(tmp_path), "during.txt")}  # later.txt: a subprocess wrote it, no record needed
+    found = [rel for rel, _, _ in scan(tmp_path, since, written=written, started=started).files]
+    assert found == ["during.txt", "later.txt"]
+
+
+def test_back_to_back_cells_do_not_claim_each_others_files(ip, tmp_path, monkeypatch):
+    for i in range(30):  # the second cell starts within the first one's clock tick most of the time
+        ip.run_cell(f"%%track -q --no-outputs\nopen('a{i}.txt', 'w').close()")
+        ip.run_cell(f"%%track -q\nopen('b{i}.txt', 'w').close()")
+        assert list(nbtrack.get_run(nbtrack.runs()["run_id"].iloc[0]).outputs) == [f"b{i}.txt"]

@@ -32,7 +32,7 @@ class _Recording:
         self.written: set[str] = set()
 
 
-_state: dict[str, Any] = {"installed": False, "recording": None}
+_state: dict[str, Any] = {"installed": False, "recording": None, "written": None}
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
@@ -72,12 +72,20 @@ def end() -> dict[str, str]:
     directory the cell started in, POSIX separators); never raises."""
     recording = _state["recording"]
     _state["recording"] = None
+    _state["written"] = None if recording is None else frozenset(recording.written)
     if recording is None:
         return {}
     try:
         return _hash_reads(recording)
     except Exception:  # tracking never breaks the cell: a run without the list only has later guards
         return {}
+
+
+def last_written() -> frozenset[str] | None:
+    """The absolute paths the last recorded cell opened for writing (None when no cell was recorded): what
+    tells a file the cell wrote in its first clock tick from one written just before it (capture/outputs.py)."""
+    written: frozenset[str] | None = _state["written"]
+    return written
 
 
 def _hash_reads(recording: _Recording) -> dict[str, str]:

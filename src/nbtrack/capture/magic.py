@@ -339,6 +339,7 @@ class TrackMagics(Magics):
 
     def _finish(self, run: ActiveRun, context: dict[str, Any], args: Any, error: BaseException | None) -> None:
         run.record.files_read = file_reads.end()
+        products.cell_wrote(run, file_reads.last_written())
         user_ns = self.shell.user_ns
         for name in context["pending_params"]:
             if name in user_ns:

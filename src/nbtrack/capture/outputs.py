@@ -1,7 +1,12 @@
 """Output files: what a run wrote or changed under its working directory, hashed and, when small, kept.
 
 When a run starts, :func:`fs_now` notes the file system's clock; when it finishes, :func:`scan` walks the
-working directory (as it was at the start) for regular files modified since. Each becomes
+working directory (as it was at the start) for regular files modified since. That clock ticks every few
+milliseconds while a file's time can be finer (Linux's multigrain timestamps), so a file written just
+before the run can look written after its start: files stamped between the coarse start and the fine
+``time.time()`` taken next are ambiguous, and when the tracked cell's ``open`` calls were recorded
+(:mod:`nbtrack.capture.file_reads`) they count only if the cell opened them for writing (one a C library
+wrote in those first milliseconds of the cell is then missed). Each becomes
 ``run.outputs[relative POSIX path] = {"hash", "size", "kept"}``: ``hash`` is the file's content hash (the
 one :mod:`nbtrack.data.hashing` gives a file input, so a later run reading the file links back to this
 one, see :mod:`nbtrack.capture.upstream`); ``kept`` is the blob holding the file's bytes when the file is
@@ -99,9 +104,20 @@ def _matches(rel: str, name: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def scan(root: Path, since: float, *, skip: Collection[str] = (), patterns: list[str] | None = None) -> Scan:
+def scan(
+    root: Path,
+    since: float,
+    *,
+    skip: Collection[str] = (),
+    patterns: list[str] | None = None,
+    written: Collection[str] | None = None,
+    started: float | None = None,
+) -> Scan:
     """Regular files under ``root`` modified at or after ``since``, skipping excluded folders without entering
-    them; ``skip``: relative POSIX paths (files or folders) that are not outputs (the store, the notebook)."""
+    them; ``skip``: relative POSIX paths (files or folders) that are not outputs (the store, the notebook);
+    ``written``: absolute paths the run opened for writing, which decide for the files stamped between
+    ``since`` and ``started`` (``time.time()`` just after ``since`` was read)."""
+    ambiguous_until = since if started is None else started
     patterns = excludes() if patterns is None else patterns
     max_entries = _env_int("NBTRACK_OUTPUTS_MAX_ENTRIES", MAX_ENTRIES)
     deadline = time.perf_counter() + MAX_SECONDS
@@ -136,6 +152,8 @@ def scan(root: Path, since: float, *, skip: Collection[str] = (), patterns: list
                 continue
             if st.st_mtime < since or rel in skip or _matches(rel, name, patterns):
                 continue
+            if written is not None and st.st_mtime <= ambiguous_until and entry.path not in written:
+                continue  # stamped around the start and not opened by the run: written just before it
             if len(found.files) >= MAX_OUTPUTS:
                 found.truncated = f"{MAX_OUTPUTS:,} changed files"
                 return found
@@ -154,15 +172,22 @@ def _relative(path: Path | None, root: Path) -> str | None:
         return None
 
 
-def record_outputs(run: Any, root: Path, since: float, notebook: Path | None = None) -> str | None:
-    """Fill ``run.record.outputs`` (``run``: an ActiveRun) with the files changed under ``root`` since ``since``;
-    returns a sentence about what was left out, or None."""
+def record_outputs(
+    run: Any,
+    root: Path,
+    since: float,
+    notebook: Path | None = None,
+    written: Collection[str] | None = None,
+    started: float | None = None,
+) -> str | None:
+    """Fill ``run.record.outputs`` (``run``: an ActiveRun) with the files changed under ``root`` since ``since``
+    (``written``, ``started``: see :func:`scan`); returns a sentence about what was left out, or None."""
     import xxhash
 
     from nbtrack.data.file_cache import hash_file
 
     skip = {p for p in (_relative(run.store.root, root), _relative(notebook, root)) if p}
-    found = scan(root, since, skip=skip)
+    found = scan(root, since, skip=skip, written=written, started=started)
     keep_bytes = _env_int("NBTRACK_OUTPUT_KEEP_BYTES", KEEP_BYTES)
     keep_total = _env_int("NBTRACK_OUTPUT_KEEP_TOTAL", KEEP_TOTAL)
     kept_total = 0

@@ -9,6 +9,7 @@ before the run starts. Each part that fails becomes one warning; the run keeps t
 from __future__ import annotations
 
 import sys
+import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,10 @@ __all__ = ["begin", "end", "skip_outputs"]
 class _Watch:
     outputs: bool = True
     root: Path | None = None  # the working directory when the run started
-    since: float = 0.0
+    since: float = 0.0  # the file system's coarse clock at the start
+    started: float = 0.0  # time.time() just after: files stamped in between may predate the run
     figures: FigureCapture | None = None
+    written: frozenset[str] | None = None  # what the cell opened for writing, when its opens were recorded
 
 
 _watches: weakref.WeakKeyDictionary[Any, _Watch] = weakref.WeakKeyDictionary()
@@ -37,12 +40,20 @@ def skip_outputs(run: Any) -> None:
     _watches.setdefault(run, _Watch()).outputs = False
 
 
+def cell_wrote(run: Any, written: frozenset[str] | None) -> None:
+    """Tell ``run``'s watch which files its cell opened for writing (see :mod:`nbtrack.capture.outputs`)."""
+    watch = _watches.get(run)
+    if watch is not None:
+        watch.written = written
+
+
 def begin(run: Any) -> None:
     """Start watching for what ``run`` (an ActiveRun) produces."""
     watch = _watches.setdefault(run, _Watch())
     try:
         if watch.outputs and outputs_enabled():
             watch.root, watch.since = Path.cwd(), fs_now()
+            watch.started = time.time()
         watch.figures = FigureCapture.start()
     except Exception as exc:
         warn(f"figures and output files of run {run.id} not recorded: {exc}")
@@ -66,7 +77,7 @@ def end(run: Any) -> None:
             warn(f"figures of run {run.id} not recorded: {exc}")
     if watch.root is not None:
         try:
-            note = record_outputs(run, watch.root, watch.since, _notebook())
+            note = record_outputs(run, watch.root, watch.since, _notebook(), watch.written, watch.started)
             if note:
                 warn(note)
         except Exception as exc:
