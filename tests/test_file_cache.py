@@ -58,9 +58,7 @@ def test_large_file_cache_survives_the_process(tmp_path, monkeypatch):
     first = nbtrack.fingerprint(path).hash
     file_cache.clear_file_cache()
     monkeypatch.setattr(file_cache, "_read_hash", lambda *a, **k: pytest.fail("rehashed despite the disk cache"))
-    start = time.perf_counter()
     assert nbtrack.fingerprint(path).hash == first
-    assert time.perf_counter() - start < 0.5
 
 
 def test_progress_bar_past_the_delay(tmp_path, monkeypatch, capsys):

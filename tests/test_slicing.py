@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from nbtrack.exporting.defuse import analyze_history
 from nbtrack.exporting.magics_to_python import translate
 from nbtrack.exporting.slicing import origin_files, slice_history
@@ -177,14 +175,12 @@ def test_origin_files_follow_the_value_back_to_the_file_it_was_read_from():
     assert origin_files(facts, "pd", 5) == set()
 
 
-def test_a_500_cell_history_is_sliced_quickly():
+def test_a_500_cell_history_keeps_only_the_chain_the_run_reads():  # its time: bench/bench_export.py
     cells = ["import numpy as np"]
     for i in range(498):
         cells.append(f"v{i} = v{i - 1} + 1" if i % 7 else f"v{i} = np.arange({i}).sum()")
     cells.append("r = v497 + v3")
-    started = time.perf_counter()
     kept, _ = cut(*cells)
-    assert time.perf_counter() - started < 5
     assert kept == [0, 1, 2, 3, 4, 498, 499]  # the import, v0..v3, v497 (a multiple of 7), the tracked cell
 
 

@@ -16,15 +16,12 @@ def test_tasks_run_in_parallel_and_come_back_as_they_complete():
     engine = LocalEngine(workers=2)
     assert isinstance(engine, Engine) and engine.workers == 2
     try:
-        started = time.perf_counter()
         engine.submit(sleeper("slow", 4.0))
         engine.submit(sleeper("fast", 0.5))
         order = [r.task_id for r in engine.results()]
-        elapsed = time.perf_counter() - started
     finally:
         engine.close()
-    assert order == ["fast", "slow"]
-    assert elapsed < 8.0 + 3.0  # in parallel: not the 4.5 s + two interpreter starts of a serial run, with slack
+    assert order == ["fast", "slow"]  # the task submitted second came back first: both ran at once
 
 
 def test_cancel_kills_running_tasks_drops_waiting_ones_and_keeps_finished_results():
