@@ -118,19 +118,14 @@ def test_gc_keeps_artifact_and_output_blobs_of_live_runs_only(store_dir, tmp_pat
     assert not store.blobs.exists(gone_blob)
 
 
-@pytest.mark.xfail(
-    reason="since the store keeps small blobs in the journal (issue 17), a fault injected on objects/ alone also "
-    "fails the run's final record in this harness; open, found when the branches were merged",
-    strict=False,
-)
 def test_a_full_store_loses_artifacts_and_kept_outputs_with_one_warning(store_dir, tmp_path):
     import errno
 
-    from test_unwritable import StoreFaults
+    from test_unwritable import BLOB_LINE, BLOBS, StoreFaults
 
     with nbtrack.track(environment=False):
         pass  # the store's folders exist
-    faults = StoreFaults(store_dir, errno.ENOSPC, parts=("objects",))
+    faults = StoreFaults(store_dir, errno.ENOSPC, parts=BLOBS, only=BLOB_LINE)  # blobs are files or journal lines
     with pytest.warns(NbtrackWarning) as caught, faults, nbtrack.track(environment=False) as run:
         assert nbtrack.log_artifact(b"lost", name="lost.bin") == {}  # the cell goes on
         (tmp_path / "out.txt").write_text("an output")
