@@ -104,7 +104,13 @@ def box(cmp: Any, metric: str | None, colors: dict[str, str]) -> list[dict]:
             }
             for g in groups.to_dict(orient="records")
         ]
-        x = {"field": "group", "type": "nominal", "sort": order, "title": "group", "axis": {"labelLimit": 160}}
+        x = {
+            "field": "group",
+            "type": "nominal",
+            "sort": order,
+            "title": "group",
+            "axis": {"labelLimit": 160, "labelAngle": 0 if max(map(len, order), default=0) <= 12 else -30},
+        }
         color = color_encoding("group", colors, "group", legend=False)
         y = {"type": "quantitative", "title": m, "scale": {"zero": False}}
         runs = {"values": _score_rows(cmp, m, ds, names)}

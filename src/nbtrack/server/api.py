@@ -377,6 +377,7 @@ def compare_runs(
         "plot_errors": {},
         "charts": {},
         "colors": group_colors(cmp),
+        "run_names": {r: str(docs[r].get("name") or "") for r in full},
     }
     for kind in charts or ():
         if kind not in CHART_KINDS:
