@@ -25,6 +25,21 @@ export const CHART_KINDS: [string, string][] = [
   ['matrix', 'P(better) matrix']
 ];
 const STATIC_KINDS: [string, string][] = [['diff', 'Differences (static image)']];
+/** The kinds the comparison asks `/compare` for at once (cheap to build); the others are fetched after. */
+export const FIRST_CHARTS = ['box', 'parallel', 'scatter', 'matrix'];
+
+/** A colour swatch before each group's name in a comparison table (the colour its charts use). */
+export function paintGroups(table: HTMLElement, rows: Record<string, unknown>[], colors: Record<string, string> = {}): void {
+  table.querySelectorAll('tbody tr').forEach((tr, i) => {
+    const color = colors[String(rows[i]?.group)];
+    const cell = tr.firstElementChild;
+    if (color && cell) {
+      const swatch = h('span', { class: 'jp-nbtrack-swatch', 'aria-hidden': 'true' });
+      swatch.style.backgroundColor = color;
+      cell.prepend(swatch);
+    }
+  });
+}
 
 /** A Vega config from JupyterLab's theme variables: background, text, grid and font. */
 export function themeConfig(): Record<string, unknown> {
@@ -49,6 +64,11 @@ export function themeConfig(): Record<string, unknown> {
 }
 
 const live = new Set<LiveChart>();
+
+/** vega-tooltip keeps one element for the page: hide it when the chart that showed it goes. */
+function hideTooltip(): void {
+  document.getElementById('vg-tooltip-element')?.classList.remove('visible');
+}
 let observer: MutationObserver | null = null;
 
 /** Re-render every chart still on the page when JupyterLab's theme changes (it sets data-jp-theme-*). */
@@ -79,6 +99,7 @@ class LiveChart {
   async draw(): Promise<number> {
     const start = performance.now();
     this._result?.finalize();
+    hideTooltip();
     const light = document.body.dataset.jpThemeLight !== 'false';
     this._result = await embed(this.host, this._spec as VisualizationSpec, {
       mode: 'vega-lite',
@@ -103,6 +124,7 @@ class LiveChart {
 
   dispose(): void {
     this._result?.finalize();
+    hideTooltip();
     this._result = null;
     live.delete(this);
   }
@@ -167,6 +189,7 @@ export function comparisonCharts(cmp: IComparison, options: IComparisonChartsOpt
     const start = performance.now();
     const label = `${kind} chart of ${cmp.metrics.join(', ')}`;
     root.dataset.chart = kind;
+    delete root.dataset.switchMs; // set again once this chart is on the page
     if (STATIC_KINDS.some(([k]) => k === kind)) {
       area.replaceChildren(h('p', { role: 'status' }, 'Drawing…'));
       try {
@@ -184,6 +207,7 @@ export function comparisonCharts(cmp: IComparison, options: IComparisonChartsOpt
     }
     try {
       const spec = await specs.get(kind)!;
+      hideTooltip();
       const figure = chartFigure(spec, { label, onSelect });
       area.replaceChildren(figure);
       await waitForSvg(figure);
@@ -194,7 +218,18 @@ export function comparisonCharts(cmp: IComparison, options: IComparisonChartsOpt
     }
   };
   picker.addEventListener('change', () => void show(picker.value));
-  void show(first);
+  void show(first).then(() => {
+    // fetch the kinds /compare did not send, one at a time, so switching to them is only a render
+    let queue = Promise.resolve();
+    for (const [kind] of CHART_KINDS) {
+      if (!specs.has(kind)) {
+        const spec = queue.then(() => options.api.chart(options.dir, options.runs, kind, options.metric)).then(c => c.spec);
+        specs.set(kind, spec);
+        spec.catch(() => specs.delete(kind));
+        queue = spec.then(() => undefined, () => undefined);
+      }
+    }
+  });
   return root;
 }
 

@@ -1,6 +1,6 @@
 /** The comparison view: the statistical tables and plots of `nbtrack.compare`, and Run more. */
 import { IComparison, NbtrackApi, Row } from './api';
-import { comparisonCharts } from './charts';
+import { comparisonCharts, FIRST_CHARTS, paintGroups } from './charts';
 import { formatValue, h, message, table } from './dom';
 import { Resource } from './model';
 import { ResourceView } from './resource_view';
@@ -44,7 +44,7 @@ export class ComparisonView extends ResourceView<IComparison> {
     private _dir: string,
     private _runs: string[]
   ) {
-    super(new Resource(() => _api.compare(_dir, _runs, '', [], ['box'])));
+    super(new Resource(() => _api.compare(_dir, _runs, '', [], FIRST_CHARTS)));
     this.addClass('jp-nbtrack-comparison');
     this.title.label = `Compare ${_runs.length} runs`;
     this.title.caption = `nbtrack comparison of ${_runs.join(', ')}`;
@@ -60,7 +60,7 @@ export class ComparisonView extends ResourceView<IComparison> {
     }
     const reload = () => {
       this._metric = metric.value;
-      void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [], ['box']));
+      void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [], FIRST_CHARTS));
     };
     metric.addEventListener('change', reload);
     const more = h('button', { class: 'jp-nbtrack-run-more', title: 'Add seeds to the groups until the comparison is decided' }, 'Run more…');
@@ -123,7 +123,7 @@ export class ComparisonView extends ResourceView<IComparison> {
           }
           this._runs = [...this._runs, ...state.runs.filter(id => !this._runs.includes(id))];
           this.title.label = `Compare ${this._runs.length} runs`;
-          void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [], ['box']));
+          void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [], FIRST_CHARTS));
           return;
         }
       }
@@ -145,7 +145,9 @@ export class ComparisonView extends ResourceView<IComparison> {
       const better = groups[0]?.higher_is_better === false ? 'lower' : 'higher';
       out.push(h('h3', {}, `${metric} (${better} is better)`));
       const caption = `Groups for ${metric}: runs, mean with its interval, median, IQM`;
-      out.push(rowsTable(caption, groups, GROUP_COLUMNS, 'is_reference'));
+      const groupsTable = rowsTable(caption, groups, GROUP_COLUMNS, 'is_reference');
+      paintGroups(groupsTable, groups, cmp.colors);
+      out.push(groupsTable);
       if (pairs.length) {
         out.push(rowsTable(`Each group against the reference for ${metric}`, pairs, PAIR_COLUMNS));
       }

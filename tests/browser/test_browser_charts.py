@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 import nbtrack
+from nbtrack.charts import colors_for
 from nbtrack.store import local as store_mod
 
 from .conftest import REPORT, needs_chromium, notebook, open_notebook, open_sidebar, screenshot, widen_sidebar
@@ -92,6 +93,10 @@ def test_comparison_charts_hover_click_switch_and_dark_theme(page, lab, artifact
     charts.locator(".jp-nbtrack-chart svg").first.wait_for(timeout=90_000)
     assert charts.locator("img").count() == 0 and view.locator("figure img").count() == 0
     assert charts.get_attribute("data-chart") == "box"
+    swatches = view.locator("table .jp-nbtrack-swatch")  # the groups table wears the charts' colours
+    assert swatches.count() == 2
+    painted = {rgb(page, c) for c in colors_for(["lr=0.1", "lr=0.3"]).values()}
+    assert {swatches.nth(k).evaluate("s => getComputedStyle(s).backgroundColor") for k in range(2)} == painted
 
     # hover: a run's point shows a tooltip naming the run; click: it is selected
     tooltip = page.locator("#vg-tooltip-element.visible")

@@ -217,7 +217,7 @@ def parallel(cmp: Any, metric: str | None, colors: dict[str, str]) -> list[dict]
             {
                 "data": {"values": lines},
                 "mark": {"type": "point", "filled": True, "size": 30},
-                "encoding": {"x": x, "y": y, "color": {**color, "legend": None}, "tooltip": tip},
+                "encoding": {"x": x, "y": y, "color": color, "tooltip": tip},
             },
             {
                 "data": {"values": ticks},

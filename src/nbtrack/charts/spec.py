@@ -108,7 +108,7 @@ def base(title: str, description: str = "") -> dict[str, Any]:
         "$schema": SCHEMA,
         "title": title,
         "description": description or title,
-        "config": {"view": {"stroke": None}, "legend": {"labelLimit": 240}},
+        "config": {"view": {"stroke": None}, "legend": {"labelLimit": 240, "symbolOpacity": 1}},
     }
 
 
