@@ -197,6 +197,17 @@ export interface IComparison {
   available_metrics: string[];
   plots: Record<string, string>;
   plot_errors: Record<string, string>;
+  /** Vega-Lite v5 specs by kind (asked for with `charts`), the colour of each group, the runs' names. */
+  charts?: Record<string, Record<string, unknown>>;
+  colors?: Record<string, string>;
+  run_names?: Record<string, string>;
+}
+
+/** `GET /nbtrack/api/charts`: a Vega-Lite v5 spec and the colour of each run or group in it. */
+export interface IChart {
+  spec: Record<string, unknown>;
+  colors: Record<string, string>;
+  kind: string;
 }
 
 export interface IDiff {
@@ -299,8 +310,13 @@ export class NbtrackApi {
     return this.get(`runs/${encodeURIComponent(id)}/details`, { dir });
   }
 
-  compare(dir: string, runs: string[], metric: string, plots: string[]): Promise<IComparison> {
-    return this.get('compare', { dir, runs: runs.join(','), metric, plots: plots.join(',') });
+  compare(dir: string, runs: string[], metric: string, plots: string[], charts: string[] = []): Promise<IComparison> {
+    return this.get('compare', { dir, runs: runs.join(','), metric, plots: plots.join(','), charts: charts.join(',') });
+  }
+
+  /** A chart of runs: their comparison's (grouped), or per-step curves of one run or of ungrouped runs. */
+  chart(dir: string, runs: string[], kind: string, metric: string, grouped = true): Promise<IChart> {
+    return this.get('charts', { dir, runs: runs.join(','), kind, metric, grouped: grouped ? undefined : '0' });
   }
 
   /** What Run more would start for these runs (nothing is run): groups, new runs, seeds, estimated time. */

@@ -1,10 +1,9 @@
 /** The comparison view: the statistical tables and plots of `nbtrack.compare`, and Run more. */
 import { IComparison, NbtrackApi, Row } from './api';
+import { comparisonCharts, FIRST_CHARTS, paintGroups } from './charts';
 import { formatValue, h, message, table } from './dom';
 import { Resource } from './model';
 import { ResourceView } from './resource_view';
-
-const PLOTS = ['box', 'diff', 'parallel', 'matrix', 'curves'];
 
 const GROUP_COLUMNS: [string, string][] = [
   ['group', 'Group'],
@@ -45,7 +44,7 @@ export class ComparisonView extends ResourceView<IComparison> {
     private _dir: string,
     private _runs: string[]
   ) {
-    super(new Resource(() => _api.compare(_dir, _runs, '', ['box'])));
+    super(new Resource(() => _api.compare(_dir, _runs, '', [], FIRST_CHARTS)));
     this.addClass('jp-nbtrack-comparison');
     this.title.label = `Compare ${_runs.length} runs`;
     this.title.caption = `nbtrack comparison of ${_runs.join(', ')}`;
@@ -59,17 +58,11 @@ export class ComparisonView extends ResourceView<IComparison> {
     for (const m of value?.available_metrics ?? []) {
       metric.append(h('option', { value: m, selected: m === this._metric }, m));
     }
-    const plot = h('select', { 'aria-label': 'Plot' });
-    for (const kind of PLOTS) {
-      plot.append(h('option', { value: kind, selected: kind === this._plot }, `${kind} plot`));
-    }
     const reload = () => {
       this._metric = metric.value;
-      this._plot = plot.value;
-      void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [this._plot]));
+      void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [], FIRST_CHARTS));
     };
     metric.addEventListener('change', reload);
-    plot.addEventListener('change', reload);
     const more = h('button', { class: 'jp-nbtrack-run-more', title: 'Add seeds to the groups until the comparison is decided' }, 'Run more…');
     more.addEventListener('click', () => void this._previewRunMore());
     return [
@@ -78,7 +71,6 @@ export class ComparisonView extends ResourceView<IComparison> {
         'div',
         { class: 'jp-nbtrack-controls' },
         h('label', {}, 'Metric ', metric),
-        h('label', {}, 'Plot ', plot),
         more
       ),
       this._runMoreBox
@@ -131,7 +123,7 @@ export class ComparisonView extends ResourceView<IComparison> {
           }
           this._runs = [...this._runs, ...state.runs.filter(id => !this._runs.includes(id))];
           this.title.label = `Compare ${this._runs.length} runs`;
-          void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [this._plot]));
+          void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [], FIRST_CHARTS));
           return;
         }
       }
@@ -153,18 +145,14 @@ export class ComparisonView extends ResourceView<IComparison> {
       const better = groups[0]?.higher_is_better === false ? 'lower' : 'higher';
       out.push(h('h3', {}, `${metric} (${better} is better)`));
       const caption = `Groups for ${metric}: runs, mean with its interval, median, IQM`;
-      out.push(rowsTable(caption, groups, GROUP_COLUMNS, 'is_reference'));
+      const groupsTable = rowsTable(caption, groups, GROUP_COLUMNS, 'is_reference');
+      paintGroups(groupsTable, groups, cmp.colors);
+      out.push(groupsTable);
       if (pairs.length) {
         out.push(rowsTable(`Each group against the reference for ${metric}`, pairs, PAIR_COLUMNS));
       }
     }
-    for (const [kind, src] of Object.entries(cmp.plots)) {
-      const alt = `${kind} plot of ${cmp.metrics.join(', ')}`;
-      out.push(h('figure', {}, h('img', { src, alt }), h('figcaption', {}, `${kind} plot`)));
-    }
-    for (const [kind, error] of Object.entries(cmp.plot_errors)) {
-      out.push(message('warning', `The ${kind} plot could not be drawn: ${error}`));
-    }
+    out.push(comparisonCharts(cmp, { api: this._api, dir: this._dir, runs: this._runs, metric: this._metric }));
     if (cmp.notes.length) {
       out.push(h('details', {}, h('summary', {}, 'Methods'), h('ul', {}, cmp.notes.map(n => h('li', {}, n)))));
     }
@@ -172,7 +160,6 @@ export class ComparisonView extends ResourceView<IComparison> {
   }
 
   private _metric = '';
-  private _plot = 'box';
 }
 
 function rowsTable(caption: string, rows: Row[], columns: [string, string][], mark?: string): HTMLElement {

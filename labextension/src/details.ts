@@ -1,5 +1,6 @@
 /** The details view of one run: facts, params by source, metrics, data, models, figures, code, export. */
 import { IContents, IDetails, NbtrackApi } from './api';
+import { runCurves } from './charts';
 import { formatDuration, formatSize, formatTime, formatValue, h, message, table } from './dom';
 import { Resource } from './model';
 import { ResourceView } from './resource_view';
@@ -71,7 +72,7 @@ export class DetailsView extends ResourceView<IDetails> {
     } else {
       out.push(h('h3', {}, 'Params'), keyValues('Params', run.params));
     }
-    out.push(h('h3', {}, 'Metrics'), keyValues('Metrics', run.metrics));
+    out.push(h('h3', {}, 'Metrics'), keyValues('Metrics', run.metrics), runCurves(this.api, this.dir, run.id));
     const data = Object.entries(run.data ?? {});
     if (data.length) {
       const rows = data.map(([name, fp]) => {

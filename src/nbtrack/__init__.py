@@ -27,6 +27,7 @@ from nbtrack.store.local import get_store, set_store
 
 __all__ = [
     "ActiveRun",
+    "Chart",
     "Comparison",
     "DataCheckReport",
     "DataExpectationError",
@@ -38,7 +39,9 @@ __all__ = [
     "RunDiff",
     "__version__",
     "active_run",
+    "chart_runs",
     "check_data",
+    "color_of",
     "compare",
     "delete_run",
     "diff",
@@ -79,6 +82,9 @@ _LAZY = {
     "panel": "views.widgets",
     "compare": "analysis.comparison",
     "Comparison": "analysis.comparison",
+    "chart_runs": "charts",
+    "Chart": "charts",
+    "color_of": "charts",
     "diff": "analysis.rundiff",
     "RunDiff": "analysis.rundiff",
     "push": "remote.push",

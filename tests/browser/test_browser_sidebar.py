@@ -91,7 +91,7 @@ def test_runs_appear_live_compare_and_details(page, lab, artifacts, credit_noteb
     groups.wait_for(timeout=60_000)
     assert "lr=0.1" in groups.inner_text() and "lr=0.3" in groups.inner_text()
     assert view.locator("caption", has_text="Groups for val_acc").count() == 1
-    view.locator("figure img").first.wait_for(timeout=60_000)
+    view.locator(".jp-nbtrack-chart svg").first.wait_for(timeout=60_000)  # Vega-Lite, not a PNG
     assert view.locator(".jp-nbtrack-warning").count() >= 1  # one run per group: the warnings say so
 
     # all six seeds: three runs per group, intervals and a verdict
@@ -100,7 +100,7 @@ def test_runs_appear_live_compare_and_details(page, lab, artifacts, credit_noteb
     sidebar.get_by_role("button", name="Compare (6)").click()
     six = page.locator(".jp-nbtrack-comparison", has_text="Comparison of 6 runs")
     six.locator("tr[data-verdict]").first.wait_for(timeout=60_000)
-    six.locator("figure img").first.wait_for(timeout=60_000)
+    six.locator(".jp-nbtrack-chart svg").first.wait_for(timeout=60_000)
     screenshot(page, artifacts, "sidebar.png", readme=True)
 
     # Run more shows what it would add (3 seeds a group decide nothing sequentially) and asks before starting

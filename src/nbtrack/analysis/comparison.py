@@ -122,6 +122,13 @@ class Comparison:
             raise ValueError(f"unknown plot kind {kind!r}: use one of {', '.join(makers)}")
         return makers[kind](self, metric=metric, **options)
 
+    def chart(self, kind: str = "box", metric: str | None = None, **options: Any) -> Any:
+        """An interactive Vega-Lite chart (:class:`nbtrack.charts.Chart`, shown by JupyterLab): ``curves``,
+        ``box``, ``parallel``, ``scatter`` or ``matrix``; one colour per group, the same in every chart."""
+        from nbtrack.charts import comparison_chart
+
+        return comparison_chart(self, kind, metric, **options)
+
     def verdict(self, group: str, metric: str | None = None) -> str:
         """The verdict of one group (by label) against the reference."""
         rows = self.pairs[self.pairs["group"] == group]

@@ -339,9 +339,14 @@ def _drift(store: Store, name: str, record: Any, doc: Mapping[str, Any], docs: M
 
 
 def compare_runs(
-    store: Store, run_ids: list[str], metric: str | None = None, plots: list[str] | None = None
+    store: Store,
+    run_ids: list[str],
+    metric: str | None = None,
+    plots: list[str] | None = None,
+    charts: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``nbtrack.compare(run_ids, metric=...)``: its groups, pairs, warnings and notes, and PNG plots."""
+    """``nbtrack.compare(run_ids, metric=...)``: its groups, pairs, warnings and notes, PNG plots, Vega-Lite
+    ``charts`` (specs by kind) and ``colors`` (``{group: colour}``, the same in every chart)."""
     run_ids = [r for r in dict.fromkeys(run_ids) if r]
     if len(run_ids) < 2:
         raise ApiError(400, "bad_request", "select at least two runs to compare")
@@ -349,6 +354,8 @@ def compare_runs(
         raise ApiError(400, "bad_request", f"at most {MAX_COMPARE} runs can be compared at once")
     full = [_resolve(store, r) for r in run_ids]
     from nbtrack.analysis.comparison import compare
+    from nbtrack.charts import KINDS as CHART_KINDS
+    from nbtrack.charts import group_colors
 
     docs = store.run_docs()
     available = sorted({m for r in full for m in (docs[r].get("metrics") or {})})
@@ -368,7 +375,17 @@ def compare_runs(
         "runs": full,
         "plots": {},
         "plot_errors": {},
+        "charts": {},
+        "colors": group_colors(cmp),
+        "run_names": {r: str(docs[r].get("name") or "") for r in full},
     }
+    for kind in charts or ():
+        if kind not in CHART_KINDS:
+            raise ApiError(400, "bad_request", f"unknown chart kind {kind!r}: use one of {', '.join(CHART_KINDS)}")
+        try:
+            out["charts"][kind] = cmp.chart(kind, metrics[0] if len(metrics) == 1 else None).spec
+        except Exception as exc:  # like a plot: one chart that cannot be drawn should not hide the table
+            out["plot_errors"][kind] = scrub(f"{type(exc).__name__}: {exc}", getattr(store, "boundary", None))
     for kind in plots or ():
         if kind not in PLOT_KINDS:
             raise ApiError(400, "bad_request", f"unknown plot kind {kind!r}: use one of {', '.join(PLOT_KINDS)}")

@@ -215,6 +215,22 @@ class CompareHandler(NbtrackHandler):
                 self.arguments("runs"),
                 metric=self.get_query_argument("metric", None),
                 plots=self.arguments("plots"),
+                charts=self.arguments("charts"),
+            )
+        )
+
+
+class ChartsHandler(NbtrackHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(
+            await self.heavy(
+                "charts",
+                self.arguments("runs"),
+                self.get_query_argument("kind", "curves"),
+                metric=self.get_query_argument("metric", None),
+                grouped=self.get_query_argument("grouped", "1") not in ("0", "false", "no"),
             )
         )
 
@@ -279,6 +295,7 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (_RUN + r"/export", ExportHandler),
     (_RUN + r"/blobs/([^/]+)", BlobHandler),
     (r"/compare", CompareHandler),
+    (r"/charts", ChartsHandler),
     (r"/diff", DiffHandler),
     (r"/run-more/preview", RunMorePreviewHandler),
     (r"/run-more", RunMoreHandler),

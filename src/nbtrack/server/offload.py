@@ -26,16 +26,23 @@ from pathlib import Path
 from typing import Any
 
 from nbtrack.errors import NbtrackError
-from nbtrack.server import api
+from nbtrack.server import api, charts_api
 from nbtrack.server.paths import ConfinedStore, scrub
 
-_PRELOAD = ["nbtrack.server.offload", "pandas", "nbtrack.analysis.comparison", "nbtrack.analysis.plots"]
+_PRELOAD = [
+    "nbtrack.server.offload",
+    "pandas",
+    "nbtrack.analysis.comparison",
+    "nbtrack.analysis.plots",
+    "nbtrack.charts",
+]
 HEAVY_JOBS: dict[str, Callable[..., Any]] = {
     "compare": api.compare_runs,
     "diff": api.diff_runs,
     "export": api.export_run,
+    "charts": charts_api.chart_for_runs,
 }
-_WHAT = {"compare": "comparison", "diff": "diff", "export": "export"}
+_WHAT = {"compare": "comparison", "diff": "diff", "export": "export", "charts": "chart"}
 
 
 @dataclass(frozen=True)
