@@ -68,7 +68,8 @@ async def test_symlinks_out_of_the_root_are_refused(jp_fetch, jp_root_dir, tmp_p
     code, error = await api_error(post, jp_fetch, run_id, {"format": "script", "name": "link/x.py"})
     assert (code, error["code"]) == (400, "invalid_name")
     os.symlink(outside / "target.py", jp_root_dir / "dangling.py")  # a file link, even overwriting
-    code, error = await api_error(post, jp_fetch, run_id, {"format": "script", "name": "dangling.py", "overwrite": True})
+    payload = {"format": "script", "name": "dangling.py", "overwrite": True}
+    code, error = await api_error(post, jp_fetch, run_id, payload)
     assert (code, error["code"]) == (400, "invalid_name")
     assert list(outside.iterdir()) == []
 
