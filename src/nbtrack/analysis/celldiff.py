@@ -42,7 +42,8 @@ def line_marks(a: str | None, b: str | None) -> tuple[list[int], list[int]]:
     marks removed and added when it shows both sources (every line of a cell only one side has)."""
     lines_a = (a or "").splitlines()
     lines_b = (b or "").splitlines()
-    removed, added = [], []
+    removed: list[int] = []
+    added: list[int] = []
     matcher = difflib.SequenceMatcher(
         None, [x.rstrip() for x in lines_a], [y.rstrip() for y in lines_b], autojunk=False
     )
