@@ -206,6 +206,12 @@ function runLink(view: DetailsView, id: string): Node {
   return link;
 }
 
+/** A traceback as IPython colours it, without the terminal colour codes. */
+function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+}
+
 /** The run's error: its type and message, and the traceback folded under it. */
 function errorBox(run: IRunRecord): HTMLElement {
   const error = run.error;
@@ -216,7 +222,7 @@ function errorBox(run: IRunRecord): HTMLElement {
         'details',
         { class: 'jp-nbtrack-traceback' },
         h('summary', {}, 'Traceback'),
-        h('pre', { class: 'jp-nbtrack-code' }, error.traceback)
+        h('pre', { class: 'jp-nbtrack-code' }, stripAnsi(error.traceback))
       )
     );
   }
