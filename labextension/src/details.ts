@@ -187,8 +187,8 @@ function contentsParts(view: DetailsView, id: string, c: IContents): Node[] {
   }
   const runLinks = (ids: string[]): Node => h('span', {}, ids.flatMap((run, i) => [i ? ', ' : '', runLink(view, run)]));
   const links = [
-    ...Object.entries(c.upstream).map(([name, run]) => ['upstream: wrote it', name, runLinks([run])]),
-    ...Object.entries(c.downstream).map(([name, runs]) => ['downstream: reads it', name, runLinks(runs)])
+    ...Object.entries(c.upstream).map(([name, run]) => ['upstream (wrote the file)', name, runLinks([run])]),
+    ...Object.entries(c.downstream).map(([name, runs]) => ['downstream (reads the file)', name, runLinks(runs)])
   ];
   if (links.length) {
     out.push(h('h3', {}, 'Linked runs'), table('Runs this one reads from or feeds', ['', 'File', 'Run'], links));

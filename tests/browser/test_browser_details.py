@@ -130,20 +130,22 @@ def test_details_tags_traceback_upstream_and_export(page, lab, artifacts, pipe):
     assert runs["fit-b"].upstream, "the kernel linked fit-b to the run that wrote clean.csv"
     (upstream,) = set(runs["fit-b"].upstream.values())
     assert upstream == prep
-    screenshot(page, artifacts, "details.png", readme=True)
 
     # export into the workspace: written next to the notebook, verified, opened in JupyterLab
     assert details.get_by_role("button", name="Export to workspace").is_enabled()
     name = details.get_by_label("File name")
     assert name.input_value() == "fit-b_export.py"
     details.get_by_role("button", name="Export to workspace").click()
-    result = details.locator(".jp-nbtrack-export-status .jp-nbtrack-message")
-    result.wait_for(timeout=120_000)
-    assert "Verified" in result.inner_text() and "pipe/fit-b_export.py" in result.inner_text()
+    page.locator(".lm-TabBar-tab.lm-mod-current", has_text="fit-b_export.py").wait_for(timeout=120_000)
     assert "VERIFIED" in (folder / "fit-b_export.py").read_text()
-    page.locator(".lm-TabBar-tab", has_text="fit-b_export.py").wait_for(timeout=30_000)
+    page.locator(".lm-TabBar-tab", has_text="Run fit-b").click()  # back to the details: the verdict is there
+    result = details.locator(".jp-nbtrack-export-status .jp-nbtrack-message")
+    result.wait_for(timeout=30_000)
+    assert "Verified" in result.inner_text() and "pipe/fit-b_export.py" in result.inner_text()
+    page.set_viewport_size({"width": 1400, "height": 1500})  # the whole details, down to the export's verdict
+    screenshot(page, artifacts, "details.png", readme=True)
+    page.set_viewport_size({"width": 1400, "height": 860})
     # again: refused, the file is not overwritten unasked
-    page.locator(".lm-TabBar-tab", has_text="Run fit-b").click()
     details.get_by_role("button", name="Export to workspace").click()
     details.get_by_text("already exists").wait_for(timeout=120_000)
 
