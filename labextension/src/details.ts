@@ -157,13 +157,17 @@ function contentsParts(view: DetailsView, id: string, c: IContents): Node[] {
     const models = table('Models this run fitted or logged', headers, rows, 'jp-nbtrack-table jp-nbtrack-models');
     out.push(h('h3', {}, 'Models'), models);
   }
-  const figures = c.artifacts.filter(a => a.figure && a.blob);
+  // figures: the artifacts that are images, and the image files the run wrote and kept
+  const figures: [string, string][] = [
+    ...c.artifacts.filter(a => a.figure && a.blob).map((a): [string, string] => [a.name, a.blob ?? '']),
+    ...c.outputs.filter(o => o.kept && IMAGE_FILE.test(o.path)).map((o): [string, string] => [o.path, o.kept ?? ''])
+  ];
   if (figures.length) {
     out.push(h('h3', {}, 'Figures'));
-    for (const a of figures) {
-      const img = h('img', { alt: a.name, class: 'jp-nbtrack-figure' });
-      view.showImage(img, id, a.blob ?? '');
-      out.push(h('figure', {}, img, h('figcaption', {}, a.name)));
+    for (const [name, digest] of figures) {
+      const img = h('img', { alt: name, class: 'jp-nbtrack-figure' });
+      view.showImage(img, id, digest);
+      out.push(h('figure', {}, img, h('figcaption', {}, name)));
     }
   }
   if (c.artifacts.length) {
@@ -195,6 +199,9 @@ function contentsParts(view: DetailsView, id: string, c: IContents): Node[] {
   }
   return out;
 }
+
+/** Output files shown inline as images (formats a browser decodes whatever the media type it was sent with). */
+const IMAGE_FILE = /\.(png|jpe?g|gif|webp)$/i;
 
 /** A link to another run's details (a button: it opens a tab, it does not navigate). */
 function runLink(view: DetailsView, id: string): Node {

@@ -23,7 +23,14 @@ rng = np.random.default_rng(0)
 train_df = pd.DataFrame({"debt_ratio": rng.normal(0.3, 0.1, 500), "age": rng.integers(20, 70, 500)})"""
 SHIFT = 'train_df["debt_ratio"] = train_df["debt_ratio"] + 0.09'
 PREP = """%%track --name prep -e pipe -t stage=prep
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
 train_df.to_csv("clean.csv", index=False)
+fig, ax = plt.subplots(figsize=(3, 2))
+ax.hist(train_df["debt_ratio"], bins=20)
+fig.savefig("hist.png", dpi=60)
+plt.close(fig)
 nbtrack.log_metric("rows", len(train_df))"""
 FIT = """%%track --name {name} -e pipe -t stage=fit -t owner=ana
 clean = pd.read_csv("clean.csv")
@@ -149,7 +156,11 @@ def test_details_tags_traceback_upstream_and_export(page, lab, artifacts, pipe):
     details.get_by_role("button", name="Export to workspace").click()
     details.get_by_text("already exists").wait_for(timeout=120_000)
 
-    # the upstream link opens prep's details
+    # the upstream link opens prep's details, where the histogram prep wrote (hist.png, kept) shows inline
     details.get_by_role("button", name=prep, exact=True).click()
-    page.locator(".jp-nbtrack-details h2", has_text="prep").wait_for(timeout=30_000)
+    prep_view = page.locator(".jp-nbtrack-details", has=page.locator("h2", has_text="prep")).last
+    prep_view.wait_for(timeout=30_000)
     assert page.locator(".lm-TabBar-tab.lm-mod-current", has_text="Run prep").count() == 1
+    figure = prep_view.locator("img.jp-nbtrack-figure[alt='hist.png']")
+    figure.wait_for(timeout=30_000)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=figure.element_handle(), timeout=30_000)
