@@ -98,3 +98,17 @@ async def test_runs_that_cannot_be_exported_say_why(jp_fetch, jp_root_dir, runs_
     assert export_reason(doc, "finished") is None
     assert "still running" in (export_reason(doc, "running") or "")
     assert _run  # the conftest helper records runs without history (the api case above)
+
+
+def test_default_names_are_plain_file_names(tmp_path):
+    from nbtrack.server.export_api import default_name, destination
+
+    name = default_name({"name": "<img src=x>/../../etc/passwd", "id": "01abc"}, "script")
+    assert "/" not in name and name.endswith("_export.py")
+    path, relative = destination(tmp_path, tmp_path, name, "script")
+    assert path.parent == tmp_path.resolve() and relative == name
+    assert default_name({"name": None, "id": "01abc"}, "dvc") == "01abc_export.zip"
+    from nbtrack.query.contents import export_reason
+
+    script_run = {"status": "finished", "history": "ab" * 16, "source": "api"}  # a track() block in a script
+    assert "not recorded by a %%track cell" in (export_reason(script_run, "finished") or "")
