@@ -25,3 +25,14 @@ def test_changes_read_as_text_and_escaped_html():
     assert _cell_text(added) == ["+ cell B[2]:", "    + <script>x</script>"]
     page = _cell_html(added)
     assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+
+
+def test_line_marks_say_which_lines_each_side_changed():
+    from nbtrack.analysis.celldiff import line_marks
+
+    a = "import x\nlr = 0.1\nfit(lr)\n"
+    b = "import x\nlr = 0.3\nfit(lr)\nprint(lr)\n"
+    assert line_marks(a, b) == ([1], [1, 3])
+    assert line_marks(None, "a\nb") == ([], [0, 1])  # an added cell: every line added
+    (change,) = cell_diff([a], [b])
+    assert change.to_dict()["a_removed"] == [1] and change.to_dict()["b_added"] == [1, 3]

@@ -162,3 +162,19 @@ def test_a_model_of_another_class_shows_both_classes(store_dir):
     text = d.to_text()
     assert "~ clf: sklearn.linear_model._logistic.LogisticRegression " in text and "-> sklearn.svm.SVC " in text
     assert "~ huge: LogisticRegression" not in text and "~ huge: big.Model not kept: over the 500 MB limit ->" in text
+
+
+def test_data_rows_carry_the_change_note_and_metrics_the_relative_delta(store_dir):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"debt_ratio": rng.normal(0.3, 0.1, 500), "age": rng.integers(20, 70, 500)})
+    shifted = frame.assign(debt_ratio=frame["debt_ratio"] + 0.09)
+    a = _run({"lr": 0.1}, 0.80, data={"train": frame})
+    b = _run({"lr": 0.1}, 0.88, data={"train": shifted})
+    d = nbtrack.diff(a, b)
+    (train,) = d.data
+    assert "debt_ratio" in train["note"] and "sd" in train["note"]  # e.g. "debt_ratio mean +0.9 sd"
+    assert "debt_ratio" in d.to_text() and "debt_ratio" in d.to_json()
+    (acc,) = d.metrics
+    assert acc["relative"] == pytest.approx(0.08 / 0.80)

@@ -180,7 +180,8 @@ export interface IDetails {
   run: IRunRecord;
   status: Status;
   drift: Record<string, IDrift>;
-  export: { available: boolean; formats: string[] };
+  /** `reason` says why a run cannot be exported (absent from older servers: treat as available). */
+  export: { available: boolean; formats: string[]; reason?: string | null };
   /** Absent from a server older than the models release. */
   contents?: IContents;
 }
@@ -221,7 +222,33 @@ export interface IDiff {
   outputs?: Row[];
   env: Row[];
   code_source: string;
-  code: { kind: string; a_index: number | null; b_index: number | null; diff: string[] }[];
+  code: ICellChange[];
+}
+
+/** One cell of the code diff (nbtrack.analysis.celldiff.CellChange.to_dict). */
+export interface ICellChange {
+  kind: string;
+  a_index: number | null;
+  b_index: number | null;
+  a_source?: string | null;
+  b_source?: string | null;
+  diff: string[];
+  /** 0-based lines of A not in B, and of B not in A (absent from older servers). */
+  a_removed?: number[];
+  b_added?: number[];
+}
+
+/** What export into the workspace wrote (nbtrack.server.export_api.finish). */
+export interface IExportResult {
+  /** Relative to the server root: what `docmanager:open` takes. */
+  path: string;
+  format: string;
+  run: string;
+  /** true: re-executed, it reproduced the run's metrics; false: it did not; null: not verified. */
+  verified: boolean | null;
+  cause: string | null;
+  /** metric -> [the run's value, the script's value] */
+  differences: Record<string, [unknown, unknown]>;
 }
 
 /** An answer that is not OK: HTTP status, the server's short code (`not_found`...) and its message. */
@@ -355,6 +382,22 @@ export class NbtrackApi {
       throw new ApiError(response.status, 'error', response.statusText);
     }
     return response.blob();
+  }
+
+  /** Export the run (verified) and write the file next to its notebook; refused (409) over an existing file. */
+  async exportToWorkspace(
+    dir: string,
+    id: string,
+    options: { format: string; name: string; overwrite: boolean }
+  ): Promise<IExportResult> {
+    const url = this.url(`runs/${encodeURIComponent(id)}/export-to-workspace`, { dir });
+    const init = { method: 'POST', body: JSON.stringify(options) };
+    const response = await ServerConnection.makeRequest(url, init, this.settings);
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      throw new ApiError(response.status, body?.code ?? 'error', body?.message ?? response.statusText);
+    }
+    return body as IExportResult;
   }
 
   /** A plain link: the browser's login cookie authenticates the download. */

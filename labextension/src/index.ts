@@ -55,8 +55,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       shell.activateById(widget.id);
     };
 
+    // Details link to other runs' details and open the file an export wrote.
+    const detailsActions = {
+      openDetails: (id: string) => openDetails(id),
+      openFile: (path: string) => void app.commands.execute('docmanager:open', { path })
+    };
+    const openDetails = (id: string) => open(`run-${id}`, () => new DetailsView(api, model.dir, id, detailsActions));
     const sidebar = new RunsSidebar(model, {
-      openDetails: id => open(`run-${id}`, () => new DetailsView(api, model.dir, id)),
+      openDetails: id => openDetails(id),
       openComparison: ids =>
         open(`compare-${[...ids].sort().join('-')}`, () => new ComparisonView(api, model.dir, ids)),
       openDiff: (a, b) => open(`diff-${a}-${b}`, () => new DiffView(api, model.dir, a, b))

@@ -146,7 +146,7 @@ async def test_details_with_drift(jp_fetch, jp_root_dir):
     assert any(f["column"] == "x" for f in drift["findings"])
     unchanged = body(await jp_fetch("nbtrack", "api", "runs", first, "details"))["drift"]["train"]
     assert unchanged["reference"] is None
-    assert set(details["export"]) == {"available", "formats"}
+    assert set(details["export"]) == {"available", "formats", "reason"}
 
 
 async def test_compare(jp_fetch, runs_store):
@@ -189,7 +189,7 @@ async def test_export_downloads(jp_fetch, jp_root_dir):
     history = ["import nbtrack\nscale = 2", "%%track --name exported\nlr = 0.1\nnbtrack.log_metric('acc', lr * scale)"]
     run_id = magic_run(jp_root_dir / ".nbtrack", history)
     details = body(await jp_fetch("nbtrack", "api", "runs", run_id, "details"))
-    assert details["export"] == {"available": True, "formats": ["script", "notebook", "dvc"]}
+    assert details["export"] == {"available": True, "formats": ["script", "notebook", "dvc"], "reason": None}
     script = await jp_fetch("nbtrack", "api", "runs", run_id, "export", params={"format": "script"})
     assert script.headers["Content-Disposition"].startswith("attachment; filename*=UTF-8''")
     assert script.headers["Content-Disposition"].endswith(".py")

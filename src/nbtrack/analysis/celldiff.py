@@ -23,6 +23,7 @@ class CellChange:
     lines: list[str] = field(default_factory=list)  # unified diff of a changed cell
 
     def to_dict(self) -> dict[str, Any]:
+        a_marks, b_marks = line_marks(self.a_source, self.b_source)
         return {
             "kind": self.kind,
             "a_index": self.a_index,
@@ -31,7 +32,26 @@ class CellChange:
             "a_source": self.a_source,
             "b_source": self.b_source,
             "diff": self.lines,
+            "a_removed": a_marks,
+            "b_added": b_marks,
         }
+
+
+def line_marks(a: str | None, b: str | None) -> tuple[list[int], list[int]]:
+    """(lines of A not in B, lines of B not in A), 0-based indexes into ``source.splitlines()``: what a view
+    marks removed and added when it shows both sources (every line of a cell only one side has)."""
+    lines_a = (a or "").splitlines()
+    lines_b = (b or "").splitlines()
+    removed: list[int] = []
+    added: list[int] = []
+    matcher = difflib.SequenceMatcher(
+        None, [x.rstrip() for x in lines_a], [y.rstrip() for y in lines_b], autojunk=False
+    )
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "equal":
+            removed.extend(range(i1, i2))
+            added.extend(range(j1, j2))
+    return removed, added
 
 
 def _cell_text(c: CellChange) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from nbtrack import format as fmt
 from nbtrack.analysis.celldiff import CellChange, _cell_html, _cell_text, cell_diff
+from nbtrack.data.drift import change_notes
 from nbtrack.query import contents
 from nbtrack.store.local import Store
 
@@ -37,8 +38,8 @@ class RunDiff:
     a: str
     b: str
     params: list[dict[str, Any]]  # name, a, b, change (changed / added / removed), source (a label, if recorded)
-    metrics: list[dict[str, Any]]  # name, a, b, delta (b - a), change
-    data: list[dict[str, Any]]  # name, a, b (content hashes), change
+    metrics: list[dict[str, Any]]  # name, a, b, delta (b - a), relative (delta / |a|), change
+    data: list[dict[str, Any]]  # name, a, b (content hashes), change, note (what changed, "" when unknown)
     env: list[dict[str, Any]]  # what, a, b, change
     code: list[CellChange]
     code_source: str
@@ -183,6 +184,7 @@ def _side(title: str, r: dict[str, Any], side: str) -> str:
 
 def _row_text(title: str, r: dict[str, Any]) -> str:
     extra = f"  ({_signed(r['delta'])})" if r.get("delta") is not None else ""
+    extra += f"  ({r['note']})" if r.get("note") else ""
     return f"  {_mark(r['change'])} {r['name']}: {_side(title, r, 'a')} -> {_side(title, r, 'b')}{extra}"
 
 
@@ -254,8 +256,9 @@ def _dict_diff(a: dict[str, Any], b: dict[str, Any], delta: bool = False) -> tup
             try:
                 d = float(b[name]) - float(a[name])
                 row["delta"] = d if math.isfinite(d) else None
+                row["relative"] = d / abs(float(a[name])) if row["delta"] is not None and float(a[name]) else None
             except (KeyError, TypeError, ValueError):
-                row["delta"] = None
+                row["delta"] = row["relative"] = None
         rows.append(row)
     return rows, same
 
@@ -403,6 +406,9 @@ def diff(
     data_a = {k: (v.get("hash") if isinstance(v, dict) else None) for k, v in a.data.items()}
     data_b = {k: (v.get("hash") if isinstance(v, dict) else None) for k, v in b.data.items()}
     data, same_data = _dict_diff(data_a, data_b)
+    notes = change_notes(b.data, a.data)  # "debt_ratio mean +0.9 sd", as the cell summary says it
+    for row in data:
+        row["note"] = notes.get(row["name"], "")
     env = _env_diff(a.env or {}, b.env or {})
     source = code
     if code == "snapshot":

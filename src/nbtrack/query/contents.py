@@ -205,3 +205,30 @@ def _media(value: Any) -> str:
 
 def _is_digest(value: Any) -> bool:
     return isinstance(value, str) and DIGEST.fullmatch(value) is not None
+
+
+def export_reason(doc: Mapping[str, Any], status: str) -> str | None:
+    """Why ``nbtrack.export`` would refuse the run (one sentence saying what to do), or None when it can export it.
+
+    Read from the record alone (``status`` is the status as shown), so the views say it before anyone clicks:
+    a run still running, one without an execution history or a cell to export (the refusals of
+    :func:`nbtrack.exporting.exporter.plan_export`), and a run that failed (its script would reproduce the error,
+    with no final metrics to verify it against)."""
+    if status == "running":
+        return "The run is still running; export it once it has finished."
+    if not doc.get("history"):
+        how = "a nbtrack.track() block outside a notebook cell" if doc.get("source") == "api" else "an older nbtrack"
+        return f"The run has no recorded execution history (recorded by {how}); run it as a %%track cell to export it."
+    if doc.get("source") != "magic" and not doc.get("cell_block"):
+        return "The run was not recorded by a %%track cell or a nbtrack.track() block in a cell; rerun it in one."
+    if status in ("failed", "interrupted", "abandoned"):
+        error = doc.get("error")
+        what = f" ({error.get('type')})" if isinstance(error, Mapping) and error.get("type") else ""
+        return f"The run {status}{what}, so a script has no result to reproduce; fix it and export a finished run."
+    return None
+
+
+def export_availability(doc: Mapping[str, Any], status: str) -> dict[str, Any]:
+    """``{"available": bool, "reason": str | None}`` for the details of a run (see :func:`export_reason`)."""
+    reason = export_reason(doc, status)
+    return {"available": reason is None, "reason": reason}

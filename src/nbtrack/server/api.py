@@ -237,7 +237,7 @@ def run_details(store: Store, run_id: str) -> dict[str, Any]:
         "run": Run.from_doc(doc, store).to_doc(),
         "status": effective_status(doc),
         "drift": drift,
-        "export": export_formats(),
+        "export": {**export_formats(), **contents.export_availability(doc, effective_status(doc))},
         "contents": run_contents(doc, docs),
     }
 

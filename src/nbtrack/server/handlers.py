@@ -24,7 +24,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from nbtrack.errors import NbtrackError
-from nbtrack.server import api, run_more
+from nbtrack.server import api, export_api, run_more
 from nbtrack.server.offload import Offload, ServerLimits, WorkerCrash
 from nbtrack.server.paths import scrub
 
@@ -183,6 +183,26 @@ class ExportHandler(NbtrackHandler):
         self.finish(content, set_content_type=api.content_type(name))  # APIHandler would say application/json
 
 
+class ExportToWorkspaceHandler(NbtrackHandler):
+    """POST ``{format, name, overwrite}``: export the run (verified) and write the file next to its notebook,
+    inside the server root (:mod:`nbtrack.server.export_api`); answers the path written and the verdict."""
+
+    @web.authenticated
+    @authorized
+    async def post(self, run_id: str) -> None:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise api.ApiError(400, "bad_request", "send a JSON object: {format, name, overwrite}")
+        fmt, name, overwrite = body.get("format"), body.get("name"), body.get("overwrite") is True
+        folder = self.get_query_argument("dir", "")
+        where = await self.work(export_api.prepare, self.store(), self.root_dir, folder, run_id, fmt, name, overwrite)
+        _, content, verdict = await self.heavy("export", where["run"], where["format"], body.get("verify") is not False)
+        self.write_json(await self.work(export_api.finish, where, content, verdict, overwrite))
+
+
 class BlobHandler(NbtrackHandler):
     """A model, artifact or kept output of a run, as a download: only a blob that run's record references, with
     the media type the record gives and a file name made safe; never rendered by the browser as a page. Sent in
@@ -293,6 +313,7 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (_RUN, RunHandler),
     (_RUN + r"/details", RunDetailsHandler),
     (_RUN + r"/export", ExportHandler),
+    (_RUN + r"/export-to-workspace", ExportToWorkspaceHandler),
     (_RUN + r"/blobs/([^/]+)", BlobHandler),
     (r"/compare", CompareHandler),
     (r"/charts", ChartsHandler),
