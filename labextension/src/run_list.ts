@@ -4,7 +4,7 @@
  * series (an inline SVG, points downsampled by the server), and the experiment when the list mixes several.
  */
 import { IRunRecord, IRunsPage } from './api';
-import { formatTime, formatValue, h } from './dom';
+import { formatValue, h } from './dom';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const SPARK_WIDTH = 56;
@@ -58,6 +58,14 @@ export interface IRunListOptions {
   onOpen(id: string): void;
 }
 
+/** When a run started, short: the time today, else the date (the full date and time on hover). */
+function started(seconds: number): HTMLElement {
+  const date = new Date(seconds * 1000);
+  const today = date.toDateString() === new Date().toDateString();
+  const text = today ? date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : date.toLocaleDateString();
+  return h('span', { class: 'jp-nbtrack-run-time', title: date.toLocaleString() }, text);
+}
+
 function row(page: IRunsPage, run: IRunRecord, options: IRunListOptions): HTMLElement {
   const label = run.name || run.id.slice(-8);
   const box = h('input', {
@@ -97,7 +105,7 @@ function row(page: IRunsPage, run: IRunRecord, options: IRunListOptions): HTMLEl
       points ? sparkline(points, `${metric} by step, ${points.length} points`) : null,
       options.experiments
         ? h('span', { class: 'jp-nbtrack-run-experiment', title: `Experiment ${run.experiment}` }, run.experiment)
-        : h('span', { class: 'jp-nbtrack-run-time' }, formatTime(run.start_time))
+        : started(run.start_time)
     )
   );
 }
@@ -108,12 +116,14 @@ export function runList(page: IRunsPage, options: IRunListOptions): HTMLElement 
   const header = h(
     'div',
     { class: 'jp-nbtrack-run-header', 'aria-hidden': 'true' },
+    h('span', { class: 'jp-nbtrack-run-check' }),
     h('span', {}, 'Run'),
     h('span', {}, 'Status'),
     h(
       'span',
       { class: 'jp-nbtrack-run-facts' },
       metric ? h('span', { class: 'jp-nbtrack-run-metric' }, metric) : null,
+      metric && Object.keys(page.sparklines ?? {}).length ? h('span', { class: 'jp-nbtrack-spark-head' }, 'by step') : null,
       h('span', {}, options.experiments ? 'Experiment' : 'Started')
     )
   );

@@ -202,7 +202,8 @@ def list_runs(
         filtered = bool((search or "").strip() or (where or "").strip())
         unfiltered = select(frame, experiment=experiments, status=statuses).total if filtered else page["total"]
         scope["unfiltered"] = unfiltered
-        scope["metric"] = listing.primary_metric(page["columns"]["metrics"], metric)
+        oldest = table.docs.get(selection.rows["run_id"].iloc[-1]) if selection.total else None
+        scope["metric"] = listing.primary_metric(page["columns"]["metrics"], metric, oldest)
         scope["sparklines"] = listing.sparklines(store, table.docs, [r["id"] for r in page["runs"]], scope["metric"])
         return {**page, **scope}
 

@@ -94,8 +94,13 @@ def sparklines(store: Any, docs: Mapping[str, Mapping[str, Any]], run_ids: Itera
     return {run_id: points for run_id, points in found.items() if len(points) > 1}
 
 
-def primary_metric(metrics: list[str], chosen: str | None) -> str | None:
-    """The one metric the sidebar shows: ``chosen`` when the runs have it, else the first (the most often logged)."""
+def primary_metric(metrics: list[str], chosen: str | None, oldest: Mapping[str, Any] | None = None) -> str | None:
+    """The one metric the sidebar shows: ``chosen`` when the runs have it, else the first metric the oldest
+    matching run logged (``oldest``: its record; it does not change as runs arrive), else the most often logged."""
     if chosen and chosen in metrics:
         return chosen
+    logged = (oldest or {}).get("metrics")
+    for name in logged if isinstance(logged, dict) else ():
+        if values.unescape_text(name) in metrics:
+            return str(values.unescape_text(name))
     return metrics[0] if metrics else None
