@@ -97,3 +97,20 @@ def test_downsample_keeps_short_series_and_the_ends():
     short = downsample(long)
     assert len(short) == SPARK_POINTS and short[0] == 0.0 and short[-1] == 999.0
     assert short == sorted(short)
+
+
+async def test_the_primary_metric_is_the_first_the_oldest_run_logged(jp_fetch, jp_root_dir):
+    store = store_mod.get_store(jp_root_dir / ".nbtrack")
+    try:
+        with nbtrack.track("first", "m", store=store, environment=False):
+            nbtrack.log_metric("val_acc", 0.9)
+            nbtrack.log_metric("loss", 0.1)
+        for name in ("second", "third"):  # newer runs log loss only: the most often logged is loss
+            with nbtrack.track(name, "m", store=store, environment=False):
+                nbtrack.log_metric("loss", 0.2)
+        page = await runs(jp_fetch, experiment="m")
+        assert page["columns"]["metrics"][0] == "loss"
+        assert page["metric"] == "val_acc"  # what the oldest run logged first: it stays as runs arrive
+        assert (await runs(jp_fetch, experiment="m", metric="loss"))["metric"] == "loss"
+    finally:
+        store_mod._stores.pop((jp_root_dir / ".nbtrack").absolute(), None)
