@@ -69,6 +69,8 @@ export class RunsModel {
   error: string | null = null;
   loading = false;
   selected = new Set<string>();
+  /** The experiments of the notebook's own runs, as last listed (kept while the picker shows another scope). */
+  ownExperiments: string[] | null = null;
 
   constructor(readonly api: NbtrackApi) {}
 
@@ -119,6 +121,7 @@ export class RunsModel {
       this.metric = kept?.metric ?? '';
       this.selected = kept?.selected ?? new Set<string>();
       this.page = null;
+      this.ownExperiments = null;
     } else if (before && next && before.id === null && next.id) {
       this._states.delete(key(before));
     }
@@ -204,6 +207,9 @@ export class RunsModel {
         return; // a newer request (other notebook, page or filter) is on its way
       }
       this.page = page;
+      if (page.notebook_experiments) {
+        this.ownExperiments = page.notebook_experiments.map(e => e.name);
+      }
       this.error = null;
     } catch (reason) {
       if (request !== this._request) {

@@ -156,7 +156,7 @@ export class RunsSidebar extends Widget {
   private _renderPicker(): void {
     const model = this._model;
     const nb = model.notebook;
-    const own = model.page?.notebook_experiments?.map(e => e.name) ?? (nb ? [nb.experiment] : []);
+    const own = model.ownExperiments ?? (nb ? [nb.experiment] : []);
     const store = (model.page?.experiments ?? []).map(e => e.name);
     const picked = model.scope.startsWith('experiment:') ? model.scope.slice('experiment:'.length) : null;
     const names = [...new Set([...own, ...store, ...(picked ? [picked] : [])])];

@@ -160,4 +160,5 @@ def test_runs_follow_the_notebook_through_a_rename_and_each_notebook_keeps_its_f
     sidebar.get_by_role("button", name="o1", exact=True).wait_for(timeout=30_000)
     assert "Experiment" in sidebar.locator(".jp-nbtrack-run-header").inner_text()
     assert "other" in sidebar.locator(".jp-nbtrack-run-experiment").all_inner_texts()
+    assert scope.locator("option").first.inner_text() == "This notebook (losses, lr-sweep)"  # still its own
     screenshot(page, artifacts, "sidebar-all-experiments.png")
