@@ -57,6 +57,7 @@ export class RunsSidebar extends Widget {
       this._body,
       h('div', { class: 'jp-nbtrack-actions' }, this._compare, this._diff, this._clear)
     );
+    this.node.append(this._selectionNote);
     this._model.changed.connect(this._render, this);
     this._render();
   }
@@ -113,6 +114,11 @@ export class RunsSidebar extends Widget {
       box.checked = model.selected.has(box.dataset.runId ?? '');
     });
     const n = model.selected.size;
+    const shown = new Set(page?.runs.map(run => run.id) ?? []);
+    const unseen = [...model.selected].filter(id => !shown.has(id)).length;
+    this._selectionNote.textContent = unseen
+      ? `${unseen === 1 ? '1 selected run is' : `${unseen} selected runs are`} not in this list (another page or filter).`
+      : '';
     this._compare.textContent = `Compare (${n})`;
     this._compare.disabled = n < 2;
     this._diff.disabled = n !== 2;
@@ -249,6 +255,7 @@ export class RunsSidebar extends Widget {
 
   private _shown: IRunsPage | null = null;
   private _pickerShown = '';
+  private _selectionNote = h('p', { class: 'jp-nbtrack-status jp-nbtrack-selection-note' });
   private _metricsShown = '';
   private _typing = 0;
   private _search: HTMLInputElement;

@@ -105,6 +105,7 @@ def test_runs_follow_the_notebook_through_a_rename_and_each_notebook_keeps_its_f
     sidebar.get_by_label("Filter runs").fill("zzz")
     sidebar.get_by_text("2 runs hidden by the filter “zzz”.").wait_for(timeout=30_000)
     assert sidebar.get_by_role("button", name="Compare (1)").count() == 1
+    assert "1 selected run is not in this list" in sidebar.locator(".jp-nbtrack-selection-note").inner_text()
 
     # another notebook: its own (empty) filter and selection
     page.locator('.jp-SideBar.jp-mod-left .lm-TabBar-tab[data-id="filebrowser"]').click()
@@ -128,6 +129,7 @@ def test_runs_follow_the_notebook_through_a_rename_and_each_notebook_keeps_its_f
     page.locator(ROWS).nth(1).wait_for(timeout=30_000)
     assert sidebar.get_by_role("checkbox", name="Select run a").is_checked()
     assert sidebar.get_by_role("button", name="Compare (1)").count() == 1
+    assert sidebar.locator(".jp-nbtrack-selection-note").inner_text() == ""
 
     # rename the notebook: its runs stay in the sidebar
     page.locator(".lm-MenuBar-item", has_text="File").first.click()
