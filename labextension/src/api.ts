@@ -102,6 +102,14 @@ export interface IRunsPage {
   /** What a table of the matching runs shows (names without `params.`...), the most often set first. */
   columns: IRunColumns;
   stamp: string;
+  /** With `notebook=<id>`: the experiments of the notebook's runs, the most runs first. */
+  notebook_experiments?: { name: string; runs: number }[];
+  /** How many runs match before the search text and `where`: the rest are hidden by the filter. */
+  unfiltered?: number;
+  /** The metric shown for each run (the one asked for, else the first), and its per-step series. */
+  metric?: string | null;
+  /** Run id -> that metric by step, at most 32 points (null: not a finite number). */
+  sparklines?: Record<string, (number | null)[]>;
 }
 
 /** Chosen by the server (nbtrack.query.select.columns_of) over every run that matches, not just this page. */

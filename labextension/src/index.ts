@@ -11,6 +11,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { NbtrackApi } from './api';
+import { notebookId, trackNotebookIdentity } from './notebook_identity';
 import { RunsModel } from './model';
 import { RunsSidebar } from './sidebar';
 import { ComparisonView } from './compare';
@@ -72,11 +73,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
 
     // Follow the notebook last focused (the tracker keeps it while another tab, such as a comparison,
     // is in front), and its renames.
-    const follow = () => model.setNotebook(notebooks.currentWidget?.context.path ?? null);
+    // The notebook's own id (metadata.nbtrack.id) ties runs to it through renames: see notebook_identity.ts.
+    const follow = () => {
+      const current = notebooks.currentWidget;
+      model.setNotebook(current?.context.path ?? null, notebookId(current));
+    };
     notebooks.currentChanged.connect((_, panel) => {
       follow();
-      panel?.context.pathChanged.connect(follow);
+      if (panel) {
+        panel.context.pathChanged.connect(follow);
+        void panel.context.ready.then(() => {
+          follow();
+          panel.model?.metadataChanged.connect(follow);
+        });
+      }
     });
+    trackNotebookIdentity(notebooks);
     // A cell just finished: a %%track run may have been written, so look now.
     NotebookActions.executed.connect(() => model.pollSoon(200));
 

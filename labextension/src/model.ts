@@ -16,25 +16,40 @@ export const POLL_MIN_MS = 1000;
 export const POLL_MAX_MS = 15000;
 const POLL_ERROR_MAX_MS = 60000;
 
-/** The notebook whose runs are shown: its path, folder (for the store) and experiment name. */
+/** The notebook whose runs are shown: its path, folder (for the store), experiment name and own id. */
 export interface INotebookContext {
   path: string;
   dir: string;
   experiment: string;
+  /** `metadata.nbtrack.id`: ties runs to the notebook through renames and moves (null until it has one). */
+  id: string | null;
 }
 
 /** Split a notebook path the way `%%track` names experiments: the file name without `.ipynb`. */
-export function notebookContext(path: string): INotebookContext {
+export function notebookContext(path: string, id: string | null = null): INotebookContext {
   const slash = path.lastIndexOf('/');
   const file = path.slice(slash + 1);
   return {
     path,
     dir: slash >= 0 ? path.slice(0, slash) : '',
-    experiment: file.replace(/\.ipynb$/i, '')
+    experiment: file.replace(/\.ipynb$/i, ''),
+    id
   };
 }
 
-export type Scope = 'notebook' | 'all';
+/**
+ * Which runs: the notebook's own (by its id, whatever experiment they logged to), one experiment of the
+ * store, or all of them. Written `notebook`, `all` or `experiment:<name>` (the picker's values).
+ */
+export type Scope = string;
+
+/** What each notebook keeps while another one is in front: its filter, picker choice, metric, selection. */
+interface INotebookState {
+  scope: Scope;
+  search: string;
+  metric: string;
+  selected: Set<string>;
+}
 
 export class RunsModel {
   readonly changed = new Signal<this, void>(this);
@@ -43,6 +58,8 @@ export class RunsModel {
   notebook: INotebookContext | null = null;
   scope: Scope = 'notebook';
   search = '';
+  /** The metric the list shows (and its sparkline); empty: the server's first. */
+  metric = '';
   offset = 0;
   limit = 50;
 
@@ -51,7 +68,9 @@ export class RunsModel {
   serverProblem: { kind: 'missing' | 'version' | 'unreachable'; detail: string } | null = null;
   error: string | null = null;
   loading = false;
-  readonly selected = new Set<string>();
+  selected = new Set<string>();
+  /** The experiments of the notebook's own runs, as last listed (kept while the picker shows another scope). */
+  ownExperiments: string[] | null = null;
 
   constructor(readonly api: NbtrackApi) {}
 
@@ -60,18 +79,51 @@ export class RunsModel {
     return this.notebook?.dir ?? '';
   }
 
-  /** The experiment filter: the notebook's experiment, unless showing all. */
+  /** The experiment filter: the one picked, or the notebook's name for a notebook without an id yet. */
   get experiment(): string | null {
-    return this.scope === 'notebook' && this.notebook ? this.notebook.experiment : null;
+    if (this.scope.startsWith('experiment:')) {
+      return this.scope.slice('experiment:'.length);
+    }
+    if (this.scope === 'notebook' && this.notebook && !this.notebook.id) {
+      return this.notebook.experiment;
+    }
+    return null;
   }
 
-  setNotebook(path: string | null): void {
-    const next = path ? notebookContext(path) : null;
-    if (next?.path === this.notebook?.path) {
+  /** Whether the list mixes experiments (and so shows each run's). */
+  get manyExperiments(): boolean {
+    if (this.scope === 'all' || (this.scope === 'notebook' && !this.notebook)) {
+      return true;
+    }
+    return this.scope === 'notebook' && (this.page?.notebook_experiments?.length ?? 0) > 1;
+  }
+
+  /** Follow another notebook (or the same one under a new path, or with its id just written). */
+  setNotebook(path: string | null, id: string | null = null): void {
+    const next = path ? notebookContext(path, id) : null;
+    const before = this.notebook;
+    if (next?.path === before?.path && next?.id === before?.id) {
       return;
     }
-    if (next?.dir !== this.notebook?.dir) {
-      this.selected.clear();
+    const key = (nb: INotebookContext | null) => (nb ? (nb.id ?? nb.path) : '');
+    const same = before && next && (key(before) === key(next) || (!before.id && before.path === next.path));
+    if (!same) {
+      // Each notebook has its own filter and selection: keep this one's, bring back the next one's.
+      this._states.set(key(before), {
+        scope: this.scope,
+        search: this.search,
+        metric: this.metric,
+        selected: this.selected
+      });
+      const kept = this._states.get(key(next));
+      this.scope = kept?.scope ?? 'notebook';
+      this.search = kept?.search ?? '';
+      this.metric = kept?.metric ?? '';
+      this.selected = kept?.selected ?? new Set<string>();
+      this.page = null;
+      this.ownExperiments = null;
+    } else if (before && next && before.id === null && next.id) {
+      this._states.delete(key(before));
     }
     this.notebook = next;
     this.offset = 0;
@@ -87,6 +139,11 @@ export class RunsModel {
   setSearch(text: string): void {
     this.search = text;
     this.offset = 0;
+    void this.refresh();
+  }
+
+  setMetric(metric: string): void {
+    this.metric = metric;
     void this.refresh();
   }
 
@@ -135,8 +192,13 @@ export class RunsModel {
     this.loading = true;
     this.changed.emit();
     try {
+      const nb = this.notebook;
+      const mine = this.scope === 'notebook' && nb?.id;
       const page = await this.api.runs(this.dir, {
         experiment: this.experiment ?? undefined,
+        notebook: mine ? nb.id! : undefined,
+        notebook_name: mine ? nb.experiment : undefined,
+        metric: this.metric || undefined,
         q: this.search,
         offset: this.offset,
         limit: this.limit
@@ -145,6 +207,9 @@ export class RunsModel {
         return; // a newer request (other notebook, page or filter) is on its way
       }
       this.page = page;
+      if (page.notebook_experiments) {
+        this.ownExperiments = page.notebook_experiments.map(e => e.name);
+      }
       this.error = null;
     } catch (reason) {
       if (request !== this._request) {
@@ -209,6 +274,7 @@ export class RunsModel {
     this._schedule(this._interval);
   }
 
+  private _states = new Map<string, INotebookState>();
   private _checked = false;
   private _active = false;
   private _timer = 0;

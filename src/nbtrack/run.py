@@ -177,6 +177,7 @@ class Run:
     # where a `with nbtrack.track()` block sits in its cell: {"line", "loop": {var: encoded value}, "index": [int]}
     cell_block: dict[str, Any] | None = None  # see nbtrack.capture.kernel_context; a sweep's run exports from it
     notebook_source: str | None = None  # how the notebook (the experiment's name) was found: see capture.notebook
+    notebook_id: str | None = None  # the notebook's own id (metadata.nbtrack.id): survives renames and moves
     # where each param came from: "explicit" (log_param, -p, track(params=)), "assigned" (a literal assignment),
     # "call" (a literal argument of a call), "config" (a dict of literals, flattened), "input" (a plain value
     # an earlier cell assigned), "framework" (an estimator's own parameters); see nbtrack.capture.hyperparams

@@ -1,5 +1,6 @@
 """The JupyterLab sidebar in a real browser: runs appear as %%track cells finish, selection, comparison,
-run details, HTML in names shown as text, and the first page of a 10,000-run store."""
+run details, HTML in names shown as text, and the first page of a 10,000-run store. The notebook-identity
+behaviours (renames, per-notebook filters, the picker, the 250 px list) are in test_browser_notebooks.py."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ pytestmark = [pytest.mark.browser, needs_chromium]
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 SIDEBAR = "#nbtrack-runs"
-ROWS = f"{SIDEBAR} table.jp-nbtrack-table tbody tr"
+ROWS = f"{SIDEBAR} li.jp-nbtrack-run"
 
 SETUP = """%load_ext nbtrack
 import numpy as np
@@ -73,12 +74,13 @@ def test_runs_appear_live_compare_and_details(page, lab, artifacts, credit_noteb
     # a name full of HTML is text: shown verbatim, no <img> element, no alert (the page fixture checks)
     xss = sidebar.get_by_role("button", name=XSS_NAME, exact=True)
     assert xss.inner_text() == XSS_NAME
-    assert sidebar.locator("table img").count() == 0
+    assert sidebar.locator(".jp-nbtrack-run-list img").count() == 0
 
-    # the table is real DOM text with headers a screen reader can announce
-    headers = sidebar.locator("thead th").all_inner_texts()
-    assert headers[:3] == ["Select", "Run", "Status"] and "val_acc" in headers and "lr" in headers
-    assert "Runs of experiment credit" in sidebar.locator("caption").inner_text()
+    # the list is real DOM text, labelled for a screen reader, with the one metric that matters
+    header = sidebar.locator(".jp-nbtrack-run-header").inner_text()
+    assert "Run" in header and "Status" in header and "val_acc" in header
+    assert "Runs of notebook credit" in sidebar.locator("ul.jp-nbtrack-run-list").get_attribute("aria-label")
+    assert page.locator(f"{ROWS} .jp-nbtrack-run-metric").first.inner_text() != "—"
 
     # select two runs (different lr) and compare them in the main area
     sidebar.get_by_role("checkbox", name="Select run lr0.1-seed0").check()
@@ -101,7 +103,7 @@ def test_runs_appear_live_compare_and_details(page, lab, artifacts, credit_noteb
     six = page.locator(".jp-nbtrack-comparison", has_text="Comparison of 6 runs")
     six.locator("tr[data-verdict]").first.wait_for(timeout=60_000)
     six.locator(".jp-nbtrack-chart svg").first.wait_for(timeout=60_000)
-    screenshot(page, artifacts, "sidebar.png", readme=True)
+    screenshot(page, artifacts, "sidebar-compare.png")
 
     # Run more shows what it would add (3 seeds a group decide nothing sequentially) and asks before starting
     six.get_by_role("button", name="Run more…").click()  # every metric shown: it asks which one decides

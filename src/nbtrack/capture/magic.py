@@ -244,7 +244,7 @@ class TrackMagics(Magics):
         own_info = info is not None and "%%track" in (info.raw_cell or "")
         cell_id = getattr(info, "cell_id", None) if own_info else None
         raw_cell = info.raw_cell if own_info else f"%%track {line}\n{cell}"
-        found = None if args.experiment else notebook_origin()  # the notebook's name, and how it was found
+        found = notebook_origin()  # the notebook's name and id, and how it was found
         experiment = args.experiment or (found.experiment if found else "default")
         try:
             transformed = shell.transform_cell(cell)
@@ -253,7 +253,8 @@ class TrackMagics(Magics):
         tree = params_mod.parse(transformed)
 
         run = ActiveRun(get_store(), name=args.name, experiment=experiment, source="magic")
-        run.record.notebook_source = found.source if found else None
+        run.record.notebook_source = found.source if found and not args.experiment else None
+        run.record.notebook_id = found.notebook_id if found else None
         hyperparams.record_cell(run, tree, user_ns, self.literals, exclude=args.metric)
         pending_params = []
         # -p of a name the cell assigns before reading it reads it after the cell; an input (read first, maybe

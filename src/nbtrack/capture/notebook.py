@@ -4,6 +4,9 @@ The kernel protocol does not tell a kernel which file it serves, so the path com
 process that runs the notebook leaves behind, in this order (the source is recorded as
 ``Run.notebook_source``):
 
+- ``__nbtrack_notebook__``: nbtrack's JupyterLab extension sets it in the namespace (``{"id": ..., "path": ...}``,
+  the notebook's id from ``metadata.nbtrack.id`` and its path now) when the kernel starts and after every
+  rename or move, so it is right where ``JPY_SESSION_NAME`` (set once, when the kernel started) is stale;
 - ``__vsc_ipynb_file__``: VS Code sets it in the namespace;
 - ``JPY_SESSION_NAME``: jupyter_server (JupyterLab, Notebook 7) sets it in the kernel's environment;
 - ``papermill``: papermill writes its output notebook (with ``metadata.papermill.input_path``) before each
@@ -11,6 +14,12 @@ process that runs the notebook leaves behind, in this order (the source is recor
 - ``cwd``: a single notebook in the kernel's working directory whose cells hold the running cell's code:
   ``jupyter nbconvert --execute`` and nbclient start the kernel in the notebook's folder
   (``resources["metadata"]["path"]``) and set nothing else.
+
+The notebook's own identity is ``metadata.nbtrack.id`` (written by the JupyterLab extension when a notebook
+without one is opened): read from ``__nbtrack_notebook__``, else from the notebook file found, and recorded as
+``Run.notebook_id``, so a run stays tied to its notebook through renames and moves. A kernel keeps the
+experiment its first run of a notebook id used: after a rename, new runs of that kernel go on in the same
+experiment (the sidebar lists a notebook's runs by its id, so it shows them under the new name too).
 
 ``NBTRACK_EXPERIMENT`` overrides the experiment's name. The file on disk can lag the live document; a
 snapshot older than the last executed cell, or one that does not contain the tracked cell yet, is marked stale.
@@ -20,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -36,7 +46,18 @@ class NotebookOrigin:
 
     experiment: str
     path: Path | None
-    source: str  # "NBTRACK_EXPERIMENT", "__vsc_ipynb_file__", "JPY_SESSION_NAME", "papermill" or "cwd"
+    source: str  # "NBTRACK_EXPERIMENT", "__nbtrack_notebook__", "__vsc_ipynb_file__", "JPY_SESSION_NAME", ...
+    notebook_id: str | None = None  # metadata.nbtrack.id, when the notebook has one
+
+
+FRONTEND_VAR = "__nbtrack_notebook__"  # what the JupyterLab extension sets in the kernel's namespace
+NOTEBOOK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what an id looks like (the extension writes a UUID)
+_experiment_of_id: dict[str, str] = {}  # notebook id -> the experiment this kernel's first run of it used
+
+
+def valid_id(value: Any) -> str | None:
+    """``value`` when it looks like a notebook id, else None (an id is data, never a path)."""
+    return value if isinstance(value, str) and NOTEBOOK_ID.fullmatch(value) else None
 
 
 MAX_SCANNED = 50  # notebooks read in the working directory, at most
@@ -47,6 +68,7 @@ MAX_SCANNED_BYTES = 50 * 1024 * 1024
 class _Facts:
     sources: set[str] = field(default_factory=set)  # code cells, stripped
     papermill_input: str | None = None
+    notebook_id: str | None = None  # metadata.nbtrack.id
 
 
 _facts_cache: dict[Path, tuple[int, int, _Facts]] = {}
@@ -81,7 +103,9 @@ def _facts(path: Path) -> _Facts | None:
         return None
     papermill = meta.get("papermill") if isinstance(meta, dict) else None
     given = papermill.get("input_path") if isinstance(papermill, dict) else None
-    facts = _Facts({s.strip() for s in _code_sources_of(nb)}, given if isinstance(given, str) else None)
+    own = meta.get("nbtrack") if isinstance(meta, dict) else None
+    notebook_id = valid_id(own.get("id")) if isinstance(own, dict) else None
+    facts = _Facts({s.strip() for s in _code_sources_of(nb)}, given if isinstance(given, str) else None, notebook_id)
     _facts_cache[path] = (st.st_size, st.st_mtime_ns, facts)
     return facts
 
@@ -104,13 +128,43 @@ def in_working_directory(cell: str | None) -> NotebookOrigin | None:
         path, facts = papermill[0]
         stem = PurePath(str(facts.papermill_input).replace("\\", "/")).name
         stem = stem[: -len(".ipynb")] if stem.endswith(".ipynb") else stem
-        return NotebookOrigin(stem or path.stem, path.absolute(), "papermill")
+        return NotebookOrigin(stem or path.stem, path.absolute(), "papermill", facts.notebook_id)
     if not matches:
         return None
-    first = min(matches, key=lambda m: len(m[0].stem))[0]
+    first, facts = min(matches, key=lambda m: len(m[0].stem))
     if all(other.stem.startswith(first.stem) for other, _ in matches):
-        return NotebookOrigin(first.stem, first.absolute(), "cwd")
+        return NotebookOrigin(first.stem, first.absolute(), "cwd", facts.notebook_id)
     return None
+
+
+def _on_disk(name: str) -> Path | None:
+    candidate = Path(name)
+    for path in (candidate, Path.cwd() / candidate, Path.cwd() / candidate.name):
+        if path.is_file():
+            return path.absolute()
+    return None
+
+
+def _with_id(found: NotebookOrigin) -> NotebookOrigin:
+    """``found`` with the id its file's metadata holds, when it has none yet."""
+    if found.notebook_id is not None or found.path is None:
+        return found
+    facts = _facts(found.path)
+    if facts is None or facts.notebook_id is None:
+        return found
+    return NotebookOrigin(found.experiment, found.path, found.source, facts.notebook_id)
+
+
+def _from_frontend(user_ns: dict[str, Any]) -> NotebookOrigin | None:
+    """What the JupyterLab extension told the kernel (:data:`FRONTEND_VAR`), when it did."""
+    told = user_ns.get(FRONTEND_VAR)
+    if not isinstance(told, dict):
+        return None
+    path = told.get("path")
+    if not isinstance(path, str) or not path.endswith(".ipynb"):
+        return None
+    stem = PurePath(path.replace("\\", "/")).name[: -len(".ipynb")]
+    return NotebookOrigin(stem, _on_disk(path), FRONTEND_VAR, valid_id(told.get("id")))
 
 
 def locate(user_ns: dict[str, Any] | None, cell: str | None = None) -> NotebookOrigin | None:
@@ -120,18 +174,21 @@ def locate(user_ns: dict[str, Any] | None, cell: str | None = None) -> NotebookO
     A VS Code or jupyter_server name counts even when its file is not on disk (``path`` is None then)."""
     named: NotebookOrigin | None = None
     if user_ns:
+        told = _from_frontend(user_ns)
+        if told is not None:
+            return _with_id(told)
         vsc = user_ns.get("__vsc_ipynb_file__")
         if isinstance(vsc, str) and vsc.endswith(".ipynb"):
             found = Path(vsc).absolute() if Path(vsc).is_file() else None
             named = NotebookOrigin(Path(vsc).stem, found, "__vsc_ipynb_file__")
             if found is not None:
-                return named
+                return _with_id(named)
     session = os.environ.get("JPY_SESSION_NAME")
     if session and session.endswith(".ipynb"):
         candidate = Path(session)
-        for path in (candidate, Path.cwd() / candidate, Path.cwd() / candidate.name):
-            if path.is_file():
-                return NotebookOrigin(candidate.stem, path.absolute(), "JPY_SESSION_NAME")
+        path = _on_disk(session)
+        if path is not None:
+            return _with_id(NotebookOrigin(candidate.stem, path, "JPY_SESSION_NAME"))
         named = named or NotebookOrigin(candidate.stem, None, "JPY_SESSION_NAME")
     return named or in_working_directory(cell)
 
@@ -308,10 +365,15 @@ def load_history(store: Any, digest: str) -> list[str]:
 def notebook_origin() -> NotebookOrigin | None:
     """Where this kernel's notebook was found (``NBTRACK_EXPERIMENT`` first), or None outside a known notebook."""
     env = os.environ.get("NBTRACK_EXPERIMENT")
-    if env:
-        return NotebookOrigin(env, None, "NBTRACK_EXPERIMENT")
     shell = _shell()
-    return locate(getattr(shell, "user_ns", None), running_cell(shell))
+    if env:
+        told = _from_frontend(getattr(shell, "user_ns", None) or {})
+        return NotebookOrigin(env, None, "NBTRACK_EXPERIMENT", told.notebook_id if told else None)
+    found = locate(getattr(shell, "user_ns", None), running_cell(shell))
+    if found is None or found.notebook_id is None:
+        return found
+    kept = _experiment_of_id.setdefault(found.notebook_id, found.experiment)  # the same one after a rename
+    return found if kept == found.experiment else NotebookOrigin(kept, found.path, found.source, found.notebook_id)
 
 
 def notebook_experiment() -> str | None:

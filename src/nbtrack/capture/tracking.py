@@ -35,7 +35,7 @@ def track(
     The run ends ``finished``, ``failed`` (the exception propagates) or ``interrupted``
     (KeyboardInterrupt, which propagates too).
     """
-    found = None if experiment else notebook_origin()
+    found = notebook_origin()  # its id ties the run to the notebook, whatever experiment it logs to
     run = ActiveRun(
         get_store(store),
         name=name,
@@ -44,7 +44,8 @@ def track(
         tags=tags,
         source="api",
     )
-    run.record.notebook_source = found.source if found else None
+    run.record.notebook_source = found.source if found and not experiment else None
+    run.record.notebook_id = found.notebook_id if found else None
     frame = sys._getframe(2)  # track() <- contextmanager.__enter__ <- the caller
     location = f"{frame.f_code.co_filename}:{frame.f_lineno}"
     if not attach_cell_block(run, frame):  # in a kernel's cell: its history and the block's place, for export

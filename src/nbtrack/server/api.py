@@ -161,6 +161,9 @@ def list_runs(
     where: str | None = None,
     offset: Any = None,
     limit: Any = None,
+    notebook: str | None = None,
+    notebook_name: str | None = None,
+    metric: str | None = None,
 ) -> dict[str, Any]:
     """One page of runs, newest first, and how many match: ``{"runs": [...], "total": N, "columns": ...}``.
 
@@ -169,20 +172,40 @@ def list_runs(
     whose kernel died counts as abandoned). ``search``: text in the name or id. ``where``: an expression over
     ``runs()`` columns. ``columns`` names the params that differ between the matching runs, their metrics and
     the tags that differ (without the group prefix, the most often set first): what a table of them shows.
+
+    ``notebook`` (an id, ``metadata.nbtrack.id``) and ``notebook_name`` (its file name without ``.ipynb``) keep
+    the notebook's runs (:mod:`nbtrack.server.runs_listing`); ``notebook_experiments`` then lists their
+    experiments. ``unfiltered`` counts the runs before ``search`` and ``where``, so a view can say how many the
+    filter hides. ``metric`` (else the first metric) is the one whose per-step series comes in ``sparklines``.
     """
     from nbtrack.query.select import select
     from nbtrack.query.where import QueryError
+    from nbtrack.server import runs_listing as listing
 
     offset_n = _int(offset, "offset", 0, 0, 10**9)
     limit_n = _int(limit, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     table, lock = STORES.table(store)
     with lock:  # the table is patched in place by update(): one request at a time per store
         table.update()
+        frame = table.frame
+        scope: dict[str, Any] = {}
+        if notebook:
+            if not listing.is_notebook_id(notebook):
+                raise ApiError(400, "invalid_id", "a notebook id is up to 64 characters of A-Z, a-z, 0-9, - and _")
+            frame = frame[listing.notebook_mask(frame, table.docs, notebook, notebook_name)]
+            scope["notebook_experiments"] = listing.experiments_in(frame)
         try:
-            selection = select(table.frame, experiment=experiments, status=statuses, where=where, search=search)
+            selection = select(frame, experiment=experiments, status=statuses, where=where, search=search)
         except QueryError as exc:
             raise ApiError(400, "invalid_query", str(exc)) from None
-        return _page(table, selection, offset_n, limit_n)
+        page = _page(table, selection, offset_n, limit_n)
+        filtered = bool((search or "").strip() or (where or "").strip())
+        unfiltered = select(frame, experiment=experiments, status=statuses).total if filtered else page["total"]
+        scope["unfiltered"] = unfiltered
+        oldest = table.docs.get(selection.rows["run_id"].iloc[-1]) if selection.total else None
+        scope["metric"] = listing.primary_metric(page["columns"]["metrics"], metric, oldest)
+        scope["sparklines"] = listing.sparklines(store, table.docs, [r["id"] for r in page["runs"]], scope["metric"])
+        return {**page, **scope}
 
 
 def _page(table: RunsTable, selection: Any, offset_n: int, limit_n: int) -> dict[str, Any]:

@@ -149,6 +149,9 @@ class RunsHandler(NbtrackHandler):
                 where=self.get_query_argument("where", ""),
                 offset=self.get_query_argument("offset", None),
                 limit=self.get_query_argument("limit", None),
+                notebook=self.get_query_argument("notebook", "") or None,
+                notebook_name=self.get_query_argument("notebook_name", "") or None,
+                metric=self.get_query_argument("metric", "") or None,
             )
         )
 
