@@ -10,6 +10,7 @@ import { IGridColumn } from './data';
 export type Formatter = (value: unknown) => string;
 
 const DIGITS = 4;
+const TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
 
 export function numberFormat(values: unknown[]): Formatter {
   let max = 0;
@@ -36,7 +37,7 @@ export function formatterFor(column: IGridColumn): Formatter {
     return formatDuration;
   }
   if (column.type === 'time') {
-    return v => (typeof v === 'number' ? new Date(v * 1000).toLocaleString() : '—');
+    return v => (typeof v === 'number' ? TIME.format(v * 1000) : '—');
   }
   if (column.type === 'number') {
     return numberFormat(column.values);

@@ -15,6 +15,7 @@ export const NAME_WIDTH = 220;
 export const MIN_WIDTH = 48;
 const DEFAULT_SHOWN_PER_GROUP = 8;
 const STORAGE_PREFIX = 'nbtrack.grid.columns';
+const SYSTEM_WIDTHS: Record<string, number> = { name: NAME_WIDTH, start_time: 170, status: 100, duration: 96 };
 
 export interface ISortKey {
   key: string;
@@ -95,6 +96,7 @@ export class GridModel {
     this.data = data;
     this.columns = new Map(data.columns.map(c => [c.key, c]));
     this.formatters = new Map(data.columns.map(c => [c.key, formatterFor(c)]));
+    this._texts.clear();
     const present = new Set(data.ids);
     for (const id of [...this.selected]) {
       if (!present.has(id)) {
@@ -140,16 +142,30 @@ export class GridModel {
     return this.columns.get(key)?.values[this.order[row]];
   }
 
+  /** The cell's text (formatted once per cell and kept, so scrolling back costs nothing). */
   text(key: string, row: number): string {
-    const value = this.value(key, row);
-    if (key === 'name' && (value === null || value === undefined || value === '')) {
-      return this.id(row).slice(-8);
+    const index = this.order[row];
+    let texts = this._texts.get(key);
+    if (!texts) {
+      texts = new Array(this.data?.ids.length ?? 0);
+      this._texts.set(key, texts);
     }
-    return (this.formatters.get(key) ?? String)(value);
+    let text = texts[index];
+    if (text === undefined) {
+      const value = this.value(key, row);
+      text =
+        key === 'name' && (value === null || value === undefined || value === '')
+          ? this.id(row).slice(-8)
+          : (this.formatters.get(key) ?? String)(value);
+      texts[index] = text;
+    }
+    return text;
   }
 
+  private _texts = new Map<string, string[]>();
+
   width(key: string): number {
-    return this.widths[key] ?? (key === 'name' ? NAME_WIDTH : DEFAULT_WIDTH);
+    return this.widths[key] ?? SYSTEM_WIDTHS[key] ?? DEFAULT_WIDTH;
   }
 
   // sorting ---------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 /**
  * The grid itself (role=grid): a sticky header row (sort buttons with aria-sort, resize handles, the
  * select-all checkbox) and a virtualized body: only the rows in view (plus a few) are in the DOM, placed
- * absolutely inside a spacer as tall as all rows, re-rendered on scroll. The select column and the run name are
- * pinned (position: sticky). Keyboard: a roving tabindex over the body cells; arrows, Home/End and
+ * absolutely inside a spacer as tall as all rows, refilled on scroll. The select column and the run name are
+ * pinned: they move with horizontal scrolling by a transform (per-cell position: sticky cost half the frame rate). Keyboard: a roving tabindex over the body cells; arrows, Home/End and
  * PageUp/PageDown move, Space selects (Shift+Space a range), Enter opens the run's details.
  */
 import { h } from '../dom';
@@ -32,9 +32,24 @@ export class GridTable {
       'aria-label': 'Runs'
     });
     this.node.append(this._head, this._body);
-    this.node.addEventListener('scroll', () => this._renderRows(false), { passive: true });
+    this.node.addEventListener('scroll', () => this._onScroll(), { passive: true });
     this._body.addEventListener('keydown', event => this._onKey(event));
+    this._body.addEventListener('click', event => this._onClick(event));
+    this._body.addEventListener('focusin', event => this._onFocus(event));
   }
+
+  private _onScroll(): void {
+    // The pinned cells follow horizontal scrolling through one variable (a transform): sticky cells in every
+    // row halved the frame rate of vertical scrolling.
+    const left = this.node.scrollLeft;
+    if (left !== this._left) {
+      this._left = left;
+      this.node.style.setProperty('--nbtrack-grid-left', `${left}px`);
+    }
+    this._renderRows(false);
+  }
+
+  private _left = 0;
 
   /** Rebuild the header and the rows in view (after data, columns, sort or selection changed). */
   render(): void {
@@ -158,88 +173,130 @@ export class GridTable {
     }
     this._shown = [first, last];
     const keepFocus = this._body.contains(document.activeElement);
-    const rows: HTMLElement[] = [];
-    for (let r = first; r < last; r++) {
-      rows.push(this._row(r));
+    if (force) {
+      // columns, sort or selection changed: new row shapes for the rows in view
+      this._rows.clear();
+      const rows: HTMLElement[] = [];
+      for (let r = first; r < last; r++) {
+        const row = this._makeRow();
+        this._fill(row, r);
+        this._rows.set(r, row);
+        rows.push(row);
+      }
+      this._body.replaceChildren(...rows);
+    } else {
+      // scrolling: the rows that left the view are refilled as the rows entering it (no new elements)
+      const free: HTMLElement[] = [];
+      for (const [r, row] of this._rows) {
+        if (r < first || r >= last) {
+          free.push(row);
+          this._rows.delete(r);
+        }
+      }
+      const fresh: HTMLElement[] = [];
+      for (let r = first; r < last; r++) {
+        if (!this._rows.has(r)) {
+          let row = free.pop();
+          if (!row) {
+            row = this._makeRow();
+            fresh.push(row);
+          }
+          this._fill(row, r);
+          this._rows.set(r, row);
+        }
+      }
+      free.forEach(row => row.remove());
+      if (fresh.length) {
+        this._body.append(...fresh);
+      }
     }
-    this._body.replaceChildren(...rows);
     if (keepFocus) {
       this._focusCell();
     }
   }
 
-  private _row(r: number): HTMLElement {
+  /** An empty row of the current columns: the select cell, then one cell per visible column. */
+  private _makeRow(): HTMLElement {
     const model = this._model;
-    const id = model.id(r);
-    const selected = model.selected.has(id);
-    const focus = model.focus;
-    const label = model.text('name', r);
-    const box = h('input', { type: 'checkbox', 'aria-label': `Select run ${label}`, tabindex: '-1' });
-    box.checked = selected;
-    box.addEventListener('click', event => {
-      event.preventDefault();
-      model.focus = { row: r, col: 0 };
-      model.toggleRow(r, event.shiftKey);
-    });
-    const cells: HTMLElement[] = [this._cell(r, 0, 'jp-nbtrack-grid-select', box, undefined)];
+    const row = h('div', { class: 'jp-nbtrack-grid-row', role: 'row' });
+    const box = h('input', { type: 'checkbox', tabindex: '-1' });
+    row.append(h('div', { class: 'jp-nbtrack-grid-cell jp-nbtrack-grid-select', role: 'gridcell', 'aria-colindex': '1', 'data-col': '0' }, box));
     model.visible.forEach((key, i) => {
       const column = model.columns.get(key);
-      const text = model.text(key, r);
-      let content: Node | string = text;
-      const classes = [];
+      const classes = ['jp-nbtrack-grid-cell'];
       if (key === 'name') {
         classes.push('jp-nbtrack-grid-pinned', 'jp-nbtrack-grid-name');
-      } else if (key === 'status') {
-        content = h('span', { class: `jp-nbtrack-badge jp-nbtrack-status-${text}` }, text);
       }
       if (column?.type === 'number' || key === 'duration') {
         classes.push('jp-nbtrack-grid-number');
       }
-      const cell = this._cell(r, i + 1, classes.join(' '), content, text);
-      cell.style.width = `${model.width(key)}px`;
-      if (key === 'name') {
-        cell.title = `${text} (${id}): Enter or click opens its details`;
-        cell.addEventListener('click', () => this._actions.openDetails(id));
+      const cell = h('div', { class: classes.join(' '), role: 'gridcell', 'aria-colindex': String(i + 2), 'data-col': String(i + 1) });
+      if (key === 'status') {
+        cell.append(h('span', { class: 'jp-nbtrack-badge' }));
       }
-      cells.push(cell);
+      cell.style.width = `${model.width(key)}px`;
+      row.append(cell);
     });
-    const row = h(
-      'div',
-      {
-        class: `jp-nbtrack-grid-row${selected ? ' jp-mod-selected' : ''}${r % 2 ? ' jp-nbtrack-grid-odd' : ''}`,
-        role: 'row',
-        'aria-rowindex': String(r + 2),
-        'aria-selected': selected ? 'true' : 'false',
-        'data-run-id': id
-      },
-      ...cells
-    );
-    row.style.transform = `translateY(${r * ROW_HEIGHT}px)`;
-    if (focus.row === r) {
-      row.classList.add('jp-mod-focused');
-    }
     return row;
   }
 
-  private _cell(r: number, c: number, className: string, content: Node | string, title?: string): HTMLElement {
-    const focused = this._model.focus.row === r && this._model.focus.col === c;
-    const cell = h(
-      'div',
-      {
-        class: `jp-nbtrack-grid-cell ${className}`,
-        role: 'gridcell',
-        'aria-colindex': String(c + 1),
-        tabindex: focused ? '0' : '-1',
-        'data-row': String(r),
-        'data-col': String(c),
-        title
-      },
-      content
-    );
-    cell.addEventListener('focus', () => {
-      this._model.focus = { row: r, col: c };
+  /** Show row `r` (in display order) in a row element made by `_makeRow`. */
+  private _fill(row: HTMLElement, r: number): void {
+    const model = this._model;
+    const id = model.id(r);
+    const selected = model.selected.has(id);
+    const focus = model.focus;
+    row.className = `jp-nbtrack-grid-row${selected ? ' jp-mod-selected' : ''}${r % 2 ? ' jp-nbtrack-grid-odd' : ''}${focus.row === r ? ' jp-mod-focused' : ''}`;
+    row.setAttribute('aria-rowindex', String(r + 2));
+    row.setAttribute('aria-selected', selected ? 'true' : 'false');
+    row.dataset.runId = id;
+    row.dataset.row = String(r);
+    row.style.transform = `translateY(${r * ROW_HEIGHT}px)`;
+    const cells = row.children;
+    const label = model.text('name', r);
+    const box = cells[0].firstChild as HTMLInputElement;
+    box.checked = selected;
+    box.setAttribute('aria-label', `Select run ${label}`);
+    cells[0].setAttribute('tabindex', focus.row === r && focus.col === 0 ? '0' : '-1');
+    model.visible.forEach((key, i) => {
+      const cell = cells[i + 1] as HTMLElement;
+      const text = model.text(key, r);
+      if (key === 'status') {
+        const badge = cell.firstChild as HTMLElement;
+        badge.className = `jp-nbtrack-badge jp-nbtrack-status-${text}`;
+        badge.textContent = text;
+      } else {
+        cell.textContent = text;
+      }
+      cell.title = key === 'name' ? `${text} (${id}): Enter or click opens its details` : text;
+      cell.setAttribute('tabindex', focus.row === r && focus.col === i + 1 ? '0' : '-1');
     });
-    return cell;
+  }
+
+  /** Clicks and focus in the body, delegated: the select boxes, the run names, the focused cell. */
+  private _onClick(event: MouseEvent): void {
+    const target = event.target as HTMLElement;
+    const row = target.closest<HTMLElement>('.jp-nbtrack-grid-row');
+    const cell = target.closest<HTMLElement>('.jp-nbtrack-grid-cell');
+    if (!row || !cell) {
+      return;
+    }
+    const r = Number(row.dataset.row);
+    if (target instanceof HTMLInputElement) {
+      event.preventDefault();
+      this._model.focus = { row: r, col: 0 };
+      this._model.toggleRow(r, event.shiftKey);
+    } else if (cell.classList.contains('jp-nbtrack-grid-name')) {
+      this._actions.openDetails(row.dataset.runId ?? '');
+    }
+  }
+
+  private _onFocus(event: FocusEvent): void {
+    const cell = (event.target as HTMLElement).closest<HTMLElement>('.jp-nbtrack-grid-cell');
+    const row = cell?.closest<HTMLElement>('.jp-nbtrack-grid-row');
+    if (cell && row) {
+      this._model.focus = { row: Number(row.dataset.row), col: Number(cell.dataset.col) };
+    }
   }
 
   private _onKey(event: KeyboardEvent): void {
@@ -312,7 +369,7 @@ export class GridTable {
   private _focusCell(): void {
     const { row, col } = this._model.focus;
     this._body.querySelectorAll<HTMLElement>('[tabindex="0"]').forEach(el => el.setAttribute('tabindex', '-1'));
-    const cell = this._body.querySelector<HTMLElement>(`[data-row="${row}"][data-col="${col}"]`);
+    const cell = this._rows.get(row)?.querySelector<HTMLElement>(`[data-col="${col}"]`);
     if (cell) {
       cell.setAttribute('tabindex', '0');
       cell.focus({ preventScroll: true });
@@ -322,6 +379,7 @@ export class GridTable {
   }
 
   private _shown: [number, number] = [-1, -1];
+  private _rows = new Map<number, HTMLElement>();
   private _head = h('div', { class: 'jp-nbtrack-grid-row jp-nbtrack-grid-head', role: 'row', 'aria-rowindex': '1' });
   private _body = h('div', { class: 'jp-nbtrack-grid-body', role: 'rowgroup' });
 }
