@@ -71,10 +71,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
         open(`compare-${dir}-${[...ids].sort().join('-')}`, () => new ComparisonView(api, dir, ids)),
       openDiff: (a: string, b: string) => open(`diff-${dir}-${a}-${b}`, () => new DiffView(api, dir, a, b))
     });
+    // Open runs tables reload when the sidebar's poll sees their store change.
+    const grids = new Set<RunsGridView>();
+    model.changed.connect(() => {
+      const stamp = model.page?.stamp;
+      if (stamp) {
+        grids.forEach(grid => grid.storeChanged(model.dir, stamp));
+      }
+    });
     const openTable = () => {
       const dir = model.dir;
       const experiment = model.experiment;
-      open(`grid-${dir}-${experiment ?? '*'}`, () => new RunsGridView(api, dir, experiment, viewsOf(dir)));
+      open(`grid-${dir}-${experiment ?? '*'}`, () => {
+        const grid = new RunsGridView(api, dir, experiment, viewsOf(dir));
+        grids.add(grid);
+        grid.disposed.connect(() => grids.delete(grid));
+        return grid;
+      });
     };
     app.commands.addCommand(OPEN_TABLE, {
       label: 'Open nbtrack runs table',

@@ -236,6 +236,12 @@ def _small_store(path):
     store_mod._stores.pop(path.absolute(), None)
 
 
+def _small_store_run(path) -> None:
+    store = store_mod.Store(path)
+    with nbtrack.track("late", "small", {"lr": 0.4, "seed": 0}, store=store, environment=False):
+        nbtrack.log_metric("val_acc", 0.9)
+
+
 def test_grid_selection_bulk_tag_delete_and_groups(page, lab, artifacts):
     folder = lab.root / "gridsmall"
     folder.mkdir()
@@ -315,6 +321,10 @@ def test_grid_selection_bulk_tag_delete_and_groups(page, lab, artifacts):
     status.get_by_text(f"{len(by_lr['0.2'])} selected").wait_for(timeout=5_000)
     assert page.get_by_role("button", name=f"Compare ({len(by_lr['0.2'])})").is_enabled()
     screenshot(page, artifacts, "grid-groups.png")
+
+    # a run written meanwhile (here by this process) appears without reopening the table
+    _small_store_run(folder / ".nbtrack")
+    status.get_by_text("17 runs").wait_for(timeout=60_000)
 
 
 def test_summary_run_id_opens_the_details(page, lab, artifacts):

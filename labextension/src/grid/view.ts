@@ -98,6 +98,14 @@ export class RunsGridView extends Widget {
     super.dispose();
   }
 
+  /** The store in `dir` is now at `stamp` (the sidebar polls it): reload if that is news to this table. */
+  storeChanged(dir: string, stamp: string): void {
+    const data = this.model.data;
+    if (dir === this.model.dir && data && !this.model.loading && stamp !== data.stamp) {
+      void this.model.reload();
+    }
+  }
+
   protected onAfterShow(): void {
     this._table.render();
   }
