@@ -70,16 +70,26 @@ def _json_value(value: Any) -> Any:
 
 
 def _column(name: str, series: Any) -> dict[str, Any]:
-    from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
+    import numpy as np
+    from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_float_dtype, is_integer_dtype
 
     group = name.split(".", 1)[0] if "." in name and name not in SYSTEM_COLUMNS else "system"
     if is_datetime64_any_dtype(series):
-        values = [None if t is None or t != t else float(t.timestamp()) for t in series.tolist()]
-        return {"key": name, "group": group, "type": "time", "values": values}
-    if is_numeric_dtype(series) and not is_bool_dtype(series):
-        values = [_json_value(v) for v in series.tolist()]
+        missing = series.isna().to_numpy()
+        seconds = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) else series
+        numbers = (seconds.to_numpy(dtype="datetime64[ns]").astype("int64") / 1e9).astype(object)
+        numbers[missing] = None
+        return {"key": name, "group": group, "type": "time", "values": numbers.tolist()}
+    if is_float_dtype(series):
+        numbers = series.to_numpy(dtype=float)
+        cells = numbers.astype(object)
+        cells[~np.isfinite(numbers)] = None  # NaN and inf travel as null
+        values = cells.tolist()
         return {"key": name, "group": group, "type": "number", "values": values}
-    values = [_json_value(v) for v in series.tolist()]
+    if is_integer_dtype(series) and not is_bool_dtype(series):
+        return {"key": name, "group": group, "type": "number", "values": [_json_value(v) for v in series.tolist()]}
+    # text (the common case) passes as it is; anything else is made JSON one by one
+    values = [v if v is None or type(v) is str else _json_value(v) for v in series.tolist()]
     present = [v for v in values if v is not None]
     numeric = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
     return {"key": name, "group": group, "type": "number" if numeric else "text", "values": values}
