@@ -33,6 +33,13 @@ export function storageKey(dir: string, experiment: string | null): string {
   return `${STORAGE_PREFIX}:${dir || '.'}:${experiment ?? '*'}`;
 }
 
+/** One sort key's values, ready to compare: numbers (NaN: missing) or text (null: missing). */
+interface ISortArray {
+  numbers: Float64Array | null;
+  texts: (string | null)[] | null;
+  sign: number;
+}
+
 export class GridModel {
   readonly changed = new Signal<this, void>(this);
 
@@ -192,30 +199,47 @@ export class GridModel {
   private _sortRows(): void {
     const n = this.data?.ids.length ?? 0;
     const order = Array.from({ length: n }, (_, i) => i);
-    const keys = this.sort
-      .map(s => ({ column: this.columns.get(s.key), sign: s.descending ? -1 : 1 }))
-      .filter(k => k.column !== undefined);
+    // Each key as a plain array made once: numbers in a Float64Array (NaN: missing), text as strings.
+    const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+    const keys = this.sort.flatMap((s): ISortArray[] => {
+      const column = this.columns.get(s.key);
+      if (!column) {
+        return [];
+      }
+      const sign = s.descending ? -1 : 1;
+      if (column.type !== 'text') {
+        const numbers = Float64Array.from(column.values, v => (typeof v === 'number' ? v : NaN));
+        return [{ numbers, texts: null, sign }];
+      }
+      const texts = column.values.map(v => (v === null || v === undefined ? null : String(v)));
+      return [{ numbers: null, texts, sign }];
+    });
     if (keys.length) {
-      const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
       order.sort((a, b) => {
-        for (const { column, sign } of keys) {
-          const x = column!.values[a];
-          const y = column!.values[b];
-          const xMissing = x === null || x === undefined;
-          const yMissing = y === null || y === undefined;
-          if (xMissing || yMissing) {
-            if (xMissing !== yMissing) {
-              return xMissing ? 1 : -1; // missing last, whatever the direction
+        for (const { numbers, texts, sign } of keys) {
+          let c = 0;
+          if (numbers) {
+            const x = numbers[a];
+            const y = numbers[b];
+            const xMissing = x !== x;
+            const yMissing = y !== y;
+            if (xMissing || yMissing) {
+              if (xMissing !== yMissing) {
+                return xMissing ? 1 : -1; // missing last, whatever the direction
+              }
+              continue;
             }
-            continue;
-          }
-          let c: number;
-          if (typeof x === 'number' && typeof y === 'number') {
             c = x - y;
-          } else if (typeof x === 'number' || typeof y === 'number') {
-            c = typeof x === 'number' ? -1 : 1; // numbers before text
           } else {
-            c = collator.compare(String(x), String(y));
+            const x = texts![a];
+            const y = texts![b];
+            if (x === null || y === null) {
+              if ((x === null) !== (y === null)) {
+                return x === null ? 1 : -1;
+              }
+              continue;
+            }
+            c = x === y ? 0 : collator.compare(x, y);
           }
           if (c !== 0) {
             return sign * c;
