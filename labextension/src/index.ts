@@ -4,7 +4,7 @@
  * server extension (`/nbtrack/api/`, see api.ts).
  */
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { MainAreaWidget } from '@jupyterlab/apputils';
+import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -12,11 +12,12 @@ import { Widget } from '@lumino/widgets';
 
 import { NbtrackApi } from './api';
 import { notebookId, trackNotebookIdentity } from './notebook_identity';
-import { RunsModel } from './model';
+import { RunsModel, notebookContext } from './model';
 import { RunsSidebar } from './sidebar';
 import { ComparisonView } from './compare';
 import { DetailsView } from './details';
 import { DiffView } from './diff';
+import { RunsGridView } from './grid/view';
 
 const runsIcon = new LabIcon({
   name: 'nbtrack:runs',
@@ -26,12 +27,20 @@ const runsIcon = new LabIcon({
     '<rect x="17" y="3" width="4" height="18" rx="1"/></g></svg>'
 });
 
+const OPEN_TABLE = 'nbtrack:open-runs-table';
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'nbtrack:sidebar',
   description: 'The runs of the active notebook, comparisons and run details (nbtrack).',
   autoStart: true,
   requires: [ILabShell, INotebookTracker],
-  activate: (app: JupyterFrontEnd, shell: ILabShell, notebooks: INotebookTracker) => {
+  optional: [ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    shell: ILabShell,
+    notebooks: INotebookTracker,
+    palette: ICommandPalette | null
+  ) => {
     const api = new NbtrackApi(app.serviceManager.serverSettings);
     const model = new RunsModel(api);
     const views = new Map<string, MainAreaWidget>();
@@ -56,17 +65,69 @@ const plugin: JupyterFrontEndPlugin<void> = {
       shell.activateById(widget.id);
     };
 
-    // Details link to other runs' details and open the file an export wrote.
-    const detailsActions = {
-      openDetails: (id: string) => openDetails(id),
+    // Views of a store folder (the notebook's, or one a summary line's notebook is in); details link to other
+    // runs' details and open the file an export wrote.
+    const viewsOf = (dir: string) => ({
+      openDetails: (id: string): void =>
+        open(`run-${dir}-${id}`, () => new DetailsView(api, dir, id, detailsActionsOf(dir))),
+      openComparison: (ids: string[]) =>
+        open(`compare-${dir}-${[...ids].sort().join('-')}`, () => new ComparisonView(api, dir, ids)),
+      openDiff: (a: string, b: string) => open(`diff-${dir}-${a}-${b}`, () => new DiffView(api, dir, a, b))
+    });
+    // Open runs tables reload when the sidebar's poll sees their store change.
+    const grids = new Set<RunsGridView>();
+    model.changed.connect(() => {
+      const stamp = model.page?.stamp;
+      if (stamp) {
+        grids.forEach(grid => grid.storeChanged(model.dir, stamp));
+      }
+    });
+    const detailsActionsOf = (dir: string) => ({
+      openDetails: (id: string) => viewsOf(dir).openDetails(id),
       openFile: (path: string) => void app.commands.execute('docmanager:open', { path })
+    });
+    const openTable = () => {
+      const dir = model.dir;
+      // a notebook with an id lists runs of several experiments: the table shows its one experiment, else all
+      const own = model.ownExperiments;
+      const experiment = model.experiment ?? (own && own.length === 1 ? own[0] : null);
+      open(`grid-${dir}-${experiment ?? '*'}`, () => {
+        const grid = new RunsGridView(api, dir, experiment, viewsOf(dir));
+        grids.add(grid);
+        grid.disposed.connect(() => grids.delete(grid));
+        return grid;
+      });
     };
-    const openDetails = (id: string) => open(`run-${id}`, () => new DetailsView(api, model.dir, id, detailsActions));
+    app.commands.addCommand(OPEN_TABLE, {
+      label: 'Open nbtrack runs table',
+      caption: 'The runs of the active notebook (or all runs) as a sortable, filterable table',
+      execute: openTable
+    });
+    palette?.addItem({ command: OPEN_TABLE, category: 'nbtrack' });
+
+    // A run id in a %%track summary line (data-nbtrack-run, nbtrack/capture/summary.py) opens that run.
+    const openFromSummary = (event: Event) => {
+      const target = (event.target as Element | null)?.closest?.('[data-nbtrack-run]');
+      const id = target?.getAttribute('data-nbtrack-run') ?? '';
+      if (!target || !/^[0-9a-z]{1,26}$/.test(id)) {
+        return;
+      }
+      if (event instanceof KeyboardEvent && event.key !== 'Enter' && event.key !== ' ') {
+        return;
+      }
+      event.preventDefault();
+      const panel = notebooks.find(p => p.node.contains(target));
+      const dir = panel ? notebookContext(panel.context.path).dir : model.dir;
+      viewsOf(dir).openDetails(id);
+    };
+    document.addEventListener('click', openFromSummary);
+    document.addEventListener('keydown', openFromSummary);
+
     const sidebar = new RunsSidebar(model, {
-      openDetails: id => openDetails(id),
-      openComparison: ids =>
-        open(`compare-${[...ids].sort().join('-')}`, () => new ComparisonView(api, model.dir, ids)),
-      openDiff: (a, b) => open(`diff-${a}-${b}`, () => new DiffView(api, model.dir, a, b))
+      openDetails: id => viewsOf(model.dir).openDetails(id),
+      openComparison: ids => viewsOf(model.dir).openComparison(ids),
+      openDiff: (a, b) => viewsOf(model.dir).openDiff(a, b),
+      openTable
     });
     sidebar.title.icon = runsIcon;
     shell.add(sidebar, 'left', { rank: 850 });

@@ -15,6 +15,8 @@ export interface ISidebarActions {
   openDetails(id: string): void;
   openComparison(ids: string[]): void;
   openDiff(a: string, b: string): void;
+  /** The main-area runs table of the runs shown here. */
+  openTable?(): void;
 }
 
 export class RunsSidebar extends Widget {
@@ -48,6 +50,8 @@ export class RunsSidebar extends Widget {
     });
     this._clear = h('button', { class: 'jp-nbtrack-button', type: 'button' }, 'Clear selection');
     this._clear.addEventListener('click', () => this._model.clearSelection());
+    const table = h('button', { class: 'jp-nbtrack-button', type: 'button', title: 'Open these runs in a table' }, 'Open table');
+    table.addEventListener('click', () => this._actions.openTable?.());
 
     this.node.append(
       h('h2', { class: 'jp-nbtrack-heading' }, 'nbtrack runs'),
@@ -55,7 +59,7 @@ export class RunsSidebar extends Widget {
       this._problem,
       this._status,
       this._body,
-      h('div', { class: 'jp-nbtrack-actions' }, this._compare, this._diff, this._clear)
+      h('div', { class: 'jp-nbtrack-actions' }, this._compare, this._diff, this._clear, table)
     );
     this.node.append(this._selectionNote);
     this._model.changed.connect(this._render, this);

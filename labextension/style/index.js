@@ -2,3 +2,4 @@ import './base.css';
 import './charts.css';
 import './details.css';
 import './notebooks.css';
+import './grid.css';

@@ -69,7 +69,9 @@ def test_html_escapes_names_values_and_errors():
     assert "<script" not in html and "<b>x" not in html and "<i>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;b&gt;x&lt;/b&gt;" in html
     assert html.startswith('<div class="nbtrack-summary"') and "1 param" in html and "1 metric" in html
-    assert "<code>01hxyz</code>" in html
+    assert 'data-nbtrack-run="01hxyz"' in html and ">01hxyz</code>" in html
+    quoted = RunSummary(doc(id='x"><script>'), NO_DATA)._repr_html_()  # ids are checked, but escape anyway
+    assert 'data-nbtrack-run="x&quot;&gt;&lt;script&gt;"' in quoted and "<script" not in quoted
     bundle = summary._repr_mimebundle_()
     assert bundle == {"text/plain": repr(summary), "text/html": html}
     assert evil in bundle["text/plain"]  # plain text is shown as text

@@ -129,7 +129,7 @@ class RunSummary:
         head = (
             f'<span style="color:{color};font-weight:600">{html.escape(_ICONS.get(status, ""))} '
             f"{html.escape(status)}</span> "
-            f"<b>{html.escape(label)}</b><code>{html.escape(run_id)}</code>"
+            f"<b>{html.escape(label)}</b>{_run_link(run_id)}"
         )
         body = " · ".join(html.escape(p) for p in self._parts())
         style = "font-family:monospace;font-size:12px"
@@ -137,6 +137,17 @@ class RunSummary:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/plain": repr(self), "text/html": self._repr_html_()}
+
+
+def _run_link(run_id: str) -> str:
+    """The run id as an element JupyterLab's nbtrack extension opens the run's details from (a click or Enter
+    on ``data-nbtrack-run``); elsewhere it is plain code text."""
+    escaped = html.escape(run_id, quote=True)
+    return (
+        f'<code class="nbtrack-run-link" data-nbtrack-run="{escaped}" role="button" tabindex="0" '
+        f'title="Open the details of run {escaped}" style="cursor:pointer;text-decoration:underline dotted">'
+        f"{escaped}</code>"
+    )
 
 
 def _decoded(value: Any) -> Any:

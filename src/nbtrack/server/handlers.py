@@ -24,7 +24,7 @@ from jupyter_server.utils import url_path_join
 from tornado import web
 
 from nbtrack.errors import NbtrackError
-from nbtrack.server import api, export_api, run_more
+from nbtrack.server import api, export_api, grid_api, run_more
 from nbtrack.server.offload import Offload, ServerLimits, WorkerCrash
 from nbtrack.server.paths import scrub
 
@@ -299,6 +299,65 @@ class JobHandler(NbtrackHandler):
         self.write_json(await self.work(run_more.job_state, self.store(), job_id))
 
 
+class GridHandler(NbtrackHandler):
+    """The runs table's rows as columns (grid_api.grid_rows)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        where = self.get_query_argument("where", "")
+        self.write_json(
+            await self.work(grid_api.grid_rows, self.store(), experiments=self.arguments("experiment"), where=where)
+        )
+
+
+class GridGroupsHandler(NbtrackHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.write_json(
+            await self.work(
+                grid_api.grid_groups,
+                self.store(),
+                by=self.arguments("by"),
+                metric=self.get_query_argument("metric", ""),
+                experiments=self.arguments("experiment"),
+                where=self.get_query_argument("where", ""),
+            )
+        )
+
+
+def _body(handler: NbtrackHandler) -> dict[str, Any]:
+    try:
+        body = json.loads(handler.request.body or b"{}")
+    except ValueError:
+        raise api.ApiError(400, "bad_request", "the request body must be JSON") from None
+    if not isinstance(body, dict):
+        raise api.ApiError(400, "bad_request", "the request body must be a JSON object")
+    return body
+
+
+class BulkTagHandler(NbtrackHandler):
+    """POST {runs, key, value}: tag every run (APIHandler checks the XSRF token of a cookie-authenticated POST)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = _body(self)
+        self.write_json(
+            await self.work(grid_api.tag_runs, self.store(), body.get("runs"), body.get("key"), body.get("value"))
+        )
+
+
+class BulkDeleteHandler(NbtrackHandler):
+    """POST {runs}: delete every run, as ``nbtrack rm`` (``nbtrack gc`` erases the bytes later)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.write_json(await self.work(grid_api.delete_runs, self.store(), _body(self).get("runs")))
+
+
 class NotFoundHandler(NbtrackHandler):
     """Anything else under /nbtrack/api/: a JSON 404 (still only for authenticated users)."""
 
@@ -324,6 +383,10 @@ ROUTES: list[tuple[str, type[NbtrackHandler]]] = [
     (r"/run-more/preview", RunMorePreviewHandler),
     (r"/run-more", RunMoreHandler),
     (r"/jobs/([^/]+)", JobHandler),
+    (r"/grid", GridHandler),
+    (r"/grid/groups", GridGroupsHandler),
+    (r"/grid/tag", BulkTagHandler),
+    (r"/grid/delete", BulkDeleteHandler),
     (r"/(.*)", NotFoundHandler),
 ]
 
