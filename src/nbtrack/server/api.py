@@ -339,9 +339,14 @@ def _drift(store: Store, name: str, record: Any, doc: Mapping[str, Any], docs: M
 
 
 def compare_runs(
-    store: Store, run_ids: list[str], metric: str | None = None, plots: list[str] | None = None
+    store: Store,
+    run_ids: list[str],
+    metric: str | None = None,
+    plots: list[str] | None = None,
+    by: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``nbtrack.compare(run_ids, metric=...)``: its groups, pairs, warnings and notes, and PNG plots."""
+    """``nbtrack.compare(run_ids, metric=..., by=...)``: its groups, pairs, warnings and notes, PNG plots, and
+    what the view shows beside them (:mod:`nbtrack.server.compare_view`: headline, column help, group-by)."""
     run_ids = [r for r in dict.fromkeys(run_ids) if r]
     if len(run_ids) < 2:
         raise ApiError(400, "bad_request", "select at least two runs to compare")
@@ -349,18 +354,21 @@ def compare_runs(
         raise ApiError(400, "bad_request", f"at most {MAX_COMPARE} runs can be compared at once")
     full = [_resolve(store, r) for r in run_ids]
     from nbtrack.analysis.comparison import compare
+    from nbtrack.server.compare_view import parse_by, view_extras
 
+    by = parse_by(by)
     docs = store.run_docs()
     available = sorted({m for r in full for m in (docs[r].get("metrics") or {})})
     metrics = [m.strip() for m in metric.split(",") if m.strip()] if metric else available
     if not metrics:
         raise ApiError(400, "no_metrics", "none of the selected runs logged a metric")
     try:
-        cmp = compare(full, metric=metrics, store=store)
+        cmp = compare(full, metric=metrics, by=by, store=store)
     except (ValueError, KeyError, LookupError) as exc:
         raise ApiError(400, "bad_request", scrub(str(exc), getattr(store, "boundary", None))) from None
     out = {
         **cmp.to_dict(),
+        **view_extras(cmp, full, store, by),
         "notes": list(cmp.notes),
         "metrics": list(cmp.metrics),
         "params": list(cmp.params),
