@@ -197,6 +197,12 @@ export interface IComparison {
   available_metrics: string[];
   plots: Record<string, string>;
   plot_errors: Record<string, string>;
+  /** One sentence per metric, read off the pair verdicts (nbtrack/analysis/headline.py). */
+  headline?: { metric: string; dataset: string | null; kind: string; group: string | null; reference: string | null; text: string }[];
+  /** What each column means, per table (nbtrack/analysis/column_help.py). */
+  column_help?: { groups: Record<string, string>; pairs: Record<string, string> };
+  /** The group-by control: params in force, compare()'s default, the params to choose from, warnings. */
+  group_by?: { by: string[]; default: string[]; options: string[]; warnings: string[] };
 }
 
 export interface IDiff {
@@ -299,8 +305,8 @@ export class NbtrackApi {
     return this.get(`runs/${encodeURIComponent(id)}/details`, { dir });
   }
 
-  compare(dir: string, runs: string[], metric: string, plots: string[]): Promise<IComparison> {
-    return this.get('compare', { dir, runs: runs.join(','), metric, plots: plots.join(',') });
+  compare(dir: string, runs: string[], metric: string, plots: string[], by: string[] = []): Promise<IComparison> {
+    return this.get('compare', { dir, runs: runs.join(','), metric, plots: plots.join(','), by: by.join(',') });
   }
 
   /** What Run more would start for these runs (nothing is run): groups, new runs, seeds, estimated time. */
