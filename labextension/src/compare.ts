@@ -100,7 +100,7 @@ export class ComparisonView extends ResourceView<IComparison> {
     if (!groupBy || !groupBy.options.length) {
       return h('span', {});
     }
-    const current = new Set(groupBy.by);
+    const current = new Set(this._by.length ? this._by : groupBy.by); // the choice while its comparison loads
     const hint = h('span', { class: 'jp-nbtrack-group-by-hint', role: 'status' });
     const boxes = groupBy.options.map(name => {
       const box = h('input', { type: 'checkbox', value: name, checked: current.has(name) });
@@ -115,7 +115,7 @@ export class ComparisonView extends ResourceView<IComparison> {
       });
       return box;
     });
-    const isDefault = groupBy.by.join(',') === groupBy.default.join(',');
+    const isDefault = [...current].join(',') === groupBy.default.join(',');
     const reset = h('button', { disabled: isDefault, title: `Group by ${groupBy.default.join(', ') || 'the default'}` }, 'Default');
     reset.addEventListener('click', () => {
       this._by = [];
