@@ -8,7 +8,7 @@ import { ResourceView } from './resource_view';
 const PLOTS = ['box', 'diff', 'parallel', 'matrix', 'curves'];
 
 /** [key, header, number style]: 'unit' columns of a table share one precision (they are in metric units). */
-type Column = [string, string, 'unit' | 'int' | 'p' | 'prob' | 'text'];
+type Column = [string, string, 'unit' | 'num' | 'int' | 'p' | 'prob' | 'text'];
 
 const GROUP_COLUMNS: Column[] = [
   ['group', 'Group', 'text'],
@@ -39,7 +39,7 @@ const PAIR_COLUMNS: Column[] = [
   ['n_failed', 'Failed', 'int'],
   ['test', 'Test', 'text'],
   ['p_adjusted', 'Adjusted p', 'p'],
-  ['effect_size', 'Hedges g', 'unit'],
+  ['effect_size', 'Hedges g', 'num'],
   ['flag', 'Flag', 'text']
 ];
 
@@ -50,11 +50,11 @@ export class ComparisonView extends ResourceView<IComparison> {
     private _dir: string,
     private _runs: string[]
   ) {
-    super(new Resource(() => _api.compare(_dir, _runs, '', ['box'])));
+    super(new Resource(() => _api.compare(_dir, _runs, '', [])));
     this.addClass('jp-nbtrack-comparison');
     this.title.label = `Compare ${_runs.length} runs`;
     this.title.caption = `nbtrack comparison of ${_runs.join(', ')}`;
-    void this.resource.load();
+    void this.resource.load().then(() => this._loadPlots());
   }
 
   protected header(): Node[] {
@@ -68,13 +68,14 @@ export class ComparisonView extends ResourceView<IComparison> {
     for (const kind of PLOTS) {
       plot.append(h('option', { value: kind, selected: kind === this._plot }, `${kind} plot`));
     }
-    const reload = () => {
+    metric.addEventListener('change', () => {
       this._metric = metric.value;
-      this._plot = plot.value;
       this._load();
-    };
-    metric.addEventListener('change', reload);
-    plot.addEventListener('change', reload);
+    });
+    plot.addEventListener('change', () => {
+      this._plot = plot.value;
+      void this._loadPlots();
+    });
     const more = h('button', { class: 'jp-nbtrack-run-more', title: 'Add seeds to the groups until the comparison is decided' }, 'Run more…');
     more.addEventListener('click', () => void this._previewRunMore());
     return [
@@ -91,8 +92,31 @@ export class ComparisonView extends ResourceView<IComparison> {
     ];
   }
 
+  /** The tables first (no plot: drawing one took most of a first comparison), then the plot asked for. */
   private _load(): void {
-    void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [this._plot], this._by));
+    this._plotted = null;
+    void this.resource
+      .load(() => this._api.compare(this._dir, this._runs, this._metric, [], this._by))
+      .then(() => this._loadPlots());
+  }
+
+  private async _loadPlots(): Promise<void> {
+    if (!this.resource.value || this.resource.error) {
+      return;
+    }
+    const request = ++this._plotRequest;
+    this._plotted = null;
+    this.render();
+    let plotted: IComparison | null;
+    try {
+      plotted = await this._api.compare(this._dir, this._runs, this._metric, [this._plot], this._by);
+    } catch (error) {
+      plotted = { ...this.resource.value, plots: {}, plot_errors: { [this._plot]: (error as Error).message } };
+    }
+    if (request === this._plotRequest) {
+      this._plotted = plotted;
+      this.render();
+    }
   }
 
   /** Checkboxes for the params that define the groups, the default (what compare() picks) ticked at first. */
@@ -217,11 +241,15 @@ export class ComparisonView extends ResourceView<IComparison> {
       const caption = `Groups for ${metric}: runs, mean with its interval, median, IQM`;
       out.push(rowsTable(caption, groups, GROUP_COLUMNS, help.groups, 'is_reference'));
     }
-    for (const [kind, src] of Object.entries(cmp.plots)) {
+    const plotted = this._plotted ?? { plots: {}, plot_errors: {} };
+    if (!this._plotted) {
+      out.push(h('p', { role: 'status', class: 'jp-nbtrack-plot-pending' }, `Drawing the ${this._plot} plot…`));
+    }
+    for (const [kind, src] of Object.entries(plotted.plots)) {
       const alt = `${kind} plot of ${cmp.metrics.join(', ')}`;
       out.push(h('figure', {}, h('img', { src, alt }), h('figcaption', {}, `${kind} plot`)));
     }
-    for (const [kind, error] of Object.entries(cmp.plot_errors)) {
+    for (const [kind, error] of Object.entries(plotted.plot_errors)) {
       out.push(message('warning', `The ${kind} plot could not be drawn: ${error}`));
     }
     if (cmp.notes.length) {
@@ -233,13 +261,15 @@ export class ComparisonView extends ResourceView<IComparison> {
   private _metric = '';
   private _plot = 'box';
   private _by: string[] = [];
+  private _plotted: Pick<IComparison, 'plots' | 'plot_errors'> | null = null;
+  private _plotRequest = 0;
 }
 
 /** A table of result rows in a box of its own that scrolls sideways; every header says what it means on hover. */
 function rowsTable(caption: string, rows: Row[], columns: Column[], help: Record<string, string>, mark?: string): HTMLElement {
   const unit = columnStyle(columns.filter(c => c[2] === 'unit').flatMap(([key]) => rows.map(r => r[key])));
   const styles = columns.map(([key, , kind]) =>
-    kind === 'unit' ? unit : kind === 'text' ? null : columnStyle(rows.map(r => r[key]), kind)
+    kind === 'unit' ? unit : kind === 'text' ? null : columnStyle(rows.map(r => r[key]), kind === 'num' ? undefined : kind)
   );
   const cells = rows.map(row =>
     columns.map(([key], i) => {
