@@ -92,6 +92,12 @@ def test_comparison_reads_at_a_glance(page, lab, artifacts):
     pairs = view.locator("table", has=page.locator("caption", has_text="against the reference for val_acc"))
     assert set(pairs.locator("td[data-col='verdict']").all_inner_texts()) == {"worse"}
 
+    # P(better) in the metric's direction: a group with a higher loss is worse, and unlikely to beat the reference
+    losses = view.locator("table", has=page.locator("caption", has_text="against the reference for loss"))
+    verdicts = losses.locator("td[data-col='verdict']").all_inner_texts()
+    chances = losses.locator("td[data-col='p_better']").all_inner_texts()
+    assert verdicts == ["worse", "worse"] and all(float(p) < 0.5 for p in chances)
+
     # one format per column: P(better) to 2 decimals, p-values as "< 0.001" or 3 decimals, integers as integers
     for p_better in pairs.locator("td[data-col='p_better']").all_inner_texts():
         assert re.fullmatch(r"\d\.\d\d", p_better)
