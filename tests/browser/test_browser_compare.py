@@ -41,9 +41,10 @@ def _nine_runs(path) -> None:
     store_mod._stores.pop(path.absolute(), None)
 
 
-def test_comparison_reads_at_a_glance(page, lab, artifacts):
+def test_comparison_reads_at_a_glance(page, lab, artifacts, monkeypatch):
     folder = lab.root / "cmp"
     folder.mkdir()
+    monkeypatch.setenv("NBTRACK_OUTPUTS", "off")  # these runs write no files: no walk of the working folder
     _nine_runs(folder / ".nbtrack")
     notebook(folder / "lrs.ipynb", ["1 + 1"])
     open_notebook(page, lab, "cmp/lrs.ipynb")
