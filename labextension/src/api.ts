@@ -210,6 +210,12 @@ export interface IComparison {
   charts?: Record<string, Record<string, unknown>>;
   colors?: Record<string, string>;
   run_names?: Record<string, string>;
+  /** One sentence per metric, read off the pair verdicts (nbtrack/analysis/headline.py). */
+  headline?: { metric: string; dataset: string | null; kind: string; group: string | null; reference: string | null; text: string }[];
+  /** What each column means, per table (nbtrack/analysis/column_help.py). */
+  column_help?: { groups: Record<string, string>; pairs: Record<string, string> };
+  /** The group-by control: params in force, compare()'s default, the params to choose from, warnings. */
+  group_by?: { by: string[]; default: string[]; options: string[]; warnings: string[] };
 }
 
 /** `GET /nbtrack/api/charts`: a Vega-Lite v5 spec and the colour of each run or group in it. */
@@ -345,8 +351,22 @@ export class NbtrackApi {
     return this.get(`runs/${encodeURIComponent(id)}/details`, { dir });
   }
 
-  compare(dir: string, runs: string[], metric: string, plots: string[], charts: string[] = []): Promise<IComparison> {
-    return this.get('compare', { dir, runs: runs.join(','), metric, plots: plots.join(','), charts: charts.join(',') });
+  compare(
+    dir: string,
+    runs: string[],
+    metric: string,
+    plots: string[],
+    charts: string[] = [],
+    by: string[] = []
+  ): Promise<IComparison> {
+    return this.get('compare', {
+      dir,
+      runs: runs.join(','),
+      metric,
+      plots: plots.join(','),
+      charts: charts.join(','),
+      by: by.join(',')
+    });
   }
 
   /** A chart of runs: their comparison's (grouped), or per-step curves of one run or of ungrouped runs. */

@@ -2,39 +2,44 @@
 import { IComparison, NbtrackApi, Row } from './api';
 import { comparisonCharts, FIRST_CHARTS, paintGroups } from './charts';
 import { formatValue, h, message, table } from './dom';
+import { columnStyle, formatNumber } from './format';
 import { Resource } from './model';
 import { ResourceView } from './resource_view';
 
-const GROUP_COLUMNS: [string, string][] = [
-  ['group', 'Group'],
-  ['n', 'Runs'],
-  ['n_failed', 'Failed'],
-  ['mean', 'Mean'],
-  ['ci_low', 'CI low'],
-  ['ci_high', 'CI high'],
-  ['median', 'Median'],
-  ['iqm', 'IQM'],
-  ['std', 'Std'],
-  ['min', 'Min'],
-  ['max', 'Max']
+/** [key, header, number style]: 'unit' columns of a table share one precision (they are in metric units). */
+type Column = [string, string, 'unit' | 'num' | 'int' | 'p' | 'prob' | 'text'];
+
+const GROUP_COLUMNS: Column[] = [
+  ['group', 'Group', 'text'],
+  ['n', 'Runs', 'int'],
+  ['n_failed', 'Failed', 'int'],
+  ['mean', 'Mean', 'unit'],
+  ['ci_low', 'CI low', 'unit'],
+  ['ci_high', 'CI high', 'unit'],
+  ['median', 'Median', 'unit'],
+  ['iqm', 'IQM', 'unit'],
+  ['std', 'Std', 'unit'],
+  ['min', 'Min', 'unit'],
+  ['max', 'Max', 'unit']
 ];
 
-const PAIR_COLUMNS: [string, string][] = [
-  ['group', 'Group'],
-  ['reference', 'Against'],
-  ['diff', 'Difference'],
-  ['diff_ci_low', 'CI low'],
-  ['diff_ci_high', 'CI high'],
-  ['p_better', 'P(better)'],
-  ['p_better_ci_low', 'P low'],
-  ['p_better_ci_high', 'P high'],
-  ['n_failed', 'Failed'],
-  ['test', 'Test'],
-  ['p_adjusted', 'Adjusted p'],
-  ['effect_size', 'Hedges g'],
-  ['verdict', 'Verdict'],
-  ['runs_needed', 'Runs needed'],
-  ['flag', 'Flag']
+/** The verdict early (third), so a 600 px pane shows who is better before any scrolling. */
+const PAIR_COLUMNS: Column[] = [
+  ['group', 'Group', 'text'],
+  ['reference', 'Against', 'text'],
+  ['verdict', 'Verdict', 'text'],
+  ['diff', 'Difference', 'unit'],
+  ['diff_ci_low', 'CI low', 'unit'],
+  ['diff_ci_high', 'CI high', 'unit'],
+  ['p_better', 'P(better)', 'prob'],
+  ['p_better_ci_low', 'P low', 'prob'],
+  ['p_better_ci_high', 'P high', 'prob'],
+  ['runs_needed', 'Runs needed', 'int'],
+  ['n_failed', 'Failed', 'int'],
+  ['test', 'Test', 'text'],
+  ['p_adjusted', 'Adjusted p', 'p'],
+  ['effect_size', 'Hedges g', 'num'],
+  ['flag', 'Flag', 'text']
 ];
 
 /** `nbtrack.compare(runs, metric=...)`: warnings first, then per metric the groups and the verdicts. */
@@ -58,11 +63,10 @@ export class ComparisonView extends ResourceView<IComparison> {
     for (const m of value?.available_metrics ?? []) {
       metric.append(h('option', { value: m, selected: m === this._metric }, m));
     }
-    const reload = () => {
+    metric.addEventListener('change', () => {
       this._metric = metric.value;
-      void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [], FIRST_CHARTS));
-    };
-    metric.addEventListener('change', reload);
+      this._load();
+    });
     const more = h('button', { class: 'jp-nbtrack-run-more', title: 'Add seeds to the groups until the comparison is decided' }, 'Run more…');
     more.addEventListener('click', () => void this._previewRunMore());
     return [
@@ -73,8 +77,50 @@ export class ComparisonView extends ResourceView<IComparison> {
         h('label', {}, 'Metric ', metric),
         more
       ),
+      this._groupByControl(value?.group_by),
       this._runMoreBox
     ];
+  }
+
+  /** The tables with the cheap Vega-Lite charts (a PNG plot is drawn only when the chart picker asks for one). */
+  private _load(): void {
+    void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [], FIRST_CHARTS, this._by));
+  }
+
+  /** Checkboxes for the params that define the groups, the default (what compare() picks) ticked at first. */
+  private _groupByControl(groupBy: IComparison['group_by']): Node {
+    if (!groupBy || !groupBy.options.length) {
+      return h('span', {});
+    }
+    const current = new Set(this._by.length ? this._by : groupBy.by); // the choice while its comparison loads
+    const hint = h('span', { class: 'jp-nbtrack-group-by-hint', role: 'status' });
+    const boxes = groupBy.options.map(name => {
+      const box = h('input', { type: 'checkbox', value: name, checked: current.has(name) });
+      box.addEventListener('change', () => {
+        const chosen = boxes.filter(b => b.checked).map(b => b.value);
+        if (!chosen.length) {
+          hint.textContent = 'Tick at least one param to group the runs by.';
+          return;
+        }
+        this._by = chosen;
+        this._load();
+      });
+      return box;
+    });
+    const isDefault = [...current].join(',') === groupBy.default.join(',');
+    const reset = h('button', { disabled: isDefault, title: `Group by ${groupBy.default.join(', ') || 'the default'}` }, 'Default');
+    reset.addEventListener('click', () => {
+      this._by = [];
+      this._load();
+    });
+    return h(
+      'fieldset',
+      { class: 'jp-nbtrack-group-by' },
+      h('legend', {}, 'Group by'),
+      boxes.map(box => h('label', {}, box, ` ${box.value}`)),
+      reset,
+      hint
+    );
   }
 
   /** Show what Run more would start and ask before starting it. */
@@ -123,7 +169,7 @@ export class ComparisonView extends ResourceView<IComparison> {
           }
           this._runs = [...this._runs, ...state.runs.filter(id => !this._runs.includes(id))];
           this.title.label = `Compare ${this._runs.length} runs`;
-          void this.resource.load(() => this._api.compare(this._dir, this._runs, this._metric, [], FIRST_CHARTS));
+          this._load();
           return;
         }
       }
@@ -136,21 +182,34 @@ export class ComparisonView extends ResourceView<IComparison> {
 
   protected renderValue(cmp: IComparison): Node[] {
     const out: Node[] = [];
+    if (cmp.headline?.length) {
+      out.push(
+        h(
+          'div',
+          { class: 'jp-nbtrack-headline', role: 'status', 'aria-label': 'Headline' },
+          cmp.headline.map(line => h('p', { 'data-kind': line.kind }, line.text))
+        )
+      );
+    }
+    for (const warning of cmp.group_by?.warnings ?? []) {
+      out.push(message('warning', warning));
+    }
     if (cmp.warnings.length) {
       out.push(message('warning', h('strong', {}, 'Warnings'), h('ul', {}, cmp.warnings.map(w => h('li', {}, w)))));
     }
+    const help = cmp.column_help ?? { groups: {}, pairs: {} };
     for (const metric of cmp.metrics) {
       const groups = cmp.groups.filter(r => r.metric === metric);
       const pairs = cmp.pairs.filter(r => r.metric === metric);
       const better = groups[0]?.higher_is_better === false ? 'lower' : 'higher';
       out.push(h('h3', {}, `${metric} (${better} is better)`));
+      if (pairs.length) {
+        out.push(rowsTable(`Each group against the reference for ${metric}`, pairs, PAIR_COLUMNS, help.pairs));
+      }
       const caption = `Groups for ${metric}: runs, mean with its interval, median, IQM`;
-      const groupsTable = rowsTable(caption, groups, GROUP_COLUMNS, 'is_reference');
+      const groupsTable = rowsTable(caption, groups, GROUP_COLUMNS, help.groups, 'is_reference');
       paintGroups(groupsTable, groups, cmp.colors);
       out.push(groupsTable);
-      if (pairs.length) {
-        out.push(rowsTable(`Each group against the reference for ${metric}`, pairs, PAIR_COLUMNS));
-      }
     }
     out.push(comparisonCharts(cmp, { api: this._api, dir: this._dir, runs: this._runs, metric: this._metric }));
     if (cmp.notes.length) {
@@ -160,22 +219,41 @@ export class ComparisonView extends ResourceView<IComparison> {
   }
 
   private _metric = '';
+  private _by: string[] = [];
 }
 
-function rowsTable(caption: string, rows: Row[], columns: [string, string][], mark?: string): HTMLElement {
+/** A table of result rows in a box of its own that scrolls sideways; every header says what it means on hover. */
+function rowsTable(caption: string, rows: Row[], columns: Column[], help: Record<string, string>, mark?: string): HTMLElement {
+  const unit = columnStyle(columns.filter(c => c[2] === 'unit').flatMap(([key]) => rows.map(r => r[key])));
+  const styles = columns.map(([key, , kind]) =>
+    kind === 'unit' ? unit : kind === 'text' ? null : columnStyle(rows.map(r => r[key]), kind === 'num' ? undefined : kind)
+  );
   const cells = rows.map(row =>
     columns.map(([key], i) => {
-      const text = formatValue(row[key]);
+      const style = styles[i];
+      const text = style ? formatNumber(row[key], style) : formatValue(row[key]);
       return i === 0 && mark && row[mark] ? `${text} (reference)` : text;
     })
   );
-  const node = table(caption, columns.map(([key, text]) => ({ text, title: key })), cells);
+  const headers = columns.map(([key, text]) => ({ text, title: help[key] ?? text }));
+  const node = table(caption, headers, cells);
+  node.querySelectorAll('thead th').forEach((th, i) => {
+    th.setAttribute('data-col', columns[i][0]);
+    if (styles[i]) {
+      th.classList.add('jp-nbtrack-number');
+    }
+  });
   node.querySelectorAll('tbody tr').forEach((tr, i) => {
     const verdict = rows[i].verdict;
     if (typeof verdict === 'string') {
       tr.setAttribute('data-verdict', verdict);
     }
+    tr.querySelectorAll('td').forEach((td, j) => {
+      td.setAttribute('data-col', columns[j][0]);
+      if (styles[j]) {
+        td.classList.add('jp-nbtrack-number');
+      }
+    });
   });
-  return node;
+  return h('div', { class: 'jp-nbtrack-table-scroll', role: 'region', 'aria-label': caption, tabindex: '0' }, node);
 }
-

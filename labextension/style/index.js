@@ -3,3 +3,4 @@ import './charts.css';
 import './details.css';
 import './notebooks.css';
 import './grid.css';
+import './compare.css';

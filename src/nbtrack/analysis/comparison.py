@@ -75,6 +75,7 @@ class Comparison:
     tasks: Any = None  # across data sets: a TaskSummary (aggregate IQM, profiles, improvement, Wilcoxon-Holm)
     store: Any = field(default=None, repr=False)
     failure_policy: str = FAILURE_POLICY  # failed runs and NaN/inf scores: ranked as the worst outcomes
+    min_effect: Any = DEFAULT_MIN_EFFECT  # the difference runs_needed is computed for (compare's min_effect=)
 
     # exports ----------------------------------------------------------------------------------------------
 
@@ -128,6 +129,14 @@ class Comparison:
         from nbtrack.charts import comparison_chart
 
         return comparison_chart(self, kind, metric, **options)
+
+    @property
+    def headline(self) -> str:
+        """One sentence per metric read off the pair verdicts (:mod:`~nbtrack.analysis.headline`): who is better
+        and by how much, or how many more runs would settle it, or no difference within the margin."""
+        from nbtrack.analysis.headline import headline_text
+
+        return headline_text(self)
 
     def verdict(self, group: str, metric: str | None = None) -> str:
         """The verdict of one group (by label) against the reference."""
@@ -307,6 +316,7 @@ def compare(
         confidence,
         tidy_runs(slices, config.label_params, config.param_columns, config.dataset_col is not None),
         store=store,
+        min_effect=min_effect,
     )
     if isinstance(method, best_tests.MCBMethod):
         cmp.best = method.table()

@@ -12,7 +12,8 @@ store to read (``NBTRACK_DIR`` in the server's environment wins, as it does for 
 - ``runs/<id>``: the stored record, unchanged; ``runs/<id>/details``: it with status, drift and export
   formats and the run's models, artifacts, outputs and linked runs (``contents``); ``runs/<id>/export?format=``:
   a download; ``runs/<id>/blobs/<digest>``: a model, artifact or kept output that run's record references;
-- ``compare?runs=a,b,...&metric=&plots=box``: ``nbtrack.compare``; ``diff?a=&b=``: ``nbtrack.diff``.
+- ``compare?runs=a,b,...&metric=&plots=box&by=``: ``nbtrack.compare`` with its headline and column help;
+  ``diff?a=&b=``: ``nbtrack.diff``.
 
 Enabled on install by ``etc/jupyter/jupyter_server_config.d/nbtrack.json``.
 """

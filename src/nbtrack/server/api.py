@@ -9,7 +9,6 @@ answers ``unavailable`` for that endpoint only.
 
 from __future__ import annotations
 
-import base64
 import io
 import math
 import os
@@ -125,15 +124,15 @@ def stamp(store: Store) -> str:
 # runs ---------------------------------------------------------------------------------------------------
 
 
-def _check_id(run_id: str) -> str:
+def check_id(run_id: str) -> str:
     run_id = str(run_id).strip().lower()
     if not ids.is_id_prefix(run_id):
         raise ApiError(400, "invalid_id", f"{run_id[:40]!r} is not a run id (up to 26 characters of 0-9 and a-z)")
     return run_id
 
 
-def _resolve(store: Store, run_id: str) -> str:
-    run_id = _check_id(run_id)
+def resolve_run(store: Store, run_id: str) -> str:
+    run_id = check_id(run_id)
     try:
         return store.resolve(run_id)
     except AmbiguousRunIdError as exc:
@@ -247,14 +246,14 @@ def runs_table(store: Store) -> RunsTable:
 
 def get_record(store: Store, run_id: str) -> dict[str, Any]:
     """The run's record, as ``Run.to_doc()`` writes it (records of earlier releases migrated)."""
-    return Run.from_doc(store.run_docs()[_resolve(store, run_id)], store).to_doc()
+    return Run.from_doc(store.run_docs()[resolve_run(store, run_id)], store).to_doc()
 
 
 def run_details(store: Store, run_id: str) -> dict[str, Any]:
     """The record plus what the details view shows beside it: effective status, the run it follows, data
     drift per input against that run, and the export formats."""
     docs = store.run_docs()
-    doc = docs[_resolve(store, run_id)]
+    doc = docs[resolve_run(store, run_id)]
     drift = {name: _drift(store, name, record, doc, docs) for name, record in (doc.get("data") or {}).items()}
     return {
         "run": Run.from_doc(doc, store).to_doc(),
@@ -300,7 +299,7 @@ def open_download(store: Store, run_id: str, digest: str) -> Download:
     ``objects/``, opened without following a symlink."""
     if not isinstance(digest, str) or contents.DIGEST.fullmatch(digest) is None:
         raise ApiError(400, "invalid_digest", "a download is named by a content hash of 32 characters 0-9 and a-f")
-    full = _resolve(store, run_id)
+    full = resolve_run(store, run_id)
     ref = contents.blob_of(Run.from_doc(store.run_docs()[full]).to_doc(), digest)
     gone = ApiError(404, "not_found", f"the content {digest[:12]} of run {full} is not in the store")
     if ref is None:
@@ -361,72 +360,8 @@ def _drift(store: Store, name: str, record: Any, doc: Mapping[str, Any], docs: M
 # compare, diff, export ---------------------------------------------------------------------------------------
 
 
-def compare_runs(
-    store: Store,
-    run_ids: list[str],
-    metric: str | None = None,
-    plots: list[str] | None = None,
-    charts: list[str] | None = None,
-) -> dict[str, Any]:
-    """``nbtrack.compare(run_ids, metric=...)``: its groups, pairs, warnings and notes, PNG plots, Vega-Lite
-    ``charts`` (specs by kind) and ``colors`` (``{group: colour}``, the same in every chart)."""
-    run_ids = [r for r in dict.fromkeys(run_ids) if r]
-    if len(run_ids) < 2:
-        raise ApiError(400, "bad_request", "select at least two runs to compare")
-    if len(run_ids) > MAX_COMPARE:
-        raise ApiError(400, "bad_request", f"at most {MAX_COMPARE} runs can be compared at once")
-    full = [_resolve(store, r) for r in run_ids]
-    from nbtrack.analysis.comparison import compare
-    from nbtrack.charts import KINDS as CHART_KINDS
-    from nbtrack.charts import group_colors
-
-    docs = store.run_docs()
-    available = sorted({m for r in full for m in (docs[r].get("metrics") or {})})
-    metrics = [m.strip() for m in metric.split(",") if m.strip()] if metric else available
-    if not metrics:
-        raise ApiError(400, "no_metrics", "none of the selected runs logged a metric")
-    try:
-        cmp = compare(full, metric=metrics, store=store)
-    except (ValueError, KeyError, LookupError) as exc:
-        raise ApiError(400, "bad_request", scrub(str(exc), getattr(store, "boundary", None))) from None
-    out = {
-        **cmp.to_dict(),
-        "notes": list(cmp.notes),
-        "metrics": list(cmp.metrics),
-        "params": list(cmp.params),
-        "available_metrics": available,
-        "runs": full,
-        "plots": {},
-        "plot_errors": {},
-        "charts": {},
-        "colors": group_colors(cmp),
-        "run_names": {r: str(docs[r].get("name") or "") for r in full},
-    }
-    for kind in charts or ():
-        if kind not in CHART_KINDS:
-            raise ApiError(400, "bad_request", f"unknown chart kind {kind!r}: use one of {', '.join(CHART_KINDS)}")
-        try:
-            out["charts"][kind] = cmp.chart(kind, metrics[0] if len(metrics) == 1 else None).spec
-        except Exception as exc:  # like a plot: one chart that cannot be drawn should not hide the table
-            out["plot_errors"][kind] = scrub(f"{type(exc).__name__}: {exc}", getattr(store, "boundary", None))
-    for kind in plots or ():
-        if kind not in PLOT_KINDS:
-            raise ApiError(400, "bad_request", f"unknown plot kind {kind!r}: use one of {', '.join(PLOT_KINDS)}")
-        try:
-            out["plots"][kind] = _png(cmp.plot(kind))
-        except Exception as exc:  # one plot that cannot be drawn should not hide the table
-            out["plot_errors"][kind] = scrub(f"{type(exc).__name__}: {exc}", getattr(store, "boundary", None))
-    return out
-
-
-def _png(fig: Any) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=96)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def diff_runs(store: Store, a: str, b: str, code: str = "history") -> dict[str, Any]:
-    full_a, full_b = _resolve(store, a), _resolve(store, b)
+    full_a, full_b = resolve_run(store, a), resolve_run(store, b)
     from nbtrack.analysis.rundiff import diff
 
     try:
@@ -453,7 +388,7 @@ def export_run(store: Store, run_id: str, fmt: str | None, verify: bool = True) 
     The zip holds one folder whose ``dvc.yaml`` runs once unzipped: its paths are rendered as if that folder sat
     in the folder the notebook ran in (``wdir: ..``; where the data it reads are), never into the temporary
     folder it was written to."""
-    full = _resolve(store, run_id)
+    full = resolve_run(store, run_id)
     from nbtrack.exporting.exporter import ExportError, plan_export, write_export
     from nbtrack.exporting.render import render_dvc
     from nbtrack.exporting.verify import verify_plan

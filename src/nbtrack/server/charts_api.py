@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nbtrack.server.api import MAX_COMPARE, ApiError, _resolve
+from nbtrack.server.api import MAX_COMPARE, ApiError, resolve_run
 from nbtrack.server.paths import scrub
 
 RUN_KINDS = ("curves",)  # what a chart of runs without a comparison can be
@@ -26,7 +26,7 @@ def chart_for_runs(
         raise ApiError(400, "bad_request", f"at most {MAX_COMPARE} runs can be charted at once")
     if kind not in KINDS:
         raise ApiError(400, "bad_request", f"unknown chart kind {kind!r}: use one of {', '.join(KINDS)}")
-    full = [_resolve(store, r) for r in run_ids]
+    full = [resolve_run(store, r) for r in run_ids]
     metrics = [m.strip() for m in (metric or "").split(",") if m.strip()]
     try:
         if len(full) == 1 or not grouped:

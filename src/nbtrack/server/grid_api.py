@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from nbtrack.server.api import STORES, ApiError, _check_id, _resolve
+from nbtrack.server.api import STORES, ApiError, check_id, resolve_run
 from nbtrack.store.local import Store
 
 MAX_IDS = 10_000  # runs one bulk request may touch
@@ -192,7 +192,7 @@ def _ids(run_ids: Any) -> list[str]:
         raise ApiError(400, "bad_request", "select at least one run")
     if len(run_ids) > MAX_IDS:
         raise ApiError(400, "bad_request", f"at most {MAX_IDS:,} runs at once")
-    return [_check_id(r) for r in dict.fromkeys(run_ids)]
+    return [check_id(r) for r in dict.fromkeys(run_ids)]
 
 
 def tag_runs(store: Store, run_ids: Any, key: Any, value: Any) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def tag_runs(store: Store, run_ids: Any, key: Any, value: Any) -> dict[str, Any]
         raise ApiError(400, "bad_request", "a tag needs a name of 1 to 200 characters")
     if not isinstance(value, (str, int, float, bool)) or (isinstance(value, str) and len(value) > 5000):
         raise ApiError(400, "bad_request", "a tag's value is a text of up to 5,000 characters or a number")
-    full = [_resolve(store, r) for r in _ids(run_ids)]
+    full = [resolve_run(store, r) for r in _ids(run_ids)]
     for run_id in full:
         set_tag(key.strip(), value, run=run_id, store=store)
     return {"tagged": full, "key": key.strip()}
@@ -213,7 +213,7 @@ def delete_runs(store: Store, run_ids: Any) -> dict[str, Any]:
     """Delete every run (``nbtrack.delete_run``, as ``nbtrack rm``); all ids are checked before any is deleted."""
     from nbtrack.query.search import delete_run
 
-    full = [_resolve(store, r) for r in _ids(run_ids)]
+    full = [resolve_run(store, r) for r in _ids(run_ids)]
     for run_id in full:
         delete_run(run_id, store=store)
     return {"deleted": full}

@@ -239,6 +239,7 @@ class CompareHandler(NbtrackHandler):
                 metric=self.get_query_argument("metric", None),
                 plots=self.arguments("plots"),
                 charts=self.arguments("charts"),
+                by=self.arguments("by"),
             )
         )
 
@@ -398,6 +399,7 @@ def setup_handlers(web_app: Any, root_dir: str, limits: ServerLimits | None = No
     web_app.settings["nbtrack_offload"] = offload
     web_app.add_handlers(".*$", [(base + pattern, handler) for pattern, handler in ROUTES])
     offload.submit_read(_warm, root_dir)
+    offload.submit_read(offload.warm_heavy)
 
 
 def _warm(root_dir: str) -> None:

@@ -16,6 +16,7 @@ Two lanes, each with a concurrency limit (past it: 503 ``busy``) and a time limi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import threading
 import traceback
@@ -26,18 +27,27 @@ from pathlib import Path
 from typing import Any
 
 from nbtrack.errors import NbtrackError
-from nbtrack.server import api, charts_api
+from nbtrack.server import api, charts_api, compare_api
 from nbtrack.server.paths import ConfinedStore, scrub
 
+# scipy.stats and matplotlib are imported lazily by the analysis; a child importing them costs ~7 s, so the
+# forkserver imports them once (measured with cProfile on a 9-run compare: 10-15 s before, see docs/compare.md)
 _PRELOAD = [
     "nbtrack.server.offload",
     "pandas",
+    "scipy.stats",
+    "scipy.optimize",
+    "scipy.special",
+    "matplotlib.figure",
+    "matplotlib.backends.backend_agg",
     "nbtrack.analysis.comparison",
     "nbtrack.analysis.plots",
+    "nbtrack.analysis.headline",
+    "nbtrack.server.compare_view",
     "nbtrack.charts",
 ]
 HEAVY_JOBS: dict[str, Callable[..., Any]] = {
-    "compare": api.compare_runs,
+    "compare": compare_api.compare_runs,
     "diff": api.diff_runs,
     "export": api.export_run,
     "charts": charts_api.chart_for_runs,
@@ -112,6 +122,17 @@ class Offload:
                 if "forkserver" in methods:
                     self._context.set_forkserver_preload(_PRELOAD)
             return self._context
+
+    def warm_heavy(self) -> None:
+        """Start the forkserver now (it imports ``_PRELOAD`` once), so the first comparison does not wait ~10 s
+        for pandas, scipy and matplotlib."""
+        if "forkserver" not in multiprocessing.get_all_start_methods():
+            return
+        self.context()
+        from multiprocessing import forkserver
+
+        with contextlib.suppress(OSError):  # else the first heavy request starts it, as before
+            forkserver.ensure_running()
 
     def _in_child(self, job: str, store: ConfinedStore, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         ctx = self.context()
