@@ -29,6 +29,7 @@ from typing import Any
 
 from nbtrack.errors import NbtrackError, StoreCorruptError, StoreCorruptionWarning, StoreWriteError
 from nbtrack.store import files, mark
+from nbtrack.store.index import RunIndex
 from nbtrack.store.lines import (
     CHUNK_PREFIX,
     FORMAT,
@@ -76,6 +77,7 @@ class Journal:
         self.tombstones: dict[str, set[str]] = {}  # ids deleted while they ran: never written back
         self.inline: dict[str, tuple[int, int]] = {}  # blob lines (lines.py): hash -> (offset, length) in this file
         self.packs: PackSet | None = None  # where compaction moves blob lines (the Store's objects/packs)
+        self.index = RunIndex()  # id prefixes and cells of the runs table, kept as lines are applied (index.py)
         self._identity: tuple[int, int] | None = None
         self._offset = 0
         self._line_no = 0
@@ -90,6 +92,11 @@ class Journal:
         self._judged: tuple[tuple[int, int], int] | None = None  # a file with no whole line, already checked
         self.generation = 0  # changes whenever the state does: TinyDB's query cache is cleared on it
         self._guard = threading.RLock()  # one thread at a time moves the state and the read offset
+
+    @property
+    def guard(self) -> threading.RLock:
+        """Held while the state (and its index) is read consistently by another module."""
+        return self._guard
 
     # reading -------------------------------------------------------------------------------------
 
@@ -191,6 +198,7 @@ class Journal:
         self.losses = []
         self.tombstones = {}
         self.inline = {}
+        self.index = RunIndex()
         self._identity = identity
         self._offset = 0
         self._line_no = 0
@@ -276,6 +284,8 @@ class Journal:
             table = self.state.setdefault(table_name, {})
             if op != "put":
                 table.pop(key, None)
+                if table_name == RUNS_TABLE:
+                    self.index.remove(key)
                 if op == "tomb":
                     self.tombstones.setdefault(table_name, set()).add(key)
                 elif table_name in self.tombstones:
@@ -290,6 +300,8 @@ class Journal:
                     self.problems.append(f"{self.path}, line {line_no}: damaged (bad checksum or JSON)")
                     continue
             table[key] = entry.get("doc") if isinstance(entry, dict) else None
+            if table_name == RUNS_TABLE:
+                self.index.put(key, table[key])
 
     def _expand(self, lines: Iterable[bytes], at: int) -> Iterable[tuple[int, bytes]]:
         """``(offset, line)`` for each line from offset ``at``; a chunk line's inner lines (offset -1) instead."""
