@@ -29,15 +29,45 @@ import os
 import threading
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from nbtrack.errors import NbtrackError
 from nbtrack.store import files, mark
 from nbtrack.store.lines import chunked, encode_line, header_line, read_all
-from nbtrack.store.packs import move_to_pack
+from nbtrack.store.lock import FileLock
+from nbtrack.store.packs import PackSet, move_to_pack
 
-if TYPE_CHECKING:
-    from nbtrack.store.journal import Journal
+
+class Journal(Protocol):
+    """What compaction uses of a :class:`nbtrack.store.journal.Journal` (which imports this module)."""
+
+    path: Path
+    lock: FileLock
+    state: dict[str, dict[str, Any]]
+    problems: list[str]
+    losses: list[str]
+    tombstones: dict[str, set[str]]
+    inline: dict[str, tuple[int, int]]
+    packs: PackSet | None
+
+    @property
+    def guard(self) -> threading.RLock: ...
+    @property
+    def identity(self) -> tuple[int, int] | None: ...
+    @property
+    def offset(self) -> int: ...
+    def refresh(self) -> dict[str, dict[str, Any]]: ...
+    def compaction_failed(self, exc: BaseException) -> None: ...
+    def rebase(
+        self,
+        identity: tuple[int, int] | None,
+        offset: int,
+        inline: dict[str, tuple[int, int]],
+        epoch: bytes,
+        st: os.stat_result,
+        lines: int = 0,
+    ) -> None: ...
+
 
 BACKGROUND_DOCS = 2000  # above this many live records a write hands compaction to a background thread
 BLIND_BYTES = 1 << 20  # a process that never read the journal compacts it after appending this much (or half of it)
