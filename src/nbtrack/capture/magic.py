@@ -325,16 +325,11 @@ class TrackMagics(Magics):
     def _previous_run(self, run: ActiveRun, cell_key: str) -> str | None:
         previous = self.last_run_of.get(cell_key)
         if previous is None:
-            latest = None
             stored_key = values.escape_text(cell_key)  # as Run.to_doc stores it
             try:
-                docs = run.store.run_docs()
+                previous = run.store.previous_run_of(stored_key)  # an index lookup, not a scan
             except Exception:  # an unreadable store: the run has no parent, and its own save will say why
-                docs = {}
-            for doc in docs.values():
-                if doc.get("cell_key") == stored_key and (latest is None or doc["id"] > latest):
-                    latest = doc["id"]
-            previous = latest
+                previous = None
         self.last_run_of[cell_key] = run.id
         return previous
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from nbtrack import values
@@ -32,9 +32,10 @@ def experiment_of(doc: dict[str, Any]) -> str:
     return str(doc.get("experiment") or DEFAULT_EXPERIMENT)
 
 
-def flatten(doc: dict[str, Any]) -> dict[str, Any]:
+def flatten(doc: dict[str, Any], groups: Collection[str] | None = None) -> dict[str, Any]:
     """One run record as one row of the table (status as shown: a dead kernel's run is ``abandoned``).
 
+    ``groups`` (e.g. ``{"params"}``): the base columns and only these groups' (a filter's narrow rows).
     Never raises because of one stored value: a value that cannot be read back is shown as its JSON text,
     with a warning naming the run and the column.
     """
@@ -49,19 +50,23 @@ def flatten(doc: dict[str, Any]) -> dict[str, Any]:
         "duration": doc.get("duration"),
     }
     for group in ("params", "metrics", "tags"):
+        if groups is not None and group not in groups:
+            continue
         stored = doc.get(group)
         for key, value in (stored if isinstance(stored, dict) else {}).items():
             column = f"{group}.{values.unescape_text(key)}"
             row[column] = _cell(value, doc["id"], column) if isinstance(value, (dict, list)) else value
-    for key, record in (doc.get("data") or {}).items():
+    for key, record in (doc.get("data") or {}).items() if groups is None or "data" in groups else ():
         row[f"data.{key}"] = record.get("hash") if isinstance(record, dict) else None
     for group in ("models", "outputs"):  # name -> content hash, short (a model not kept has none)
+        if groups is not None and group not in groups:
+            continue
         stored = doc.get(group)
         for key, record in (stored if isinstance(stored, dict) else {}).items():
             if isinstance(record, dict):
                 value = model_hash(record) if group == "models" else record.get("hash")
                 row[f"{group}.{key}"] = short_hash(value)
-    if any(not k.isascii() or (isinstance(v, str) and not v.isascii()) for k, v in row.items()):
+    if not "".join([*row, *(v for v in row.values() if isinstance(v, str))]).isascii():
         # text with lone surrogates (file names from os.listdir): frames hold UTF-8 only
         row = {values.printable(k): values.printable(v) if isinstance(v, str) else v for k, v in row.items()}
     return row
@@ -94,11 +99,12 @@ def ordered_columns(columns: Iterable[str]) -> list[str]:
     return BASE_COLUMNS + extra
 
 
-def build_frame(docs: Iterable[dict[str, Any]]) -> Any:
-    """The ``nbtrack.runs()`` frame of these run records, in their order (no filters)."""
+def build_frame(docs: Iterable[dict[str, Any]], groups: Collection[str] | None = None) -> Any:
+    """The ``nbtrack.runs()`` frame of these run records, in their order (no filters); ``groups``: only
+    the base columns and these groups' (see :func:`flatten`)."""
     import pandas as pd
 
-    frame = pd.DataFrame([flatten(doc) for doc in docs])
+    frame = pd.DataFrame([flatten(doc, groups) for doc in docs])
     frame = frame.reindex(columns=ordered_columns(frame.columns))
     for column in ("start_time", "end_time"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 from nbtrack.errors import QueryError
 
-__all__ = ["LIMITS", "Limits", "QueryError", "evaluate"]
+__all__ = ["LIMITS", "Limits", "QueryError", "evaluate", "names_in"]
 
 _COMPARE = {
     ast.Eq: operator.eq,
@@ -99,6 +99,33 @@ def _check_int(value: int, expression: str, limits: Limits) -> int:
     return value
 
 
+def _dotted(node: ast.expr) -> str | None:
+    """The column a name node stands for (``params.lr`` for ``params.lr`` or ``params["lr"]``), else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        base = _dotted(node.value)
+        return f"{base}.{node.slice.value!s}" if base else None
+    return None
+
+
+def names_in(expression: str, limits: Limits = LIMITS) -> set[str]:
+    """The column names ``expression`` refers to (:class:`QueryError` when it does not parse)."""
+    found: set[str] = set()
+    todo: list[ast.AST] = [parse(expression, limits)]
+    while todo:
+        node = todo.pop()
+        name = _dotted(node) if isinstance(node, ast.expr) else None
+        if name is not None:
+            found.add(name)
+        else:
+            todo.extend(ast.iter_child_nodes(node))
+    return found
+
+
 def evaluate(expression: str, frame: Any, limits: Limits = LIMITS) -> Any:
     """Evaluate a ``where`` expression to a boolean Series over ``frame``'s rows, within ``limits``."""
     import pandas as pd
@@ -115,17 +142,6 @@ def evaluate(expression: str, frame: Any, limits: Limits = LIMITS) -> Any:
             raise QueryError(f"unknown column {name[:80]!r} in where expression (columns: {known or 'none'})")
         return frame[name]
 
-    def dotted(node: ast.expr) -> str | None:
-        if isinstance(node, ast.Name):
-            return node.id
-        if isinstance(node, ast.Attribute):
-            base = dotted(node.value)
-            return f"{base}.{node.attr}" if base else None
-        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
-            base = dotted(node.value)
-            return f"{base}.{node.slice.value!s}" if base else None
-        return None
-
     def ev(node: ast.expr) -> Any:
         value = step(node)
         if time.monotonic() > deadline:
@@ -140,7 +156,7 @@ def evaluate(expression: str, frame: Any, limits: Limits = LIMITS) -> Any:
             if any(isinstance(item, (pd.Series, list)) for item in items):
                 raise QueryError("a list in a where expression holds constants only, e.g. ['adam', 'sgd']")
             return items
-        name = dotted(node)
+        name = _dotted(node)
         if name is not None:
             if name in ("True", "False", "None"):
                 return {"True": True, "False": False, "None": None}[name]

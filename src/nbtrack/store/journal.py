@@ -18,7 +18,6 @@ files.py says: never through a symlink, never a FIFO, new files under unpredicta
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
@@ -28,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from nbtrack.errors import NbtrackError, StoreCorruptError, StoreCorruptionWarning, StoreWriteError
-from nbtrack.store import files, mark
+from nbtrack.store import compaction, files, mark
+from nbtrack.store.index import RunIndex
 from nbtrack.store.lines import (
     CHUNK_PREFIX,
     FORMAT,
@@ -37,7 +37,6 @@ from nbtrack.store.lines import (
     blob_of,
     checked_body,
     chunk_lines,
-    chunked,
     cut_torn_tail,
     decode_line,
     encode_line,
@@ -47,7 +46,7 @@ from nbtrack.store.lines import (
     warn_problems,
 )
 from nbtrack.store.lock import FileLock
-from nbtrack.store.packs import PackSet, move_to_pack, read_line_blob
+from nbtrack.store.packs import PackSet, read_line_blob
 
 __all__ = [
     "FORMAT",
@@ -76,6 +75,7 @@ class Journal:
         self.tombstones: dict[str, set[str]] = {}  # ids deleted while they ran: never written back
         self.inline: dict[str, tuple[int, int]] = {}  # blob lines (lines.py): hash -> (offset, length) in this file
         self.packs: PackSet | None = None  # where compaction moves blob lines (the Store's objects/packs)
+        self.index = RunIndex()  # id prefixes and cells of the runs table, kept as lines are applied (index.py)
         self._identity: tuple[int, int] | None = None
         self._offset = 0
         self._line_no = 0
@@ -90,6 +90,13 @@ class Journal:
         self._judged: tuple[tuple[int, int], int] | None = None  # a file with no whole line, already checked
         self.generation = 0  # changes whenever the state does: TinyDB's query cache is cleared on it
         self._guard = threading.RLock()  # one thread at a time moves the state and the read offset
+        self._blind = 0  # bytes appended by a process that never read the journal (see append)
+        self._blind_from = 0  # the journal's size at its first such append
+
+    @property
+    def guard(self) -> threading.RLock:
+        """Held while the state (and its index) is read consistently by another module."""
+        return self._guard
 
     # reading -------------------------------------------------------------------------------------
 
@@ -191,6 +198,7 @@ class Journal:
         self.losses = []
         self.tombstones = {}
         self.inline = {}
+        self.index = RunIndex()
         self._identity = identity
         self._offset = 0
         self._line_no = 0
@@ -276,6 +284,8 @@ class Journal:
             table = self.state.setdefault(table_name, {})
             if op != "put":
                 table.pop(key, None)
+                if table_name == RUNS_TABLE:
+                    self.index.remove(key)
                 if op == "tomb":
                     self.tombstones.setdefault(table_name, set()).add(key)
                 elif table_name in self.tombstones:
@@ -290,6 +300,8 @@ class Journal:
                     self.problems.append(f"{self.path}, line {line_no}: damaged (bad checksum or JSON)")
                     continue
             table[key] = entry.get("doc") if isinstance(entry, dict) else None
+            if table_name == RUNS_TABLE:
+                self.index.put(key, table[key])
 
     def _expand(self, lines: Iterable[bytes], at: int) -> Iterable[tuple[int, bytes]]:
         """``(offset, line)`` for each line from offset ``at``; a chunk line's inner lines (offset -1) instead."""
@@ -330,14 +342,24 @@ class Journal:
                 f"every record saved before it is intact",
             ) from exc
         # Compact when dead lines reach half the live ones: each run leaves one (its `running` record),
-        # so the journal is rewritten each time the store grows by half, O(1) per write amortized.
+        # so the journal is rewritten each time the store grows by half, O(1) per write amortized. A large
+        # store is compacted by a background thread, and a process that never read the journal has it
+        # read and compacted there once it appended a share of it (compaction.py).
+        if self._identity is None:
+            if self._blind > max(compaction.BLIND_BYTES, self._blind_from // 2):
+                self._blind = 0
+                compaction.compact_soon(self)
+            return
         live = sum(len(t) for t in self.state.values())
         wasted = self._compact_at == 0 and self._dead_bytes >= max(DEAD_BYTES, (self._offset - self._dead_bytes) // 2)
         if wasted or self._superseded >= max(1000, self._compact_at, live // 2):
+            if live > compaction.BACKGROUND_DOCS:
+                compaction.compact_soon(self)
+                return
             try:
                 self.compact()
             except (OSError, NbtrackError) as exc:  # the entries are saved: a failed compaction must not say otherwise
-                self._compaction_failed(exc)
+                self.compaction_failed(exc)
 
     def _append(self, data: bytes, durable: bool) -> None:
         fd, st = files.open_regular_stat(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
@@ -368,6 +390,9 @@ class Journal:
             self._offset = size + len(data)
         elif self._identity is not None:
             self._refresh()
+        else:  # never read here: what it appended decides when to read and compact (see append)
+            self._blind_from = self._blind_from or size
+            self._blind += len(data)
         end = size + len(data)
         self._mine = (st.st_dev, st.st_ino, end)
         lock_fd = self.lock.own_fd
@@ -410,64 +435,47 @@ class Journal:
         return self._mine != (st.st_dev, st.st_ino, st.st_size)
 
     def compact(self) -> bool:
-        """Rewrite the journal with only live entries and tombstones.
+        """Rewrite the journal with only live entries and tombstones (compaction.py: the copy is made
+        without the lock, the lines appended meanwhile are carried over under it).
 
         Refuses while damaged lines or lost data are present (nothing is lost, the evidence is kept).
         A compaction that fails (disk full) removes its temporary file, warns once that every record is
         saved, and is retried only after the journal has grown further.
         """
-        with self.lock:
-            self.refresh()
-            if self.problems or self.losses:
-                return False
-            epoch = mark.new_epoch()
-            puts = [
-                encode_line({"op": "put", "t": table, "id": key, "doc": doc})
-                for table, docs in self.state.items()
-                for key, doc in docs.items()
-            ]
-            tombs = [
-                encode_line({"op": "del", "t": table, "id": key, "tomb": True})
-                for table, keys in self.tombstones.items()
-                for key in sorted(keys)
-            ]
-            data = header_line(epoch) + chunked(puts) + b"".join(tombs)
-            tmp: Path | None = None
-            try:
-                data += self._move_blobs()
-                tmp = files.write_temp(self.path, data)
-                # Keep the journal being replaced as the last good copy, for `nbtrack doctor --repair`.
-                previous = self.path.with_name(self.path.name + ".prev")
-                link = self.path.with_name(files.temp_name(self.path.name))
-                try:
-                    os.link(self.path, link, follow_symlinks=False)
-                    os.replace(link, previous)
-                except OSError:
-                    with contextlib.suppress(OSError):
-                        os.unlink(link)  # a file system without hard links: compaction goes on without the copy
-                os.replace(tmp, self.path)
-            except OSError as exc:
-                if tmp is not None:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp)  # a partial copy must not eat the space that is left
-                self._compaction_failed(exc)
-                return False
-            files.fsync_dir(self.path.parent)
-            self._compact_at = 0
-            lock_fd = self.lock.own_fd
-            if lock_fd is not None:  # a crash before this leaves a mark of another epoch: ignored, no false alarm
-                live = sum(len(t) for t in self.state.values())
-                mark.write_fd(lock_fd, mark.after_write(len(data), data, live, epoch.encode()))
-            with contextlib.suppress(OSError):
-                st = os.stat(self.path)
-                self._mine = (st.st_dev, st.st_ino, st.st_size)
-                self._epoch_of = ((st.st_dev, st.st_ino), epoch.encode())
-            self.refresh()
-        return True
+        return compaction.compact(self)
 
-    def _move_blobs(self) -> bytes:
-        """Before compaction drops the blob lines: their blobs to a new pack (or the lines, without packs)."""
-        return move_to_pack(self.path, self.inline, self.packs) if self.inline else b""
+    @property
+    def identity(self) -> tuple[int, int] | None:
+        """``(st_dev, st_ino)`` of the file the state was read from (None before the first read)."""
+        return self._identity
+
+    @property
+    def offset(self) -> int:
+        """How far into that file the state reaches (whole lines)."""
+        return self._offset
+
+    def rebase(
+        self,
+        identity: tuple[int, int] | None,
+        offset: int,
+        inline: dict[str, tuple[int, int]],
+        epoch: bytes,
+        st: os.stat_result,
+        lines: int = 0,
+    ) -> None:
+        """After compaction put a new file with the same records in place (lock and guard held): read on
+        from ``offset`` of file ``identity`` with the same state; ``identity`` None: read it all again."""
+        self._compact_at = 0
+        self._mine = (st.st_dev, st.st_ino, st.st_size)
+        self._epoch_of = ((st.st_dev, st.st_ino), epoch)
+        if identity is None:
+            self._reset(None)
+            return
+        self._identity, self._offset, self.inline, self._judged = identity, offset, inline, None
+        self._line_no = self._valid = lines
+        self._superseded = len(inline)
+        self._dead_bytes = sum(size for _, size in inline.values())
+        self._blind = 0
 
     def read_inline(self, digest: str) -> bytes | None:
         """A blob carried by a line of this journal, else None (also when compaction moved it since)."""
@@ -475,7 +483,7 @@ class Journal:
             found, identity = self.inline.get(digest), self._identity
         return read_line_blob(self.path, identity, found, digest) if found is not None else None
 
-    def _compaction_failed(self, exc: BaseException) -> None:
+    def compaction_failed(self, exc: BaseException) -> None:
         first = self._compact_at == 0
         self._compact_at = max(self._superseded * 2, 1000)
         if first:

@@ -200,12 +200,20 @@ class Store:
         docs = self.run_docs()
         if text in docs:
             return text
-        matches = [key for key in docs if key.startswith(text)]
+        with self.journal.guard:  # the index moves with the journal's state (index.py): a binary search
+            matches = self.journal.index.with_prefix(text, 11)
         if not matches:
             raise RunNotFoundError(f"no run {text!r} in {self.root}")
         if len(matches) > 1:
-            raise AmbiguousRunIdError(f"run id prefix {text!r} matches {len(matches)} runs; give more characters")
+            many = f"{len(matches)}" if len(matches) <= 10 else "more than 10"
+            raise AmbiguousRunIdError(f"run id prefix {text!r} matches {many} runs; give more characters")
         return matches[0]
+
+    def previous_run_of(self, cell_key: str) -> str | None:
+        """The newest run recorded for a cell (``cell_key`` as stored in the records), from the index."""
+        docs = self.run_docs()
+        with self.journal.guard:
+            return self.journal.index.latest_of_cell(cell_key, docs)
 
     def stamp(self) -> tuple[int, int, int]:
         """Cheap modification stamp of the run records (changes whenever a run is written)."""

@@ -1,0 +1,64 @@
+"""The run index (store/index.py): id prefixes and each cell's newest run, kept as the journal applies lines."""
+
+import pytest
+
+from nbtrack import ids
+from nbtrack.store.local import AmbiguousRunIdError, RunNotFoundError, Store
+
+
+def _doc(run_id, **extra):
+    return {"id": run_id, "experiment": "e", **extra}
+
+
+def test_prefix_lookup_agrees_with_a_scan_across_writes_deletes_and_other_processes(tmp_path):
+    store = Store(tmp_path)
+    made = [ids.new_run_id() for _ in range(300)]
+    for run_id in made[::-1]:  # out of order: the index must re-sort, not trust append order
+        store.put_run(_doc(run_id))
+    for run_id in made[::7]:
+        store.delete_run(run_id)
+    other = Store(tmp_path)  # another process's view: built from the file, then from the tail it replays
+    assert other.run_docs()
+    late = ids.new_run_id()
+    store.put_run(_doc(late))
+    live = set(store.run_docs())
+    for reader in (store, other, Store(tmp_path)):
+        for run_id in [*made[:40], late]:
+            for k in (6, 10, 26):
+                prefix = run_id[:k]
+                scan = sorted(i for i in live if i.startswith(prefix))
+                if len(scan) == 1:
+                    assert reader.resolve(prefix) == scan[0]
+                elif not scan:
+                    with pytest.raises(RunNotFoundError):
+                        reader.resolve(prefix)
+                else:
+                    with pytest.raises(AmbiguousRunIdError):
+                        reader.resolve(prefix)
+
+
+def test_ambiguous_prefix_says_how_many(tmp_path):
+    store = Store(tmp_path)
+    for c in "abc":
+        store.put_run(_doc("0" * 25 + c))
+    with pytest.raises(AmbiguousRunIdError, match="matches 3 runs"):
+        store.resolve("0000")
+
+
+def test_previous_run_of_a_cell_follows_writes_deletes_and_compaction(tmp_path):
+    store = Store(tmp_path)
+    first, second, other = (ids.new_run_id() for _ in range(3))
+    assert store.previous_run_of("cell-a") is None
+    store.put_run(_doc(first, cell_key="cell-a"))
+    store.put_run(_doc(other, cell_key="cell-b"))
+    store.put_run(_doc(second, cell_key="cell-a"))
+    assert store.previous_run_of("cell-a") == second
+    assert Store(tmp_path).previous_run_of("cell-a") == second  # a fresh process: built at load
+    store.delete_run(second)
+    assert store.previous_run_of("cell-a") == first  # the newest one gone: the next newest
+    assert store.journal.compact()
+    reopened = Store(tmp_path)
+    assert reopened.previous_run_of("cell-a") == first
+    assert reopened.previous_run_of("cell-b") == other
+    store.delete_run(first)
+    assert store.previous_run_of("cell-a") is None
