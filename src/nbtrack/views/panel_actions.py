@@ -7,11 +7,8 @@ and shows its result; nothing is computed here.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import inspect
-import io
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +24,7 @@ class PanelActions:
     tag_text: Any
     result_title: Any
     result: Any
-    plot: Any
+    chart: Any  # views/panel_chart.ChartView
     result_box: Any
     confirm_text: Any
     confirm_button: Any
@@ -44,8 +41,7 @@ class PanelActions:
         """Show a result: ``title`` is text (escaped here), ``body_html`` is HTML already escaped by its maker."""
         self.result_title.value = f"<b>{html.escape(title)}</b>"
         self.result.value = f'<div style="overflow-x:auto">{body_html}</div>'
-        self.plot.value = b""
-        self.plot.layout.display = "none"
+        self.chart.clear()
         self.result_box.layout.display = ""
         self.run_more.reset()  # offered again by _compare
 
@@ -54,7 +50,7 @@ class PanelActions:
         self.run_more.reset()
         self.result_box.layout.display = "none"
         self.result.value = ""
-        self.plot.value = b""
+        self.chart.clear()
 
     def _compare(self) -> None:
         from nbtrack.analysis.comparison import compare
@@ -75,17 +71,10 @@ class PanelActions:
         if cmp is None:
             return
         try:
-            fig = cmp.plot(kind=self.plot_kind.value, metric=self._compared_metric)
+            self.chart.draw(cmp, self.plot_kind.value, self._compared_metric)
         except Exception as exc:
-            self.plot.value = b""
-            self.plot.layout.display = "none"
-            self._note(f"{self.plot_kind.value} plot: {exc}", error=True)
-            return
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90)
-        _close_figure(fig)
-        self.plot.value = buffer.getvalue()
-        self.plot.layout.display = ""
+            self.chart.clear()
+            self._note(f"{self.plot_kind.value} chart: {exc}", error=True)
 
     def _diff(self) -> None:
         from nbtrack.analysis.rundiff import diff
@@ -103,6 +92,7 @@ class PanelActions:
     def _export(self) -> None:
         from nbtrack.exporting.exporter import export
 
+        self._close_result()  # an earlier "Exported" must not stay next to this export's error
         (run_id,) = self._selected(1, 1)
         try:
             takes_store = "store" in inspect.signature(export).parameters
@@ -159,7 +149,7 @@ class PanelActions:
             f"Delete {len(rows)} run{'s' * (len(rows) != 1)} ({names}{more})? This cannot be undone "
             f"(shared data blobs stay).{warn}"
         )
-        self.confirm_text.value = f'<span style="color:#cf222e">{html.escape(text)}</span>'
+        self.confirm_text.value = f'<span class="nbtrack-note-error">{html.escape(text)}</span>'
         self.confirm_button.description = f"Delete {len(rows)} run{'s' * (len(rows) != 1)}"
         self.confirm_box.layout.display = ""
 
@@ -177,14 +167,6 @@ class PanelActions:
         self.model.deselect(ids)
         self.model.refresh()
         self._note(f"Deleted {len(ids)} run{'s' * (len(ids) != 1)}.")
-
-
-def _close_figure(fig: Any) -> None:
-    """Drop a figure from pyplot's list if it is there (figures made with pyplot would pile up)."""
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        with contextlib.suppress(Exception):
-            pyplot.close(fig)
 
 
 def _verdict(out: object) -> str:
