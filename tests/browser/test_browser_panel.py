@@ -1,6 +1,10 @@
-"""The ipywidgets panel (``nbtrack.panel()``) in a real notebook: it renders, and Compare shows the table."""
+"""The ipywidgets panel (``nbtrack.panel()``) in a real notebook: rows are selected by clicking their checkboxes,
+header buttons sort, Compare shows the table and the chart (Vega-Lite when nbtrack.charts is there, else a PNG
+at its natural size), and in a 600 px window the rows of controls wrap with every button label whole."""
 
 from __future__ import annotations
+
+import importlib.util
 
 import pytest
 
@@ -17,21 +21,73 @@ for lr in (0.01, 0.1):
         with nbtrack.track(f"lr{lr}-seed{seed}", params={"lr": lr, "seed": seed}):
             nbtrack.log_metric("val_acc", 0.8 + 2 * lr + 0.002 * seed)"""
 
+HAS_CHARTS = importlib.util.find_spec("nbtrack.charts") is not None
 
-def test_panel_compare(page, lab, artifacts):
+# Buttons whose text is cut (ellipsis) or that stick out of the output area: [label, ...]
+CUT_OR_OUTSIDE = """out => {
+  const right = out.getBoundingClientRect().right + 1;
+  return [...out.querySelectorAll('button')]
+    .filter(b => b.offsetParent !== null && b.closest('.nbtrack-grid') === null)
+    .filter(b => b.scrollWidth > b.clientWidth + 1 || b.getBoundingClientRect().right > right)
+    .map(b => b.textContent.trim() || b.title);
+}"""
+
+
+def test_panel_rows_sort_compare_and_chart(page, lab, artifacts):
     notebook(lab.root / "panel_demo.ipynb", [RUNS, "p = nbtrack.panel()\np"])
     open_notebook(page, lab, "panel_demo.ipynb")
     run_all_cells(page)
     output = page.locator(".jp-OutputArea-output").last
-    select_page = output.locator("button.widget-button", has_text="Select page")
-    select_page.wait_for(timeout=90_000)
-    output.get_by_text("lr0.1-seed3").first.wait_for(timeout=30_000)
-    select_page.click()
+    rows = output.locator(".nbtrack-grid-row")
+    output.get_by_text("lr0.1-seed3").first.wait_for(timeout=90_000)
+    assert rows.count() == 8
+
+    # rows are selected by clicking their checkbox
+    first, second = rows.nth(0), rows.nth(1)
+    first.locator("input[type=checkbox]").click()
+    second.locator("input[type=checkbox]").click()
+    output.get_by_text("2 selected").first.wait_for(timeout=30_000)
+    page.wait_for_function("r => r.classList.contains('nbtrack-selected')", arg=second.element_handle(), timeout=30_000)
+    selected_bg = second.evaluate("e => getComputedStyle(e).backgroundColor")
+    plain_bg = rows.nth(5).evaluate("e => getComputedStyle(e).backgroundColor")
+    assert selected_bg != plain_bg  # the theme's second layout colour marks the selection
+
+    # a header button sorts (val_acc, largest first), a second click reverses
+    header = output.locator(".nbtrack-grid-head button", has_text="val_acc")
+    header.click()
+    output.locator(".nbtrack-grid-head button", has_text="val_acc ▼").wait_for(timeout=30_000)
+    assert "lr0.1-seed3" in rows.nth(0).inner_text()
+    output.locator(".nbtrack-grid-head button", has_text="val_acc ▼").click()
+    output.locator(".nbtrack-grid-head button", has_text="val_acc ▲").wait_for(timeout=30_000)
+    page.wait_for_function("r => r.innerText.includes('lr0.01-seed0')", arg=rows.nth(0).element_handle())
+
+    # the page checkbox selects all eight, Compare shows the table and the chart
+    output.locator(".nbtrack-grid-head input[type=checkbox]").click()
+    output.get_by_text("8 selected").first.wait_for(timeout=30_000)
     compare = output.locator("button.widget-button", has_text="Compare")
     page.wait_for_function("b => !b.disabled", arg=compare.element_handle(), timeout=30_000)
     compare.click()
-    table = output.locator(".nbtrack-compare table").first
-    table.wait_for(timeout=60_000)
+    output.locator(".nbtrack-compare table").first.wait_for(timeout=60_000)
     assert "lr=0.01" in output.locator(".nbtrack-compare").inner_text()
+    if HAS_CHARTS:
+        output.locator(".nbtrack-chart svg, .nbtrack-chart canvas").first.wait_for(timeout=60_000)
+    else:
+        image = output.locator(".widget-image").first
+        image.wait_for(timeout=60_000)
+        page.wait_for_function("i => i.naturalWidth > 0", arg=image.element_handle(), timeout=30_000)
+        shown, natural = image.evaluate("i => [i.getBoundingClientRect().width, i.naturalWidth]")
+        assert shown <= natural + 1, (shown, natural)  # never blown up past its natural size
     output.scroll_into_view_if_needed()
     screenshot(page, artifacts, "panel.png", readme=True)
+
+    # a 600 px window: the rows of controls wrap, no label is cut, nothing sticks out
+    page.set_viewport_size({"width": 600, "height": 860})
+    page.wait_for_timeout(500)  # one layout pass after the resize
+    width = output.evaluate("o => o.getBoundingClientRect().width")
+    assert width <= 600
+    assert output.evaluate(CUT_OR_OUTSIDE) == []
+    for label in ("Compare", "Export", "Delete", "Clear selection", "▼ desc"):
+        button = output.locator("button", has_text=label).first
+        assert button.inner_text().strip().endswith(label.split()[-1])
+        assert button.bounding_box()["width"] > 40  # not squeezed to an icon
+    screenshot(page, artifacts, "panel-600px.png")

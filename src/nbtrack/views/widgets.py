@@ -107,7 +107,7 @@ class Panel(PanelLive, PanelActions, widgets.VBox):
             placeholder="params.lr < 0.1 and metrics.acc > 0.9",
             continuous_update=False,
             style=wide,
-            layout={"width": "460px"},
+            layout={"width": "460px", "max_width": "100%"},
         )
         self.all_columns = widgets.Checkbox(
             description="all columns",
