@@ -146,3 +146,21 @@ def test_export_error_shows_next_to_the_button_and_clears_the_earlier_export(swe
         assert p.children.index(p.action_note) == p.children.index(actions) + 1  # right under the buttons
     finally:
         p.close()
+
+
+def test_diff_shows_numbers_with_four_significant_digits(store_dir):
+    with nbtrack.track(name="a", experiment="d", params={"lr": 0.1 + 0.2}, environment=False):
+        nbtrack.log_metric("acc", 2 / 3)
+    with nbtrack.track(name="b", experiment="d", params={"lr": 0.7}, environment=False):
+        nbtrack.log_metric("acc", 0.123456789)
+    p = nbtrack.panel("d", live=False)
+    try:
+        tick(p)
+        p.diff_button.click()
+        shown = p.result.value
+        assert "nbtrack-diff" in shown and ">0.3<" in shown and ">0.6667<" in shown and ">0.1235<" in shown
+        assert not re.search(r"\\d\\.\\d{6,}", shown), shown  # no 17-digit floats
+        row = nbtrack.diff(*p.model.selected).params[0]
+        assert 0.1 + 0.2 in (row["a"], row["b"])  # the diff itself keeps the exact values
+    finally:
+        p.close()

@@ -7,11 +7,13 @@ and shows its result; nothing is computed here.
 
 from __future__ import annotations
 
+import copy
 import html
 import inspect
 from pathlib import Path
 from typing import Any
 
+from nbtrack import format as fmt
 from nbtrack.views.panel_model import PanelModel, parse_tag_value
 
 
@@ -82,7 +84,7 @@ class PanelActions:
         a, b = sorted(self._selected(2, 2))  # older run first: A -> B reads forward in time
         result = diff(a, b, store=self.model.store)
         self._comparison = None
-        self._show(f"Diff {a} → {b}", result._repr_html_())
+        self._show(f"Diff {a} → {b}", short_numbers(result)._repr_html_())
 
     def _details(self) -> None:
         (run_id,) = self._selected(1, 1)
@@ -167,6 +169,30 @@ class PanelActions:
         self.model.deselect(ids)
         self.model.refresh()
         self._note(f"Deleted {len(ids)} run{'s' * (len(ids) != 1)}.")
+
+
+class _Short(float):
+    """A float that prints with 4 significant digits (``0.3``, not ``0.30000000000000004``)."""
+
+    def __str__(self) -> str:
+        return fmt.number(float(self))
+
+    __repr__ = __str__
+
+
+def short_numbers(result: Any) -> Any:
+    """A shallow copy of a run diff whose float values print as the panel's table does (4 significant
+    digits), so the diff shows no 17-digit floats; the diff itself (and its JSON) keeps the exact values."""
+    shown = copy.copy(result)
+    for name in ("params", "metrics"):
+        rows = getattr(result, name, None)
+        if isinstance(rows, list):
+            setattr(shown, name, [{k: _short(v) if k in ("a", "b") else v for k, v in r.items()} for r in rows])
+    return shown
+
+
+def _short(value: Any) -> Any:
+    return _Short(value) if isinstance(value, float) else value
 
 
 def _verdict(out: object) -> str:
