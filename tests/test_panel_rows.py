@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import ipywidgets as widgets
+import pytest
 from panel_helpers import add_runs, rows_shown, tick, tick_run
 
 import nbtrack
@@ -162,5 +163,46 @@ def test_diff_shows_numbers_with_four_significant_digits(store_dir):
         assert not re.search(r"\\d\\.\\d{6,}", shown), shown  # no 17-digit floats
         row = nbtrack.diff(*p.model.selected).params[0]
         assert 0.1 + 0.2 in (row["a"], row["b"])  # the diff itself keeps the exact values
+    finally:
+        p.close()
+
+
+def test_compare_chart_is_a_vega_lite_mimebundle_output(sweep):
+    """With nbtrack.charts (Comparison.chart), the chart is a display_data output of the Vega-Lite spec."""
+    charts = pytest.importorskip("nbtrack.charts")
+    p = nbtrack.panel("sweep", live=False)
+    try:
+        tick(p)
+        assert tuple(p.plot_kind.options) == tuple(charts.KINDS)
+        p.metric.value = "acc"
+        p.compare_button.click()
+        assert p.action_note.value == "", p.action_note.value
+        bundle = p.chart.bundle
+        assert bundle is not None and p.chart.output.layout.display == ""
+        spec = bundle["application/vnd.vegalite.v5+json"]
+        assert spec["$schema"].endswith("vega-lite/v5.json")
+        assert p.plot.layout.display == "none" and p.plot.value == b""  # no PNG next to it
+        kinds = [k for k in charts.KINDS if k != p.plot_kind.value]
+        p.plot_kind.value = kinds[0]
+        assert p.chart.bundle["application/vnd.vegalite.v5+json"] != spec  # another chart, same output
+    finally:
+        p.close()
+
+
+def test_compare_chart_falls_back_to_a_png_at_its_natural_width(sweep, monkeypatch):
+    """Without nbtrack.charts (a Comparison with no ``chart``): the matplotlib figure as a PNG whose width is
+    the figure's own."""
+    from nbtrack.analysis.comparison import Comparison
+
+    monkeypatch.delattr(Comparison, "chart", raising=False)
+    p = nbtrack.panel("sweep", live=False)
+    try:
+        tick(p)
+        p.compare_button.click()
+        assert p.plot.value[:8] == b"\x89PNG\r\n\x1a\n" and p.chart.bundle is None
+        import struct
+
+        png_width = struct.unpack(">I", p.plot.value[16:20])[0]  # the IHDR chunk's width
+        assert p.plot.width == str(png_width)
     finally:
         p.close()

@@ -32,6 +32,49 @@ CUT_OR_OUTSIDE = """out => {
     .map(b => b.textContent.trim() || b.title);
 }"""
 
+# WCAG contrast of an element's text against the background it is drawn on (alpha composited up the tree)
+CONTRAST = """e => {
+  const parse = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const over = (top, bottom) => {
+    const a = top.length > 3 ? top[3] : 1;
+    return [0, 1, 2].map(i => top[i] * a + bottom[i] * (1 - a));
+  };
+  const layers = [];
+  for (let n = e; n; n = n.parentElement) {
+    const c = parse(getComputedStyle(n).backgroundColor);
+    if (c.length > 3 && c[3] === 0) continue;
+    layers.push(c);
+    if (c.length === 3 || c[3] === 1) break;
+  }
+  let bg = [255, 255, 255];
+  for (const c of layers.reverse()) bg = over(c, bg);
+  const fg = over(parse(getComputedStyle(e).color), bg);
+  const lum = c => {
+    const [r, g, b] = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const [l1, l2] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  return (l1 + 0.05) / (l2 + 0.05);
+}"""
+
+
+def set_theme(page, name: str) -> None:
+    page.locator(".lm-MenuBar-item", has_text="Settings").first.click()
+    page.locator(".lm-Menu-item", has_text="Theme").first.hover()
+    page.locator('.lm-Menu-item[data-command="apputils:change-theme"]', has_text=name).first.click()
+    light = "true" if "Light" in name else "false"
+    page.locator(f'body[data-jp-theme-light="{light}"]').wait_for(state="attached", timeout=30_000)
+
+
+def low_contrast(output) -> list[tuple[str, float]]:
+    """Grid cells (selected rows and status badges included) whose text is below WCAG AA (4.5:1)."""
+    found = []
+    for cell in output.locator(".nbtrack-grid-row .nbtrack-cell").all()[:40]:
+        ratio = cell.evaluate(CONTRAST)
+        if ratio < 4.5:
+            found.append((cell.inner_text(), round(ratio, 2)))
+    return found
+
 
 def test_panel_rows_sort_compare_and_chart(page, lab, artifacts):
     notebook(lab.root / "panel_demo.ipynb", [RUNS, "p = nbtrack.panel()\np"])
@@ -79,6 +122,20 @@ def test_panel_rows_sort_compare_and_chart(page, lab, artifacts):
         assert shown <= natural + 1, (shown, natural)  # never blown up past its natural size
     output.scroll_into_view_if_needed()
     screenshot(page, artifacts, "panel.png", readme=True)
+
+    # the theme's colours only: text of selected rows and status badges stays AA in light and dark
+    first.locator("input[type=checkbox]").click()  # one row not selected, the others selected
+    page.wait_for_function("r => !r.classList.contains('nbtrack-selected')", arg=first.element_handle())
+    assert low_contrast(output) == []
+    set_theme(page, "JupyterLab Dark")
+    try:
+        page.wait_for_timeout(500)
+        assert low_contrast(output) == []
+        dark_bg = second.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert dark_bg != selected_bg  # the selected shade follows the theme
+        screenshot(page, artifacts, "panel-dark.png")
+    finally:
+        set_theme(page, "JupyterLab Light")
 
     # a 600 px window: the rows of controls wrap, no label is cut, nothing sticks out
     page.set_viewport_size({"width": 600, "height": 860})
