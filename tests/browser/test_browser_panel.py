@@ -69,7 +69,9 @@ def set_theme(page, name: str) -> None:
 def low_contrast(output) -> list[tuple[str, float]]:
     """Grid cells (selected rows and status badges included) whose text is below WCAG AA (4.5:1)."""
     found = []
-    for cell in output.locator(".nbtrack-grid-row .nbtrack-cell").all()[:40]:
+    cells = output.locator(".nbtrack-grid-row .nbtrack-cell").all()[:40]
+    assert len(cells) == 40
+    for cell in cells:
         ratio = cell.evaluate(CONTRAST)
         if ratio < 4.5:
             found.append((cell.inner_text(), round(ratio, 2)))
@@ -133,7 +135,7 @@ def test_panel_rows_sort_compare_and_chart(page, lab, artifacts):
         assert low_contrast(output) == []
         dark_bg = second.evaluate("e => getComputedStyle(e).backgroundColor")
         assert dark_bg != selected_bg  # the selected shade follows the theme
-        screenshot(page, artifacts, "panel-dark.png")
+        screenshot(page, artifacts, "panel-dark.png", readme=True)
     finally:
         set_theme(page, "JupyterLab Light")
 
