@@ -13,6 +13,7 @@ read: a selected row gets the theme's second layout colour and a brand-coloured 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -72,7 +73,8 @@ class RowsGrid(widgets.VBox):
     """The runs of one page with a checkbox each and sortable headers; see the module's docstring.
 
     ``on_toggle(run_id, selected)``, ``on_toggle_page(selected)`` and ``on_sort(column)`` are called on user
-    changes only (not while :meth:`show` brings the widgets in line with the model)."""
+    changes only: not for the values :meth:`show` sets to bring the widgets in line with the model, but still
+    for a click that arrives while the live-refresh thread is running :meth:`show`."""
 
     def __init__(
         self,
@@ -81,7 +83,7 @@ class RowsGrid(widgets.VBox):
         on_sort: Callable[[str], None],
     ) -> None:
         self._on_toggle, self._on_toggle_page, self._on_sort = on_toggle, on_toggle_page, on_sort
-        self._syncing = False
+        self._syncing: int | None = None  # the thread running show(): its own value changes are not clicks
         self._check_layout = widgets.Layout(width=CHECK_WIDTH, height=ROW_HEIGHT, margin="0", flex="none")
         self._check_style = CheckboxStyle()
         self._cells_layout = widgets.Layout(height=ROW_HEIGHT, margin="0")
@@ -126,7 +128,7 @@ class RowsGrid(widgets.VBox):
         records = frame[wanted].to_dict("records") if len(frame) else []
         widths = column_widths(columns, frame) if len(frame) else {c: 80 for c in columns}
         selected = set(model.selected)
-        self._syncing = True
+        self._syncing = threading.get_ident()
         try:
             self._show_header(columns, widths, model.sort_by, model.descending)
             while len(self.rows) < len(records):
@@ -146,7 +148,7 @@ class RowsGrid(widgets.VBox):
             self.page_check.value = bool(records) and all(r["run_id"] in selected for r in records)
             self.page_check.disabled = not records
         finally:
-            self._syncing = False
+            self._syncing = None
 
     def _show_header(self, columns: list[str], widths: dict[str, int], sort_by: str, descending: bool) -> None:
         while len(self.headers) < len(columns):
@@ -182,13 +184,13 @@ class RowsGrid(widgets.VBox):
             self._on_sort(self._columns[index])
 
     def _toggled(self, row: _Row, value: bool) -> None:
-        if self._syncing or not row.run_id:
+        if self._syncing == threading.get_ident() or not row.run_id:
             return
         _set_class(row.box, "nbtrack-selected", value)
         self._on_toggle(row.run_id, value)
 
     def _page_toggled(self, change: Any) -> None:
-        if not self._syncing:
+        if self._syncing != threading.get_ident():
             self._on_toggle_page(bool(change.new))
 
 
