@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 run.log_metric("acc", 0.5)
                 samples["refresh, run starts"].append(timed(panel.refresh))
             samples["refresh, run finishes"].append(timed(panel.refresh))
-            shown = panel.table.value
+            shown = panel.grid.text()
             assert f"landing {i}" in shown, "the new run is not on the first page"
             samples["sort"].append(
                 timed(lambda i=i: setattr(panel.sort_by, "value", ("metrics.acc", "params.lr", "start_time")[i % 3]))

@@ -34,3 +34,25 @@ def add_runs(store, n, *, experiment="bulk", start=1_700_000_000.0, **extra):
     store.ensure()
     store.journal.append(entries)
     return made
+
+
+def tick(p, *names, value=True):
+    """Tick (or untick) the grid rows of the panel ``p`` whose run name contains one of ``names`` (all rows
+    without ``names``), as a click on each row's checkbox does; returns the run ids ticked."""
+    done = []
+    for row in p.grid.shown_rows:
+        if not names or any(name in row.check.tooltip for name in names):
+            row.check.value = value
+            done.append(row.run_id)
+    return done
+
+
+def rows_shown(p):
+    """How many runs the panel's grid shows."""
+    return len(p.grid.shown_rows)
+
+
+def tick_run(p, run_id, value=True):
+    """Tick (or untick) the grid row of run ``run_id`` as a click on its checkbox does."""
+    (row,) = [row for row in p.grid.shown_rows if row.run_id == run_id]
+    row.check.value = value

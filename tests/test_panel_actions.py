@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from panel_helpers import EVIL
+from panel_helpers import EVIL, tick, tick_run
 
 import nbtrack
 from nbtrack.store.local import get_store
@@ -22,35 +22,40 @@ def test_panel_actions_compare_diff_tag_delete(sweep):
         assert p.compare_button.disabled and "at least 2" in p.compare_button.tooltip
         assert p.diff_button.disabled and "exactly 2" in p.diff_button.tooltip
         p.experiment.value = "sweep"
-        p.selector.value = tuple(value for _, value in p.selector.options)  # all six
+        assert len(tick(p)) == 6  # a click on each row's checkbox
         assert len(p.model.selected) == 6 and "6 selected" in p.selection.value
-        assert p.table.value.count("✓") == 6
+        assert all("nbtrack-selected" in row.box._dom_classes for row in p.grid.shown_rows)
         assert not p.compare_button.disabled and p.diff_button.disabled
         assert list(p.metric.options) == ["acc", "loss"]
         p.metric.value = "acc"
         p.compare_button.click()
         assert p.message.value == "", p.message.value
         assert "nbtrack-compare" in p.result.value and p.result_box.layout.display == ""
-        assert p.plot.value[:8] == b"\x89PNG\r\n\x1a\n"
-        first_plot = p.plot.value
-        p.plot_kind.value = "diff"
-        assert p.plot.value[:4] == b"\x89PNG" and p.plot.value != first_plot
+
+        def chart():  # the Vega-Lite spec (with nbtrack.charts) or the PNG (without): see test_panel_rows
+            return p.chart.bundle or p.plot.value
+
+        first_chart = chart()
+        assert first_chart and (p.chart.bundle is not None or first_chart[:8] == b"\x89PNG\r\n\x1a\n")
+        p.plot_kind.value = "parallel"
+        assert chart() and chart() != first_chart
         p.close_result_button.click()
         assert p.result_box.layout.display == "none"
 
-        p.selector.value = tuple(value for _, value in p.selector.options)[:2]
-        assert not p.diff_button.disabled
+        for row in p.grid.shown_rows[2:]:
+            row.check.value = False
+        assert not p.diff_button.disabled and len(p.model.selected) == 2
         p.diff_button.click()
         assert "nbtrack-diff" in p.result.value and "Diff" in p.result_title.value
 
         p.tag_text.value = "stage=final"
         p.tag_button.click()
-        assert "Tagged 2 runs" in p.message.value
+        assert "Tagged 2 runs" in p.action_note.value
         assert [nbtrack.get_run(r).tags["stage"] for r in p.model.selected] == ["final", "final"]
         p.tag_text.value = "n=3"
         p.tag_button.click()
         assert nbtrack.get_run(p.model.selected[0]).tags["n"] == 3
-        assert "tags.stage" in p.table.value  # differs now
+        assert "stage" in p.grid.labels  # differs now
 
         doomed = list(p.model.selected)
         p.delete_button.click()
@@ -59,11 +64,11 @@ def test_panel_actions_compare_diff_tag_delete(sweep):
         assert p.confirm_box.layout.display == "none" and len(nbtrack.runs()) == 7
         p.delete_button.click()
         p.confirm_button.click()
-        assert "Deleted 2 runs" in p.message.value
+        assert "Deleted 2 runs" in p.action_note.value
         assert not set(doomed) & set(nbtrack.runs()["run_id"])
         assert p.model.selected == [] and p.model.n_matching == 4
         p.delete_button.click()  # nothing selected: clicking from code explains instead of deleting
-        assert "select at least 1 run" in p.message.value
+        assert "select at least 1 run" in p.action_note.value
     finally:
         p.close()
 
@@ -79,8 +84,8 @@ def test_panel_export_when_available(sweep, monkeypatch):
     p = nbtrack.panel(live=False)
     try:
         assert p.export_button.disabled and "exactly 1" in p.export_button.tooltip
-        run_id = p.selector.options[0][1]
-        p.selector.value = (run_id,)
+        run_id = p.grid.rows[0].run_id
+        tick_run(p, run_id)
         assert not p.export_button.disabled
         p.export_button.click()
         assert calls == [(run_id, "script", get_store())]
@@ -115,7 +120,7 @@ def test_panel_export_says_whether_the_script_reproduces_the_run(
     run_id = _cell_run(["import random\nimport nbtrack", f"%%track --name cell\n{code}"], metric)
     p = nbtrack.panel(live=False)
     try:
-        p.selector.value = (run_id,)
+        tick_run(p, run_id)
         p.export_button.click()
         assert "Written to" in p.result.value and expected in p.result.value
         if expected.startswith("Unverified"):
@@ -130,8 +135,8 @@ def test_panel_escapes_names_everywhere(store_dir):
             nbtrack.log_metric("acc", 0.5 + i)
     p = nbtrack.panel(live=False)
     try:
-        p.selector.value = tuple(value for _, value in p.selector.options)
-        assert EVIL in p.selector.options[0][0]  # option labels are plain text, shown as text by the widget
+        tick(p)
+        assert EVIL in p.grid.rows[0].check.tooltip  # a tooltip is plain text, shown as text by the widget
         p.diff_button.click()
         p.delete_button.click()  # the confirmation names the runs
         p.where.value = "params.v == '<img src=y>' and"  # an error message quoting the expression
@@ -150,7 +155,7 @@ def test_details_button_shows_the_runs_models_figures_and_outputs(store_dir):
     p = nbtrack.panel(live=False)
     try:
         assert p.details_button.disabled and "exactly 1" in p.details_button.tooltip
-        p.selector.value = (run.id,)
+        tick_run(p, run.id)
         assert not p.details_button.disabled
         p.details_button.click()
         assert p.message.value == "", p.message.value

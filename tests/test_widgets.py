@@ -9,7 +9,7 @@ import time
 
 import kernel_helpers as k
 import pytest
-from panel_helpers import EVIL, add_runs
+from panel_helpers import EVIL, add_runs, rows_shown
 
 import nbtrack
 from nbtrack.store.local import get_store
@@ -23,16 +23,16 @@ def test_panel_filters_sort_and_pages_through_its_controls(store_dir):
     try:
         assert p.model.experiment is None and p.experiment.value == ""
         assert [v for _, v in p.experiment.options] == ["", "bulk", "small"]
-        assert p.table.value.count('<tr class="nbtrack-run">') == 50
+        assert rows_shown(p) == 50
         assert p.page_label.value == "page 1 of 3"
         assert p.prev_button.disabled and not p.next_button.disabled
         p.next_button.click()
         assert p.page_label.value == "page 2 of 3" and p.model.page == 1
         p.last_button.click()
-        assert p.next_button.disabled and p.table.value.count('<tr class="nbtrack-run">') == 35
+        assert p.next_button.disabled and rows_shown(p) == 35
         p.experiment.value = "small"
         assert p.model.experiment == "small" and p.page_label.value == "page 1 of 1"
-        assert p.table.value.count('<tr class="nbtrack-run">') == 5
+        assert rows_shown(p) == 5
         p.experiment.value = ""
         p.where.value = "params.i < 3"
         assert p.model.n_matching == 3 + 3
@@ -45,12 +45,13 @@ def test_panel_filters_sort_and_pages_through_its_controls(store_dir):
         p.sort_by.value = "params.i"
         p.descending.value = False
         assert p.model.page_frame()["params.i"].tolist()[:4] == [0, 0, 1, 1]
-        assert "params.</span>i ▲" in p.table.value
+        assert "i ▲" in p.grid.labels
         p.status.value = "failed"
-        assert "No run matches" in p.table.value
+        assert "No run matches" in p.summary_line.value and rows_shown(p) == 0
         p.status.value = ""
+        assert "same" not in p.grid.labels  # one value for every run: hidden
         p.all_columns.value = True
-        assert "params.</span>same" in p.table.value
+        assert "same" in p.grid.labels
     finally:
         p.close()
 
@@ -94,9 +95,9 @@ def test_panel_live_refresh_thread(sweep):
         with nbtrack.track(name="landed", experiment="sweep", environment=False):
             pass
         deadline = time.monotonic() + 10
-        while "landed" not in p.table.value and time.monotonic() < deadline:
+        while "landed" not in p.grid.text() and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert "landed" in p.table.value
+        assert "landed" in p.grid.text()
         p._view_count = 1  # a frontend shows it
         p._view_count = 0  # ... and its output was cleared: polling pauses
         assert not p.polling
@@ -171,29 +172,33 @@ def test_panel_in_a_real_kernel(kernel_session):
             k.code(
                 src("""
             print(json.dumps({"experiment": p.model.experiment, "dropdown": p.experiment.value,
-                              "polling": p.polling, "where": p.where.model_id, "table": p.table.model_id,
-                              "rows": p.table.value.count('<tr class="nbtrack-run">')}))
+                              "polling": p.polling, "where": p.where.model_id,
+                              "cells": [row.cells.model_id for row in p.grid.rows],
+                              "rows": len(p.grid.shown_rows)}))
         """)
             ),
             k.code(
                 src("""
             p.search.value = "lr0.1"
-            print(json.dumps({"rows": p.table.value.count('<tr class="nbtrack-run">'), "html": p.table.value}))
+            print(json.dumps({"rows": len(p.grid.shown_rows), "html": p.grid.text()}))
         """)
             ),
             k.code(
                 src("""
             p.search.value = ""
-            p.selector.value = tuple(v for label, v in p.selector.options if "lr0." in label)
+            for row in p.grid.shown_rows:  # ticked as a click on each row's checkbox does
+                row.check.value = "lr0." in row.check.tooltip
             p.compare_button.click()
             print(json.dumps({"selected": len(p.model.selected), "message": p.message.value,
-                              "result": p.result.value, "png": p.plot.value[:4].hex()}))
+                              "result": p.result.value,
+                              "chart": p.chart.bundle is not None or p.plot.value[:4].hex() == "89504e47"}))
         """)
             ),
             k.code(
                 src("""
             import os
-            p.selector.value = tuple(v for label, v in p.selector.options if " exported " in label)
+            for row in p.grid.shown_rows:
+                row.check.value = row.check.tooltip == "Select exported"
             p.export_button.click()
             print(json.dumps({"message": p.message.value, "title": p.result_title.value, "result": p.result.value,
                               "files": sorted(os.listdir("."))}))
@@ -201,12 +206,13 @@ def test_panel_in_a_real_kernel(kernel_session):
             ),
             k.code(
                 src("""
-            evil = [v for label, v in p.selector.options if "<img" in label]
-            other = [v for label, v in p.selector.options if "<img" not in label]
-            p.selector.value = (evil[0], other[0])
+            evil = [row for row in p.grid.shown_rows if "<img" in row.check.tooltip]
+            other = [row for row in p.grid.shown_rows if "<img" not in row.check.tooltip]
+            for row in p.grid.shown_rows:
+                row.check.value = row is evil[0] or row is other[0]
             p.diff_button.click()
             p.delete_button.click()
-            print(json.dumps({"diff": p.result.value, "confirm": p.confirm_text.value, "table": p.table.value}))
+            print(json.dumps({"diff": p.result.value, "confirm": p.confirm_text.value, "table": p.grid.text()}))
         """)
             ),
         ]
@@ -227,7 +233,7 @@ def test_panel_in_a_real_kernel(kernel_session):
 
         compared = printed(results[5])
         assert compared["selected"] == 6 and compared["message"] == ""
-        assert "nbtrack-compare" in compared["result"] and compared["png"] == "89504e47"
+        assert "nbtrack-compare" in compared["result"] and compared["chart"] is True  # Vega-Lite or PNG
 
         exported = printed(results[6])
         assert exported["message"] == "" and "Exported run" in exported["title"], exported
@@ -256,7 +262,7 @@ def test_panel_in_a_real_kernel(kernel_session):
             where = printed(
                 session.run_extra(
                     src("""
-                print(json.dumps({"where": p.model.where, "rows": p.table.value.count('<tr class="nbtrack-run">')}))
+                print(json.dumps({"where": p.model.where, "rows": len(p.grid.shown_rows)}))
             """)
                 )
             )
@@ -270,7 +276,7 @@ def test_panel_in_a_real_kernel(kernel_session):
                 time.sleep(6)
             """)
             )
-            updates = wait_idle(kc, busy, collect=state["table"])
+            updates = wait_idle(kc, busy, collect=set(state["cells"]))
         finally:
             kc.stop_channels()
         assert any("landed-late" in value for value in updates), "no table update reached the client during the cell"
@@ -288,14 +294,14 @@ def test_panel_in_a_real_kernel(kernel_session):
 
 
 def wait_idle(kc, msg_id, collect=None, timeout=60):
-    """Read IOPub until the kernel is idle after request ``msg_id``; the table values sent to comm ``collect``
-    while it was busy."""
+    """Read IOPub until the kernel is idle after request ``msg_id``; the values sent to the comms in ``collect``
+    (the grid's row cells) while it was busy."""
     values = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         reply = kc.get_iopub_msg(timeout=timeout)
         content = reply["content"]
-        if reply["msg_type"] == "comm_msg" and content.get("comm_id") == collect:
+        if reply["msg_type"] == "comm_msg" and content.get("comm_id") in (collect or ()):
             value = content["data"].get("state", {}).get("value")
             if isinstance(value, str):
                 values.append(value)

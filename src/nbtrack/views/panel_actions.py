@@ -7,14 +7,13 @@ and shows its result; nothing is computed here.
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import html
 import inspect
-import io
-import sys
 from pathlib import Path
 from typing import Any
 
+from nbtrack import format as fmt
 from nbtrack.views.panel_model import PanelModel, parse_tag_value
 
 
@@ -27,7 +26,7 @@ class PanelActions:
     tag_text: Any
     result_title: Any
     result: Any
-    plot: Any
+    chart: Any  # views/panel_chart.ChartView
     result_box: Any
     confirm_text: Any
     confirm_button: Any
@@ -44,8 +43,7 @@ class PanelActions:
         """Show a result: ``title`` is text (escaped here), ``body_html`` is HTML already escaped by its maker."""
         self.result_title.value = f"<b>{html.escape(title)}</b>"
         self.result.value = f'<div style="overflow-x:auto">{body_html}</div>'
-        self.plot.value = b""
-        self.plot.layout.display = "none"
+        self.chart.clear()
         self.result_box.layout.display = ""
         self.run_more.reset()  # offered again by _compare
 
@@ -54,7 +52,7 @@ class PanelActions:
         self.run_more.reset()
         self.result_box.layout.display = "none"
         self.result.value = ""
-        self.plot.value = b""
+        self.chart.clear()
 
     def _compare(self) -> None:
         from nbtrack.analysis.comparison import compare
@@ -75,17 +73,10 @@ class PanelActions:
         if cmp is None:
             return
         try:
-            fig = cmp.plot(kind=self.plot_kind.value, metric=self._compared_metric)
+            self.chart.draw(cmp, self.plot_kind.value, self._compared_metric)
         except Exception as exc:
-            self.plot.value = b""
-            self.plot.layout.display = "none"
-            self._note(f"{self.plot_kind.value} plot: {exc}", error=True)
-            return
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90)
-        _close_figure(fig)
-        self.plot.value = buffer.getvalue()
-        self.plot.layout.display = ""
+            self.chart.clear()
+            self._note(f"{self.plot_kind.value} chart: {exc}", error=True)
 
     def _diff(self) -> None:
         from nbtrack.analysis.rundiff import diff
@@ -93,7 +84,7 @@ class PanelActions:
         a, b = sorted(self._selected(2, 2))  # older run first: A -> B reads forward in time
         result = diff(a, b, store=self.model.store)
         self._comparison = None
-        self._show(f"Diff {a} → {b}", result._repr_html_())
+        self._show(f"Diff {a} → {b}", short_numbers(result)._repr_html_())
 
     def _details(self) -> None:
         (run_id,) = self._selected(1, 1)
@@ -103,6 +94,7 @@ class PanelActions:
     def _export(self) -> None:
         from nbtrack.exporting.exporter import export
 
+        self._close_result()  # an earlier "Exported" must not stay next to this export's error
         (run_id,) = self._selected(1, 1)
         try:
             takes_store = "store" in inspect.signature(export).parameters
@@ -159,7 +151,7 @@ class PanelActions:
             f"Delete {len(rows)} run{'s' * (len(rows) != 1)} ({names}{more})? This cannot be undone "
             f"(shared data blobs stay).{warn}"
         )
-        self.confirm_text.value = f'<span style="color:#cf222e">{html.escape(text)}</span>'
+        self.confirm_text.value = f'<span class="nbtrack-note-error">{html.escape(text)}</span>'
         self.confirm_button.description = f"Delete {len(rows)} run{'s' * (len(rows) != 1)}"
         self.confirm_box.layout.display = ""
 
@@ -179,12 +171,28 @@ class PanelActions:
         self._note(f"Deleted {len(ids)} run{'s' * (len(ids) != 1)}.")
 
 
-def _close_figure(fig: Any) -> None:
-    """Drop a figure from pyplot's list if it is there (figures made with pyplot would pile up)."""
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        with contextlib.suppress(Exception):
-            pyplot.close(fig)
+class _Short(float):
+    """A float that prints with 4 significant digits (``0.3``, not ``0.30000000000000004``)."""
+
+    def __str__(self) -> str:
+        return fmt.number(float(self))
+
+    __repr__ = __str__
+
+
+def short_numbers(result: Any) -> Any:
+    """A shallow copy of a run diff whose float values print as the panel's table does (4 significant
+    digits), so the diff shows no 17-digit floats; the diff itself (and its JSON) keeps the exact values."""
+    shown = copy.copy(result)
+    for name in ("params", "metrics"):
+        rows = getattr(result, name, None)
+        if isinstance(rows, list):
+            setattr(shown, name, [{k: _short(v) if k in ("a", "b") else v for k, v in r.items()} for r in rows])
+    return shown
+
+
+def _short(value: Any) -> Any:
+    return _Short(value) if isinstance(value, float) else value
 
 
 def _verdict(out: object) -> str:

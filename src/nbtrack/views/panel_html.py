@@ -36,8 +36,18 @@ class PageSource(Protocol):
     def summary(self) -> str: ...
 
 
-_TH = 'style="padding:2px 6px;text-align:left;border-bottom:1px solid #d0d7de;white-space:nowrap"'
+_TH = 'style="padding:2px 6px;text-align:left;border-bottom:1px solid var(--jp-border-color1);white-space:nowrap"'
 _TD = 'style="padding:1px 6px;white-space:nowrap;{extra}"'
+_MUTED = "color:var(--jp-ui-font-color2)"
+# Status: the text keeps the theme's font colour (AA in light and dark); the status colour is a side bar only.
+_STATUS_BAR = {
+    "finished": "--jp-success-color1",
+    "failed": "--jp-error-color1",
+    "interrupted": "--jp-warn-color1",
+    "running": "--jp-brand-color1",
+}
+CHAR_PX = 7.5  # average width of a 12-13 px UI font character, for column widths
+MIN_WIDTH, MAX_WIDTH = 48, 260  # column widths in the panel's grid (px); longer values end in … with a tooltip
 
 
 def page_html(model: PageSource, *, fallback_note: str | None = None) -> str:
@@ -49,7 +59,7 @@ def page_html(model: PageSource, *, fallback_note: str | None = None) -> str:
     head = [f"<th {_TH}></th>", f"<th {_TH}>#</th>"]
     for column in columns:
         group, dot, short = column.partition(".")
-        label = f'<span style="color:#8c959f">{esc(group)}.</span>{esc(short)}' if dot else esc(column)
+        label = f'<span style="{_MUTED}">{esc(group)}.</span>{esc(short)}' if dot else esc(column)
         if column == model.sort_by:
             label += " ▼" if model.descending else " ▲"
         head.append(f'<th {_TH} title="{esc(column, quote=True)}">{label}</th>')
@@ -58,10 +68,10 @@ def page_html(model: PageSource, *, fallback_note: str | None = None) -> str:
     for i, values in enumerate(rows[["run_id", *columns]].itertuples(index=False, name=None)):
         run_id, row = values[0], dict(zip(columns, values[1:], strict=True))
         mark = "✓" if run_id in selected else ""
-        shade = "background:#ddf4ff;" if mark else ""
+        shade = "background:var(--jp-layout-color2);color:var(--jp-ui-font-color0);" if mark else ""
         cells = [
             f"<td {_TD.format(extra=shade)}>{mark}</td>",
-            f"<td {_TD.format(extra=shade + 'color:#8c959f')}>{start + i + 1}</td>",
+            f"<td {_TD.format(extra=shade + _MUTED)}>{start + i + 1}</td>",
         ]
         for column in columns:
             text, full, style = cell(column, row[column])
@@ -81,7 +91,7 @@ def page_html(model: PageSource, *, fallback_note: str | None = None) -> str:
     )
     return (
         f'<div class="nbtrack-panel-table" style="overflow-x:auto">{note}'
-        f'<div style="color:#57606a;margin:2px 0">{esc(model.summary())}</div>{table}</div>'
+        f'<div style="{_MUTED};margin:2px 0">{esc(model.summary())}</div>{table}</div>'
     )
 
 
@@ -90,7 +100,8 @@ def cell(column: str, value: Any) -> tuple[str, str, str]:
     if is_missing(value):
         return "", "", ""
     if column == "status":
-        return str(value), str(value), f"color:{fmt.status_color(value)};font-weight:600"
+        bar = _STATUS_BAR.get(str(value), "--jp-border-color0")
+        return fmt.status_label(value), str(value), f"border-left:3px solid var({bar});padding-left:4px"
     if column == "run_id":
         return str(value), str(value), "font-family:monospace;font-size:11px"
     if column in ("start_time", "end_time"):
@@ -108,6 +119,28 @@ def cell(column: str, value: Any) -> tuple[str, str, str]:
         return fmt.number(value), repr(float(value)), "text-align:right"
     full = value if isinstance(value, str) else _repr(value)
     return fmt.shorten(full, CELL_CHARS), full, ""
+
+
+def column_widths(columns: list[str], rows: Any) -> dict[str, int]:
+    """Pixel width of each column of the grid: its longest shown text (or header), within [MIN, MAX]."""
+    widths = {}
+    for column in columns:
+        longest = len(column.partition(".")[2] or column) + 2  # the header label and its sort arrow
+        for value in rows[column]:
+            longest = max(longest, len(cell(column, value)[0]))
+        widths[column] = int(min(MAX_WIDTH, max(MIN_WIDTH, longest * CHAR_PX + 12)))
+    return widths
+
+
+def row_html(columns: list[str], widths: dict[str, int], row: dict[str, Any]) -> str:
+    """One run's cells for the grid, as fixed-width boxes lined up with the header buttons. Escaped."""
+    esc = html.escape
+    parts = []
+    for column in columns:
+        text, full, style = cell(column, row[column])
+        title = f' title="{esc(full, quote=True)}"' if full != text or len(text) * CHAR_PX + 12 > widths[column] else ""
+        parts.append(f'<span class="nbtrack-cell" style="width:{widths[column]}px;{style}"{title}>{esc(text)}</span>')
+    return f'<div class="nbtrack-cells">{"".join(parts)}</div>'
 
 
 def _repr(value: Any) -> str:

@@ -109,7 +109,7 @@ class RunMoreAction:
         self.stop_button.layout.display = self.button.layout.display = "none"
         self.box = widgets.VBox(
             [self.preview, widgets.HBox([self.start_button, self.cancel_button, self.stop_button]), self.status],
-            layout={"display": "none", "border": "1px dashed #d0d7de", "padding": "4px"},
+            layout={"display": "none", "border": "1px dashed var(--jp-border-color1)", "padding": "4px"},
         )
         for button, action in (
             (self.button, self.show_preview),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import threading
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,14 @@ import ipywidgets as widgets
 
 from nbtrack.run import STATUSES
 from nbtrack.store.local import Store
-from nbtrack.views.live import POLL_INTERVAL, poll
+from nbtrack.views.live import POLL_INTERVAL
 from nbtrack.views.panel_actions import PanelActions
+from nbtrack.views.panel_chart import ChartView, chart_kinds
+from nbtrack.views.panel_live import PanelLive
 from nbtrack.views.panel_model import PAGE_SIZE, PanelModel
+from nbtrack.views.panel_rows import RowsGrid
 from nbtrack.views.run_more_action import RunMoreAction
 
-PLOT_KINDS = ("box", "diff", "curves", "parallel", "matrix", "cd")
 _ALL = ""  # the "no filter" choice of a dropdown
 
 
@@ -47,14 +48,25 @@ def fix_sentence() -> str:
 
 
 def _error_html(text: str) -> str:
-    return f'<div style="color:#cf222e">{html.escape(text)}</div>'
+    return f'<div class="nbtrack-note-error">{html.escape(text)}</div>'
 
 
-class Panel(PanelActions, widgets.VBox):
+def _wrap(children: list[widgets.Widget]) -> widgets.HBox:
+    """A row of controls that wraps onto the next line when the notebook is narrow (labels stay whole)."""
+    return widgets.HBox(children, layout={"flex_flow": "row wrap", "align_items": "center"})
+
+
+def _button(description: str, **options: Any) -> widgets.Button:
+    """A button as wide as its label: in a narrow notebook the row wraps instead of squeezing labels away."""
+    return widgets.Button(description=description, layout={"width": "auto", "flex": "none"}, **options)
+
+
+class Panel(PanelLive, PanelActions, widgets.VBox):
     """The runs panel. Build it with :func:`panel`; drive it from code through its controls (``experiment``,
-    ``status``, ``tag``, ``search``, ``where``, ``all_columns``, ``sort_by``, ``descending``, ``selector``,
-    the ``*_button`` widgets) or through :attr:`model`. The HTML it shows is in ``table``, ``message`` and
-    ``result``; the comparison plot in ``plot`` (PNG bytes)."""
+    ``status``, ``tag``, ``search``, ``where``, ``all_columns``, ``sort_by``, ``descending``, the grid's row
+    checkboxes and header buttons in ``grid``, the ``*_button`` widgets) or through :attr:`model`. The HTML it
+    shows is in ``grid``, ``message``, ``action_note`` and ``result``; the comparison chart in ``chart``
+    (a Vega-Lite mimebundle in ``chart.output``, or the PNG fallback in ``plot``)."""
 
     def __init__(
         self,
@@ -95,7 +107,7 @@ class Panel(PanelActions, widgets.VBox):
             placeholder="params.lr < 0.1 and metrics.acc > 0.9",
             continuous_update=False,
             style=wide,
-            layout={"width": "460px"},
+            layout={"width": "460px", "max_width": "100%"},
         )
         self.all_columns = widgets.Checkbox(
             description="all columns",
@@ -104,7 +116,9 @@ class Panel(PanelActions, widgets.VBox):
             tooltip="Show every param, tag and data column, not only the params "
             "and tags that differ between the runs shown",
         )
-        self.refresh_button = widgets.Button(icon="refresh", tooltip="Reload the runs now", layout={"width": "36px"})
+        self.refresh_button = widgets.Button(
+            icon="refresh", tooltip="Reload the runs now", layout={"width": "36px", "flex": "none"}
+        )
         self.live = widgets.Checkbox(
             value=live,
             description="live",
@@ -113,7 +127,8 @@ class Panel(PanelActions, widgets.VBox):
             tooltip="Show new runs as they land (checks the store every 1-5 s)",
         )
         self.message = widgets.HTML()
-        self.table = widgets.HTML()
+        self.summary_line = widgets.HTML()
+        self.grid = RowsGrid(self._row_toggled, self._page_toggled, self._sort_clicked)  # views/panel_rows.py
 
         self.first_button = widgets.Button(description="«", tooltip="First page", layout={"width": "36px"})
         self.prev_button = widgets.Button(description="‹", tooltip="Previous page", layout={"width": "36px"})
@@ -122,48 +137,55 @@ class Panel(PanelActions, widgets.VBox):
         self.page_label = widgets.Label()
         self.sort_by = widgets.Dropdown(description="Sort by", style=wide, layout={"width": "260px"})
         self.descending = widgets.ToggleButtons(
-            options=[("▼ desc", True), ("▲ asc", False)], style={"button_width": "64px"}
+            options=[("▼ desc", True), ("▲ asc", False)],
+            tooltips=["Largest (or latest) first", "Smallest (or earliest) first"],
+            style={"button_width": "auto"},
+            layout={"flex": "none"},
         )
 
-        self.selector = widgets.SelectMultiple(description="Select", rows=8, style=wide, layout={"width": "560px"})
-        self.select_page_button = widgets.Button(description="Select page", layout={"width": "110px"})
-        self.clear_button = widgets.Button(description="Clear selection", layout={"width": "120px"})
+        self.clear_button = _button("Clear selection")
         self.selection = widgets.HTML()
 
-        self.compare_button = widgets.Button(description="Compare", icon="bar-chart")
+        self.compare_button = _button("Compare", icon="bar-chart")
         self.metric = widgets.Dropdown(description="metric", style=wide, layout={"width": "200px"})
-        self.plot_kind = widgets.Dropdown(description="plot", options=PLOT_KINDS, style=wide, layout={"width": "140px"})
-        self.diff_button = widgets.Button(description="Diff", icon="columns")
-        self.export_button = widgets.Button(description="Export", icon="file-code-o")
-        self.details_button = widgets.Button(description="Details", icon="info")  # models, figures, outputs
+        self.plot_kind = widgets.Dropdown(
+            description="chart", options=chart_kinds(), style=wide, layout={"width": "150px"}
+        )
+        self.diff_button = _button("Diff", icon="columns")
+        self.export_button = _button("Export", icon="file-code-o")
+        self.details_button = _button("Details", icon="info")  # models, figures, outputs
         self.tag_text = widgets.Text(placeholder="key=value", layout={"width": "150px"})
-        self.tag_button = widgets.Button(description="Tag", icon="tag")
-        self.delete_button = widgets.Button(description="Delete", icon="trash", button_style="danger")
+        self.tag_button = _button("Tag", icon="tag")
+        self.delete_button = _button("Delete", icon="trash", button_style="danger")
+        self.action_note = widgets.HTML()  # what an action did or its error, next to the buttons
         self.confirm_text = widgets.HTML()
-        self.confirm_button = widgets.Button(description="Delete", button_style="danger")
-        self.cancel_button = widgets.Button(description="Cancel")
+        self.confirm_button = _button("Delete", button_style="danger")
+        self.cancel_button = _button("Cancel")
         self.confirm_box = widgets.HBox(
-            [self.confirm_text, self.confirm_button, self.cancel_button], layout={"display": "none"}
+            [self.confirm_text, self.confirm_button, self.cancel_button],
+            layout={"display": "none", "flex_flow": "row wrap"},
         )
 
         self.result_title = widgets.HTML()
         self.result = widgets.HTML()
-        self.plot = widgets.Image(format="png", layout={"max_width": "100%"})
-        self.close_result_button = widgets.Button(description="Close", layout={"width": "70px"})
+        self.chart = ChartView()  # views/panel_chart.py: Vega-Lite output, or a PNG at its natural size
+        self.plot = self.chart.image
+        self.close_result_button = _button("Close")
         self.run_more = RunMoreAction(self)  # views/run_more_action.py
-        header = widgets.HBox([self.result_title, self.run_more.button, self.close_result_button])
+        header = _wrap([self.result_title, self.run_more.button, self.close_result_button])
         self.result_box = widgets.VBox(
-            [header, self.run_more.box, self.result, self.plot],
-            layout={"display": "none", "border": "1px solid #d0d7de", "padding": "4px"},
+            [header, self.run_more.box, self.result, self.chart.box], layout={"display": "none"}
         )
+        self.result_box.add_class("nbtrack-result")
 
         super().__init__(
             children=[
-                widgets.HBox([self.experiment, self.status, self.tag, self.search]),
-                widgets.HBox([self.where, self.all_columns, self.refresh_button, self.live]),
+                _wrap([self.experiment, self.status, self.tag, self.search]),
+                _wrap([self.where, self.all_columns, self.refresh_button, self.live]),
                 self.message,
-                self.table,
-                widgets.HBox(
+                self.summary_line,
+                self.grid,
+                _wrap(
                     [
                         self.first_button,
                         self.prev_button,
@@ -174,9 +196,8 @@ class Panel(PanelActions, widgets.VBox):
                         self.descending,
                     ]
                 ),
-                widgets.HBox([self.selector, widgets.VBox([self.select_page_button, self.clear_button])]),
-                self.selection,
-                widgets.HBox(
+                _wrap([self.selection, self.clear_button]),
+                _wrap(
                     [
                         self.compare_button,
                         self.metric,
@@ -189,6 +210,7 @@ class Panel(PanelActions, widgets.VBox):
                         self.delete_button,
                     ]
                 ),
+                self.action_note,
                 self.confirm_box,
                 self.result_box,
             ]
@@ -197,7 +219,6 @@ class Panel(PanelActions, widgets.VBox):
 
         for name in ("experiment", "status", "tag", "search", "where", "all_columns", "sort_by", "descending"):
             getattr(self, name).observe(self._setting_changed(name), names="value")
-        self.selector.observe(self._selection_changed, names="value")
         self.plot_kind.observe(lambda change: self._guard(self._draw_plot), names="value")
         self.live.observe(self._live_changed, names="value")
         self.observe(self._views_changed, names="_view_count")
@@ -207,8 +228,11 @@ class Panel(PanelActions, widgets.VBox):
             (self.prev_button, lambda: self._go(self.model.page - 1)),
             (self.next_button, lambda: self._go(self.model.page + 1)),
             (self.last_button, lambda: self._go(self.model.n_pages - 1)),
-            (self.select_page_button, self._select_page),
             (self.clear_button, self._clear_selection),
+            (self.close_result_button, self._close_result),
+        ):
+            button.on_click(lambda _button, action=action: self._guard(action))
+        for button, action in (
             (self.compare_button, self._compare),
             (self.diff_button, self._diff),
             (self.export_button, self._export),
@@ -217,9 +241,8 @@ class Panel(PanelActions, widgets.VBox):
             (self.delete_button, self._ask_delete),
             (self.confirm_button, self._delete),
             (self.cancel_button, self._cancel_delete),
-            (self.close_result_button, self._close_result),
-        ):
-            button.on_click(lambda _button, action=action: self._guard(action))
+        ):  # their errors show next to them (``action_note``), not above the table
+            button.on_click(lambda _button, action=action: self._guard(action, near_actions=True))
 
         with self._lock:
             self._render()
@@ -240,77 +263,6 @@ class Panel(PanelActions, widgets.VBox):
 
     def __repr__(self) -> str:
         return f"<nbtrack panel: {self.model.summary()}>"
-
-    # live refresh ----------------------------------------------------------------------------------------
-
-    def refresh(self, force: bool = False) -> bool:
-        """Show runs written since the last check; True when anything changed (cheap when nothing did)."""
-        with self._lock:
-            changed = self.model.refresh(force=force)
-            if changed or force:
-                self._render(controls=False)
-            return changed
-
-    def start(self) -> None:
-        """Start (or restart) polling the store for new runs."""
-        if self.polling:
-            return
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)  # a stopped thread finishing its last check
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=poll,
-            args=(weakref.ref(self), self._stop, self._wake, self._interval),
-            name="nbtrack-panel-refresh",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop polling (the panel stays usable; ``refresh()`` or the ↻ button still update it)."""
-        self._stop.set()
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
-
-    @property
-    def polling(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
-
-    def close(self) -> None:
-        """Stop polling, stop a run-more job, and close the panel and all its controls."""
-        self.stop()
-        self.run_more.cancel()
-        for widget in self._descendants():
-            for part in (getattr(widget, "layout", None), getattr(widget, "style", None), widget):
-                if isinstance(part, widgets.Widget):
-                    part.close()
-        self.layout.close()
-        super().close()
-
-    def _descendants(self) -> list[widgets.Widget]:
-        found: list[widgets.Widget] = []
-        stack = list(self.children)
-        while stack:
-            widget = stack.pop()
-            found.append(widget)
-            stack.extend(getattr(widget, "children", ()))
-        return found
-
-    def _live_changed(self, change: Any) -> None:
-        if change.new:
-            self.start()
-        else:
-            self.stop()
-
-    def _views_changed(self, change: Any) -> None:
-        if not self.live.value:
-            return
-        if change.new == 0 and (change.old or 0) > 0:
-            self.stop()  # the panel's output was cleared or its notebook closed
-        elif (change.new or 0) > 0:
-            self.start()
 
     # rendering -------------------------------------------------------------------------------------------
 
@@ -339,17 +291,12 @@ class Panel(PanelActions, widgets.VBox):
                 self.descending.value = model.descending
             self._set_options(self.sort_by, [(c, c) for c in model.sortable()], model.sort_by)
 
-            self.table.value = model.page_html()
+            self.summary_line.value = f'<div class="nbtrack-muted">{html.escape(model.summary())}</div>'
+            self.grid.show(model)
             self.page_label.value = f"page {model.page + 1:,} of {model.n_pages:,}"
             self.first_button.disabled = self.prev_button.disabled = model.page == 0
             self.next_button.disabled = self.last_button.disabled = model.page >= model.n_pages - 1
 
-            options = model.page_options()
-            if list(self.selector.options) != options:
-                self.selector.options = options
-            on_page = {value for _, value in options}
-            self.selector.value = tuple(r for r in model.selected if r in on_page)
-            self.selector.rows = max(2, min(8, len(options)))
             self._render_selection()
 
             notes = []
@@ -362,10 +309,16 @@ class Panel(PanelActions, widgets.VBox):
             self._syncing = False
 
     _notice: str | None = None
+    _near_actions = False  # an action button's callback is running: its notices go next to the buttons
 
     def _note(self, text: str, error: bool = False) -> None:
-        """Show a one-line notice (escaped) above the table until the next one."""
-        self._notice = _error_html(text) if error else f'<div style="color:#1a7f37">{html.escape(text)}</div>'
+        """Show a one-line notice (escaped) until the next one: under the action buttons for what they did,
+        else above the table."""
+        shown = _error_html(text) if error else f'<div class="nbtrack-note-ok">{html.escape(text)}</div>'
+        if self._near_actions:
+            self.action_note.value = shown
+        else:
+            self._notice = shown
 
     @staticmethod
     def _set_options(dropdown: widgets.Dropdown, options: list[tuple[str, str]], value: str) -> None:
@@ -392,7 +345,7 @@ class Panel(PanelActions, widgets.VBox):
                 f"{html.escape(shown)}</div>"
             )
         else:
-            self.selection.value = '<div style="font-size:12px;color:#57606a">No run selected.</div>'
+            self.selection.value = '<div class="nbtrack-muted" style="font-size:12px">No run selected.</div>'
         metrics = model.metrics_of(model.selected)
         current = self.metric.value
         if current not in metrics:
@@ -426,15 +379,20 @@ class Panel(PanelActions, widgets.VBox):
 
     # events ----------------------------------------------------------------------------------------------
 
-    def _guard(self, action: Any) -> None:
-        """Run a callback under the lock; an error becomes a notice instead of vanishing into the kernel log."""
+    def _guard(self, action: Any, near_actions: bool = False) -> None:
+        """Run a callback under the lock; an error becomes a notice instead of vanishing into the kernel log:
+        next to the action buttons for their errors (``near_actions``), above the table for the others."""
         with self._lock:
             self._wake.set()  # user activity: poll soon again
             self._notice = None
+            self.action_note.value = ""
+            self._near_actions = near_actions
             try:
                 action()
             except Exception as exc:
                 self._note(f"{type(exc).__name__}: {exc}", error=True)
+            finally:
+                self._near_actions = False
             self._render()
 
     def _setting_changed(self, name: str) -> Any:
@@ -449,20 +407,39 @@ class Panel(PanelActions, widgets.VBox):
 
         return handler
 
-    def _selection_changed(self, change: Any) -> None:
+    def _row_toggled(self, run_id: str, selected: bool) -> None:
         def update() -> None:
-            self.model.set_page_selection(change.new)
+            if selected:
+                self.model.select([run_id])
+            else:
+                self.model.deselect([run_id])
             self._cancel_delete()
 
         with self._lock:
             if not self._syncing:
                 self._guard(update)
 
+    def _page_toggled(self, selected: bool) -> None:
+        def update() -> None:
+            ids = list(self.model.page_frame()["run_id"])
+            if selected:
+                self.model.select(ids)
+            else:
+                self.model.deselect(ids)
+            self._cancel_delete()
+
+        with self._lock:
+            if not self._syncing:
+                self._guard(update)
+
+    def _sort_clicked(self, column: str) -> None:
+        """A header click: sort by that column, or reverse the order when already sorted by it."""
+        model = self.model
+        descending = not model.descending if column == model.sort_by else column not in ("name", "run_id")
+        self._guard(lambda: model.set(sort_by=column, descending=descending))
+
     def _go(self, page: int) -> None:
         self.model.go_to(page)
-
-    def _select_page(self) -> None:
-        self.model.select(self.model.page_frame()["run_id"])
 
     def _clear_selection(self) -> None:
         self.model.clear_selection()
