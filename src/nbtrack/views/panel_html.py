@@ -36,8 +36,20 @@ class PageSource(Protocol):
     def summary(self) -> str: ...
 
 
-_TH = 'style="padding:2px 6px;text-align:left;border-bottom:1px solid #d0d7de;white-space:nowrap"'
+_TH = (
+    'style="padding:2px 6px;text-align:left;border-bottom:1px solid var(--jp-border-color2,#d0d7de);white-space:nowrap"'
+)
 _TD = 'style="padding:1px 6px;white-space:nowrap;{extra}"'
+# JupyterLab's theme variables (light and dark), with the old colours as fallbacks where they are not defined
+_DIM = "color:var(--jp-ui-font-color2,#57606a)"
+_SELECTED = "background:color-mix(in srgb,var(--jp-brand-color1,#0969da) 15%,var(--jp-layout-color0,#fff));"
+_STATUS_VARS = {
+    "finished": "success",
+    "failed": "error",
+    "abandoned": "error",
+    "interrupted": "warn",
+    "running": "info",
+}
 
 
 def page_html(model: PageSource, *, fallback_note: str | None = None) -> str:
@@ -49,7 +61,7 @@ def page_html(model: PageSource, *, fallback_note: str | None = None) -> str:
     head = [f"<th {_TH}></th>", f"<th {_TH}>#</th>"]
     for column in columns:
         group, dot, short = column.partition(".")
-        label = f'<span style="color:#8c959f">{esc(group)}.</span>{esc(short)}' if dot else esc(column)
+        label = f'<span style="{_DIM}">{esc(group)}.</span>{esc(short)}' if dot else esc(column)
         if column == model.sort_by:
             label += " ▼" if model.descending else " ▲"
         head.append(f'<th {_TH} title="{esc(column, quote=True)}">{label}</th>')
@@ -58,10 +70,10 @@ def page_html(model: PageSource, *, fallback_note: str | None = None) -> str:
     for i, values in enumerate(rows[["run_id", *columns]].itertuples(index=False, name=None)):
         run_id, row = values[0], dict(zip(columns, values[1:], strict=True))
         mark = "✓" if run_id in selected else ""
-        shade = "background:#ddf4ff;" if mark else ""
+        shade = _SELECTED if mark else ""
         cells = [
             f"<td {_TD.format(extra=shade)}>{mark}</td>",
-            f"<td {_TD.format(extra=shade + 'color:#8c959f')}>{start + i + 1}</td>",
+            f"<td {_TD.format(extra=shade + (_DIM if not mark else ''))}>{start + i + 1}</td>",
         ]
         for column in columns:
             text, full, style = cell(column, row[column])
@@ -81,7 +93,7 @@ def page_html(model: PageSource, *, fallback_note: str | None = None) -> str:
     )
     return (
         f'<div class="nbtrack-panel-table" style="overflow-x:auto">{note}'
-        f'<div style="color:#57606a;margin:2px 0">{esc(model.summary())}</div>{table}</div>'
+        f'<div style="{_DIM};margin:2px 0">{esc(model.summary())}</div>{table}</div>'
     )
 
 
@@ -90,7 +102,7 @@ def cell(column: str, value: Any) -> tuple[str, str, str]:
     if is_missing(value):
         return "", "", ""
     if column == "status":
-        return str(value), str(value), f"color:{fmt.status_color(value)};font-weight:600"
+        return str(value), str(value), f"color:{_status_color(value)};font-weight:600"
     if column == "run_id":
         return str(value), str(value), "font-family:monospace;font-size:11px"
     if column in ("start_time", "end_time"):
@@ -108,6 +120,14 @@ def cell(column: str, value: Any) -> tuple[str, str, str]:
         return fmt.number(value), repr(float(value)), "text-align:right"
     full = value if isinstance(value, str) else _repr(value)
     return fmt.shorten(full, CELL_CHARS), full, ""
+
+
+def _status_color(status: Any) -> str:
+    """The theme's colour for ``status``, mixed towards the text colour so it reads on light and dark (AA)."""
+    kind = _STATUS_VARS.get(str(status))
+    if kind is None:
+        return "var(--jp-ui-font-color1,#57606a)"
+    return f"color-mix(in srgb,var(--jp-{kind}-color1,{fmt.status_color(status)}) 60%,var(--jp-ui-font-color0,#000))"
 
 
 def _repr(value: Any) -> str:
