@@ -111,7 +111,7 @@ def test_views_pass_axe_in_both_themes(page, lab, artifacts, status_runs, theme)
         view.locator("tr[data-verdict]").first.wait_for(timeout=60_000)
         view.locator("figure img").first.wait_for(timeout=60_000)
         found["comparison"] = axe_violations(page, ".jp-nbtrack-comparison:not(.lm-mod-hidden)")
-        screenshot(page, artifacts, f"a11y-{theme.split()[-1].lower()}.png", readme=theme == DARK)
+        screenshot(page, artifacts, "sidebar-dark.png" if theme == DARK else "a11y-light.png", readme=theme == DARK)
     finally:
         light_again(page)
     _record(found, theme)
