@@ -4,3 +4,4 @@ import './details.css';
 import './notebooks.css';
 import './grid.css';
 import './compare.css';
+import './a11y.css';
