@@ -46,6 +46,7 @@ CELLS = {
     "make": "os.makedirs('data', exist_ok=True)\npd.DataFrame({'v': [1, 2, 3]}).to_csv(path_of('inp'), index=False)",
     "log": "LOG = open('log.txt', 'w')",
     "computed": "%%track -n computed -m v\nv = float(pd.read_csv(path_of('inp'))['v'].sum())\nLOG.write(str(v))",
+    "nometric": "%%track -n nometric\nrows = len(df)",
 }
 
 
@@ -56,7 +57,7 @@ def book(tmp_path_factory):
     session.execute_all()
     (folder / "side.csv").unlink()  # the input of run `side` is gone by export time
     runs = {run.name: run for run in session.all_runs()}
-    assert set(runs) == {"simple", "mutated", "noisy", "side", "slow", "scaled", "computed"}
+    assert set(runs) == {"simple", "mutated", "noisy", "side", "slow", "scaled", "computed", "nometric"}
     yield folder, session.store_dir, runs
     session.close()
 
@@ -123,6 +124,16 @@ def test_unseeded_randomness_is_marked_unverified_with_the_metric_and_cause(book
     view = export_action(run.id, path=tmp_path / "v" / "noisy.py", store=store)
     assert view["ok"] is True and view["verified"] is False and "draw" in view["differences"]
     assert view["cause"].startswith("unseeded randomness") and "UNVERIFIED" in view["message"]
+
+
+@pytest.mark.kernel
+def test_a_run_without_metrics_is_never_called_verified(book, tmp_path):
+    _folder, store, runs = book
+    result = nbtrack.export(runs["nometric"], path=tmp_path / "nometric.py", store=store, quiet=True)
+    assert result.exists() and result.verified is False and result.differences == {}
+    assert result.cause.startswith("nothing to compare: the run recorded no metrics")
+    header = result.read_text().split("from nbtrack import", 1)[0]
+    assert "# UNVERIFIED" in header and "VERIFIED by" not in header and "nothing to compare" in header
 
 
 @pytest.mark.kernel
