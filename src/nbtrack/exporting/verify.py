@@ -398,8 +398,8 @@ def verify_plan(
         ok, first, first_diff = attempt(plan)
         if ok and not recorded:  # a script that merely runs reproduces nothing the run can be checked against
             outcome.cause = (
-                f"nothing to compare: the run recorded no metrics (the script ran to the end in {first.seconds:.1f} s); "
-                "log a metric in the tracked cell to verify its export"
+                "nothing to compare: the run recorded no metrics (the script ran to the end in "
+                f"{first.seconds:.1f} s); log a metric in the tracked cell to verify its export"
             )
             return plan, outcome
         if ok:
