@@ -36,3 +36,13 @@ def test_power_matches_statsmodels():
             assert power.t_power(effect, 20, alpha) == pytest.approx(
                 sm_power.TTestIndPower().power(effect_size=effect, nobs1=20, alpha=alpha), rel=1e-6
             )
+
+
+def test_an_effect_beyond_the_noncentral_t_needs_two_runs_not_a_crash():
+    # zero spread in the paired differences makes the standardized effect ~1e10 and more: scipy's noncentral t
+    # is NaN there, and brentq used to raise ValueError out of compare()
+    from nbtrack.analysis.power import sample_size
+
+    for effect in (1e10, 1e15, 1e300):
+        for design in ("two-sample", "paired"):
+            assert sample_size(effect, design=design) == 2.0

@@ -71,8 +71,9 @@ def sample_size(
     if effect == 0:
         return math.inf
     lo = 2.0
-    if t_power(effect, lo, alpha, design, rho) >= power:
-        return lo
+    at_lo = t_power(effect, lo, alpha, design, rho)
+    if at_lo >= power or (math.isnan(at_lo) and _normal_size(effect, power, alpha, design, rho) <= lo):
+        return lo  # NaN: the noncentral t gives out for effects of ~1e10 sd (zero spread), where 2 runs suffice
     if not t_power(effect, max_n, alpha, design, rho) >= power:
         return math.inf
     return float(brentq(lambda n: t_power(effect, n, alpha, design, rho) - power, lo, max_n, xtol=1e-6))
