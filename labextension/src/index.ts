@@ -123,6 +123,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     document.addEventListener('click', openFromSummary);
     document.addEventListener('keydown', openFromSummary);
 
+    // A click on a run in a chart (charts.ts) ticks it in the sidebar, so Compare and Diff can take it.
+    document.addEventListener('nbtrack-select-run', event => {
+      const id = (event as CustomEvent<{ runId?: unknown }>).detail?.runId;
+      if (typeof id === 'string' && /^[0-9a-z]{1,26}$/.test(id)) {
+        model.toggle(id, true);
+      }
+    });
+
     const sidebar = new RunsSidebar(model, {
       openDetails: id => viewsOf(model.dir).openDetails(id),
       openComparison: ids => viewsOf(model.dir).openComparison(ids),

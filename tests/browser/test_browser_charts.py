@@ -115,9 +115,12 @@ def test_comparison_charts_hover_click_switch_and_dark_theme(page, lab, artifact
     text = tooltip.inner_text()
     name = next(n for n in NAMES if n in text)
     assert ids[name] in text
+    box = sidebar.get_by_role("checkbox", name=f"Select run {name}")
+    box.uncheck()
     hovered.click(force=True)
     charts.locator(".jp-nbtrack-chart-selected", has_text=f"Selected run {name}").wait_for(timeout=10_000)
     assert charts.get_attribute("data-selected-run") == ids[name]
+    page.wait_for_function("box => box.checked", arg=box.element_handle(), timeout=10_000)  # ticked in the sidebar
     screenshot(page, artifacts, "charts.png", readme=True)
 
     # every kind draws; switching back to a chart already fetched is only a render
