@@ -1,7 +1,19 @@
+from pathlib import Path
+
 import pytest
 
 import nbtrack
 from nbtrack.store import local as store_mod
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _not_in_the_checkout(request, monkeypatch):
+    """A run records the files it wrote under the working directory: a test left in the checkout would walk the
+    whole repository for each run (its time limit, hit on a loaded machine, is a warning, an error here)."""
+    if Path.cwd().resolve() == CHECKOUT:
+        monkeypatch.chdir(request.getfixturevalue("tmp_path"))
 
 
 @pytest.fixture
