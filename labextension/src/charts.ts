@@ -117,6 +117,10 @@ class LiveChart {
       }
     });
     this.host.querySelector('svg')?.setAttribute('aria-label', this._options.label);
+    // a layer with no data (e.g. no outliers) leaves an empty, unnamed mark container: nothing to announce
+    for (const empty of this.host.querySelectorAll('svg g[role="graphics-symbol"]:empty:not([aria-label])')) {
+      empty.setAttribute('aria-hidden', 'true');
+    }
     const ms = performance.now() - start;
     this.host.dataset.renderMs = ms.toFixed(1);
     return ms;

@@ -157,10 +157,11 @@ def has_visible_ring(ring: dict[str, str]) -> bool:
 
 
 def focused_label(page) -> str:
-    """A short name for the focused element: its aria-label, else its text, else its tag."""
+    """A short name for the focused element: its aria-label, else its label's text, else its text, else its tag."""
     return page.evaluate(
         """() => {
             const el = document.activeElement;
-            return el.getAttribute('aria-label') || (el.textContent || '').trim().slice(0, 40) || el.tagName;
+            const label = el.labels && el.labels.length ? (el.labels[0].textContent || '').trim() : '';
+            return el.getAttribute('aria-label') || label || (el.textContent || '').trim().slice(0, 40) || el.tagName;
         }"""
     )

@@ -40,7 +40,7 @@ from .conftest import (
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 SIDEBAR = "#nbtrack-runs"
-ROWS = f"{SIDEBAR} table.jp-nbtrack-table tbody tr"
+ROWS = f"{SIDEBAR} .jp-nbtrack-run-list li.jp-nbtrack-run"
 STATUSES = ("finished", "failed", "interrupted", "running", "abandoned")
 THEMES = [pytest.param(LIGHT, id="light"), pytest.param(DARK, id="dark")]
 
@@ -109,7 +109,7 @@ def test_views_pass_axe_in_both_themes(page, lab, artifacts, status_runs, theme)
         sidebar.get_by_role("button", name="Compare (4)").click()
         view = page.locator(".jp-nbtrack-comparison:not(.lm-mod-hidden)")
         view.locator("tr[data-verdict]").first.wait_for(timeout=60_000)
-        view.locator("figure img").first.wait_for(timeout=60_000)
+        view.locator(".jp-nbtrack-charts .jp-nbtrack-chart svg").first.wait_for(timeout=60_000)
         found["comparison"] = axe_violations(page, ".jp-nbtrack-comparison:not(.lm-mod-hidden)")
         screenshot(page, artifacts, "sidebar-dark.png" if theme == DARK else "a11y-light.png", readme=theme == DARK)
     finally:
@@ -140,12 +140,11 @@ def test_panel_passes_axe_in_both_themes(page, lab, artifacts, theme):
         use_theme(page, theme)
         run_all_cells(page)
         output = page.locator(".jp-OutputArea-output").last
-        output.locator("button.widget-button", has_text="Select page").wait_for(timeout=90_000)
-        output.get_by_text("lr0.1-seed1").first.wait_for(timeout=30_000)
-        output.locator("button.widget-button", has_text="Select page").click()  # selected rows are shaded
-        output.locator(".nbtrack-runs td", has_text="✓").first.wait_for(timeout=30_000)
+        output.get_by_text("lr0.1-seed1").first.wait_for(timeout=90_000)
+        output.locator(".nbtrack-grid-head input[type=checkbox]").click()  # select all: selected rows are shaded
+        output.locator(".nbtrack-grid-row.nbtrack-selected").first.wait_for(timeout=30_000)
         output.scroll_into_view_if_needed()
-        found["panel"] = axe_violations(page, ".jp-OutputArea-output:has(.nbtrack-panel-table)")
+        found["panel"] = axe_violations(page, ".jp-OutputArea-output:has(.nbtrack-panel)")
         screenshot(page, artifacts, f"a11y-panel-{theme.split()[-1].lower()}.png")
     finally:
         light_again(page)
@@ -160,9 +159,9 @@ def test_sidebar_keyboard_order_and_focus_rings(page, lab, artifacts, status_run
     _sidebar_with_every_status(page)
     assert current_theme(page) == LIGHT
     sidebar = page.locator(SIDEBAR)
-    names = sidebar.locator("tbody .jp-nbtrack-link").all_inner_texts()
+    names = sidebar.locator(".jp-nbtrack-run-name").all_inner_texts()
     sidebar.locator(".jp-nbtrack-heading").click()  # focus moves into the sidebar, no control focused yet
-    expected = ["Which runs to show", "Filter runs"]
+    expected = ["Which runs to show", "Filter runs", "Metric shown for each run"]
     for name in names:
         expected += [f"Select run {name}", name]
     stops, rings = [], []

@@ -51,7 +51,7 @@ def test_comparison_reads_at_a_glance(page, lab, artifacts, monkeypatch):
     open_sidebar(page)
     widen_sidebar(page)
     sidebar = page.locator(SIDEBAR)
-    sidebar.locator("table.jp-nbtrack-table tbody tr").nth(8).wait_for(timeout=60_000)
+    sidebar.locator(".jp-nbtrack-run-list li.jp-nbtrack-run").nth(8).wait_for(timeout=60_000)
     for box in sidebar.get_by_role("checkbox", name=re.compile(r"^Select run lr")).all():
         box.check()
 
@@ -61,7 +61,7 @@ def test_comparison_reads_at_a_glance(page, lab, artifacts, monkeypatch):
     view = page.locator(VIEW)
     view.locator(".jp-nbtrack-headline").wait_for(timeout=60_000)
     first = time.perf_counter() - started
-    view.locator("figure img").first.wait_for(timeout=60_000)
+    view.locator(".jp-nbtrack-charts .jp-nbtrack-chart svg").first.wait_for(timeout=60_000)
     with_plot = time.perf_counter() - started
 
     # wd differs in every run: every run is its own group, and the view says what to do

@@ -64,20 +64,38 @@ def _cell_text(c: CellChange) -> list[str]:
     return [f"- cell A[{c.a_index}]:"] + ["    - " + line for line in (c.a_source or "").splitlines()]
 
 
+# JupyterLab theme variables (fallbacks for pages without them): the panel's diff reads in light and dark themes.
+# Changed lines get a tint of the theme's success/error colour under the theme's own text colour, as in the
+# labextension's diff (details.css), so their contrast is the text's.
+_TEXT = "color:var(--jp-content-font-color1, #24292f)"
+_MUTED = "color:var(--jp-ui-font-color2, #57606a)"
+_ADDED = "var(--jp-success-color1, #1a7f37)"
+_REMOVED = "var(--jp-error-color1, #cf222e)"
+_PRE = f'style="margin:2px 0 6px;padding:4px;font-size:11px;background:var(--jp-layout-color2, #f6f8fa);{_TEXT}"'
+
+
+def _line_style(mark: str) -> str:
+    return f"display:block;background:color-mix(in srgb, {mark} 22%, transparent);box-shadow:inset 3px 0 {mark}"
+
+
+def _heading(text: str, mark: str) -> str:
+    return f'<div style="border-left:3px solid {mark};padding-left:4px">{text}</div>'
+
+
 def _cell_html(c: CellChange) -> str:
     esc = html.escape
-    pre = 'style="margin:2px 0 6px;padding:4px;background:#f6f8fa;font-size:11px"'
     if c.kind == "same":
-        return f"<div style='color:#57606a'>… {c.count} unchanged cell{'s' * (c.count != 1)}</div>"
+        return f"<div style='{_MUTED}'>… {c.count} unchanged cell{'s' * (c.count != 1)}</div>"
     if c.kind == "changed":
         body = []
         for line in c.lines:
-            color = "#1a7f37" if line.startswith("+") else "#cf222e" if line.startswith("-") else "#57606a"
-            body.append(f'<span style="color:{color}">{esc(line)}</span>')
-        return f"<div>cell A[{c.a_index}] → B[{c.b_index}] changed</div><pre {pre}>{chr(10).join(body)}</pre>"
+            mark = _ADDED if line.startswith("+") else _REMOVED if line.startswith("-") else None
+            style = _line_style(mark) if mark else f"display:block;{_MUTED}"
+            body.append(f'<span style="{style}">{esc(line)}</span>')
+        return f"<div>cell A[{c.a_index}] → B[{c.b_index}] changed</div><pre {_PRE}>{''.join(body)}</pre>"
     if c.kind == "added":
-        return f"<div style='color:#1a7f37'>cell B[{c.b_index}] added</div><pre {pre}>{esc(c.b_source or '')}</pre>"
-    return f"<div style='color:#cf222e'>cell A[{c.a_index}] removed</div><pre {pre}>{esc(c.a_source or '')}</pre>"
+        return _heading(f"cell B[{c.b_index}] added", _ADDED) + f"<pre {_PRE}>{esc(c.b_source or '')}</pre>"
+    return _heading(f"cell A[{c.a_index}] removed", _REMOVED) + f"<pre {_PRE}>{esc(c.a_source or '')}</pre>"
 
 
 def _normalize(source: str) -> str:

@@ -67,15 +67,19 @@ def comparison_text(cmp: Any) -> str:
     return "\n".join(lines)
 
 
+# muted text on the theme's secondary text colour (readable in dark too); the fallback serves pages without it
+_MUTED = "color:var(--jp-ui-font-color2, #57606a)"
+
+
 def comparison_html(cmp: Any) -> str:
     """HTML rendering for notebooks: tables with inline SVG intervals on a shared axis."""
     esc = html.escape
     parts = [
         f'<div class="nbtrack-compare" style="font-size:12px">'
         f'<div style="font-weight:600;margin-bottom:4px">{esc(headline(cmp))}</div>'
-        f'<div style="color:#57606a">failure policy: {esc(getattr(cmp, "failure_policy", "worst"))}</div>'
+        f'<div style="{_MUTED}">failure policy: {esc(getattr(cmp, "failure_policy", "worst"))}</div>'
     ]
-    parts.append("".join(f'<div style="color:#57606a">{esc(n)}</div>' for n in cmp.notes))
+    parts.append("".join(f'<div style="{_MUTED}">{esc(n)}</div>' for n in cmp.notes))
     if cmp.warnings:
         items = "".join(f"<li>{esc(w)}</li>" for w in cmp.warnings)
         parts.append(
