@@ -15,14 +15,16 @@ It holds no pickle and nothing executable: a shared store's checkpoint may come 
 
 Layout: ``nbtrack-checkpoint 1\\n``, one JSON header line ``{"covers", "lines", "journal", "body", "hash"}``
 (``journal``: the hash of the covered bytes; ``hash``: of the body, ``body`` bytes long), then the body:
-zlib of ``{"shared": [values], "tables": {table: [[id, doc], ...]}, "refs": {table: [[row, key, value
-index], ...]}, "tombstones": {table: [ids]}}``. Documents that share a value share one object, as nested
-values of the state are shared anyway (tinydb_table.py: read-only, writes copy).
+zlib of ``{"shared": [values], "tables": {table: {"shapes": [[keys]], "rows": [[shape, id, *values]]}},
+"refs": {table: [[row, key, shared index], ...]}, "tombstones": {table: [ids]}}``. Documents that share a
+value share one object, as nested values of the state are shared anyway (tinydb_table.py: read-only,
+writes copy).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import zlib
@@ -84,7 +86,8 @@ def encode(state: dict[str, dict[str, Any]], tombstones: dict[str, list[str]], c
                 rows[row][1][field] = first[at]
         refs[table] = [[row, field, shared_at[at]] for row, field, at in found if at in shared_at]
     shared = [first[at] for at in shared_at]
-    payload = {"shared": shared, "tables": tables, "refs": refs, "tombstones": tombstones}
+    packed = {table: _by_shape(rows) for table, rows in tables.items()}
+    payload = {"shared": shared, "tables": packed, "refs": refs, "tombstones": tombstones}
     encoded = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     body = zlib.compress(encoded, 1)
     header = {
@@ -95,6 +98,18 @@ def encode(state: dict[str, dict[str, Any]], tombstones: dict[str, list[str]], c
         "hash": digest(body),
     }
     return MAGIC + json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
+
+
+def _by_shape(rows: list[list[Any]]) -> dict[str, Any]:
+    """Rows as ``[shape, id, *values]`` with each key list (shape) once: lists parse ~2x faster than objects."""
+    shapes: dict[tuple[str, ...], int] = {}
+    out: list[list[Any]] = []
+    for key, doc in rows:
+        if isinstance(doc, dict):
+            out.append([shapes.setdefault(tuple(doc), len(shapes)), key, *doc.values()])
+        else:
+            out.append([-1, key, doc])
+    return {"shapes": [list(shape) for shape in shapes], "rows": out}
 
 
 @dataclass
@@ -180,22 +195,32 @@ def load(journal: Path, journal_fd: int, journal_size: int) -> Snapshot | None:
     header, _ = check(raw, journal_fd, journal_size)
     if header is None:
         return None
+    collecting = gc.isenabled()
+    gc.disable()  # ~100,000 new containers, none cyclic: collections during the parse would only rescan them
     try:
         payload = json.loads(zlib.decompress(memoryview(raw)[header["start"] :]))
         shared = payload["shared"]
         state: dict[str, dict[str, Any]] = {}
-        for table, rows in payload["tables"].items():
-            docs = state[table] = dict(rows)
-            if len(docs) != len(rows):
+        for table, packed in payload["tables"].items():
+            shapes = packed["shapes"]
+            docs = state[table] = {}
+            order: list[Any] = []
+            for shape, key, *values in packed["rows"]:
+                if not isinstance(key, str) or type(shape) is not int:
+                    return None
+                doc = dict(zip(shapes[shape], values, strict=True)) if shape >= 0 else values[0]
+                docs[key] = doc
+                order.append(doc)
+            if len(docs) != len(order):
                 return None
-            order = list(docs.values())
             for row, field, at in payload["refs"].get(table, ()):
                 order[row][field] = shared[at]
         tombstones = {str(table): {str(key) for key in keys} for table, keys in payload["tombstones"].items()}
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, zlib.error):
         return None  # well hashed but not well formed: ignored like any other bad checkpoint
-    if not all(isinstance(key, str) and isinstance(doc, dict) for docs in state.values() for key, doc in docs.items()):
-        return None
+    finally:
+        if collecting:
+            gc.enable()
     return Snapshot(header["covers"], header["lines"], state, tombstones)
 
 
