@@ -7,6 +7,7 @@ around ``Journal._replay`` that calls the real method): with the checkpoint only
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -259,3 +260,24 @@ def test_sigkill_while_writing_the_checkpoint_keeps_every_committed_run(compacte
     assert docs == journal_only(compacted).state["runs"]
     Store(compacted).journal.compact()  # the next compaction leaves a good checkpoint
     assert "matches" in (checkpoint.describe(compacted / "runs.jsonl") or "")
+
+
+def test_values_equal_in_python_but_not_in_json_are_kept_apart(tmp_path, replayed):
+    """The checkpoint stores a value repeated by consecutive records once; 1 == 1.0, True == 1 and
+    dicts in another key order are equal in Python but not the same JSON: each record keeps its own."""
+    store = Store(tmp_path)
+    variants = [{"a": 1, "b": 2}, {"a": 1.0, "b": 2}, {"a": True, "b": 2}, {"b": 2, "a": 1}, {"a": 1, "b": 2}]
+    made = []
+    for env in variants * 3:
+        run_id = ids.new_run_id()
+        store.put_run({"id": run_id, "env": env, "owner": {"pid": 1}})
+        made.append(run_id)
+    store.journal.compact()
+    truth = journal_only(tmp_path)
+    replayed.clear()
+    loaded = fresh(tmp_path)
+    assert replayed == []
+    for run_id in made:
+        assert json.dumps(loaded.state["runs"][run_id]) == json.dumps(truth.state["runs"][run_id])
+    owners = {id(loaded.state["runs"][run_id]["owner"]) for run_id in made}
+    assert len(owners) == 1  # the repeated owner is stored, and loaded, once

@@ -54,7 +54,7 @@ def digest(data: bytes | memoryview) -> str:
 
 def encode(state: dict[str, dict[str, Any]], tombstones: dict[str, list[str]], covered: bytes) -> bytes:
     """The checkpoint of ``covered`` (a whole journal file's bytes) whose live documents are ``state``."""
-    texts: dict[str, int] = {}
+    last: dict[str, tuple[Any, str | None, int]] = {}  # field -> the value the previous document had, its text, index
     counts: list[int] = []
     first: list[Any] = []
     tables: dict[str, list[list[Any]]] = {}
@@ -67,11 +67,12 @@ def encode(state: dict[str, dict[str, Any]], tombstones: dict[str, list[str]], c
                 out = dict(doc)
                 for field, value in doc.items():
                     if isinstance(value, dict) and value:
-                        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-                        at = texts.setdefault(text, len(texts))
-                        if at == len(counts):
+                        at = _same_as_last(last, field, value)
+                        if at < 0:
+                            at = len(counts)
                             counts.append(0)
                             first.append(value)
+                            last[field] = (value, None, at)
                         counts[at] += 1
                         found.append([row, field, at])
                         out[field] = None
@@ -98,6 +99,28 @@ def encode(state: dict[str, dict[str, Any]], tombstones: dict[str, list[str]], c
         "hash": digest(body),
     }
     return MAGIC + json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
+
+
+_TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _same_as_last(last: dict[str, tuple[Any, str | None, int]], field: str, value: Any) -> int:
+    """The index of the previous document's ``field`` value when ``value`` is the same JSON, else -1.
+
+    Consecutive records share their environment and owner; ``==`` rules out most other values cheaply,
+    and the JSON texts must then match too (``1 == 1.0`` and key order do not count as the same)."""
+    seen = last.get(field)
+    if seen is None:
+        return -1
+    previous, text, at = seen
+    if value is previous:
+        return at
+    if value != previous:
+        return -1
+    if text is None:
+        text = _TEXT(previous)
+        last[field] = (previous, text, at)
+    return at if _TEXT(value) == text else -1
 
 
 def _by_shape(rows: list[list[Any]]) -> dict[str, Any]:
