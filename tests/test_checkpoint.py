@@ -281,3 +281,14 @@ def test_values_equal_in_python_but_not_in_json_are_kept_apart(tmp_path, replaye
         assert json.dumps(loaded.state["runs"][run_id]) == json.dumps(truth.state["runs"][run_id])
     owners = {id(loaded.state["runs"][run_id]["owner"]) for run_id in made}
     assert len(owners) == 1  # the repeated owner is stored, and loaded, once
+
+
+def test_checkpoint_of_another_store_is_ignored(compacted, tmp_path_factory, replayed):
+    other = tmp_path_factory.mktemp("other")
+    fill(Store(other), 300)
+    Store(other).journal.compact()
+    assert (other / "runs.jsonl").stat().st_size < (compacted / "runs.jsonl").stat().st_size  # the hash decides
+    truth = journal_only(compacted)
+    shutil.copy(checkpoint.path_of(other / "runs.jsonl"), checkpoint.path_of(compacted / "runs.jsonl"))
+    replayed.clear()
+    assert fresh(compacted).state == truth.state and replayed and replayed[0] > 0

@@ -12,6 +12,9 @@ which every writer waits. So it is done in two phases:
    held for the tail and the renames only; the in-memory state is not re-read, since the new file holds
    what it already reflects.
 
+Phase 1 also writes the checkpoint of the copied part (checkpoint.py: its documents, hashed against the
+new file's first bytes) to its own fsynced temporary file; phase 2 renames it into place after the journal.
+
 If anything changed the journal's file in between (another process compacted or repaired it), the copy
 is dropped and nothing happens. A crash at any point leaves either the old journal or the new one in
 place (rename-into-place), plus at worst a temporary file ``nbtrack doctor`` lists.

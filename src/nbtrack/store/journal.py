@@ -5,7 +5,8 @@ proportion to the store, a crash mid-write loses everything, and a concurrent re
 file. Here every write appends one checksummed line per changed document under the store's file lock
 and fsyncs it; a reader replays only the lines added since its last read. A line cut short by a crash has no newline
 and no valid checksum: readers ignore it and the next writer cuts it off. Superseded lines are
-compacted away now and then by rewriting into a temporary file that atomically replaces the journal.
+compacted away now and then by rewriting into a temporary file that atomically replaces the journal;
+a fresh reader starts from the checkpoint written then, when it matches the file (checkpoint.py).
 
 Line format: ``<crc32 of payload, 8 hex digits> <payload JSON>\\n`` where the payload is
 ``{"op": "put" | "del", "t": table, "id": key, "doc": {...}}``. A ``del`` with ``"tomb": true`` is a
