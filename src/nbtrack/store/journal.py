@@ -445,6 +445,8 @@ class Journal:
         A compaction that fails (disk full) removes its temporary file, warns once that every record is
         saved, and is retried only after the journal has grown further.
         """
+        if not self.lock.held:  # a background one first (it would replace the file under this one); it needs the lock
+            compaction.wait(self)
         return compaction.compact(self)
 
     @property
