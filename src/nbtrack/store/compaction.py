@@ -12,6 +12,9 @@ which every writer waits. So it is done in two phases:
    held for the tail and the renames only; the in-memory state is not re-read, since the new file holds
    what it already reflects.
 
+Phase 1 also writes the checkpoint of the copied part (checkpoint.py: its documents, hashed against the
+new file's first bytes) to its own fsynced temporary file; phase 2 renames it into place after the journal.
+
 If anything changed the journal's file in between (another process compacted or repaired it), the copy
 is dropped and nothing happens. A crash at any point leaves either the old journal or the new one in
 place (rename-into-place), plus at worst a temporary file ``nbtrack doctor`` lists.
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nbtrack.errors import NbtrackError
-from nbtrack.store import files, mark
+from nbtrack.store import checkpoint, files, mark
 from nbtrack.store.lines import chunked, encode_line, header_line, read_all
 from nbtrack.store.lock import FileLock
 from nbtrack.store.packs import PackSet, move_to_pack
@@ -91,7 +94,6 @@ def compact(journal: Journal) -> bool:
         for table, docs in state.items()
         for key, doc in docs.items()
     ]
-    del state
     tombs = [
         encode_line({"op": "del", "t": table, "id": key, "tomb": True})
         for table, keys in tombstones.items()
@@ -100,6 +102,8 @@ def compact(journal: Journal) -> bool:
     data = header_line(epoch) + chunked(puts) + b"".join(tombs)
     del puts, tombs
     tmp: Path | None = None
+    ckpt = checkpoint.write_temp(journal.path, checkpoint.encode(state, tombstones, data))  # None: none this time
+    del state
     try:
         tmp = files.write_temp(journal.path, data)
         with journal.lock:
@@ -108,6 +112,7 @@ def compact(journal: Journal) -> bool:
                 end = journal.offset
                 if journal.identity != identity or end < offset or journal.problems or journal.losses:
                     os.unlink(tmp)  # someone else replaced the journal meanwhile: their file stands
+                    checkpoint.discard(ckpt)
                     return False
                 tail_inline = {d: at for d, at in journal.inline.items() if at[0] >= offset}
                 extra = move_to_pack(journal.path, inline, journal.packs) if inline else b""
@@ -122,9 +127,12 @@ def compact(journal: Journal) -> bool:
                 _keep_previous(journal.path)
                 os.replace(tmp, journal.path)
                 tmp = None
+                checkpoint.install(journal.path, ckpt)  # after the journal: it covers the new file's first bytes
+                ckpt = None
                 files.fsync_dir(journal.path.parent)
                 _installed(journal, data, extra, epoch.encode(), tail_inline)
     except OSError as exc:
+        checkpoint.discard(ckpt)
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)  # a partial copy must not eat the space that is left

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbtrack.store import files, mark
+from nbtrack.store import checkpoint, files, mark
 from nbtrack.store.journal import RUNS_TABLE, Journal, decode_line, encode_line
 from nbtrack.store.lines import expand, header_line, read_all
 from nbtrack.store.local import Store, referenced_blobs
@@ -196,6 +196,9 @@ def check(store: Store, repair: bool = False) -> Report:
                 f"{len(missing)} run(s) in the last good copy {previous_path.name} are missing from {path.name}: "
                 f"{_ids(missing)}"
             )
+        note = checkpoint.describe(path)  # a bad checkpoint is harmless: said, never a problem (checkpoint.py)
+        if note is not None:
+            report.lines.append(note)
         stale = _stale_temps(store.root)
         for p in stale:
             report.problem(f"{p}: temporary file left by an interrupted write ({p.lstat().st_size:,} bytes)")

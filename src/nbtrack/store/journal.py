@@ -5,7 +5,8 @@ proportion to the store, a crash mid-write loses everything, and a concurrent re
 file. Here every write appends one checksummed line per changed document under the store's file lock
 and fsyncs it; a reader replays only the lines added since its last read. A line cut short by a crash has no newline
 and no valid checksum: readers ignore it and the next writer cuts it off. Superseded lines are
-compacted away now and then by rewriting into a temporary file that atomically replaces the journal.
+compacted away now and then by rewriting into a temporary file that atomically replaces the journal;
+a fresh reader starts from the checkpoint written then, when it matches the file (checkpoint.py).
 
 Line format: ``<crc32 of payload, 8 hex digits> <payload JSON>\\n`` where the payload is
 ``{"op": "put" | "del", "t": table, "id": key, "doc": {...}}``. A ``del`` with ``"tomb": true`` is a
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from nbtrack.errors import NbtrackError, StoreCorruptError, StoreCorruptionWarning, StoreWriteError
-from nbtrack.store import compaction, files, mark
+from nbtrack.store import checkpoint, compaction, files, mark
 from nbtrack.store.index import RunIndex
 from nbtrack.store.lines import (
     CHUNK_PREFIX,
@@ -155,20 +156,23 @@ class Journal:
             if gone is not None and not checked and not self.lock.held:
                 self._suspect = True
                 return self.state
+            if fresh and (snapshot := checkpoint.load(self.path, fd, st.st_size)) is not None:
+                self._restore(snapshot)  # the documents as of the last compaction: only the lines after them are read
             os.lseek(fd, self._offset, os.SEEK_SET)
             chunk = read_all(fd, st.st_size - self._offset)
         finally:
             os.close(fd)
         end = chunk.rfind(b"\n")
         lines = chunk[: end + 1]
-        if committed is not None and gone is None and 0 < committed.length <= len(lines):
-            self._replay(lines[: committed.length].split(b"\n")[:-1], self._offset)
+        lead = committed.length - self._offset if committed is not None else 0  # the mark, in this chunk
+        if committed is not None and gone is None and 0 < lead <= len(lines):
+            self._replay(lines[:lead].split(b"\n")[:-1], self._offset)
             live = sum(len(t) for t in self.state.values())
             if committed.count >= 0 and live < committed.count and not self.problems:
                 self._lost(
                     f"{committed.count - live} committed document(s) are missing before byte {committed.length:,}"
                 )
-            lines = lines[committed.length :]
+            lines = lines[lead:]
         if lines:
             self._replay(lines.split(b"\n")[:-1], self._offset + end + 1 - len(lines))
         if committed is not None and gone is not None:
@@ -206,6 +210,12 @@ class Journal:
         self._superseded = 0
         self._dead_bytes = 0
         self._judged = None
+
+    def _restore(self, snapshot: checkpoint.Snapshot) -> None:
+        """Start from a checkpoint that matches the file (checkpoint.py), as if its lines had been replayed."""
+        self.generation, self.state, self.tombstones = self.generation + 1, snapshot.state, snapshot.tombstones
+        self._offset, self._line_no, self._valid = snapshot.covers, snapshot.lines, snapshot.lines
+        self.index = snapshot.index(RUNS_TABLE)
 
     def _replay(self, lines: Iterable[bytes], at: int) -> None:
         """Apply lines to the state. A document is JSON-decoded only if no later line replaces it.
@@ -404,14 +414,7 @@ class Journal:
     def _epoch(self, identity: tuple[int, int], data: bytes, size: int) -> bytes:
         """The epoch of the journal file ``identity`` (its header line), read once per file."""
         if self._epoch_of is None or self._epoch_of[0] != identity:
-            if size == 0:
-                found = mark.epoch_of_line(data)
-            else:
-                fd = files.open_regular(self.path)
-                try:
-                    found = mark.epoch_of(fd)
-                finally:
-                    os.close(fd)
+            found = mark.epoch_of_line(data) if size == 0 else mark.epoch_of_path(self.path)
             self._epoch_of = (identity, found or mark.NO_EPOCH)
         return self._epoch_of[1]
 
@@ -442,6 +445,8 @@ class Journal:
         A compaction that fails (disk full) removes its temporary file, warns once that every record is
         saved, and is retried only after the journal has grown further.
         """
+        if not self.lock.held:  # a background one first (it would replace the file under this one); it needs the lock
+            compaction.wait(self)
         return compaction.compact(self)
 
     @property

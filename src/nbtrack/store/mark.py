@@ -120,6 +120,15 @@ def epoch_of(fd: int) -> bytes | None:
         return None
 
 
+def epoch_of_path(path: Path) -> bytes | None:
+    """:func:`epoch_of` the journal at ``path`` (opened as files.py says; an error propagates)."""
+    fd = files.open_regular(path)
+    try:
+        return epoch_of(fd)
+    finally:
+        os.close(fd)
+
+
 def epoch_of_line(data: bytes) -> bytes | None:
     """The epoch in the header line that starts ``data``: None when it is not a readable header."""
     first = data.split(b"\n", 1)
