@@ -82,7 +82,8 @@ def test_panel_rows_sort_compare_and_chart(page, lab, artifacts):
     notebook(lab.root / "panel_demo.ipynb", [RUNS, "p = nbtrack.panel()\np"])
     open_notebook(page, lab, "panel_demo.ipynb")
     run_all_cells(page)
-    output = page.locator(".jp-OutputArea-output").last
+    # the panel's own output area (its Vega-Lite chart is an Output widget: an output area inside this one)
+    output = page.locator(".jp-OutputArea-output", has=page.locator(".nbtrack-panel")).first
     rows = output.locator(".nbtrack-grid-row")
     output.get_by_text("lr0.1-seed3").first.wait_for(timeout=90_000)
     assert rows.count() == 8
