@@ -50,6 +50,11 @@ def test_the_option_line_expands_variables_as_every_magic_does(ip):
     assert last_run().name == "lr=0.3 $5 {x}"  # IPython's expansion and its escapes (docs/usage.md)
 
 
+def test_a_name_of_two_dashes_is_kept(ip):
+    cell(ip, "%%track -q --name=--\ny = 1\n")  # the fuzz found argparse turning it into []
+    assert last_run().name == "--"
+
+
 def test_log_calls_inside_the_cell_and_series(ip):
     cell(
         ip, "%%track -q\nimport nbtrack\nfor step in range(5):\n    nbtrack.log_metric('loss', 1/(step+1), step=step)\n"

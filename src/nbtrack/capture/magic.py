@@ -178,6 +178,9 @@ class TrackMagics(Magics):
         except ValueError as exc:
             raise UsageError(f"%%track: {exc} in {line!r}") from None
         args = self.track.parser.parse_args(argv)
+        for option in ("name", "experiment"):  # argparse (before 3.12) turns a value of exactly "--" into []
+            if getattr(args, option, None) == []:
+                setattr(args, option, "--")
         args.tag = [_parse_pair(item, "--tag") for item in args.tag]  # usage errors stop the cell here
         for item in args.param:
             if "=" in item:
