@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from panel_helpers import tick
 
 import nbtrack
 
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.xdist_group("jobs")]
 def compared_panel(experiment: str, store):
     p = nbtrack.panel(experiment, store=store.root, live=False)
     p.run_more.workers = 2
-    p.selector.value = tuple(value for _, value in p.selector.options)
+    tick(p)  # every row, as clicks on their checkboxes
     p.metric.value = "acc"
     p.compare_button.click()
     assert not p.run_more.button.disabled, (p.message.value, p.run_more.button.tooltip)

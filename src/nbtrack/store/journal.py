@@ -2,19 +2,18 @@
 
 TinyDB's stock JSONStorage rewrites the whole file on every write, so a write costs time in
 proportion to the store, a crash mid-write loses everything, and a concurrent reader can see half a
-file. Here every write appends one checksummed line per changed document under the store's file lock
-and fsyncs it; a reader replays only the lines added since its last read. A line cut short by a crash has no newline
-and no valid checksum: readers ignore it and the next writer cuts it off. Superseded lines are
-compacted away now and then by rewriting into a temporary file that atomically replaces the journal;
-a fresh reader starts from the checkpoint written then, when it matches the file (checkpoint.py).
+file. Here every write appends one checksummed line per changed document under the store's file lock and
+fsyncs it; a reader replays only the lines added since its last read. A line cut short by a crash has no
+newline and no valid checksum: readers ignore it and the next writer cuts it off. Superseded lines are
+compacted away by rewriting into a temporary file that atomically replaces the journal; a fresh reader
+starts from the checkpoint written then, when it matches the file (checkpoint.py).
 
 Line format: ``<crc32 of payload, 8 hex digits> <payload JSON>\\n`` where the payload is
-``{"op": "put" | "del", "t": table, "id": key, "doc": {...}}``. A ``del`` with ``"tomb": true`` is a
-tombstone (a run deleted while it ran): compaction keeps it, so the run's owner never writes it back.
+``{"op": "put" | "del", "t": table, "id": key, "doc": {...}}``; compaction keeps a tombstone (``"tomb": true``).
 
-Committed data that vanishes (a truncated file, a lost line) is noticed through the high-water mark
-kept in the lock file (mark.py) and reported, naming the file. Store files are opened and created as
-files.py says: never through a symlink, never a FIFO, new files under unpredictable names.
+Committed data that vanishes (a truncated file, a lost line) is noticed through the high-water mark in the
+lock file (mark.py) and reported, naming the file. Store files are opened and created as files.py says:
+never through a symlink, never a FIFO, new files under unpredictable names.
 """
 
 from __future__ import annotations
