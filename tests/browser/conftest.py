@@ -219,9 +219,10 @@ def screenshot(page, artifacts: Path, name: str, readme: bool = False) -> Path:
     REPORT.append(f"screenshot: {path}")
     docs = os.environ.get("NBTRACK_SCREENSHOTS")
     if docs and readme:
-        Path(docs).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(docs) / name))
-        REPORT.append(f"screenshot: {Path(docs) / name}")
+        folder = Path(__file__).resolve().parents[2] / docs  # relative to the checkout: tests run in temp folders
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / name))
+        REPORT.append(f"screenshot: {folder / name}")
     return path
 
 
