@@ -68,3 +68,22 @@ def test_an_unwritable_cache_folder_costs_only_the_scan(tmp_path, monkeypatch):
     monkeypatch.setenv("NBTRACK_CACHE_DIR", str(blocker / "sub"))
     package_cache.save("k", {"a": "1"})  # no exception
     assert package_cache.load("k") is None
+
+
+def test_files_written_in_the_working_directory_keep_the_cache_but_a_distribution_there_does_not(tmp_path):
+    cache = tmp_path / "cache"
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def run_in_work():
+        env = {**os.environ, "NBTRACK_CACHE_DIR": str(cache)}
+        subprocess.run([sys.executable, "-c", _PRINT_PACKAGES], env=env, cwd=work, check=True, capture_output=True)
+
+    run_in_work()
+    (work / "results.csv").write_text("a,b\n")  # what a notebook does all day: the folder's mtime moves
+    os.utime(work, ns=(os.stat(work).st_atime_ns, os.stat(work).st_mtime_ns + 10**9))
+    run_in_work()
+    assert len(list(cache.glob("packages-*.json"))) == 1  # no rescan in the next fresh process
+    (work / "local_pkg-0.1.dist-info").mkdir()  # a distribution importable from the working directory
+    run_in_work()
+    assert len(list(cache.glob("packages-*.json"))) == 2

@@ -32,11 +32,19 @@ _packages_cache: tuple[tuple[Any, ...], dict[str, str]] | None = None
 
 
 def _site_dirs_stamp() -> tuple[Any, ...]:
-    """Changes when a package is installed or removed (a directory's mtime changes with its entries)."""
-    stamp: list[tuple[str, int | None]] = []
+    """Changes when a package is installed or removed (a directory's mtime changes with its entries). The
+    working directory (``''`` on ``sys.path`` in a kernel or ``python -c``) changes whenever the user writes a
+    file there, so it is stamped by the distribution metadata it holds instead of its mtime."""
+    stamp: list[tuple[str, Any]] = []
+    cwd = os.getcwd() if "" in sys.path else None
     for entry in sys.path:
         try:
-            stamp.append((entry, os.stat(entry or ".").st_mtime_ns))
+            if entry == "" or entry == cwd:
+                names = os.listdir(entry or ".")
+                held = sorted(n for n in names if n.endswith((".dist-info", ".egg-info")))
+                stamp.append((entry, [os.path.abspath(entry or "."), held]))
+            else:
+                stamp.append((entry, os.stat(entry).st_mtime_ns))
         except OSError:
             stamp.append((entry, None))
     return tuple(stamp)
