@@ -11,7 +11,7 @@ steps to execute: original code cells (by index among the notebook's code cells)
 (datasets replaced by scikit-learn's bundled ones, ``%%track -m ...`` added), new cells, and the ordinary
 exploration of a notebook session (a cell edited and rerun, a helper redefined, an in-place mutation, a
 cell that raised). The originals are never copied into this repository: they are read from the public
-repositories' git directories fetched under ``--mirror`` (``/work/.mirror/<owner>+<name>/repo``) into a
+repositories' git directories fetched under ``--mirror`` (``<mirror>/<owner>+<name>/repo``) into a
 cache folder outside it (``--cache``); a notebook whose repository is not there is skipped, with a message.
 
 For each notebook it:
@@ -50,8 +50,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "corpus" / "manifest.json"
 RESULTS_DIR = HERE / "results"
-DEFAULT_MIRROR = Path("/work/.mirror")
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nbtrack-corpus"
+# where fetched repositories live as <owner>+<name>/repo git directories (--mirror, or NBTRACK_CORPUS_MIRROR)
+DEFAULT_MIRROR = Path(os.environ.get("NBTRACK_CORPUS_MIRROR", DEFAULT_CACHE / "mirror"))
 CELL_TIMEOUT = 600
 SCRIPT_TIMEOUT = 900
 # one thread per numerical library: the machine is shared, and threaded reductions can change the last bit
