@@ -17,12 +17,9 @@ def jp_server_config():
 
 
 @pytest.fixture(autouse=True)
-def _no_env_store(monkeypatch, tmp_path):
+def _no_env_store(monkeypatch):
     monkeypatch.delenv("NBTRACK_DIR", raising=False)
     monkeypatch.delenv("NBTRACK_EXPERIMENT", raising=False)
-    # the runs these tests record look for output files under the working directory: an empty one, not the
-    # checkout (whose walk hit its time limit on a loaded machine and turned into an error by the warning filter)
-    monkeypatch.chdir(tmp_path)
 
 
 def _run(store, name, experiment, params, metrics, *, data=None, fail=False):
