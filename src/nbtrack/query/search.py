@@ -8,7 +8,6 @@ same ones the panel and the sidebar use. ``where`` takes a readable expression o
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ from typing import Any
 from nbtrack import values
 from nbtrack.errors import NoActiveRunError, QueryError
 from nbtrack.query.select import select
-from nbtrack.query.table import BASE_COLUMNS, GROUPS, build_frame, group_of
-from nbtrack.query.where import evaluate, names_in
+from nbtrack.query.table import BASE_COLUMNS, build_frame, current_table
+from nbtrack.query.where import evaluate
 from nbtrack.run import Run
 from nbtrack.store.local import Store, get_store
 
@@ -36,41 +35,23 @@ def runs(
     expression over the columns, a function of a :class:`Run`, or a TinyDB query over the run records
     (``where=Query().params.lr < 0.1``)."""
     st = get_store(store)
-    docs = st.run_docs()
     from tinydb.queries import QueryInstance
 
+    if where is None or isinstance(where, str):  # the filters run on the kept table (table.py: current_table)
+        frame, docs = current_table(st)
+        rows = select(frame, experiment=experiment, status=status, where=where).rows
+        if len(rows) < len(frame):  # the frame of the selected runs only: their columns, their dtypes
+            rows = build_frame(docs[run_id] for run_id in rows["run_id"])
+        return rows.reset_index(drop=True)
+    docs = st.run_docs()
     if isinstance(where, QueryInstance):  # callable, but over records, not Runs: the store's table filters
         docs, where = {doc.doc_id: doc for doc in st.table.search(where)}, None
-    chosen = [doc for doc in docs.values() if not callable(where) or where(Run.from_doc(doc, st))]
-    text = where if isinstance(where, str) else None
-    narrow = _groups_of(text) if text and text.strip() else None
-    if narrow is not None:  # the filter runs on the columns it names, then only the chosen runs are built
-        with contextlib.suppress(QueryError):  # an unknown column: the full table names every known one
-            rows = select(build_frame(chosen, narrow), experiment=experiment, status=status, where=text).rows
-            return build_frame(docs[run_id] for run_id in rows["run_id"]).reset_index(drop=True)
+    chosen = [doc for doc in docs.values() if where is None or where(Run.from_doc(doc, st))]
     frame = build_frame(chosen)
-    rows = select(frame, experiment=experiment, status=status, where=text).rows
-    if len(rows) < len(frame):  # the frame of the selected runs only: their columns, their dtypes
+    rows = select(frame, experiment=experiment, status=status).rows
+    if len(rows) < len(frame):
         rows = build_frame(docs[run_id] for run_id in rows["run_id"])
     return rows.reset_index(drop=True)
-
-
-def _groups_of(where: str) -> set[str] | None:
-    """The column groups a ``where`` expression reads (``{"params"}`` for ``params.lr < 0.1``), or None
-    when it names something that is no column of a group (the full table then says what is known)."""
-    try:
-        names = names_in(where)
-    except QueryError:
-        return None
-    groups = set()
-    for name in names - {"True", "False", "None"}:
-        group = group_of(name)
-        if name in BASE_COLUMNS:
-            continue
-        if group not in GROUPS or group == name:
-            return None
-        groups.add(group)
-    return groups
 
 
 def get_run(run_id: str, *, store: str | Path | Store | None = None) -> Run:

@@ -11,7 +11,9 @@ by its path), each group sorted by name. A run recorded without an experiment be
 from __future__ import annotations
 
 import json
+import threading
 import warnings
+import weakref
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -140,6 +142,11 @@ class RunsTable:
         self.docs: dict[str, dict[str, Any]] = {}  # run id -> the record its row was made from
         self._running: dict[str, str] = {}  # run id -> shown status, for runs recorded as running
 
+    @property
+    def watching(self) -> bool:
+        """True while some row shows a running run: its status can change with no write (its kernel dies)."""
+        return bool(self._running)
+
     def update(self, force: bool = False) -> bool:
         """Catch up with the store; True when the frame changed. Costs one ``stat`` when nothing was written."""
         stamp = self.store.stamp()  # read before the records: a write in between only causes one more update
@@ -203,3 +210,24 @@ class RunsTable:
                 if empty:
                     frame = frame.drop(columns=empty)
         self.frame = newest_first(frame)
+
+
+_shared: weakref.WeakKeyDictionary[Store, tuple[RunsTable, threading.Lock]] = weakref.WeakKeyDictionary()
+_shared_guard = threading.Lock()
+
+
+def current_table(store: Store) -> tuple[Any, dict[str, dict[str, Any]]]:
+    """The whole runs frame of ``store`` (newest first) and the records its rows were made from, as of now.
+
+    One :class:`RunsTable` per store and process, kept between calls: a second ``runs()`` costs a ``stat``
+    when nothing was written, and flattens only the runs written since otherwise. Read-only: pandas'
+    copy-on-write keeps what callers derive from the frame apart from it.
+    """
+    with _shared_guard:
+        entry = _shared.get(store)
+        if entry is None:
+            entry = _shared[store] = (RunsTable(store), threading.Lock())
+    table, lock = entry
+    with lock:
+        table.update(force=table.watching)  # running rows: their kernel may have died since
+        return table.frame, table.docs
