@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import xxhash
 
 from nbtrack.store import files
@@ -221,7 +222,7 @@ def load(journal: Path, journal_fd: int, journal_size: int) -> Snapshot | None:
     collecting = gc.isenabled()
     gc.disable()  # ~100,000 new containers, none cyclic: collections during the parse would only rescan them
     try:
-        payload = json.loads(zlib.decompress(memoryview(raw)[header["start"] :]))
+        payload = orjson.loads(zlib.decompress(memoryview(raw)[header["start"] :]))  # ~2.5x json.loads
         shared = payload["shared"]
         state: dict[str, dict[str, Any]] = {}
         for table, packed in payload["tables"].items():

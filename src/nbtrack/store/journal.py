@@ -4,16 +4,14 @@ TinyDB's stock JSONStorage rewrites the whole file on every write, so a write co
 proportion to the store, a crash mid-write loses everything, and a concurrent reader can see half a
 file. Here every write appends one checksummed line per changed document under the store's file lock and
 fsyncs it; a reader replays only the lines added since its last read. A line cut short by a crash has no
-newline and no valid checksum: readers ignore it and the next writer cuts it off. Superseded lines are
-compacted away by rewriting into a temporary file that atomically replaces the journal; a fresh reader
-starts from the checkpoint written then, when it matches the file (checkpoint.py).
+newline and no valid checksum: readers ignore it and the next writer cuts it off. Compaction (compaction.py)
+replaces the file by its live lines; a fresh reader starts from the checkpoint written then (checkpoint.py).
 
 Line format: ``<crc32 of payload, 8 hex digits> <payload JSON>\\n`` where the payload is
 ``{"op": "put" | "del", "t": table, "id": key, "doc": {...}}``; compaction keeps a tombstone (``"tomb": true``).
 
-Committed data that vanishes (a truncated file, a lost line) is noticed through the high-water mark in the
-lock file (mark.py) and reported, naming the file. Store files are opened and created as files.py says:
-never through a symlink, never a FIFO, new files under unpredictable names.
+Committed data that vanishes (a truncated file, a lost line) is noticed through the lock file's high-water
+mark (mark.py) and reported. Store files are opened as files.py says: no symlink, no FIFO, unpredictable new names.
 """
 
 from __future__ import annotations
@@ -25,6 +23,8 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from nbtrack.errors import NbtrackError, StoreCorruptError, StoreCorruptionWarning, StoreWriteError
 from nbtrack.store import checkpoint, compaction, files, mark
@@ -280,7 +280,7 @@ class Journal:
         pending = {ident: entry for ident, (_, op, entry) in latest.items() if op == "put" and isinstance(entry, bytes)}
         if pending:
             try:
-                parsed = json.loads(b"[" + b",".join(pending.values()) + b"]")
+                parsed = orjson.loads(b"[" + b",".join(pending.values()) + b"]")
             except ValueError:
                 parsed = None  # a damaged document among them: decode one by one below, to name its line
             if parsed is not None and len(parsed) == len(pending):
