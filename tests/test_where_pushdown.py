@@ -1,6 +1,5 @@
-"""``runs(where=...)`` filters on the columns the expression names before building the table of the chosen
-runs: the same rows, columns and dtypes as filtering the whole table (the path it replaced), whatever the
-records and the expression."""
+"""``runs(where=...)`` filters the kept runs table, then builds the chosen runs again: the same rows, columns
+and dtypes as filtering a table built from scratch, whatever the records and the expression."""
 
 from __future__ import annotations
 
