@@ -234,6 +234,10 @@ BLIND_OWNER = textwrap.dedent(
     print(run["id"], flush=True)
     sys.stdin.readline()  # the other process tags, deletes or compacts now
     outcome = "saved"
+    class Owner: pass
+    owner = Owner()
+    store.open_run(run["id"], owner)
+    run["series"] = store.put_blob(b"a small blob: a journal line")
     try:
         store.put_run({**run, "tags": {"mine": 2}})
         store.put_run({**run, "tags": {"mine": 3}, "status": "finished"})
@@ -282,5 +286,6 @@ def test_a_writer_that_never_read_the_store_sees_what_others_did_to_its_running_
         assert said["outcome"] == "saved"
         theirs = {"theirs": "x"} if action == "tag" else {}
         assert docs[run_id]["tags"] == {"mine": 3, **theirs} and docs[run_id]["status"] == "finished"
+        assert Store(tmp_path).get_blob(docs[run_id]["series"]) == b"a small blob: a journal line"
     assert said["read"] is compact  # the store was read only when the journal was replaced meanwhile
     assert len(docs) == 302 + (action != "delete")

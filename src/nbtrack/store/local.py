@@ -261,7 +261,8 @@ class Store:
         with self.lock:
             if self._written and self.journal.others_wrote():  # this append hides theirs from put_run's check:
                 self._touched.update(self._written)  # its next put_run looks at what they changed
-            self.journal.refresh()
+            if self.journal.identity is not None:  # incremental; never a full load just to skip a duplicate line
+                self.journal.refresh()
             if digest not in self.journal.inline and not self.packs.has(digest) and not self.blobs.exists(digest):
                 self.journal.append([blob_entry(digest, data, time.time())], durable=False)
         self.blobs.remember(digest)
