@@ -292,3 +292,34 @@ def test_checkpoint_of_another_store_is_ignored(compacted, tmp_path_factory, rep
     shutil.copy(checkpoint.path_of(other / "runs.jsonl"), checkpoint.path_of(compacted / "runs.jsonl"))
     replayed.clear()
     assert fresh(compacted).state == truth.state and replayed and replayed[0] > 0
+
+
+def test_the_body_written_in_slices_is_the_json_one_dump_writes(tmp_path, replayed):
+    """The body is encoded a slice of rows at a time (the GIL is let go in between); what it holds is the
+    same text one ``json.dumps`` of the whole payload gives, so checkpoints of earlier versions and this one
+    read alike."""
+    import zlib
+
+    store = Store(tmp_path)
+    made = fill(store, 700)
+    for run_id in ids_of_running(store, 300):  # tombstones: more than one slice of them too
+        store.delete_run(run_id)
+    store.delete_run(made[0])
+    assert store.journal.compact()
+    raw = checkpoint.path_of(store.journal.path).read_bytes()
+    header_end = raw.index(b"\n", len(checkpoint.MAGIC))
+    text = zlib.decompress(raw[header_end + 1 :])
+    payload = json.loads(text)
+    assert text == json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    assert len(payload["tombstones"]["runs"]) == 300 and len(payload["tables"]["runs"]["rows"]) == 699
+    replayed.clear()
+    loaded = fresh(tmp_path)
+    assert replayed == []  # read from the checkpoint
+    assert loaded.state == journal_only(tmp_path).state and len(loaded.tombstones["runs"]) == 300
+
+
+def ids_of_running(store: Store, n: int) -> list[str]:
+    made = [ids.new_run_id() for _ in range(n)]
+    for run_id in made:
+        store.put_run({"id": run_id, "status": "running", "params": {}}, durable=False)
+    return made

@@ -217,3 +217,75 @@ def test_the_owner_keeps_writing_after_a_tag_and_a_deleted_finished_run_can_come
     assert "tomb" not in (tmp_path / "runs.jsonl").read_text().splitlines()[-1]
     Store(tmp_path).put_run(run)
     assert run["id"] in Store(tmp_path).run_docs()
+
+
+# a writer that never read the store: what others did to its running run is read from the bytes appended
+# since its own last line of that run, not from a load of the whole store (issue 17) ------------------------
+
+BLIND_OWNER = textwrap.dedent(
+    """
+    import json, sys
+    from nbtrack import ids
+    from nbtrack.errors import RunDeletedError
+    from nbtrack.store.local import Store
+    store = Store(sys.argv[1])
+    run = {"id": ids.new_run_id(), "experiment": "e", "status": "running", "tags": {"mine": 1}}
+    store.put_run(run, durable=False)
+    print(run["id"], flush=True)
+    sys.stdin.readline()  # the other process tags, deletes or compacts now
+    outcome = "saved"
+    class Owner: pass
+    owner = Owner()
+    store.open_run(run["id"], owner)
+    run["series"] = store.put_blob(b"a small blob: a journal line")
+    try:
+        store.put_run({**run, "tags": {"mine": 2}})
+        store.put_run({**run, "tags": {"mine": 3}, "status": "finished"})
+    except RunDeletedError as exc:
+        outcome = str(exc)
+    print(json.dumps({"outcome": outcome, "read": store.journal.identity is not None}), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("compact", [False, True], ids=["appended", "compacted"])
+@pytest.mark.parametrize("action", ["tag", "delete", "nothing"])
+def test_a_writer_that_never_read_the_store_sees_what_others_did_to_its_running_run(tmp_path, action, compact):
+    import json
+
+    other = Store(tmp_path)
+    for n in range(300):
+        other.put_run(doc(n, status="finished"), durable=False)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", BLIND_OWNER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    run_id = owner.stdout.readline().strip()
+    # Lines that look like the run's but are not about it: another run's record naming it, and other runs.
+    other.put_run(doc(1, status="finished", params={"t": "runs", "id": run_id, "tags": {"decoy": 1}}))
+    if action == "tag":
+        other.tag_run(run_id, {"theirs": "x"})
+    elif action == "delete":
+        other.delete_run(run_id)
+    other.put_run(doc(2, status="finished"))
+    if compact:
+        assert other.journal.compact()  # another file in place: the owner reads the store instead
+    owner.stdin.write("\n")
+    owner.stdin.flush()
+    out, err = owner.communicate(timeout=60)
+    assert owner.returncode == 0, err
+    said = json.loads(out.splitlines()[-1])
+    docs = Store(tmp_path).run_docs()
+    if action == "delete":
+        assert said["outcome"] == f"run {run_id} was deleted while it ran; its final record was not saved"
+        assert run_id not in docs
+    else:
+        assert said["outcome"] == "saved"
+        theirs = {"theirs": "x"} if action == "tag" else {}
+        assert docs[run_id]["tags"] == {"mine": 3, **theirs} and docs[run_id]["status"] == "finished"
+        assert Store(tmp_path).get_blob(docs[run_id]["series"]) == b"a small blob: a journal line"
+    assert said["read"] is compact  # the store was read only when the journal was replaced meanwhile
+    assert len(docs) == 302 + (action != "delete")

@@ -204,3 +204,37 @@ def warn_problems(path: Path, problems: list[str], losses: list[str], warned: se
             StoreCorruptionWarning,
             stacklevel=5,
         )
+
+
+def last_entry_since(path: Path, since: tuple[int, int, int], table: str, key: str) -> tuple[bool, bytes | None]:
+    """The checked payload of the last line about document ``key`` that was appended after byte ``since[2]`` of
+    file ``since[:2]`` (dev, inode): ``(True, body)``, ``(True, None)`` when there is none. ``(False, None)``
+    when that cannot tell (another file is in place since: compaction or repair; or chunk lines are there).
+
+    Only the appended bytes are read and only the matching line is looked at (no JSON decoding): what a
+    writer pays to learn what others did to its running run, however large the store (see local.py).
+    """
+    try:
+        fd, st = files.open_regular_stat(path)
+    except OSError:
+        return False, None
+    try:
+        if (st.st_dev, st.st_ino) != since[:2] or st.st_size < since[2]:
+            return False, None
+        os.lseek(fd, since[2], os.SEEK_SET)
+        tail = read_all(fd, st.st_size - since[2])
+    finally:
+        os.close(fd)
+    if CHUNK_PREFIX in tail:  # only compaction writes them (a new file): never here, but then read everything
+        return False, None
+    needle = b'"t":"%s","id":"%s"' % (table.encode(), key.encode())  # JSON escapes quotes inside strings
+    pos = tail.rfind(needle)
+    while pos >= 0:
+        start = tail.rfind(b"\n", 0, pos) + 1
+        end = tail.find(b"\n", pos)
+        body = checked_body(tail[start:end]) if end >= 0 else None  # no newline: a torn tail, not written
+        found = PREFIX.match(body) if body is not None else None
+        if body is not None and found is not None and found.group(2, 3) == (table.encode(), key.encode()):
+            return True, body
+        pos = tail.rfind(needle, 0, start) if start else -1
+    return True, None

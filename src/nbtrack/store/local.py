@@ -45,7 +45,7 @@ from nbtrack import ids
 from nbtrack.errors import AmbiguousRunIdError, MissingBlobError, RunDeletedError, RunNotFoundError, StoreWriteError
 from nbtrack.store.blobs import BlobStore
 from nbtrack.store.journal import RUNS_TABLE, Journal
-from nbtrack.store.lines import blob_entry
+from nbtrack.store.lines import TOMB, blob_entry, last_entry_since
 from nbtrack.store.lock import FileLock
 from nbtrack.store.packs import PackSet, digest_of
 from nbtrack.store.tinydb_table import JournalDB, JournalStorage, JournalTable
@@ -94,6 +94,7 @@ class Store:
         self._written: dict[str, dict[str, Any]] = {}  # running run id -> tags of the record this process last wrote
         self._outside: dict[str, dict[str, Any]] = {}  # run id -> tags others set while it ran
         self._touched: set[str] = set()  # runs this process tagged or deleted besides writing them
+        self._since: dict[str, tuple[int, int, int]] = {}  # running run id -> (dev, ino, end) of its last write
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -135,11 +136,15 @@ class Store:
             if theirs:
                 doc = {**doc, "tags": {**(doc.get("tags") or {}), **theirs}}
             self.table.put(run_id, doc, durable=durable)
-            if doc.get("status") == "running":  # the owner writes again: remember what it wrote
+            if doc.get("status") == "running":  # the owner writes again: remember what it wrote, and where
                 self._written[run_id] = dict(doc.get("tags") or {})
+                with contextlib.suppress(OSError):
+                    st = os.stat(self.journal.path)  # under the lock: the end of the line just written
+                    self._since[run_id] = (st.st_dev, st.st_ino, st.st_size)
             else:  # its final record: nothing left to merge into
                 self._written.pop(run_id, None)
                 self._outside.pop(run_id, None)
+                self._since.pop(run_id, None)
                 if durable:
                     self._open.pop(run_id, None)
 
@@ -149,9 +154,25 @@ class Store:
         self._open[run_id] = owner
 
     def _collect(self, run_id: str) -> None:
-        """Note what others changed since this process last wrote the run (under the lock); refuse a deleted run."""
+        """Note what others changed since this process last wrote the run (under the lock); refuse a deleted run.
+
+        Whatever anyone wrote about the run since lies after this process's last line of it in the same
+        file: only those bytes are read (a writer that never read the store does not load it to write).
+        When another file is in place since (compaction, repair) the whole store is read instead.
+        """
         self._touched.discard(run_id)
-        current = self.table.documents().get(run_id)
+        since = self._since.get(run_id)
+        known, body = last_entry_since(self.journal.path, since, RUNS, run_id) if since else (False, None)
+        if known:
+            if body is None:
+                return  # nobody wrote about it since
+            if body.startswith(b'{"op":"del"'):
+                if body.endswith(TOMB):
+                    raise RunDeletedError(f"run {run_id} was deleted while it ran; its final record was not saved")
+                return  # deleted without a tombstone: written back, as below
+            current = json.loads(body).get("doc")
+        else:
+            current = self.table.documents().get(run_id)
         if current is None:
             if run_id in self.journal.tombstones.get(RUNS, ()):
                 raise RunDeletedError(f"run {run_id} was deleted while it ran; its final record was not saved")
@@ -240,7 +261,8 @@ class Store:
         with self.lock:
             if self._written and self.journal.others_wrote():  # this append hides theirs from put_run's check:
                 self._touched.update(self._written)  # its next put_run looks at what they changed
-            self.journal.refresh()
+            if self.journal.identity is not None:  # incremental; never a full load just to skip a duplicate line
+                self.journal.refresh()
             if digest not in self.journal.inline and not self.packs.has(digest) and not self.blobs.exists(digest):
                 self.journal.append([blob_entry(digest, data, time.time())], durable=False)
         self.blobs.remember(digest)
