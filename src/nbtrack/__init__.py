@@ -122,12 +122,19 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext nbtrack``: the ``%%track`` cell magic and the ``%nbtrack`` panel line magic (safe to repeat)."""
+    """``%load_ext nbtrack``: the ``%%track`` cell magic and the ``%nbtrack`` panel line magic (safe to repeat).
+
+    Only the magics are imported here; a background thread then loads what the first tracked cell and the
+    panel need (:mod:`nbtrack.capture.warm_up`).
+    """
+    from nbtrack.capture import warm_up
     from nbtrack.capture.magic import load_ipython_extension as load_track
+    from nbtrack.views.panel_magic import import_panel
     from nbtrack.views.panel_magic import register as load_panel
 
-    load_track(ipython)
+    magics = load_track(ipython)
     load_panel(ipython)
+    warm_up.start(idle=magics.idle, after=import_panel)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

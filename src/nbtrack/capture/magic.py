@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import shlex
+import threading
 import time
 from typing import Any
 
@@ -80,6 +81,8 @@ class TrackMagics(Magics):
         self.failed_cells: list[dict[str, Any]] = []  # the history's cells that raised, for the export
         self._literals: Any = None  # what earlier cells assigned: the tracked cells' inputs (LiteralMemory)
         self._unread: list[str] = []  # cells run since the memory last read them (read when a tracked cell asks)
+        self.idle = threading.Event()  # set while no cell runs (the warm-up's imports wait for it)
+        self._running = 0  # cells being run: a %%track body is a cell run inside the user's cell
 
     @property
     def literals(self) -> Any:
@@ -99,10 +102,15 @@ class TrackMagics(Magics):
     # events --------------------------------------------------------------------------------------
 
     def pre_run_cell(self, info: Any) -> None:
+        self._running += 1
+        self.idle.clear()
         self.cell_info = info
 
     def post_run_cell(self, result: Any) -> None:
         self.last_cell_end = time.time()
+        self._running = max(0, self._running - 1)  # an empty cell has a post_run_cell but no pre_run_cell
+        if not self._running:
+            self.idle.set()
         before = getattr(result, "error_before_exec", None)
         if before is not None or getattr(result, "error_in_exec", None) is not None:
             with contextlib.suppress(Exception):  # only the export needs it: never a cost to the cell
@@ -222,8 +230,8 @@ class TrackMagics(Magics):
             del compiler.cache
 
 
-def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext nbtrack``: register ``%%track`` and the event hooks (safe to call again)."""
+def load_ipython_extension(ipython: Any) -> TrackMagics:
+    """``%load_ext nbtrack``: register ``%%track`` and the event hooks (safe to call again); returns the magics."""
     previous = getattr(ipython, "_nbtrack_magics", None)
     if previous is not None:
         for event, handler in (("pre_run_cell", previous.pre_run_cell), ("post_run_cell", previous.post_run_cell)):
@@ -235,6 +243,7 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.events.register("post_run_cell", magics.post_run_cell)
     ipython._nbtrack_magics = magics
     _install_exception_hook(ipython)
+    return magics
 
 
 def unload_ipython_extension(ipython: Any) -> None:
