@@ -134,7 +134,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
     magics = load_track(ipython)
     load_panel(ipython)
-    warm_up.start(idle=magics.idle, after=import_panel)
+    warm_up.start(quiet=magics.wait_until_quiet, after=import_panel)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

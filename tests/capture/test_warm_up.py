@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 from kernel_helpers import code, new_session, summary_text
@@ -62,7 +63,7 @@ def test_load_ext_registers_the_magics_and_hooks_and_warms_up_in_the_background(
                 print(sorted({"nbtrack.capture.cell_run", "nbtrack.store.local"} - set(sys.modules)))
             """)
         ),
-        # once no cell runs (between cells), the thread imports the panel's libraries
+        # once no cell has run for a moment (the user is typing), the thread imports the panel's libraries
         code(
             "[t.join(120) for t in threading.enumerate() if t.name == 'nbtrack-warm-up']\n"
             "print(sorted({'nbtrack.views.widgets', 'pandas', 'ipywidgets'} - set(sys.modules)))"
@@ -72,7 +73,12 @@ def test_load_ext_registers_the_magics_and_hooks_and_warms_up_in_the_background(
         code("%nbtrack panel --static"),
     ]
     s = _session(tmp_path, cells)
-    nb = s.execute_all()
+    with s.kernel():
+        for index in range(len(cells)):
+            if index == 2:
+                time.sleep(3)  # a pause between cells, as a user's (warm_up.QUIET_SECONDS is 0.5)
+            s.run(index)
+    nb = s.nb
     try:
         for cell in nb.cells[1:3]:
             assert "".join(o.get("text", "") for o in cell.outputs).strip() == "[]"

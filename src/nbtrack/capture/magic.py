@@ -83,6 +83,7 @@ class TrackMagics(Magics):
         self._unread: list[str] = []  # cells run since the memory last read them (read when a tracked cell asks)
         self.idle = threading.Event()  # set while no cell runs (the warm-up's imports wait for it)
         self._running = 0  # cells being run: a %%track body is a cell run inside the user's cell
+        self._started = 0  # cells started so far
 
     @property
     def literals(self) -> Any:
@@ -99,10 +100,23 @@ class TrackMagics(Magics):
         self._literals.remember_cells(self.shell, unread)
         return self._literals
 
+    def wait_until_quiet(self, seconds: float, timeout: float) -> bool:
+        """Block until no cell has run for ``seconds`` (the user is typing), at most ``timeout``; True if so."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if not self.idle.wait(left):
+                return False
+            started = self._started
+            time.sleep(seconds)
+            if self.idle.is_set() and self._started == started:
+                return True
+        return False
+
     # events --------------------------------------------------------------------------------------
 
     def pre_run_cell(self, info: Any) -> None:
         self._running += 1
+        self._started += 1
         self.idle.clear()
         self.cell_info = info
 

@@ -7,7 +7,8 @@ what the first tracked cell would otherwise do on its own critical path:
 2. read the default store's records when its journal is large (``WARM_STORE_BYTES``): at 100,000 runs this
    is most of a second or two, every later read of the store only replays what was appended since;
 3. the installed-package list (on-disk cache, else a scan of site-packages: :mod:`nbtrack.capture.environment`);
-4. once no cell is running, whatever else the caller asks for (the panel's ipywidgets and pandas).
+4. once no cell has run for ``QUIET_SECONDS`` (the user is typing), whatever else the caller asks for (the
+   panel's ipywidgets and pandas: a second of imports that would slow the cells it overlapped, GIL included).
 
 A cell that needs one of these while the thread is still at it waits for the thread's result (Python's
 per-module import lock, the journal's guard) instead of doing the work twice; a failure in the thread is
@@ -26,7 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 WARM_STORE_BYTES = 1 << 20  # a smaller store is read in milliseconds by the cell itself
-IDLE_WAIT_SECONDS = 600.0  # step 4 waits at most this long for the kernel to be idle
+QUIET_SECONDS = 0.5
+IDLE_WAIT_SECONDS = 3600.0  # step 4 waits at most this long for a quiet moment, then gives up (the panel imports)
 ready = threading.Event()  # set once steps 1-3 are done (or failed) in this process
 
 
@@ -49,7 +51,7 @@ def read_packages_ahead() -> None:
     installed_packages()
 
 
-def _steps(idle: threading.Event | None, after: Callable[[], Any] | None) -> None:
+def _steps(quiet: Callable[[float, float], bool] | None, after: Callable[[], Any] | None) -> None:
     for step in (
         lambda: importlib.import_module("nbtrack.capture.cell_run"),
         read_store_ahead,
@@ -58,15 +60,16 @@ def _steps(idle: threading.Event | None, after: Callable[[], Any] | None) -> Non
         with contextlib.suppress(Exception):
             step()
     ready.set()
-    if after is not None:
-        if idle is not None:
-            idle.wait(IDLE_WAIT_SECONDS)  # imports (pandas) compete with a running cell for the GIL
+    if after is not None and (quiet is None or quiet(QUIET_SECONDS, IDLE_WAIT_SECONDS)):
         with contextlib.suppress(Exception):
             after()
 
 
-def start(idle: threading.Event | None = None, after: Callable[[], Any] | None = None) -> threading.Thread:
-    """Start the warm-up thread; ``idle`` is set while no cell runs, ``after`` is step 4."""
-    thread = threading.Thread(target=_steps, args=(idle, after), name="nbtrack-warm-up", daemon=True)
+def start(
+    quiet: Callable[[float, float], bool] | None = None, after: Callable[[], Any] | None = None
+) -> threading.Thread:
+    """Start the warm-up thread. ``after`` is step 4; ``quiet(seconds, timeout)`` blocks until no cell ran for
+    ``seconds`` (``TrackMagics.wait_until_quiet``) and says whether that happened before ``timeout``."""
+    thread = threading.Thread(target=_steps, args=(quiet, after), name="nbtrack-warm-up", daemon=True)
     thread.start()
     return thread
