@@ -108,3 +108,15 @@ def test_load_ext_imports_neither_the_store_nor_the_lifecycle_on_the_cells_threa
     assert {"nbtrack.capture.magic", "nbtrack.views.panel_magic"} <= loaded
     assert not {"nbtrack.capture.lifecycle", "nbtrack.store.local", "nbtrack.capture.cell_run"} & loaded
     assert not (tmp_path / ".nbtrack").exists()  # loading the extension writes nothing
+
+
+def test_unloading_the_extension_ends_its_warm_up_thread(ip):
+    """A warm-up still waiting for a quiet moment gives up when the extension is unloaded (no thread piles up)."""
+    import threading
+
+    waiting = [t for t in threading.enumerate() if t.name == "nbtrack-warm-up"]
+    assert waiting  # the fixture's %load_ext started one; no cell has ended since, so it is still waiting
+    ip.run_line_magic("unload_ext", "nbtrack")
+    for thread in waiting:
+        thread.join(60)
+        assert not thread.is_alive()

@@ -84,6 +84,7 @@ class TrackMagics(Magics):
         self.idle = threading.Event()  # set while no cell runs (the warm-up's imports wait for it)
         self._running = 0  # cells being run: a %%track body is a cell run inside the user's cell
         self._started = 0  # cells started so far
+        self.closed = False  # unloaded: the warm-up stops waiting for a quiet moment
 
     @property
     def literals(self) -> Any:
@@ -104,13 +105,18 @@ class TrackMagics(Magics):
         """Block until no cell has run for ``seconds`` (the user is typing), at most ``timeout``; True if so."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            if not self.idle.wait(left):
+            if not self.idle.wait(left) or self.closed:
                 return False
             started = self._started
             time.sleep(seconds)
-            if self.idle.is_set() and self._started == started:
+            if self.idle.is_set() and self._started == started and not self.closed:
                 return True
         return False
+
+    def close(self) -> None:
+        """The extension was unloaded or reloaded: a warm-up waiting for a quiet moment gives up."""
+        self.closed = True
+        self.idle.set()
 
     # events --------------------------------------------------------------------------------------
 
@@ -248,6 +254,7 @@ def load_ipython_extension(ipython: Any) -> TrackMagics:
     """``%load_ext nbtrack``: register ``%%track`` and the event hooks (safe to call again); returns the magics."""
     previous = getattr(ipython, "_nbtrack_magics", None)
     if previous is not None:
+        previous.close()
         for event, handler in (("pre_run_cell", previous.pre_run_cell), ("post_run_cell", previous.post_run_cell)):
             with contextlib.suppress(ValueError):
                 ipython.events.unregister(event, handler)
@@ -264,6 +271,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = getattr(ipython, "_nbtrack_magics", None)
     if magics is None:
         return
+    magics.close()
     for event, handler in (("pre_run_cell", magics.pre_run_cell), ("post_run_cell", magics.post_run_cell)):
         with contextlib.suppress(ValueError):
             ipython.events.unregister(event, handler)
