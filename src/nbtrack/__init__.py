@@ -1,12 +1,12 @@
 """nbtrack: every ``%%track`` cell (or ``with nbtrack.track():`` block) becomes a recorded run.
 
-Importing nbtrack is cheap: pandas, matplotlib and ipywidgets are imported only by the features that
-need them.
+Importing nbtrack is cheap: the store, the run lifecycle, pandas, matplotlib and ipywidgets are imported
+only by the features that need them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -20,10 +20,12 @@ from nbtrack.capture.active import (
     log_params,
     set_tags,
 )
-from nbtrack.capture.lifecycle import ActiveRun, active_run
-from nbtrack.capture.tracking import track
 from nbtrack.errors import NbtrackWarning, NoActiveRunError
-from nbtrack.store.local import get_store, set_store
+
+if TYPE_CHECKING:  # what type checkers see of the lazy names below
+    from nbtrack.capture.lifecycle import ActiveRun, active_run
+    from nbtrack.capture.tracking import track
+    from nbtrack.store.local import get_store, set_store
 
 __all__ = [
     "ActiveRun",
@@ -73,7 +75,13 @@ __all__ = [
     "unload_ipython_extension",
 ]
 
+# Imported at first use, so `import nbtrack` (and `%load_ext nbtrack`) loads neither the store nor the lifecycle.
 _LAZY = {
+    "track": "capture.tracking",
+    "ActiveRun": "capture.lifecycle",
+    "active_run": "capture.lifecycle",
+    "get_store": "store.local",
+    "set_store": "store.local",
     "runs": "query.search",
     "get_run": "query.search",
     "delete_run": "query.search",
@@ -114,12 +122,19 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext nbtrack``: the ``%%track`` cell magic and the ``%nbtrack`` panel line magic (safe to repeat)."""
+    """``%load_ext nbtrack``: the ``%%track`` cell magic and the ``%nbtrack`` panel line magic (safe to repeat).
+
+    Only the magics are imported here; a background thread then loads what the first tracked cell and the
+    panel need (:mod:`nbtrack.capture.warm_up`).
+    """
+    from nbtrack.capture import warm_up
     from nbtrack.capture.magic import load_ipython_extension as load_track
+    from nbtrack.views.panel_magic import import_panel
     from nbtrack.views.panel_magic import register as load_panel
 
-    load_track(ipython)
+    magics = load_track(ipython)
     load_panel(ipython)
+    warm_up.start(quiet=magics.wait_until_quiet, after=import_panel)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

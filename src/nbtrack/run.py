@@ -158,7 +158,7 @@ class Run:
     code_location: str | None = None  # "file:line" of a track() block, or the script's path
     execution_count: int | None = None
     cell_id: str | None = None
-    cell_key: str | None = None  # what makes runs "the same cell" (see capture.magic.cell_key)
+    cell_key: str | None = None  # what makes runs "the same cell" (see capture.cell_run.cell_key_of)
     history_blob: str | None = None  # blob of the list of digests of every cell executed up to this one
     history_len: int | None = None
     # the history's cells that raised: {"index", "error", "line"} each (see nbtrack.capture.notebook.cell_failure)

@@ -87,3 +87,16 @@ def test_files_written_in_the_working_directory_keep_the_cache_but_a_distributio
     (work / "local_pkg-0.1.dist-info").mkdir()  # a distribution importable from the working directory
     run_in_work()
     assert len(list(cache.glob("packages-*.json"))) == 2
+
+
+def test_a_working_directory_without_distributions_does_not_key_the_list(tmp_path):
+    """A fresh kernel in another notebook folder reads the list cached from the first folder."""
+    cache = tmp_path / "cache"
+    env = {**os.environ, "NBTRACK_CACHE_DIR": str(cache)}
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        subprocess.run([sys.executable, "-c", _PRINT_PACKAGES], env=env, cwd=tmp_path / name, check=True)
+    assert len(list(cache.glob("packages-*.json"))) == 1
+    (tmp_path / "two" / "local_pkg-1.0.dist-info").mkdir()  # a folder that holds a distribution is keyed by it
+    subprocess.run([sys.executable, "-c", _PRINT_PACKAGES], env=env, cwd=tmp_path / "two", check=True)
+    assert len(list(cache.glob("packages-*.json"))) == 2

@@ -34,7 +34,8 @@ _packages_cache: tuple[tuple[Any, ...], dict[str, str]] | None = None
 def _site_dirs_stamp() -> tuple[Any, ...]:
     """Changes when a package is installed or removed (a directory's mtime changes with its entries). The
     working directory (``''`` on ``sys.path`` in a kernel or ``python -c``) changes whenever the user writes a
-    file there, so it is stamped by the distribution metadata it holds instead of its mtime."""
+    file there, so it is stamped by the distribution metadata it holds instead of its mtime, and by its path only
+    when it holds some (a fresh kernel in another notebook folder then reads the same cached list)."""
     stamp: list[tuple[str, Any]] = []
     cwd = os.getcwd() if "" in sys.path else None
     for entry in sys.path:
@@ -42,7 +43,7 @@ def _site_dirs_stamp() -> tuple[Any, ...]:
             if entry == "" or entry == cwd:
                 names = os.listdir(entry or ".")
                 held = sorted(n for n in names if n.endswith((".dist-info", ".egg-info")))
-                stamp.append((entry, [os.path.abspath(entry or "."), held]))
+                stamp.append((entry, [os.path.abspath(entry or "."), held] if held else []))
             else:
                 stamp.append((entry, os.stat(entry).st_mtime_ns))
         except OSError:

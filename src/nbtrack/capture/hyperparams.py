@@ -124,15 +124,13 @@ class LiteralMemory:
             else:
                 self.values.pop(name, None)
 
-    def remember_cell(self, shell: Any, result: Any) -> None:
-        """Called after every cell (``post_run_cell``); never raises."""
-        try:
-            raw = getattr(getattr(result, "info", None), "raw_cell", None)
-            if not raw or len(raw) > 200_000 or getattr(result, "error_before_exec", None) is not None:
-                return
-            self.remember(parse(shell.transform_cell(raw)))
-        except Exception:  # a cell nbtrack cannot read: nothing remembered, the kernel goes on
-            return
+    def remember_cells(self, shell: Any, cells: Iterable[str]) -> None:
+        """What cells assigned, in the order they ran (their raw text, read when a tracked cell asks); never raises."""
+        for raw in cells:
+            try:
+                self.remember(parse(shell.transform_cell(raw)))
+            except Exception:  # a cell nbtrack cannot read: nothing remembered, the kernel goes on
+                continue
 
     def still_held(self, names: Iterable[str], namespace: Mapping[str, Any]) -> dict[str, Any]:
         """The remembered literals of ``names`` that the namespace still holds (same type, equal value)."""

@@ -1,7 +1,8 @@
 """The ``%nbtrack`` line magic; its one subcommand so far is ``%nbtrack panel``.
 
 Kept apart from :mod:`nbtrack.views.widgets` so that ``%load_ext nbtrack`` does not wait for ipywidgets or pandas:
-they are imported by a daemon thread started by :func:`register` (most of the panel's first show was these two
+they are imported (:func:`import_panel`) by the thread ``%load_ext`` starts (:mod:`nbtrack.capture.warm_up`), once
+the first tracked cell's needs are loaded and no cell is running (most of the panel's first show was these two
 imports, ~2 s), so by the time ``%nbtrack panel`` runs, usually a cell or more later, they are loaded. A cell
 that imports them meanwhile simply waits for the thread's import to finish (Python's per-module import lock).
 """
@@ -61,20 +62,20 @@ class NbtrackLineMagics(Magics):
         return panel(args.experiment, store=args.store, page_size=args.page_size or PAGE_SIZE, live=not args.static)
 
 
+def import_panel() -> None:
+    """Import the panel's modules (ipywidgets, pandas); an import error shows when the panel is opened, not here."""
+    with contextlib.suppress(Exception):
+        importlib.import_module("nbtrack.views.widgets")
+        importlib.import_module("pandas")
+
+
 def warm_up() -> threading.Thread:
-    """Import the panel's modules (ipywidgets, pandas) in a daemon thread; returns the thread."""
-
-    def load() -> None:
-        with contextlib.suppress(Exception):  # an import error shows when the panel is opened, not here
-            importlib.import_module("nbtrack.views.widgets")
-            importlib.import_module("pandas")
-
-    thread = threading.Thread(target=load, name="nbtrack-panel-warm-up", daemon=True)
+    """Import the panel's modules in a daemon thread of their own; returns the thread."""
+    thread = threading.Thread(target=import_panel, name="nbtrack-panel-warm-up", daemon=True)
     thread.start()
     return thread
 
 
 def register(ipython: Any) -> None:
-    """Register ``%nbtrack`` (called from ``%load_ext nbtrack``) and warm up the panel's imports."""
+    """Register ``%nbtrack`` (from ``%load_ext nbtrack``, whose warm-up thread then calls :func:`import_panel`)."""
     ipython.register_magics(NbtrackLineMagics)
-    warm_up()
