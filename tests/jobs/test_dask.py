@@ -242,9 +242,26 @@ def test_a_task_whose_every_worker_dies_is_a_failed_run_naming_killed_worker(cli
     assert "KilledWorker" in doc["error"]["message"]
 
 
-def test_cancel_kills_running_scripts_drops_pending_and_keeps_finished_results(client, tmp_path):
-    pids = tmp_path / "pids"
-    pids.mkdir()
+def test_cancel_kills_running_scripts_drops_pending_and_keeps_finished_results(cluster, tmp_path):
+    for attempt in (1, 2):
+        client = cluster.ready()
+        workers = set(client.scheduler_info()["workers"])
+        try:
+            cancel_scenario(client, tmp_path / f"attempt{attempt}")
+            return
+        except AssertionError:
+            # The scenario needs both workers throughout ("two running, one waiting"). On a loaded CI machine a
+            # worker restarted after an earlier test's kill has been seen to leave mid-test (CI, 1 in ~10
+            # runs): then, and only then, the cluster starts afresh and the scenario runs once more.
+            if attempt == 2 or set(client.scheduler_info()["workers"]) == workers:
+                raise
+            cluster.stop()
+            cluster.start()
+
+
+def cancel_scenario(client: Client, folder: Path) -> None:
+    pids = folder / "pids"
+    pids.mkdir(parents=True)
     engine = DaskEngine(client)
     try:
         engine.submit(record_task("quick"))
