@@ -166,15 +166,14 @@ class Store:
         if known:
             if body is None:
                 return  # nobody wrote about it since
-            if body.startswith(b'{"op":"del"'):
-                if body.endswith(TOMB):
-                    raise RunDeletedError(f"run {run_id} was deleted while it ran; its final record was not saved")
-                return  # deleted without a tombstone: written back, as below
-            current = json.loads(body).get("doc")
+            deleted = body.startswith(b'{"op":"del"')
+            current = None if deleted else json.loads(body).get("doc")
+            tombstoned = deleted and body.endswith(TOMB)
         else:
             current = self.table.documents().get(run_id)
+            tombstoned = run_id in self.journal.tombstones.get(RUNS, ())
         if current is None:
-            if run_id in self.journal.tombstones.get(RUNS, ()):
+            if tombstoned:
                 raise RunDeletedError(f"run {run_id} was deleted while it ran; its final record was not saved")
             return  # vanished without a tombstone (lost data, reported on read): written back
         written = self._written[run_id]
