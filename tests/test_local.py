@@ -158,14 +158,19 @@ OWNER = textwrap.dedent(
 )
 
 
-def test_a_run_deleted_or_tagged_while_it_runs_in_another_process_stays_so(tmp_path):
-    owner = subprocess.Popen(
-        [sys.executable, "-c", OWNER, str(tmp_path)],
+def start_owner(code: str, root) -> subprocess.Popen:
+    """A process running ``code`` on the store at ``root``, talked to through its stdin and stdout."""
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(root)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_a_run_deleted_or_tagged_while_it_runs_in_another_process_stays_so(tmp_path):
+    owner = start_owner(OWNER, tmp_path)
     other = Store(tmp_path)
     deleted = owner.stdout.readline().strip()
     other.delete_run(deleted)
@@ -256,13 +261,7 @@ def test_a_writer_that_never_read_the_store_sees_what_others_did_to_its_running_
     other = Store(tmp_path)
     for n in range(300):
         other.put_run(doc(n, status="finished"), durable=False)
-    owner = subprocess.Popen(
-        [sys.executable, "-c", BLIND_OWNER, str(tmp_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    owner = start_owner(BLIND_OWNER, tmp_path)
     run_id = owner.stdout.readline().strip()
     # Lines that look like the run's but are not about it: another run's record naming it, and other runs.
     other.put_run(doc(1, status="finished", params={"t": "runs", "id": run_id, "tags": {"decoy": 1}}))
