@@ -274,6 +274,12 @@ def test_grid_selection_bulk_tag_delete_and_groups(page, lab, artifacts):
     page.get_by_role("textbox", name="Tag for the selected runs, as name=value").fill("review=keep")
     page.get_by_role("button", name="Tag selected").click()
     page.locator(VIEW).get_by_text("Tagged 5 runs review=keep.").wait_for(timeout=30_000)
+    # the sidebar's poll reloads the table after the writes: what the action did stays on screen
+    page.locator(VIEW).get_by_role("button", name="Reload").click()
+    status.get_by_text("18 runs · 5 selected").wait_for(timeout=30_000)
+    page.locator(f"{VIEW}[aria-busy=false]").wait_for(timeout=30_000)
+    page.wait_for_timeout(300)
+    assert page.locator(VIEW).get_by_text("Tagged 5 runs review=keep.").is_visible()
     store = store_mod.Store(folder / ".nbtrack")
     tagged = {k for k, d in store.run_docs().items() if (d.get("tags") or {}).get("review") == "keep"}
     assert tagged == set(chosen)

@@ -85,6 +85,7 @@ export class RunsGridView extends Widget {
         ),
         this._status
       ),
+      this._loadError,
       this._notice,
       this._groups,
       this._table.node
@@ -132,7 +133,7 @@ export class RunsGridView extends Widget {
       this._filter.removeAttribute('aria-invalid');
       this._filterError.replaceChildren();
     }
-    this._notice.replaceChildren(
+    this._loadError.replaceChildren(
       ...(model.error ? [message('error', `Could not load runs: ${model.error}. Press Reload to try again.`)] : [])
     );
     const data = model.data;
@@ -312,7 +313,9 @@ export class RunsGridView extends Widget {
     'aria-label': 'Filter runs with a where expression (press Enter)'
   });
   private _filterError = h('div', { class: 'jp-nbtrack-grid-filter-error', 'aria-live': 'assertive' });
+  // what the last bulk action did: kept when the table reloads (the sidebar's poll reloads it after every write)
   private _notice = h('div', { 'aria-live': 'polite' });
+  private _loadError = h('div', { 'aria-live': 'polite' });
   private _status = h('div', { class: 'jp-nbtrack-grid-status', role: 'status' });
   private _chooser = h('details', { class: 'jp-nbtrack-grid-chooser' });
   private _groupBy = h('select', { 'aria-label': 'Group runs by param' });
