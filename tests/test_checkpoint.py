@@ -19,6 +19,7 @@ import pytest
 from nbtrack import ids
 from nbtrack.cli import main as cli
 from nbtrack.store import checkpoint
+from nbtrack.store.docs import Docs
 from nbtrack.store.journal import Journal
 from nbtrack.store.local import Store
 
@@ -294,28 +295,88 @@ def test_checkpoint_of_another_store_is_ignored(compacted, tmp_path_factory, rep
     assert fresh(compacted).state == truth.state and replayed and replayed[0] > 0
 
 
-def test_the_body_written_in_slices_is_the_json_one_dump_writes(tmp_path, replayed):
-    """The body is encoded a slice of rows at a time (the GIL is let go in between); what it holds is the
-    same text one ``json.dumps`` of the whole payload gives, so checkpoints of earlier versions and this one
-    read alike."""
-    import zlib
-
+def test_records_are_decoded_only_when_read(tmp_path, replayed):
+    """Opening a store from its checkpoint decodes no record; reading one decodes its block only; iterating
+    decodes them all, and the result equals a replay of the journal (order, tombstones, index)."""
     store = Store(tmp_path)
     made = fill(store, 700)
-    for run_id in ids_of_running(store, 300):  # tombstones: more than one slice of them too
-        store.delete_run(run_id)
+    for run_id in ids_of_running(store, 300):
+        store.delete_run(run_id)  # tombstones
     store.delete_run(made[0])
     assert store.journal.compact()
     raw = checkpoint.path_of(store.journal.path).read_bytes()
-    header_end = raw.index(b"\n", len(checkpoint.MAGIC))
-    text = zlib.decompress(raw[header_end + 1 :])
-    payload = json.loads(text)
-    assert text == json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-    assert len(payload["tombstones"]["runs"]) == 300 and len(payload["tables"]["runs"]["rows"]) == 699
+    assert raw.startswith(b"nbtrack-checkpoint 2\n")
     replayed.clear()
     loaded = fresh(tmp_path)
     assert replayed == []  # read from the checkpoint
-    assert loaded.state == journal_only(tmp_path).state and len(loaded.tombstones["runs"]) == 300
+    docs = loaded.state["runs"]
+    assert isinstance(docs, Docs) and docs.base and len(docs) == 699 and made[0] not in docs
+    assert sum(docs.is_pending(run_id) for run_id in docs) == 699  # nothing decoded to open it
+    assert loaded.index.with_prefix(made[500][:20]) == [made[500]]
+    assert docs[made[500]]["params"] == {"i": 500}
+    decoded = [run_id for run_id in docs if not docs.is_pending(run_id)]
+    assert made[500] in decoded and len(decoded) == checkpoint.BLOCK_ROWS
+    truth = journal_only(tmp_path)
+    assert dict(docs.items()) == dict(truth.state["runs"].items()) and docs.decoded
+    assert list(docs) == list(truth.state["runs"]) and loaded.tombstones == truth.tombstones
+    assert len(loaded.tombstones["runs"]) == 300
+
+
+def test_the_tail_replaces_checkpoint_records_not_yet_decoded(compacted, replayed):
+    """A record the journal's tail changed or deleted wins over its checkpoint block, decoded or not."""
+    truth_ids = list(journal_only(compacted).state["runs"])
+    changed, gone = truth_ids[10], truth_ids[11]
+    store = Store(compacted)
+    store.tag_run(changed, {"k": "v"})
+    store.delete_run(gone)
+    replayed.clear()
+    loaded = fresh(compacted)
+    assert replayed and replayed[0] == 2  # only the two lines after the checkpoint
+    docs = loaded.state["runs"]
+    assert not docs.is_pending(changed) and gone not in docs
+    assert docs[changed]["tags"] == {"k": "v"} and docs[truth_ids[12]]["params"] == {"i": 13}  # made[3] is gone
+    assert docs == journal_only(compacted).state["runs"]
+    assert {changed, gone} <= set(docs.log)
+
+
+def test_checkpoint_of_the_previous_format_still_opens(tmp_path, replayed):
+    """A store whose runs.ckpt the previous version wrote (format 1, all decoded at once) opens from it;
+    its next compaction writes format 2."""
+    import legacy_checkpoint
+
+    store = Store(tmp_path)
+    fill(store, 300)
+    assert store.journal.compact()
+    journal = store.journal.path
+    truth = journal_only(tmp_path)
+    covered = journal.read_bytes()
+    state = {table: dict(docs.items()) for table, docs in truth.state.items()}
+    old = legacy_checkpoint.encode(state, {t: sorted(k) for t, k in truth.tombstones.items()}, covered)
+    checkpoint.path_of(journal).write_bytes(old)
+    assert "matches" in (checkpoint.describe(journal) or "")
+    replayed.clear()
+    loaded = fresh(tmp_path)
+    assert replayed == [] and loaded.state == truth.state
+    assert list(loaded.state["runs"]) == list(truth.state["runs"])
+    some = next(iter(truth.state["runs"]))
+    assert loaded.index.with_prefix(some[:10]) == [some]
+    fill(Store(tmp_path), 400)
+    assert Store(tmp_path).journal.compact()
+    assert checkpoint.path_of(journal).read_bytes().startswith(checkpoint.MAGIC)
+
+
+def test_checkpoint_with_a_big_integer_round_trips(tmp_path, replayed):
+    """orjson writes 64-bit integers only: a block holding a larger one is written and read as JSON."""
+    store = Store(tmp_path)
+    made = fill(store, 20)
+    big = ids.new_run_id()
+    store.put_run({"id": big, "status": "finished", "params": {"n": 2**70}, "big": -(2**80)})
+    assert store.journal.compact()
+    replayed.clear()
+    loaded = fresh(tmp_path)
+    assert replayed == []
+    assert loaded.state["runs"][big]["params"]["n"] == 2**70 and loaded.state["runs"][big]["big"] == -(2**80)
+    assert loaded.state["runs"][made[3]]["params"] == {"i": 3}
 
 
 def ids_of_running(store: Store, n: int) -> list[str]:

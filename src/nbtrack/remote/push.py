@@ -17,7 +17,7 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +70,7 @@ def parse_since(text: str | float | _dt.datetime | _dt.date) -> float:
 
 def _select(
     store: Store,
-    docs: dict[str, dict[str, Any]],
+    docs: Mapping[str, dict[str, Any]],
     runs: Iterable[str] | None,
     experiment: str | Sequence[str] | None,
     since: Any,

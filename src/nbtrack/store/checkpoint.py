@@ -2,9 +2,10 @@
 
 A fresh process used to read and decode the whole journal (checksum, unzip and parse every chunk line)
 before its first query. Compaction (compaction.py) now also writes, beside the journal, the documents
-the compacted file holds, in one zlib-compressed JSON body whose repeated values (a run's environment,
-its owner: the same dict in thousands of records) are stored once. A fresh process loads it when it
-matches the journal and replays only the lines appended after it.
+the compacted file holds, with repeated values (a run's environment, its owner: the same dict in thousands
+of records) stored once. A fresh process loads it when it matches the journal and replays only the lines
+appended after it. The documents stay compressed in blocks of :data:`BLOCK_ROWS` until one of them is read
+(docs.py): opening a 100,000-run store to show one run, or to find a cell's previous run, decodes one block.
 
 The journal stays the truth. The checkpoint records how many bytes of the journal it covers and a hash
 (xxh3-128) of exactly those bytes; it is used only when the journal is at least that long and its first
@@ -13,21 +14,21 @@ The journal stays the truth. The checkpoint records how many bytes of the journa
 damaged, cut short, of another format or for another journal is ignored and the journal is read as before.
 It holds no pickle and nothing executable: a shared store's checkpoint may come from another user.
 
-Layout: ``nbtrack-checkpoint 1\\n``, one JSON header line ``{"covers", "lines", "journal", "body", "hash"}``
-(``journal``: the hash of the covered bytes; ``hash``: of the body, ``body`` bytes long), then the body:
-zlib of ``{"shared": [values], "tables": {table: {"shapes": [[keys]], "rows": [[shape, id, *values]]}},
-"refs": {table: [[row, key, shared index], ...]}, "tombstones": {table: [ids]}}``. Documents that share a
-value share one object, as nested values of the state are shared anyway (tinydb_table.py: read-only,
-writes copy).
+Layout (format 2): ``nbtrack-checkpoint 2\\n``, one JSON header line ``{"covers", "lines", "journal", "body",
+"hash", "meta"}`` (``journal``: the hash of the covered bytes; ``hash``: of the body, ``body`` bytes long), then
+the body: first ``meta`` bytes of zlib of ``{"shared": [values], "shapes": [[keys]], "tables": {table: {"ids":
+[ids], "blocks": [[start, length, rows, codec]]}}, "cells": {cell_key: newest run id}, "tombstones": {table:
+[ids]}}``, then the blocks, each zlib of a JSON array of rows ``[shape, [position, shared index, ...], *values]``
+(``start``: from the end of meta). Format 1 (checkpoint_v1.py) is still read.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,17 @@ from typing import Any
 import orjson
 import xxhash
 
-from nbtrack.store import files
+from nbtrack.errors import StoreCorruptError
+from nbtrack.store import checkpoint_v1, files
+from nbtrack.store.docs import Block, Docs
 from nbtrack.store.index import RunIndex
 from nbtrack.store.lines import read_all
 
-MAGIC = b"nbtrack-checkpoint 1\n"
+MAGIC = b"nbtrack-checkpoint 2\n"
 SUFFIX = ".ckpt"
+BLOCK_ROWS = 256  # records decoded together when one of them is read (~2 ms)
 _HEADER_MAX = 4096
+_RUNS = "runs"
 
 
 def path_of(journal: Path) -> Path:
@@ -49,23 +54,41 @@ def path_of(journal: Path) -> Path:
     return journal.with_suffix(SUFFIX)
 
 
+def frame_path_of(journal: Path) -> Path:
+    """Where the runs table of ``journal``'s checkpoint is saved (query/table_cache.py): removed with it."""
+    return journal.with_suffix(".frame")
+
+
+def current_hash(journal: Path) -> str | None:
+    """The body hash of the checkpoint in place (its header only is read), None when there is none."""
+    try:
+        fd = files.open_regular(path_of(journal))
+    except OSError:
+        return None
+    try:
+        found = header(os.pread(fd, len(MAGIC) + _HEADER_MAX, 0))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return found["hash"] if found is not None else None
+
+
 def digest(data: bytes | memoryview) -> str:
     return xxhash.xxh3_128_hexdigest(data)
 
 
-def encode(state: dict[str, dict[str, Any]], tombstones: dict[str, list[str]], covered: bytes) -> bytes:
+def encode(state: dict[str, Any], tombstones: dict[str, list[str]], covered: bytes) -> bytes:
     """The checkpoint of ``covered`` (a whole journal file's bytes) whose live documents are ``state``."""
     last: dict[str, tuple[Any, str | None, int]] = {}  # field -> the value the previous document had, its text, index
     counts: list[int] = []
     first: list[Any] = []
-    tables: dict[str, list[list[Any]]] = {}
-    refs: dict[str, list[list[Any]]] = {}
+    found: dict[str, list[list[tuple[str, int]] | None]] = {}  # per table, per document: (field, value index)
     for table, docs in state.items():
-        rows = tables[table] = []
-        found = refs[table] = []
-        for row, (key, doc) in enumerate(docs.items()):
+        marks = found[table] = []
+        for doc in docs.values():
+            mine = None
             if isinstance(doc, dict):
-                out = dict(doc)
                 for field, value in doc.items():
                     if isinstance(value, dict) and value:
                         at = _same_as_last(last, field, value)
@@ -75,71 +98,79 @@ def encode(state: dict[str, dict[str, Any]], tombstones: dict[str, list[str]], c
                             first.append(value)
                             last[field] = (value, None, at)
                         counts[at] += 1
-                        found.append([row, field, at])
-                        out[field] = None
-                doc = out
-            rows.append([key, doc])
+                        mine = mine or []
+                        mine.append((field, at))
+            marks.append(mine)
     shared_at = {at: n for n, at in enumerate(at for at, count in enumerate(counts) if count > 1)}
-    for table, found in refs.items():
-        rows = tables[table]
-        for ref in found:  # a value seen once goes back in its document
-            row, field, at = ref
-            if at not in shared_at:
-                rows[row][1][field] = first[at]
-        refs[table] = [[row, field, shared_at[at]] for row, field, at in found if at in shared_at]
-        _release([found])
-    shared = [first[at] for at in shared_at]
-    packed = {table: _by_shape(rows) for table, rows in tables.items()}
-    packer = zlib.compressobj(1)  # the body is compressed as it is encoded, slice by slice (see _pieces)
-    body = b"".join([packer.compress(piece) for piece in _pieces(shared, packed, refs, tombstones)] + [packer.flush()])
+    shapes: dict[tuple[str, ...], int] = {}
+    tables: dict[str, dict[str, Any]] = {}
+    blocks: list[bytes] = []
+    offset = 0
+    for table, docs in state.items():
+        keys = list(docs.keys())
+        spans: list[list[Any]] = []
+        marks = found[table]
+        for begin in range(0, len(keys), BLOCK_ROWS):
+            rows = []
+            for n in range(begin, min(begin + BLOCK_ROWS, len(keys))):
+                doc = docs[keys[n]]
+                if not isinstance(doc, dict):
+                    rows.append([-1, [], doc])
+                    continue
+                shape = shapes.setdefault(tuple(doc), len(shapes))
+                values = list(doc.values())
+                refs: list[int] = []
+                for field, at in marks[n] or ():
+                    if at in shared_at:
+                        position = list(doc).index(field)
+                        values[position] = None
+                        refs += (position, shared_at[at])
+                rows.append([shape, refs, *values])
+            text, codec = _rows_text(rows)
+            packed = zlib.compress(text, 1)
+            spans.append([offset, len(packed), len(rows), codec])
+            blocks.append(packed)
+            offset += len(packed)
+        tables[table] = {"ids": keys, "blocks": spans}
+    meta = {
+        "shared": [first[at] for at in shared_at],
+        "shapes": [list(shape) for shape in shapes],
+        "tables": tables,
+        "cells": _cells(state.get(_RUNS) or {}),
+        "tombstones": tombstones,
+    }
+    packed_meta = zlib.compress(_text(meta), 1)
+    body = packed_meta + b"".join(blocks)
     header = {
         "covers": len(covered),
         "lines": covered.count(b"\n"),
         "journal": digest(covered),
         "body": len(body),
         "hash": digest(body),
+        "meta": len(packed_meta),
     }
-    _release([*tables.values(), *(rows["rows"] for rows in packed.values()), *refs.values()])
     return MAGIC + json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
 
 
-def _release(lists: list[list[Any]]) -> None:
-    """Empty ``lists`` a slice at a time: freeing ~a million small objects in one go held the GIL ~0.2 s."""
-    for items in lists:
-        while items:
-            del items[-SLICE:]
+def _rows_text(rows: list[list[Any]]) -> tuple[bytes, str]:
+    """One block's rows as a JSON array; ``json`` for the rare block orjson cannot write exactly (big ints)."""
+    try:
+        return orjson.dumps(rows), "orjson"
+    except TypeError:
+        return _text(rows), "json"
+
+
+def _cells(docs: Any) -> dict[str, str]:
+    """Each stored ``cell_key`` and the newest run recorded for it (what index.py keeps)."""
+    cells: dict[str, str] = {}
+    for run_id, doc in docs.items():
+        cell = doc.get("cell_key") if isinstance(doc, dict) else None
+        if isinstance(cell, str) and (cells.get(cell) or "") < run_id:
+            cells[cell] = run_id
+    return cells
 
 
 _TEXT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-SLICE = 256  # rows encoded per call: one json.dumps of all of them held the GIL for seconds at 100,000 runs
-
-
-def _pieces(shared: list[Any], packed: dict[str, Any], refs: dict[str, Any], tombstones: dict[str, Any]) -> Any:
-    """The JSON text of ``{"shared", "tables", "refs", "tombstones"}`` (as one ``json.dumps`` writes it), as
-    bytes in slices of :data:`SLICE` list items: a compacting thread lets the writing thread in between."""
-    yield b'{"shared":'
-    yield from _list(shared)
-    yield b',"tables":{'
-    for n, (table, rows) in enumerate(packed.items()):
-        yield b"," * (n > 0) + _text(table) + b':{"shapes":' + _text(rows["shapes"]) + b',"rows":'
-        yield from _list(rows["rows"])
-        yield b"}"
-    for name, parts in ((b'},"refs":{', refs), (b'},"tombstones":{', tombstones)):
-        yield name
-        for n, (table, items) in enumerate(parts.items()):
-            yield b"," * (n > 0) + _text(table) + b":"
-            yield from _list(items)
-    yield b"}}"
-
-
-def _list(items: list[Any]) -> Any:
-    if not items:
-        yield b"[]"
-    for start in range(0, len(items), SLICE):
-        yield b"," if start else b"["
-        yield _text(items[start : start + SLICE])[1:-1]
-    if items:
-        yield b"]"
 
 
 def _text(value: Any) -> bytes:
@@ -165,43 +196,26 @@ def _same_as_last(last: dict[str, tuple[Any, str | None, int]], field: str, valu
     return at if _TEXT(value) == text else -1
 
 
-def _by_shape(rows: list[list[Any]]) -> dict[str, Any]:
-    """Rows as ``[shape, id, *values]`` with each key list (shape) once: lists parse ~2x faster than objects."""
-    shapes: dict[tuple[str, ...], int] = {}
-    out: list[list[Any]] = []
-    for key, doc in rows:
-        if isinstance(doc, dict):
-            out.append([shapes.setdefault(tuple(doc), len(shapes)), key, *doc.values()])
-        else:
-            out.append([-1, key, doc])
-    return {"shapes": [list(shape) for shape in shapes], "rows": out}
-
-
 @dataclass
 class Snapshot:
     """What a checkpoint that matches its journal holds."""
 
     covers: int  # bytes of the journal it stands for
     lines: int  # lines in those bytes
-    state: dict[str, dict[str, Any]]
+    state: dict[str, Any]  # table -> Docs (format 2: decoded when read) or a dict (format 1)
     tombstones: dict[str, set[str]]
-
-    def index(self, table: str) -> RunIndex:
-        """The index of ``table``'s documents (index.py), as a replay of the covered lines builds it."""
-        index = RunIndex()
-        for key, doc in self.state.get(table, {}).items():
-            index.put(key, doc)
-        return index
+    index: RunIndex  # of the runs table, as a replay of the covered lines builds it (index.py)
 
 
 def header(raw: bytes) -> dict[str, Any] | None:
-    if not raw.startswith(MAGIC):
+    magic = MAGIC if raw.startswith(MAGIC) else checkpoint_v1.MAGIC if raw.startswith(checkpoint_v1.MAGIC) else None
+    if magic is None:
         return None
-    end = raw.find(b"\n", len(MAGIC), len(MAGIC) + _HEADER_MAX)
+    end = raw.find(b"\n", len(magic), len(magic) + _HEADER_MAX)
     if end < 0:
         return None
     try:
-        header = json.loads(raw[len(MAGIC) : end])
+        header = json.loads(raw[len(magic) : end])
     except ValueError:
         return None
     keys = ("covers", "lines", "body")
@@ -209,7 +223,9 @@ def header(raw: bytes) -> dict[str, Any] | None:
         return None
     if not isinstance(header.get("journal"), str) or not isinstance(header.get("hash"), str):
         return None
-    header["start"] = end + 1
+    if magic == MAGIC and not (type(header.get("meta")) is int and 0 < header["meta"] <= header["body"]):
+        return None
+    header["start"], header["format"] = end + 1, 2 if magic == MAGIC else 1
     return header
 
 
@@ -260,33 +276,83 @@ def load(journal: Path, journal_fd: int, journal_size: int) -> Snapshot | None:
     header, _ = check(raw, journal_fd, journal_size)
     if header is None:
         return None
-    collecting = gc.isenabled()
-    gc.disable()  # ~100,000 new containers, none cyclic: collections during the parse would only rescan them
+    body = memoryview(raw)[header["start"] :]
+    if header["format"] == 1:
+        old = checkpoint_v1.load_body(body)
+        if old is None:
+            return None
+        index = RunIndex()
+        for key, doc in old[0].get(_RUNS, {}).items():
+            index.put(key, doc)
+        return Snapshot(header["covers"], header["lines"], {t: Docs(d) for t, d in old[0].items()}, old[1], index)
     try:
-        payload = orjson.loads(zlib.decompress(memoryview(raw)[header["start"] :]))  # ~2.5x json.loads
-        shared = payload["shared"]
-        state: dict[str, dict[str, Any]] = {}
-        for table, packed in payload["tables"].items():
-            shapes = packed["shapes"]
-            docs = state[table] = {}
-            order: list[Any] = []
-            for shape, key, *values in packed["rows"]:
-                if not isinstance(key, str) or type(shape) is not int:
-                    return None
-                doc = dict(zip(shapes[shape], values, strict=True)) if shape >= 0 else values[0]
-                docs[key] = doc
-                order.append(doc)
-            if len(docs) != len(order):
-                return None
-            for row, field, at in payload["refs"].get(table, ()):
-                order[row][field] = shared[at]
-        tombstones = {str(table): {str(key) for key in keys} for table, keys in payload["tombstones"].items()}
+        meta = orjson.loads(zlib.decompress(body[: header["meta"]]))
+        shared, shapes = meta["shared"], [tuple(shape) for shape in meta["shapes"]]
+        if not isinstance(shared, list) or not all(all(type(k) is str for k in shape) for shape in shapes):
+            return None
+        blocks = body[header["meta"] :]
+        state = {
+            str(table): _lazy(packed, blocks, shared, shapes, header["hash"])
+            for table, packed in meta["tables"].items()
+        }
+        if any(docs is None for docs in state.values()):
+            return None
+        runs = state.get(_RUNS)
+        index = RunIndex.restored(list(runs) if runs is not None else [], meta["cells"])
+        tombstones = {str(table): {str(key) for key in keys} for table, keys in meta["tombstones"].items()}
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, zlib.error):
         return None  # well hashed but not well formed: ignored like any other bad checkpoint
-    finally:
-        if collecting:
-            gc.enable()
-    return Snapshot(header["covers"], header["lines"], state, tombstones)
+    return Snapshot(header["covers"], header["lines"], state, tombstones, index)
+
+
+def _lazy(packed: Any, blocks: memoryview, shared: list[Any], shapes: list[tuple[str, ...]], base: str) -> Docs | None:
+    """One table's documents, each block decoded when first read; None when the block list does not add up."""
+    keys, spans = packed["ids"], packed["blocks"]
+    if not isinstance(keys, list) or (keys and set(map(type, keys)) != {str}) or len(set(keys)) != len(keys):
+        return None
+    made, at = [], 0
+    for start, length, rows, codec in spans:
+        if not (type(start) is type(length) is type(rows) is int and rows > 0 and codec in ("orjson", "json")):
+            return None
+        if start < 0 or length <= 0 or start + length > len(blocks):
+            return None
+        data = blocks[start : start + length]
+        made.append(Block(keys[at : at + rows], _decoder(data, rows, codec, shared, shapes)))
+        at += rows
+    return Docs.lazy(made, base) if at == len(keys) else None
+
+
+def _decoder(
+    data: memoryview, rows: int, codec: str, shared: list[Any], shapes: list[tuple[str, ...]]
+) -> Callable[[], list[Any]]:
+    def decode() -> list[Any]:
+        try:
+            text = zlib.decompress(data)
+            found = orjson.loads(text) if codec == "orjson" else json.loads(text)
+            docs = []
+            for row in found:
+                shape, refs = row[0], row[1]
+                if shape < 0:
+                    docs.append(row[2])
+                    continue
+                keys = shapes[shape]
+                doc = dict(zip(keys, row[2:], strict=True))
+                for n in range(0, len(refs), 2):
+                    doc[keys[refs[n]]] = shared[refs[n + 1]]
+                docs.append(doc)
+        except (ValueError, KeyError, TypeError, IndexError, zlib.error) as exc:
+            raise StoreCorruptError(_BAD_BLOCK) from exc
+        if len(docs) != rows:
+            raise StoreCorruptError(_BAD_BLOCK)
+        return docs
+
+    return decode
+
+
+_BAD_BLOCK = (
+    "a block of the store's checkpoint (runs.ckpt) cannot be decoded although its hash matched; delete runs.ckpt "
+    "(the journal holds every record) and run `nbtrack doctor`"
+)
 
 
 def describe(journal: Path) -> str | None:
@@ -319,6 +385,8 @@ def write_temp(journal: Path, data: bytes) -> Path | None:
 def install(journal: Path, tmp: Path | None) -> None:
     """Put the checkpoint written to ``tmp`` in place (after its journal, under the lock), or remove a stale one."""
     target = path_of(journal)
+    with contextlib.suppress(OSError):
+        os.unlink(frame_path_of(journal))  # the runs table of the checkpoint it replaces
     try:
         if tmp is not None:
             os.replace(tmp, target)

@@ -48,7 +48,7 @@ class Journal(Protocol):
 
     path: Path
     lock: FileLock
-    state: dict[str, dict[str, Any]]
+    state: dict[str, Any]
     problems: list[str]
     losses: list[str]
     tombstones: dict[str, set[str]]
@@ -61,7 +61,7 @@ class Journal(Protocol):
     def identity(self) -> tuple[int, int] | None: ...
     @property
     def offset(self) -> int: ...
-    def refresh(self) -> dict[str, dict[str, Any]]: ...
+    def refresh(self) -> dict[str, Any]: ...
     def compaction_failed(self, exc: BaseException) -> None: ...
     def rebase(
         self,
@@ -89,7 +89,7 @@ def compact(journal: Journal) -> bool:
         if journal.problems or journal.losses or journal.identity is None:
             return False
         identity, offset = journal.identity, journal.offset
-        state = {table: dict(docs) for table, docs in journal.state.items()}
+        state = {table: docs.copy() for table, docs in journal.state.items()}  # Docs: all decoded
         tombstones = {table: sorted(keys) for table, keys in journal.tombstones.items()}
         inline = {digest: at for digest, at in journal.inline.items() if 0 <= at[0] < offset}
     epoch = mark.new_epoch()

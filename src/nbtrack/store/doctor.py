@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,7 +149,7 @@ def _stale_temps(root: Path) -> list[Path]:
     return found
 
 
-def _check_blobs(store: Store, docs: dict[str, dict[str, Any]], report: Report) -> None:
+def _check_blobs(store: Store, docs: Mapping[str, dict[str, Any]], report: Report) -> None:
     """Every content file a record refers to, and every cell source its execution history lists."""
     held = store.small_blobs()
 

@@ -25,6 +25,17 @@ class RunIndex:
         self._sorted = True
         self._cells: dict[str, str] = {}  # stored cell_key -> newest run id seen with it (checked on lookup)
 
+    @classmethod
+    def restored(cls, ids: list[str], cells: dict[str, str]) -> RunIndex:
+        """The index of a checkpoint's runs (checkpoint.py): their ids and each cell's newest run, as stored."""
+        index = cls()
+        index._members = set(ids)
+        index._ids = sorted(ids)  # in the order they were recorded: nearly sorted already, a quick sort
+        if not all(type(k) is str and type(v) is str and v in index._members for k, v in cells.items()):
+            raise ValueError("the checkpoint's cells name runs it does not hold")
+        index._cells = dict(cells)
+        return index
+
     def put(self, run_id: str, doc: Any) -> None:
         if run_id not in self._members:
             self._members.add(run_id)

@@ -28,6 +28,7 @@ import orjson
 
 from nbtrack.errors import NbtrackError, StoreCorruptError, StoreCorruptionWarning, StoreWriteError
 from nbtrack.store import checkpoint, compaction, files, mark
+from nbtrack.store.docs import Docs
 from nbtrack.store.index import RunIndex
 from nbtrack.store.lines import (
     CHUNK_PREFIX,
@@ -69,7 +70,7 @@ class Journal:
     def __init__(self, path: Path, lock: FileLock) -> None:
         self.path = Path(path)
         self.lock = lock
-        self.state: dict[str, dict[str, Any]] = {}
+        self.state: dict[str, Any] = {}  # table -> Docs (docs.py)
         self.problems: list[str] = []  # one sentence per damaged line, for warnings and `nbtrack doctor`
         self.losses: list[str] = []  # committed data that vanished (checked against the mark, see mark.py)
         self.tombstones: dict[str, set[str]] = {}  # ids deleted while they ran: never written back
@@ -100,7 +101,7 @@ class Journal:
 
     # reading -------------------------------------------------------------------------------------
 
-    def refresh(self) -> dict[str, dict[str, Any]]:
+    def refresh(self) -> dict[str, Any]:
         """Bring the state up to date with the file, reading only what was appended since last time."""
         with self._guard:
             self._suspect = False
@@ -129,7 +130,7 @@ class Journal:
                 f"follows a symlink or reads a FIFO or device at a store file name"
             ) from exc
 
-    def _refresh(self, checked: bool = False) -> dict[str, dict[str, Any]]:
+    def _refresh(self, checked: bool = False) -> dict[str, Any]:
         opened = self._open()
         if opened is None:
             if self._identity is not None or self.state:
@@ -214,7 +215,7 @@ class Journal:
         """Start from a checkpoint that matches the file (checkpoint.py), as if its lines had been replayed."""
         self.generation, self.state, self.tombstones = self.generation + 1, snapshot.state, snapshot.tombstones
         self._offset, self._line_no, self._valid = snapshot.covers, snapshot.lines, snapshot.lines
-        self.index = snapshot.index(RUNS_TABLE)
+        self.index = snapshot.index
 
     def _replay(self, lines: Iterable[bytes], at: int) -> None:
         """Apply lines to the state. A document is JSON-decoded only if no later line replaces it.
@@ -290,7 +291,7 @@ class Journal:
         for (table_name, key), (line_no, op, entry) in latest.items():
             if isinstance(key, bytes):
                 table_name, key = table_name.decode(), key.decode()
-            table = self.state.setdefault(table_name, {})
+            table = self.state.get(table_name) or self.state.setdefault(table_name, Docs())
             if op != "put":
                 table.pop(key, None)
                 if table_name == RUNS_TABLE:
@@ -350,10 +351,10 @@ class Journal:
                 f"nbtrack could not write to {self.path} ({exc.strerror or exc}); this write was not saved, "
                 f"every record saved before it is intact",
             ) from exc
-        # Compact when dead lines reach half the live ones: each run leaves one (its `running` record),
-        # so the journal is rewritten each time the store grows by half, O(1) per write amortized. A large
-        # store is compacted by a background thread, and a process that never read the journal has it
-        # read and compacted there once it appended a share of it (compaction.py).
+        # Compact when dead lines reach half the live ones: each run leaves one (its `running` record), so
+        # the journal is rewritten each time the store grows by half, O(1) per write amortized. A large store
+        # is compacted by a background thread; a process that never read the journal has it read and
+        # compacted there once it appended a share of it (compaction.py).
         if self._identity is None:
             if self._blind > max(compaction.BLIND_BYTES, self._blind_from // 2):
                 self._blind = 0
@@ -386,9 +387,8 @@ class Journal:
             os.close(fd)
         if size == 0:
             files.fsync_dir(self.path.parent)
-        # When nothing else was appended since our last read, apply our own entries directly;
-        # otherwise catch up with the file (incrementally: only what others appended). A process that
-        # never read this journal does not pay a full read just to write.
+        # Nothing else appended since our last read: apply our own entries directly; else catch up with
+        # what others appended. A process that never read this journal does not pay a full read to write.
         identity = (st.st_dev, st.st_ino)
         if size == 0:  # we created the journal: its whole content is what we just wrote
             self._reset(identity)

@@ -38,6 +38,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -202,7 +203,7 @@ class Store:
             self.table.delete(run_id, tombstone=doc.get("status") == "running")
             self._touched.add(run_id)
 
-    def run_docs(self) -> dict[str, dict[str, Any]]:
+    def run_docs(self) -> Mapping[str, dict[str, Any]]:
         """All run records by id, current as of now, without copies. Treat as read-only."""
         return self.table.documents()
 

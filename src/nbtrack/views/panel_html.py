@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import numbers
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from nbtrack import format as fmt
@@ -153,7 +154,7 @@ def _repr(value: Any) -> str:
 # one run's details ---------------------------------------------------------------------------------------
 
 
-def details_html(run: Any, docs: dict[str, dict[str, Any]], store: Any) -> str:
+def details_html(run: Any, docs: Mapping[str, dict[str, Any]], store: Any) -> str:
     """``run``'s details as HTML; ``docs`` (every record of the store) finds the runs downstream, ``store``
     reads the blobs embedded as images and ``data:`` links."""
     esc = html.escape
@@ -226,7 +227,7 @@ def _output_rows(run: Any, store: Any) -> list[list[str]]:
     return rows
 
 
-def _link_rows(run: Any, docs: dict[str, dict[str, Any]]) -> list[list[str]]:
+def _link_rows(run: Any, docs: Mapping[str, dict[str, Any]]) -> list[list[str]]:
     rows = [["upstream", name, run_id] for name, run_id in run.upstream.items()]
     rows += [["downstream", name, ", ".join(ids)] for name, ids in contents.downstream(docs, run.id).items()]
     return rows
