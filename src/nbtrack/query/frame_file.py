@@ -182,12 +182,9 @@ def _decode(data: bytes) -> pd.DataFrame | None:
         dtype, length = _dtype(str(entry["dtype"])), _int(entry["length"], 0, len(body) - offset)
         if entry["offset"] != offset or _spec(dtype) != (entry["dtype"], entry["enc"]):
             return None
-        column = _column(body[offset : offset + length], dtype, entry["enc"], rows)
-        if column is None:
-            return None
-        series.append(column)
+        series.append(_column(body[offset : offset + length], dtype, entry["enc"], rows))
         offset += length
-    if offset != len(body):
+    if offset != len(body) or any(column is None for column in series):
         return None
     names = pd.Index([entry["name"] for entry in header["columns"]], dtype=_dtype(str(header["names"])))
     index = pd.RangeIndex(start, start + rows * step, step)
@@ -201,15 +198,16 @@ def _decode(data: bytes) -> pd.DataFrame | None:
 def _raw(segment: memoryview, dtype: np.dtype, rows: int) -> np.ndarray:
     if len(segment) != rows * dtype.itemsize:
         raise ValueError(len(segment))
+    if dtype.kind == "b" and np.frombuffer(segment, dtype=np.uint8).max(initial=0) > 1:
+        raise ValueError("a bool is the byte 0 or 1")  # numpy would keep any other byte as it is
     return np.frombuffer(segment, dtype=dtype.newbyteorder("<"), count=rows).astype(dtype)  # a copy
 
 
 def _column(segment: memoryview, dtype: Any, enc: str, rows: int) -> pd.Series | None:
-    if enc == "raw" and isinstance(dtype, pd.DatetimeTZDtype):
-        values = _raw(segment, np.dtype(f"datetime64[{UTC[str(dtype)]}]"), rows)
-        return pd.Series(values, copy=False).dt.tz_localize("UTC")
     if enc == "raw":
-        return pd.Series(_raw(segment, dtype, rows), copy=False)
+        utc = isinstance(dtype, pd.DatetimeTZDtype)
+        values = pd.Series(_raw(segment, np.dtype(f"M8[{dtype.unit}]") if utc else dtype, rows), copy=False)
+        return values.dt.tz_localize("UTC") if utc else values
     if enc == "masked":
         width = rows * dtype.numpy_dtype.itemsize
         values = _raw(segment[:width], dtype.numpy_dtype, rows)
@@ -221,6 +219,8 @@ def _column(segment: memoryview, dtype: Any, enc: str, rows: int) -> pd.Series |
         offsets = _raw(segment[: 8 * (rows + 1)], np.dtype(np.int64), rows + 1)
         nulls = _raw(segment[8 * (rows + 1) : 9 * rows + 8], np.dtype(np.bool_), rows)
         text = np.frombuffer(segment[9 * rows + 8 :], dtype=np.uint8).copy()
+        if offsets[0] != 0 or offsets[-1] != len(text):  # the text is the rows' and nothing else
+            return None
         valid = pa.py_buffer(np.packbits(~nulls, bitorder="little"))
         buffers = [valid, pa.py_buffer(offsets), pa.py_buffer(text)]
         array = pa.Array.from_buffers(pa.large_string(), rows, buffers, null_count=int(nulls.sum()))
