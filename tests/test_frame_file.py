@@ -248,6 +248,7 @@ def hostile_headers(header: dict, body: bytes):
     first = header["columns"][0]
     yield {**header, "rows": 2**40}, body
     yield {**header, "rows": 10**30}, body
+    yield {**header, "rows": 2**40, "columns": []}, b""  # no column to bound the rows by
     yield {**header, "rows": -1}, body
     yield {**header, "rows": True}, body
     yield {**header, "step": 0}, body

@@ -19,7 +19,7 @@ The header: ``{"pandas": version, "rows": n, "start": i, "step": k, "names": dty
 - ``raw``: numpy numbers, bools and datetimes (``datetime64[unit, UTC]`` too, as int64): little-endian.
 - ``masked``: pandas' nullable Int*/UInt*/Float*/boolean: the values, raw, then the mask, one byte a row.
 - ``utf8``: pyarrow-backed text: n + 1 int64 offsets, a null byte a row, then the UTF-8 text (an Arrow
-  large_string's buffers: building that from JSON costs ~25 ms a column at 100,000 rows, this ~0.1 ms).
+  large_string's buffers: from JSON, building the column costs ~25 ms at 100,000 rows; from these, < 1 ms).
 - ``json``: other text, a JSON list with null for missing; ``object``: ``[values, rows holding NaN]`` in
   JSON (JSON has one null: the second list tells float NaN from None).
 """
@@ -173,7 +173,7 @@ def _decode(data: bytes) -> pd.DataFrame | None:
     header, body = orjson.loads(view[_HASH_END:end] if end > 0 else b""), view[end + 1 :]
     if type(header) is not dict or set(header) != HEADER or header["pandas"] != pd.__version__:
         return None
-    rows = _int(header["rows"], 0, MAX_ROWS)
+    rows = _int(header["rows"], 0, MAX_ROWS if header["columns"] else 0)  # no columns: no length to bound rows by
     start, step = _int(header["start"], -(1 << 62), 1 << 62), _int(header["step"], -(1 << 62), 1 << 62)
     series, offset = [], 0
     for entry in header["columns"]:
@@ -273,7 +273,7 @@ def _same_frame(frame: pd.DataFrame, back: pd.DataFrame) -> bool:
     """``back`` is ``frame``: pandas' exact comparison, then numbers bit for bit and objects type for type.
 
     Arrow text is compared by Arrow (values and nulls), not by ``assert_frame_equal``: that converts each
-    such column to Python strings (~35 ms a column at 100,000 rows, most of the whole check)."""
+    such column to Python strings (tens of ms a column at 100,000 rows: most of the whole check)."""
     text = [isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" for dtype in frame.dtypes]
     rest = [position for position, is_text in enumerate(text) if not is_text]
     try:
