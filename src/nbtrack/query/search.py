@@ -41,7 +41,7 @@ def runs(
         frame, docs = current_table(st)
         rows = select(frame, experiment=experiment, status=status, where=where).rows
         if len(rows) < len(frame):  # the frame of the selected runs only: their columns, their dtypes
-            rows = build_frame(docs[run_id] for run_id in rows["run_id"])
+            rows = build_frame(doc for run_id in rows["run_id"] if (doc := docs.get(run_id)) is not None)
         return rows.reset_index(drop=True)
     docs = st.run_docs()
     if isinstance(where, QueryInstance):  # callable, but over records, not Runs: the store's table filters

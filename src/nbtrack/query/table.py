@@ -19,8 +19,10 @@ from typing import Any
 
 from nbtrack import values
 from nbtrack.errors import NbtrackWarning
+from nbtrack.query import table_cache
 from nbtrack.query.contents import model_hash, short_hash
 from nbtrack.run import effective_status, unescaped
+from nbtrack.store.docs import Docs
 from nbtrack.store.local import Store
 
 DEFAULT_EXPERIMENT = "default"
@@ -134,8 +136,10 @@ def newest_first(frame: Any) -> Any:
 class RunsTable:
     """All runs of a store as one frame (newest first), kept current by :meth:`update`.
 
-    Refreshing is cheap: the store's journal replays only the lines appended since the last read, only runs
-    whose record changed are flattened again, and nothing happens at all while :meth:`Store.stamp` is the same.
+    Refreshing is cheap: the store's journal replays only the lines appended since the last read, the
+    records keep a log of the ids they changed (store/docs.py), so only those runs are flattened again, and
+    nothing happens at all while :meth:`Store.stamp` is the same. A fresh process starts from the frame
+    saved for the store's checkpoint (table_cache.py) when there is one, and saves it when there is not.
     """
 
     def __init__(self, store: Store) -> None:
@@ -143,7 +147,8 @@ class RunsTable:
         self.frame: Any = None
         self.version = 0  # bumped whenever ``frame`` changes
         self.stamp: tuple[int, int, int] | None = None
-        self.docs: dict[str, dict[str, Any]] = {}  # run id -> the record its row was made from
+        self.docs: Mapping[str, Any] = {}  # run id -> record: the store's live records (read-only)
+        self._seen = 0  # how much of ``docs.log`` the frame reflects
         self._running: dict[str, str] = {}  # run id -> shown status, for runs recorded as running
 
     @property
@@ -157,40 +162,52 @@ class RunsTable:
         if self.frame is not None and stamp == self.stamp and not force:
             return False
         self.stamp = stamp
-        docs = dict(self.store.run_docs())  # a snapshot: another thread may be adding runs
-        old = self.docs
-        changed = []
-        added = 0
-        for run_id, doc in docs.items():
-            previous = old.get(run_id)
-            if previous is doc:
-                continue
-            added += previous is None
-            if previous is not None and previous == doc:  # same content, new object (the journal was re-read)
-                old[run_id] = doc
-                continue
-            changed.append(run_id)
-        removed = [run_id for run_id in old if run_id not in docs] if len(old) + added != len(docs) else []
+        docs = self.store.run_docs()
+        started = not (self.frame is not None and docs is self.docs and isinstance(docs, Docs))
+        if isinstance(docs, Docs) and not started:
+            end = len(docs.log)
+            changed = set(docs.log[self._seen : end])
+            self._seen = end
+        else:
+            changed = self._start(docs)  # a first read, or the journal was read again from its start
         for run_id, shown in self._running.items():  # a running run whose kernel died becomes "abandoned"
             record = docs.get(run_id)
             if record is not None and run_id not in changed and effective_status(record) != shown:
-                changed.append(run_id)
-        if self.frame is not None and not changed and not removed:
+                changed.add(run_id)
+        if changed:
+            present = [run_id for run_id in changed if run_id in docs]
+            self._patch(docs, present, [run_id for run_id in changed if run_id not in docs])
+            for run_id in changed:
+                doc = docs.get(run_id)
+                if doc is not None and doc.get("status", "running") == "running":
+                    self._running[run_id] = effective_status(doc)
+                else:
+                    self._running.pop(run_id, None)
+        elif not started:
             return False
-        self._patch(docs, changed, removed)
-        self.docs = docs
-        for run_id in removed:
-            self._running.pop(run_id, None)
-        for run_id in changed:
-            doc = docs[run_id]
-            if doc.get("status") == "running":
-                self._running[run_id] = effective_status(doc)
-            else:
-                self._running.pop(run_id, None)
         self.version += 1
         return True
 
-    def _patch(self, docs: dict[str, dict[str, Any]], changed: list[str], removed: list[str]) -> None:
+    def _start(self, docs: Mapping[str, Any]) -> set[str]:
+        """Set the frame to that of the records as the checkpoint holds them (loaded, or built and saved);
+        returns the ids whose rows must still be made from their current record."""
+        self.docs, self._seen = docs, len(docs.log) if isinstance(docs, Docs) else 0
+        if not isinstance(docs, Docs) or docs.base is None:
+            self.frame = newest_first(build_frame(docs.values()))
+            self._running = {r: effective_status(d) for r, d in docs.items() if d.get("status", "running") == "running"}
+            return set()
+        dirty = set(docs.log[: self._seen])  # set or removed since the checkpoint: rows from the records
+        frame = table_cache.load(self.store, docs.base)
+        if frame is None:
+            records = docs.items()
+            frame = newest_first(build_frame(doc for run_id, doc in records if run_id not in dirty))
+            table_cache.save(self.store, docs.base, frame)
+        self.frame = frame
+        # rows shown running when the frame was built: their kernel may have died since (abandoned stays so)
+        self._running = dict.fromkeys(frame["run_id"][frame["status"] == "running"], "running") if len(frame) else {}
+        return dirty
+
+    def _patch(self, docs: Mapping[str, Any], changed: list[str], removed: list[str]) -> None:
         import pandas as pd
 
         frame = self.frame
@@ -220,7 +237,7 @@ _shared: weakref.WeakKeyDictionary[Store, tuple[RunsTable, threading.Lock]] = we
 _shared_guard = threading.Lock()
 
 
-def current_table(store: Store) -> tuple[Any, dict[str, dict[str, Any]]]:
+def current_table(store: Store) -> tuple[Any, Mapping[str, dict[str, Any]]]:
     """The whole runs frame of ``store`` (newest first) and the records its rows were made from, as of now.
 
     One :class:`RunsTable` per store and process, kept between calls: a second ``runs()`` costs a ``stat``

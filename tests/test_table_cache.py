@@ -1,0 +1,177 @@
+"""The runs table saved for a store's checkpoint (query/table_cache.py): a fresh process loads it instead of
+flattening every record, and what it shows is still exactly what the store holds now.
+
+A fresh process is a new :class:`Store` object (a new journal, new records, a new kept table), or a real
+subprocess where a process must die. Which rows were flattened is seen through a spy on ``flatten``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nbtrack import ids
+from nbtrack.query import table, table_cache
+from nbtrack.query.search import runs
+from nbtrack.store import checkpoint
+from nbtrack.store.local import Store
+
+ENV = {"python": "3.11.7", "packages": {"numpy": "2.1"}}
+
+
+@pytest.fixture
+def flattened(monkeypatch):
+    """The run ids ``flatten`` was called on, in order."""
+    seen: list[str] = []
+    real = table.flatten
+
+    def spy(doc, groups=None):
+        seen.append(doc["id"])
+        return real(doc, groups)
+
+    monkeypatch.setattr(table, "flatten", spy)
+    return seen
+
+
+def fill(store: Store, n: int) -> list[str]:
+    made = []
+    for i in range(n):
+        run_id = ids.new_run_id()
+        doc = {"id": run_id, "experiment": "e", "name": f"r{i}", "params": {"i": i, "opt": "adam" if i % 2 else 1}}
+        store.put_run({**doc, "status": "running", "env": ENV}, durable=False)
+        store.put_run({**doc, "status": "finished", "metrics": {"acc": i / 7}, "tags": {"t": str(i)}, "env": ENV})
+        made.append(run_id)
+    return made
+
+
+def scratch(root: Path) -> pd.DataFrame:
+    """The frame built from every record by a store that never saw a saved table."""
+    docs = Store(root).run_docs()
+    return table.build_frame(docs[k] for k in sorted(docs, reverse=True)).reset_index(drop=True)
+
+
+def frame_path(root: Path) -> Path:
+    return checkpoint.frame_path_of(root / "runs.jsonl")
+
+
+@pytest.fixture
+def compacted(tmp_path) -> tuple[Path, list[str]]:
+    store = Store(tmp_path)
+    made = fill(store, 400)
+    assert store.journal.compact()
+    return tmp_path, made
+
+
+def test_the_first_fresh_process_saves_the_table_and_the_next_one_loads_it(compacted, flattened):
+    root, made = compacted
+    assert not frame_path(root).exists()
+    first = runs(store=Store(root))
+    assert len(flattened) == 400 and frame_path(root).exists()
+    flattened.clear()
+    second = runs(store=Store(root))
+    assert flattened == []  # nothing flattened: the saved table was loaded
+    flattened.clear()
+    pd.testing.assert_frame_equal(first, second, check_exact=True)
+    pd.testing.assert_frame_equal(second, scratch(root), check_exact=True)
+    assert second["run_id"].tolist() == sorted(made, reverse=True)
+
+
+def test_what_the_journal_tail_changed_is_flattened_from_the_records(compacted, flattened):
+    root, made = compacted
+    runs(store=Store(root))  # saves the table of the checkpoint
+    writer = Store(root)
+    writer.tag_run(made[5], {"t": "changed", "new": "column"})
+    writer.delete_run(made[6])
+    added = fill(writer, 3)
+    flattened.clear()
+    frame = runs(store=Store(root))
+    assert sorted(flattened) == sorted([made[5], *added])  # the deleted run has no row to make
+    assert made[6] not in set(frame["run_id"]) and len(frame) == 402
+    row = frame.set_index("run_id").loc[made[5]]
+    assert row["tags.t"] == "changed" and row["tags.new"] == "column"
+    pd.testing.assert_frame_equal(frame, scratch(root), check_exact=True)
+    picked = runs(where="params.i < 3", store=Store(root))  # a filter rebuilds its rows from the records
+    assert sorted(picked["params.i"].tolist()) == [0, 0, 1, 1, 2, 2]  # the first three, and the three added
+
+
+def test_compaction_removes_the_saved_table_and_a_table_for_another_checkpoint_is_not_used(compacted, flattened):
+    root, made = compacted
+    runs(store=Store(root))
+    saved = frame_path(root).read_bytes()
+    store = Store(root)
+    store.delete_run(made[0])
+    assert store.journal.compact()
+    assert not frame_path(root).exists()  # it held the deleted run's values
+    frame_path(root).write_bytes(saved)  # the table of the previous checkpoint, put back
+    flattened.clear()
+    frame = runs(store=Store(root))
+    assert len(flattened) == 399 and made[0] not in set(frame["run_id"])
+    pd.testing.assert_frame_equal(frame, scratch(root), check_exact=True)
+
+
+@pytest.mark.parametrize("how", ["truncated", "flipped", "key", "garbage"])
+def test_a_damaged_or_foreign_table_is_built_again(compacted, flattened, how):
+    root, _ = compacted
+    runs(store=Store(root))
+    path = frame_path(root)
+    raw = bytearray(path.read_bytes())
+    if how == "truncated":
+        raw = raw[: len(raw) // 2]
+    elif how == "flipped":
+        raw[-50] ^= 0x20
+    elif how == "key":
+        raw = raw.replace(b"table-%d" % table_cache.FORMAT, b"table-999")
+    else:
+        raw = bytearray(b"\x00" * 200)
+    path.write_bytes(bytes(raw))
+    flattened.clear()
+    frame = runs(store=Store(root))
+    assert len(flattened) == 400
+    pd.testing.assert_frame_equal(frame, scratch(root), check_exact=True)
+
+
+def test_a_symlink_in_place_of_the_table_is_not_followed(compacted, tmp_path_factory, flattened):
+    root, _ = compacted
+    runs(store=Store(root))
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "runs.frame"
+    frame_path(root).rename(elsewhere)
+    frame_path(root).symlink_to(elsewhere)
+    before = elsewhere.read_bytes()
+    flattened.clear()
+    runs(store=Store(root))
+    assert len(flattened) == 400  # not read through the link
+    assert elsewhere.read_bytes() == before  # nor written through it: the save replaced the link itself
+
+
+def test_a_run_shown_running_when_the_table_was_saved_reads_abandoned_once_its_process_died(tmp_path, flattened):
+    code = (
+        "import sys, nbtrack\n"
+        "from nbtrack.store.local import Store\n"
+        "run = nbtrack.ActiveRun(Store(sys.argv[1])).start()\n"
+        "print(run.id, flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    store = Store(tmp_path)
+    fill(store, 300)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+        assert Store(tmp_path).journal.compact()
+        assert runs(store=Store(tmp_path)).set_index("run_id").loc[run_id, "status"] == "running"
+        assert frame_path(tmp_path).exists()  # saved while the run's process was alive
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+    size = os.path.getsize(tmp_path / "runs.jsonl")
+    flattened.clear()
+    frame = runs(store=Store(tmp_path))
+    assert os.path.getsize(tmp_path / "runs.jsonl") == size  # nothing written: the status is read again
+    assert frame.set_index("run_id").loc[run_id, "status"] == "abandoned" and flattened == [run_id]
