@@ -19,6 +19,7 @@ log_batch, set_terminated), as bench_foundation.py does.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import json
 import os
@@ -181,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.pop("NBTRACK_DIR", None)
+    # Installing the wheel compiles nbtrack's bytecode; a source checkout on a machine that sets
+    # PYTHONDONTWRITEBYTECODE would otherwise compile every module again in each fresh process measured.
+    compileall.compile_dir(str(Path(nbtrack.__file__).parent), quiet=1)
     res = bf.Results()
     work = Path(tempfile.mkdtemp(prefix="nbtrack-scale-"))
     (work / "cwd").mkdir()
@@ -204,7 +208,15 @@ def main(argv: list[str] | None = None) -> int:
 
             # queries
             cold = [bf.run_cold(bf.COLD_NBTRACK, str(big.root), "bench")[0] for _ in range(args.cold)]
-            res.add(bf.Row(f"{label}: runs() cold", bf.median(res.keep("big.cold", cold)), target="<= 1 s"), limit(1))
+            res.add(
+                bf.Row(
+                    f"{label}: runs() cold",
+                    bf.median(res.keep("big.cold", cold)),
+                    target="<= 1 s",
+                    note=f"the first fresh process after the compaction {cold[0]:.2f} s: it builds and saves the table",
+                ),
+                limit(1),
+            )
             fresh = Store(big.root)
             warm = bf.time_calls(lambda: nbtrack.runs(experiment="bench", store=fresh), max(3, args.repeat // 5))
             res.add(
@@ -316,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
                     bf.median(cold_nbt),
                     bf.median(cold_mlf) if cold_mlf else None,
                     target="<= 150 ms and >= 10x",
+                    note=f"the first fresh process after the compaction {cold_nbt[0] * 1e3:.0f} ms (saves the table)",
                 ),
                 lambda nbt, mlf: nbt <= 0.15 and (mlf is None or mlf / nbt >= 10),
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from typing import Any
 
 from nbtrack.query import frame_file
@@ -36,12 +37,8 @@ def key_of(base: str) -> str:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("nbtrack")
-    except PackageNotFoundError:  # run from a source tree
-        return "source"
+    # the package is imported before any of its modules; importing its name here would be an import cycle
+    return str(getattr(sys.modules.get("nbtrack"), "__version__", "unknown"))
 
 
 def load(store: Store, base: str) -> Any:
