@@ -175,3 +175,31 @@ def test_a_run_shown_running_when_the_table_was_saved_reads_abandoned_once_its_p
     frame = runs(store=Store(tmp_path))
     assert os.path.getsize(tmp_path / "runs.jsonl") == size  # nothing written: the status is read again
     assert frame.set_index("run_id").loc[run_id, "status"] == "abandoned" and flattened == [run_id]
+
+
+def test_a_filter_on_the_saved_table_builds_its_runs_frame_exactly_without_decoding_records(tmp_path):
+    """The chosen runs' frame has their own columns and dtypes, as build_frame makes it from their records
+    (ints stay ints where no chosen run lacks them, a text column holding None, mixed types), and is made
+    from the saved rows: the records of a fresh store stay undecoded."""
+    store = Store(tmp_path)
+    made = []
+    for i in range(600):
+        run_id = ids.new_run_id()
+        params = {"i": i, "mixed": [1, "a", 2.5, True, None][i % 5]}
+        if i % 3:
+            params["sometimes"] = i  # missing for a third: float64 in the whole table, int64 among i % 3 != 0
+        tags = {"t": None if i % 4 == 0 else f"v{i}"}
+        store.put_run({"id": run_id, "experiment": "e", "status": "finished", "params": params, "tags": tags})
+        made.append(run_id)
+    assert store.journal.compact()
+    runs(store=Store(root := tmp_path))  # saves the table
+    for where in ["params.i % 3 == 1", "params.i < 40", "params.i == 7", "params.i % 5 == 1", "params.i > 9999"]:
+        fresh = Store(root)
+        frame = runs(where=where, store=fresh)
+        docs = fresh.run_docs()
+        assert all(docs.is_pending(r) for r in docs)  # no record decoded: the rows came from the saved table
+        chosen = set(frame["run_id"])
+        expected = table.build_frame(docs[r] for r in sorted(chosen, reverse=True)).reset_index(drop=True)
+        pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    subset = runs(where="params.i % 3 == 1", store=Store(root))
+    assert subset["params.sometimes"].dtype == "int64" and subset["params.i"].dtype == "int64"

@@ -38,10 +38,10 @@ def runs(
     from tinydb.queries import QueryInstance
 
     if where is None or isinstance(where, str):  # the filters run on the kept table (table.py: current_table)
-        frame, docs = current_table(st)
+        frame, table = current_table(st)
         rows = select(frame, experiment=experiment, status=status, where=where).rows
         if len(rows) < len(frame):  # the frame of the selected runs only: their columns, their dtypes
-            rows = build_frame(doc for run_id in rows["run_id"] if (doc := docs.get(run_id)) is not None)
+            rows = table.frame_of(rows["run_id"])
         return rows.reset_index(drop=True)
     docs = st.run_docs()
     if isinstance(where, QueryInstance):  # callable, but over records, not Runs: the store's table filters

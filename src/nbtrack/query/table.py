@@ -110,9 +110,14 @@ def ordered_columns(columns: Iterable[str]) -> list[str]:
 def build_frame(docs: Iterable[dict[str, Any]], groups: Collection[str] | None = None) -> Any:
     """The ``nbtrack.runs()`` frame of these run records, in their order (no filters); ``groups``: only
     the base columns and these groups' (see :func:`flatten`)."""
+    return frame_of_rows([flatten(doc, groups) for doc in docs])
+
+
+def frame_of_rows(rows: list[dict[str, Any]]) -> Any:
+    """The frame of rows made by :func:`flatten` (what :func:`build_frame` does after flattening)."""
     import pandas as pd
 
-    frame = pd.DataFrame([flatten(doc, groups) for doc in docs])
+    frame = pd.DataFrame(rows)
     frame = frame.reindex(columns=ordered_columns(frame.columns))
     for column in ("start_time", "end_time"):
         frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
@@ -150,6 +155,9 @@ class RunsTable:
         self.docs: Mapping[str, Any] = {}  # run id -> record: the store's live records (read-only)
         self._seen = 0  # how much of ``docs.log`` the frame reflects
         self._running: dict[str, str] = {}  # run id -> shown status, for runs recorded as running
+        # the checkpoint's rows as flatten made them (or their JSON text, as saved): valid while a record is
+        # the checkpoint's still, so a filter rebuilds its runs' frame without decoding their records
+        self._rows: table_cache.SavedRows | None = None
 
     @property
     def watching(self) -> bool:
@@ -191,21 +199,43 @@ class RunsTable:
     def _start(self, docs: Mapping[str, Any]) -> set[str]:
         """Set the frame to that of the records as the checkpoint holds them (loaded, or built and saved);
         returns the ids whose rows must still be made from their current record."""
-        self.docs, self._seen = docs, len(docs.log) if isinstance(docs, Docs) else 0
+        self.docs, self._seen, self._rows = docs, len(docs.log) if isinstance(docs, Docs) else 0, None
         if not isinstance(docs, Docs) or docs.base is None:
             self.frame = newest_first(build_frame(docs.values()))
             self._running = {r: effective_status(d) for r, d in docs.items() if d.get("status", "running") == "running"}
             return set()
         dirty = set(docs.log[: self._seen])  # set or removed since the checkpoint: rows from the records
-        frame = table_cache.load(self.store, docs.base)
-        if frame is None:
-            records = docs.items()
-            frame = newest_first(build_frame(doc for run_id, doc in records if run_id not in dirty))
-            table_cache.save(self.store, docs.base, frame)
+        loaded = table_cache.load(self.store, docs.base)
+        if loaded is None:
+            rows = [flatten(doc) for run_id, doc in docs.items() if run_id not in dirty]
+            frame = newest_first(frame_of_rows(rows))
+            table_cache.save(self.store, docs.base, frame, rows)  # every record is decoded here: no _rows
+        else:
+            frame, texts = loaded
+            self._rows = texts
         self.frame = frame
         # rows shown running when the frame was built: their kernel may have died since (abandoned stays so)
         self._running = dict.fromkeys(frame["run_id"][frame["status"] == "running"], "running") if len(frame) else {}
         return dirty
+
+    def frame_of(self, run_ids: Iterable[str]) -> Any:
+        """The frame of these runs alone, as :func:`build_frame` makes it from their current records."""
+        docs, saved = self.docs, self._rows
+        wanted = list(run_ids)
+        kept: list[dict[str, Any] | None] = [None] * len(wanted)
+        if saved is not None and isinstance(docs, Docs):  # a record still the checkpoint's: its saved row holds
+            unchanged = [n for n, run_id in enumerate(wanted) if docs.is_pending(run_id)]
+            for n, row in zip(unchanged, saved.rows([wanted[n] for n in unchanged]), strict=True):
+                kept[n] = row
+        rows = []
+        for run_id, row in zip(wanted, kept, strict=True):
+            if row is None:
+                doc = docs.get(run_id)
+                if doc is None:
+                    continue  # deleted since the frame was made
+                row = flatten(doc)
+            rows.append(row)
+        return frame_of_rows(rows)
 
     def _patch(self, docs: Mapping[str, Any], changed: list[str], removed: list[str]) -> None:
         import pandas as pd
@@ -216,7 +246,7 @@ class RunsTable:
         else:
             stale = set(changed) | set(removed)
             keep = frame[~frame["run_id"].isin(stale)] if stale else frame
-            fresh = [docs[run_id] for run_id in changed]
+            fresh = [docs[run_id] for run_id in sorted(changed, reverse=True)]  # newest first, as the frame
             if fresh and len(keep):
                 frame = pd.concat([build_frame(fresh), keep], ignore_index=True)
                 ordered = ordered_columns(frame.columns)
@@ -237,8 +267,8 @@ _shared: weakref.WeakKeyDictionary[Store, tuple[RunsTable, threading.Lock]] = we
 _shared_guard = threading.Lock()
 
 
-def current_table(store: Store) -> tuple[Any, Mapping[str, dict[str, Any]]]:
-    """The whole runs frame of ``store`` (newest first) and the records its rows were made from, as of now.
+def current_table(store: Store) -> tuple[Any, RunsTable]:
+    """The whole runs frame of ``store`` (newest first) as of now, and the table that keeps it.
 
     One :class:`RunsTable` per store and process, kept between calls: a second ``runs()`` costs a ``stat``
     when nothing was written, and flattens only the runs written since otherwise. Read-only: pandas'
@@ -251,4 +281,4 @@ def current_table(store: Store) -> tuple[Any, Mapping[str, dict[str, Any]]]:
     table, lock = entry
     with lock:
         table.update(force=table.watching)  # running rows: their kernel may have died since
-        return table.frame, table.docs
+        return table.frame, table

@@ -14,10 +14,11 @@ is built again. Stores this user cannot write are read as before, without it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from typing import Any
+
+import orjson
 
 from nbtrack.query import frame_file
 from nbtrack.store import checkpoint, files
@@ -26,7 +27,6 @@ from nbtrack.store.local import Store
 
 MAGIC = b"nbtrack-runs-frame 1\n"
 FORMAT = 1  # bumped whenever table.py's columns or dtypes change: files of another format are rebuilt
-_HEADER_MAX = 4096
 
 
 def key_of(base: str) -> str:
@@ -41,8 +41,38 @@ def _version() -> str:
     return str(getattr(sys.modules.get("nbtrack"), "__version__", "unknown"))
 
 
-def load(store: Store, base: str) -> Any:
-    """The saved frame of checkpoint ``base`` (newest first), or None when there is none that matches."""
+ROWS = "\x00rows"  # the saved frame's column of each run's flattened row as JSON (popped on load)
+
+
+class SavedRows:
+    """The rows :func:`~nbtrack.query.table.flatten` made of the checkpoint's records, as saved: each a JSON
+    array ``[shape, *values]`` whose keys are ``shapes[shape]`` (the keys stored once, not in every row)."""
+
+    def __init__(self, ids: Any, texts: Any, shapes: list[tuple[str, ...]]) -> None:
+        self._ids, self._texts, self._shapes = ids, texts, shapes
+        self._index: Any = None
+
+    def rows(self, run_ids: list[str]) -> list[dict[str, Any] | None]:
+        """The saved row of each run (None for a run the saved frame does not hold)."""
+        import pandas as pd
+
+        if self._index is None:
+            self._index = pd.Index(self._ids)
+        at = self._index.get_indexer(run_ids)
+        found = self._texts.take(at[at >= 0]).tolist() if len(at) else []
+        texts = iter(found)
+        out: list[dict[str, Any] | None] = []
+        for n in at:
+            if n < 0:
+                out.append(None)
+                continue
+            values = orjson.loads(next(texts))
+            out.append(dict(zip(self._shapes[values[0]], values[1:], strict=True)))
+        return out
+
+
+def load(store: Store, base: str) -> tuple[Any, SavedRows] | None:
+    """The saved frame of checkpoint ``base`` (newest first) and its rows' JSON, or None when none matches."""
     path = checkpoint.frame_path_of(store.journal.path)
     try:
         fd = files.open_regular(path)
@@ -54,27 +84,40 @@ def load(store: Store, base: str) -> Any:
         return None
     finally:
         os.close(fd)
-    end = raw.find(b"\n", len(MAGIC), len(MAGIC) + _HEADER_MAX)
+    end = raw.find(b"\n", len(MAGIC))
     if not raw.startswith(MAGIC) or end < 0:
         return None
     try:
-        header = json.loads(raw[len(MAGIC) : end])
-    except ValueError:
+        header = orjson.loads(raw[len(MAGIC) : end])
+        if not isinstance(header, dict) or header.get("key") != key_of(base):
+            return None
+        shapes = [tuple(shape) for shape in header["shapes"]]
+        if not all(type(key) is str for shape in shapes for key in shape):
+            return None
+    except (ValueError, KeyError, TypeError):
         return None
-    if not isinstance(header, dict) or header.get("key") != key_of(base):
+    frame = frame_file.decode(raw[end + 1 :])
+    if frame is None or ROWS not in frame.columns:
         return None
-    return frame_file.decode(raw[end + 1 :])
+    texts = frame.pop(ROWS)
+    return frame, SavedRows(frame["run_id"].to_numpy(), texts, shapes)
 
 
-def save(store: Store, base: str, frame: Any) -> bool:
-    """Save ``frame`` as the table of checkpoint ``base``; False when it was not (cannot be stored exactly,
-    or the store is not writable here). Never raises."""
+def save(store: Store, base: str, frame: Any, rows: list[dict[str, Any]]) -> bool:
+    """Save ``frame`` (newest first) made from ``rows`` (flatten's) as the table of checkpoint ``base``; False
+    when it was not (a value JSON or the frame file cannot hold exactly, a store not writable here). Never raises."""
     tmp = None
     try:
-        encoded = frame_file.encode(frame)
+        shapes: dict[tuple[str, ...], int] = {}
+        texts = _texts(rows, shapes)
+        if texts is None:
+            return False
+        by_id = dict(zip([row["run_id"] for row in rows], texts, strict=True))
+        encoded = frame_file.encode(frame.assign(**{ROWS: [by_id[run_id] for run_id in frame["run_id"]]}))
         if encoded is None:
             return False
-        data = MAGIC + json.dumps({"key": key_of(base)}).encode() + b"\n" + encoded
+        header = {"key": key_of(base), "shapes": [list(shape) for shape in shapes]}
+        data = MAGIC + orjson.dumps(header) + b"\n" + encoded
         path = checkpoint.frame_path_of(store.journal.path)
         tmp = path.with_name(files.temp_name(path.name))
         files.create_new(tmp, data, durable=False)
@@ -89,3 +132,21 @@ def save(store: Store, base: str, frame: Any) -> bool:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         return False
+
+
+def _texts(rows: list[dict[str, Any]], shapes: dict[tuple[str, ...], int]) -> list[str] | None:
+    """Each row as the JSON ``[shape, *values]`` that reads back equal (not so: NaN, tuples, a str
+    subclass...), else None; ``shapes`` collects the key lists."""
+    texts = []
+    for row in rows:
+        shape = shapes.setdefault(tuple(row), len(shapes))
+        try:
+            text = orjson.dumps([shape, *row.values()])
+        except TypeError:
+            return None
+        back = orjson.loads(text)[1:]
+        values = list(row.values())
+        if back != values or any(type(b) is not type(v) for b, v in zip(back, values, strict=True)):
+            return None
+        texts.append(text.decode())
+    return texts
