@@ -91,3 +91,11 @@ def test_installed_packages_is_sorted_and_cached():
     packages = installed_packages()
     assert list(packages) == sorted(packages, key=str.lower)
     assert "nbtrack" in packages and installed_packages() is packages
+
+
+def test_the_package_list_blob_is_written_again_where_the_store_lacks_it(tmp_path):
+    first, second = Store(tmp_path / "a"), Store(tmp_path / "b")
+    digest = capture(first)["packages"]
+    assert capture(first)["packages"] == digest  # the same list: the hash made once is reused
+    assert capture(second)["packages"] == digest and second.get_json(digest) == installed_packages()
+    assert Store(first.root).get_json(digest) == installed_packages()

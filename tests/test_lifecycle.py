@@ -167,6 +167,25 @@ def test_a_record_written_by_the_old_encoder_never_breaks_a_query(store_dir, cap
     assert "Traceback" not in capsys.readouterr().err
 
 
+def test_a_metric_name_is_checked_at_every_call_until_it_holds_a_series(store_dir):
+    with nbtrack.track() as run, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nbtrack.log_metric("   ", 1.0)  # refused each time, never remembered as a name
+        nbtrack.log_metric("   ", 2.0)
+        nbtrack.log_metric("a\x00", 1.0)  # cleaned to "a" each time: one series with the plain name's points
+        nbtrack.log_metric("a", 2.0)
+        nbtrack.log_metric("a\x00", 3.0)
+        nbtrack.log_metric(7, 1.0)  # a number as a name is its text
+        nbtrack.log_metric("7", 2.0, step=5)
+        nbtrack.log_metric("b", "not a number")  # a refused first value starts no series
+        nbtrack.log_metric("b", 0.5)
+    said = [str(w.message) for w in caught]
+    assert sum("must not be empty" in m for m in said) == 2
+    assert run.series["a"]["value"] == [1.0, 2.0, 3.0] and run.series["a"]["step"] == [0, 1, 2]
+    assert run.series["7"]["step"] == [0, 5] and run.series["b"]["value"] == [0.5]
+    assert set(nbtrack.get_run(run.id).metrics) == {"a", "7", "b"}
+
+
 def test_metrics_that_cannot_be_kept_are_refused_with_a_warning(store_dir, monkeypatch):
     monkeypatch.setenv("NBTRACK_MAX_METRICS", "3")
     with nbtrack.track() as run, warnings.catch_warnings(record=True) as caught:

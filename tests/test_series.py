@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import random
@@ -78,6 +79,36 @@ def test_earlier_json_series_blobs_read_unchanged(tmp_path):
     store = Store(tmp_path)
     digest = store.put_json(old)  # how 0.1.0 wrote a series
     assert series.load(store, digest) == old
+
+
+T0 = 1764692345.125
+LOGGED = {
+    "loss": {"step": [0, 1, 2, 3], "value": [0.9137428561, 0.6027711834, "nan", 0.3011520442],
+             "time": [T0, T0 + 0.012, T0 + 0.031, T0 + 0.5]},
+    "acc": {"step": [0, 10, 5], "value": [0.5, 0.75, "inf"], "time": [T0 + 0.001, T0 + 0.002, T0 + 0.003]},
+    "lr": {"step": [7, 8], "value": [0.25, 0.125], "time": [T0 + 1.0, T0 + 2.0]},
+    "caf\u00e9": {"step": [0], "value": [1e-7], "time": [T0]},
+}  # fmt: skip
+# LOGGED as series.encode wrote it before its header went through orjson (commit 6819f35): json.dumps text
+BLOB_6819F35 = base64.b64decode(
+    "TkJTMgAAAKd4nG2PQQrCMBBF7/LX0zJJm8bmKpJFiRbEWsEWEUsP5Dm8mJOmCqLMct57zEwYGU7ZqqxqXZQmV9oQTnDbCT0cuvMwgBDgSsIAx4SdLJmU"
+    "JlWTWJ5wFLDdCHYXTM2U1CaEZBaLGR2mzPhUUCSzuuNtFPIamdwQ51ZOOPQt/DvVXVJJLyW7FphjkvlPRceMvPIphKZ9PlJEfT3yI6t9xtbPfn4BpfxF"
+    "ynicqzRiiH02mWFWzVcG2xWnGCwTnzEI23oyuL19/OOyvX29PQDVjQ1y"
+)
+
+
+def test_blobs_of_the_earlier_encoder_read_as_the_current_one_writes_them():
+    old, new = series.decode(BLOB_6819F35), series.decode(series.encode(LOGGED))
+    assert same_values(old, new)
+    assert [p["step"] for p in old.values()] == [p["step"] for p in LOGGED.values()]
+    assert same_values([p["value"] for p in old.values()], [p["value"] for p in LOGGED.values()])
+    assert old["lr"]["time"] == [T0 + 1.0, T0 + 2.0]
+
+
+def test_a_header_orjson_refuses_is_written_by_json():
+    steps = [0, 2**70, 1]  # step gaps beyond 64 bits (log_metric keeps int64 steps; the codec takes any int)
+    back = series.decode(series.encode({"m": points([1.0, 2.0, 3.0], steps=steps)}))
+    assert back["m"]["step"] == steps
 
 
 def test_an_empty_series_and_a_damaged_blob():

@@ -337,8 +337,21 @@ def repr_record(value: Any, limit: int = REPR_LIMIT, deadline: float | None = No
     return {TAG: "repr", "type": escape_text(type_name(value)), "v": escape_text(text)}
 
 
+_INT_LIMIT = 2**INT_BITS
+_PLAIN_TEXT = MAX_VALUE_BYTES // 8  # ASCII text this long stays under the limit however JSON escapes it
+
+
 def encode(value: Any, what: str = "value") -> tuple[Any, list[str]]:
     """Encode one value; returns the JSON form and the notes about anything not kept exactly."""
+    kind = type(value)  # the scalars most params are, which the Encoder returns as they are: no Encoder to make
+    if (
+        value is None
+        or kind is bool
+        or (kind is float and math.isfinite(value))
+        or (kind is int and -_INT_LIMIT < value < _INT_LIMIT)
+        or (kind is str and len(value) <= _PLAIN_TEXT and value.isascii())
+    ):
+        return value, []
     encoder = Encoder()
     return encoder.encode(value, what), encoder.notes
 

@@ -22,6 +22,7 @@ from nbtrack.run import Status
 MAX_NAME_LENGTH = 250
 MAX_METRICS = 1_000  # distinct metric names one run keeps; NBTRACK_MAX_METRICS overrides it
 STEP_RANGE = range(-(2**63), 2**63)  # steps are int64, as the series and its readers (pandas, MLflow) hold them
+STEP_MIN, STEP_MAX = STEP_RANGE[0], STEP_RANGE[-1]  # two comparisons cost a quarter of `in STEP_RANGE`
 
 
 def warn(message: str) -> None:

@@ -29,7 +29,8 @@ from nbtrack.capture.active import active_run as innermost_run
 from nbtrack.capture.active import pop_active, push_active, require_run
 from nbtrack.capture.guard import (
     MAX_NAME_LENGTH,
-    STEP_RANGE,
+    STEP_MAX,
+    STEP_MIN,
     SaveProblems,
     clean_key,
     clean_step,
@@ -98,6 +99,7 @@ class ActiveRun:
         store.open_run(self.record.id, self)  # its small blobs become durable with its final record
         self.profiles: dict[str, dict[str, Any]] = {}  # the data records with their profiles inline
         self.series: dict[str, dict[str, list[Any]]] = {}
+        self._points: dict[str, tuple[list[Any], Callable[[Any], None], Callable[[Any], None]]] = {}
         self._lock = threading.Lock()
         self._stored = False  # the latest record written is in the store
         self._start_stored = False
@@ -189,13 +191,17 @@ class ActiveRun:
             self.log_param(name, value)
 
     def log_metric(self, name: Any, value: Any, step: int | None = None) -> None:
-        # Training loops call this thousands of times: plain names and numbers take the short path.
+        # Training loops call this thousands of times: a name this run already holds, a float and an int step
+        # take the short path (the name was checked when its series began, see _begin_series).
+        points = self._points.get(name) if type(name) is str else None
         key: str = name
-        if not (type(name) is str and 0 < len(name) <= MAX_NAME_LENGTH and "\x00" not in name and name.strip()):
-            cleaned = clean_key(name, "metric")
-            if cleaned is None:
-                return
-            key = cleaned
+        if points is None:
+            if not (type(name) is str and 0 < len(name) <= MAX_NAME_LENGTH and "\x00" not in name and name.strip()):
+                cleaned = clean_key(name, "metric")
+                if cleaned is None:
+                    return
+                key = cleaned
+            points = self._points.get(key)
         if type(value) is float:
             number = value
         else:
@@ -204,9 +210,9 @@ class ActiveRun:
             except (TypeError, ValueError, OverflowError) as exc:
                 warn(f"metric {key!r} not recorded: {exc}")
                 return
-        if step is not None and (type(step) is not int or step not in STEP_RANGE):
+        if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = clean_step(step, key)
-        if key not in self.record.metrics and len(self.record.metrics) >= self.max_metrics:
+        if points is None and key not in self.record.metrics and len(self.record.metrics) >= self.max_metrics:
             self._metrics_refused += 1
             if self._metrics_refused == 1:
                 warn(
@@ -214,14 +220,27 @@ class ActiveRun:
                     f"(NBTRACK_MAX_METRICS): {key!r} and further new names are not recorded"
                 )
             return
-        with self._lock:
-            points = self.series.setdefault(key, {"step": [], "value": [], "time": []})
+        lock = self._lock
+        lock.acquire()  # not `with`: its __enter__/__exit__ calls cost twice acquire/release, per point
+        try:
+            if points is None:
+                points = self._begin_series(key)
+            steps, add_value, add_time = points
             if step is None:
-                step = points["step"][-1] + 1 if points["step"] else 0
-            points["step"].append(step)
-            points["value"].append(number if math.isfinite(number) else repr(number))
-            points["time"].append(time.time())
+                step = steps[-1] + 1 if steps else 0
+            steps.append(step)
+            add_value(number if math.isfinite(number) else repr(number))
+            add_time(time.time())
             self.record.metrics[key] = number
+        finally:
+            lock.release()
+
+    def _begin_series(self, key: str) -> tuple[list[Any], Callable[[Any], None], Callable[[Any], None]]:
+        """The series of a checked metric name (under the lock): its steps and the appends of its values and
+        times, kept per name so each later point costs one dict lookup."""
+        series = self.series.setdefault(key, {"step": [], "value": [], "time": []})
+        points = self._points[key] = (series["step"], series["value"].append, series["time"].append)
+        return points
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
         for name, value in items_of(metrics, "log_metrics"):
