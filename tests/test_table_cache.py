@@ -203,3 +203,24 @@ def test_a_filter_on_the_saved_table_builds_its_runs_frame_exactly_without_decod
         pd.testing.assert_frame_equal(frame, expected, check_exact=True)
     subset = runs(where="params.i % 3 == 1", store=Store(root))
     assert subset["params.sometimes"].dtype == "int64" and subset["params.i"].dtype == "int64"
+
+
+def test_the_change_log_stays_bounded_and_a_table_left_behind_starts_over(tmp_path, monkeypatch):
+    """A process following a store for weeks does not keep every id ever written: the records forget the
+    start of their log, and a kept table that had not read that far is built again, still exact."""
+    from nbtrack.store import docs as docs_mod
+
+    monkeypatch.setattr(docs_mod, "LOG_KEPT", 50)
+    store = Store(tmp_path)
+    made = fill(store, 30)
+    assert len(runs(store=store)) == 30
+    records = store.run_docs()
+    assert isinstance(records, docs_mod.Docs)
+    for i, run_id in enumerate(made * 5):  # 150 tag writes: the log is cut to about half more than once
+        store.tag_run(run_id, {"n": i})
+    assert records.dropped > 0 and len(records.log) <= 50 + len(records)
+    frame = runs(store=store)
+    pd.testing.assert_frame_equal(frame, scratch(tmp_path), check_exact=True)
+    assert set(frame["tags.n"]) == set(range(120, 150))
+    store.tag_run(made[0], {"n": -1})  # and it follows the log again from there
+    assert runs(store=store).set_index("run_id").loc[made[0], "tags.n"] == -1

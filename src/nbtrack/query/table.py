@@ -172,9 +172,10 @@ class RunsTable:
         self.stamp = stamp
         docs = self.store.run_docs()
         started = not (self.frame is not None and docs is self.docs and isinstance(docs, Docs))
-        if isinstance(docs, Docs) and not started:
-            end = len(docs.log)
-            changed = set(docs.log[self._seen : end])
+        if isinstance(docs, Docs) and not started and self._seen >= docs.dropped:
+            with self.store.journal.guard:  # the journal's writes append to the log (and shorten it) under it
+                end = docs.dropped + len(docs.log)  # positions count the entries the log dropped
+                changed = set(docs.log[self._seen - docs.dropped :])
             self._seen = end
         else:
             changed = self._start(docs)  # a first read, or the journal was read again from its start
@@ -199,15 +200,20 @@ class RunsTable:
     def _start(self, docs: Mapping[str, Any]) -> set[str]:
         """Set the frame to that of the records as the checkpoint holds them (loaded, or built and saved);
         returns the ids whose rows must still be made from their current record."""
-        self.docs, self._seen, self._rows = docs, len(docs.log) if isinstance(docs, Docs) else 0, None
-        if not isinstance(docs, Docs) or docs.base is None:
-            self.frame = newest_first(build_frame(docs.values()))
-            self._running = {r: effective_status(d) for r, d in docs.items() if d.get("status", "running") == "running"}
+        self.docs, self._rows = docs, None
+        with self.store.journal.guard:
+            self._seen = docs.dropped + len(docs.log) if isinstance(docs, Docs) else 0
+            dirty = set(docs.log) if isinstance(docs, Docs) else set()  # set or removed since the checkpoint
+        if not isinstance(docs, Docs) or docs.base is None or docs.dropped:  # what changed since it is not known
+            records = self._records()
+            self.frame = newest_first(build_frame(records.values()))
+            self._running = {
+                r: effective_status(d) for r, d in records.items() if d.get("status", "running") == "running"
+            }
             return set()
-        dirty = set(docs.log[: self._seen])  # set or removed since the checkpoint: rows from the records
         loaded = table_cache.load(self.store, docs.base)
         if loaded is None:
-            rows = [flatten(doc) for run_id, doc in docs.items() if run_id not in dirty]
+            rows = [flatten(doc) for run_id, doc in self._records().items() if run_id not in dirty]
             frame = newest_first(frame_of_rows(rows))
             table_cache.save(self.store, docs.base, frame, rows)  # every record is decoded here: no _rows
         else:
@@ -217,6 +223,11 @@ class RunsTable:
         # rows shown running when the frame was built: their kernel may have died since (abandoned stays so)
         self._running = dict.fromkeys(frame["run_id"][frame["status"] == "running"], "running") if len(frame) else {}
         return dirty
+
+    def _records(self) -> dict[str, Any]:
+        """A copy of every record (decoded): another thread may be adding runs while the frame is built."""
+        with self.store.journal.guard:
+            return self.docs.copy() if isinstance(self.docs, Docs) else dict(self.docs)
 
     def frame_of(self, run_ids: Iterable[str]) -> Any:
         """The frame of these runs alone, as :func:`build_frame` makes it from their current records."""
@@ -242,7 +253,7 @@ class RunsTable:
 
         frame = self.frame
         if frame is None or len(changed) + len(removed) > max(200, REBUILD_SHARE * len(docs)):
-            frame = build_frame(docs.values())
+            frame = build_frame(self._records().values())
         else:
             stale = set(changed) | set(removed)
             keep = frame[~frame["run_id"].isin(stale)] if stale else frame

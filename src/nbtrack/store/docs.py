@@ -16,6 +16,8 @@ import threading
 from collections.abc import Callable, ItemsView, Iterable, Iterator, MutableMapping, ValuesView
 from typing import Any
 
+LOG_KEPT = 100_000  # log entries kept beyond one per record; a reader further behind starts over
+
 
 class Block:
     """Records ``ids`` of a checkpoint, not decoded yet; ``decode()`` gives their documents in that order."""
@@ -32,7 +34,8 @@ class Docs(MutableMapping[str, Any]):
     """``{run id: record}`` in the order the journal applied them, with lazily decoded checkpoint blocks.
 
     ``base`` names the checkpoint the undecoded records came from (None: none did); ``log`` lists the ids set
-    or removed since, in order (an id can appear more than once). Records are shared, never copied: read-only.
+    or removed since, in order (an id can appear more than once), after the ``dropped`` first entries, which
+    a long-lived process forgets (:data:`LOG_KEPT`). Records are shared, never copied: read-only.
     """
 
     def __init__(self, items: dict[str, Any] | None = None, base: str | None = None) -> None:
@@ -41,6 +44,7 @@ class Docs(MutableMapping[str, Any]):
         self._decoding = threading.Lock()
         self.base = base
         self.log: list[str] = []
+        self.dropped = 0  # entries forgotten from the start of the log
 
     @classmethod
     def lazy(cls, blocks: Iterable[Block], base: str) -> Docs:
@@ -123,14 +127,22 @@ class Docs(MutableMapping[str, Any]):
         if type(old) is Block:
             self._replacing(old)
         self._items[key] = doc
-        self.log.append(key)
+        self._logged(key)
 
     def __delitem__(self, key: str) -> None:
         old = self._items[key]
         if type(old) is Block:
             self._replacing(old)
         del self._items[key]
-        self.log.append(key)
+        self._logged(key)
+
+    def _logged(self, key: str) -> None:
+        log = self.log
+        log.append(key)
+        if len(log) > LOG_KEPT + len(self._items):  # a server following a store for weeks: keep it bounded
+            half = len(log) // 2
+            del log[:half]
+            self.dropped += half
 
     def pop(self, key: str, *default: Any) -> Any:
         if key in self._items:
