@@ -81,7 +81,7 @@ class JournalStorage(Storage):
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         # Fresh table dicts (TinyDB pops and adds tables in what it reads); the documents are the state's.
-        return {table: dict(docs) for table, docs in self.journal.refresh().items()}
+        return {table: docs.copy() for table, docs in self.journal.refresh().items()}  # plain dicts
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         with self.writing():
