@@ -371,12 +371,15 @@ def test_checkpoint_with_a_big_integer_round_trips(tmp_path, replayed):
     made = fill(store, 20)
     big = ids.new_run_id()
     store.put_run({"id": big, "status": "finished", "params": {"n": 2**70}, "big": -(2**80)})
+    for _ in range(2):  # a big integer in a value records share: it goes in the checkpoint's meta
+        store.put_run({"id": ids.new_run_id(), "status": "finished", "env": {"seed": 2**65}})
     assert store.journal.compact()
     replayed.clear()
     loaded = fresh(tmp_path)
     assert replayed == []
     assert loaded.state["runs"][big]["params"]["n"] == 2**70 and loaded.state["runs"][big]["big"] == -(2**80)
     assert loaded.state["runs"][made[3]]["params"] == {"i": 3}
+    assert [doc["env"]["seed"] for doc in loaded.state["runs"].values() if "seed" in doc.get("env", {})] == [2**65] * 2
 
 
 def ids_of_running(store: Store, n: int) -> list[str]:

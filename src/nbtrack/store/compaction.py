@@ -38,6 +38,7 @@ from typing import Any, Protocol
 
 from nbtrack.errors import NbtrackError
 from nbtrack.store import checkpoint, files, mark
+from nbtrack.store.docs import Docs
 from nbtrack.store.lines import chunked, encode_line, header_line, read_all
 from nbtrack.store.lock import FileLock
 from nbtrack.store.packs import PackSet, move_to_pack
@@ -85,17 +86,22 @@ _switch_was = 0.005
 def compact(journal: Journal) -> bool:
     """Rewrite ``journal`` with only live entries and tombstones; False when it was not (see journal.py)."""
     journal.refresh()
-    with journal.guard:
-        if journal.problems or journal.losses or journal.identity is None:
-            return False
-        identity, offset = journal.identity, journal.offset
-        state = {table: docs.copy() for table, docs in journal.state.items()}  # Docs: all decoded
-        tombstones = {table: sorted(keys) for table, keys in journal.tombstones.items()}
-        inline = {digest: at for digest, at in journal.inline.items() if 0 <= at[0] < offset}
-    epoch = mark.new_epoch()
+    # Decoding and the copy make millions of acyclic objects: each full collection they set off held the GIL
+    # for 0.2-0.7 s, and every writer with it.
     collecting = gc.isenabled()
-    gc.disable()  # the copy makes ~a million acyclic objects: each full collection they set off held the GIL 0.2-0.7 s
+    gc.disable()
     try:
+        for docs in list(journal.state.values()):  # decoded before the guard is taken: writers wait on it
+            if isinstance(docs, Docs):
+                docs.decode_all()
+        with journal.guard:
+            if journal.problems or journal.losses or journal.identity is None:
+                return False
+            identity, offset = journal.identity, journal.offset
+            state = {table: docs.copy() for table, docs in journal.state.items()}  # Docs: all decoded
+            tombstones = {table: sorted(keys) for table, keys in journal.tombstones.items()}
+            inline = {digest: at for digest, at in journal.inline.items() if 0 <= at[0] < offset}
+        epoch = mark.new_epoch()
         puts = [
             encode_line({"op": "put", "t": table, "id": key, "doc": doc})
             for table, docs in state.items()
