@@ -15,15 +15,17 @@ import threading
 import warnings
 import weakref
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbtrack import values
 from nbtrack.errors import NbtrackWarning
-from nbtrack.query import table_cache
 from nbtrack.query.contents import model_hash, short_hash
 from nbtrack.run import effective_status, unescaped
 from nbtrack.store.docs import Docs
 from nbtrack.store.local import Store
+
+if TYPE_CHECKING:
+    from nbtrack.query.table_cache import SavedRows
 
 DEFAULT_EXPERIMENT = "default"
 BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start_time", "end_time", "duration"]
@@ -157,7 +159,7 @@ class RunsTable:
         self._running: dict[str, str] = {}  # run id -> shown status, for runs recorded as running
         # the checkpoint's rows as flatten made them (or their JSON text, as saved): valid while a record is
         # the checkpoint's still, so a filter rebuilds its runs' frame without decoding their records
-        self._rows: table_cache.SavedRows | None = None
+        self._rows: SavedRows | None = None
 
     @property
     def watching(self) -> bool:
@@ -211,11 +213,14 @@ class RunsTable:
                 r: effective_status(d) for r, d in records.items() if d.get("status", "running") == "running"
             }
             return set()
+        from nbtrack.query import table_cache  # pandas with it: not for get_run or a %%track cell
+
         loaded = table_cache.load(self.store, docs.base)
-        if loaded is None:
-            rows = [flatten(doc) for run_id, doc in self._records().items() if run_id not in dirty]
+        if loaded is None:  # decoded for the rows only, not kept: the records stay compressed in memory
+            rows = [flatten(doc) for run_id, doc in docs.passing() if run_id not in dirty]
             frame = newest_first(frame_of_rows(rows))
-            table_cache.save(self.store, docs.base, frame, rows)  # every record is decoded here: no _rows
+            table_cache.save(self.store, docs.base, frame, rows)
+            self._rows = None  # every record ran through flatten here; a filter flattens its own again
         else:
             frame, texts = loaded
             self._rows = texts

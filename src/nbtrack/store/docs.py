@@ -86,6 +86,21 @@ class Docs(MutableMapping[str, Any]):
             for block in {id(v): v for v in list(self._items.values()) if type(v) is Block}.values():
                 self._decode(block)
 
+    def passing(self) -> Iterator[tuple[str, Any]]:
+        """Every ``(id, record)`` as of now, decoding pending blocks without keeping what they decode
+        (a process that builds a table of all runs once need not hold 100,000 records afterwards)."""
+        with self._decoding:
+            snapshot = list(self._items.items())
+        decoded: dict[int, dict[str, Any]] = {}
+        for key, value in snapshot:
+            if type(value) is Block:
+                found = decoded.get(id(value))
+                if found is None:
+                    decoded.clear()  # blocks come in order: one at a time is enough
+                    found = decoded[id(value)] = dict(zip(value.ids, value.decode(), strict=True))
+                value = found[key]
+            yield key, value
+
     # Mapping --------------------------------------------------------------------------------------
 
     def __getitem__(self, key: str) -> Any:
