@@ -70,8 +70,11 @@ def compacted(tmp_path) -> tuple[Path, list[str]]:
 def test_the_first_fresh_process_saves_the_table_and_the_next_one_loads_it(compacted, flattened):
     root, made = compacted
     assert not frame_path(root).exists()
-    first = runs(store=Store(root))
+    builder = Store(root)
+    first = runs(store=builder)
     assert len(flattened) == 400 and frame_path(root).exists()
+    docs = builder.run_docs()
+    assert all(docs.is_pending(run_id) for run_id in docs)  # decoded to build the table, not kept
     flattened.clear()
     second = runs(store=Store(root))
     assert flattened == []  # nothing flattened: the saved table was loaded
