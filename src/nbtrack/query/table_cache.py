@@ -22,7 +22,7 @@ import orjson
 
 from nbtrack.query import frame_file
 from nbtrack.store import checkpoint, files
-from nbtrack.store.lines import read_all
+from nbtrack.store.lines import read_file
 from nbtrack.store.local import Store
 
 MAGIC = b"nbtrack-runs-frame 1\n"
@@ -73,19 +73,9 @@ class SavedRows:
 
 def load(store: Store, base: str) -> tuple[Any, SavedRows] | None:
     """The saved frame of checkpoint ``base`` (newest first) and its rows' JSON, or None when none matches."""
-    path = checkpoint.frame_path_of(store.journal.path)
-    try:
-        fd = files.open_regular(path)
-    except OSError:
-        return None
-    try:
-        raw = read_all(fd, os.fstat(fd).st_size)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    end = raw.find(b"\n", len(MAGIC))
-    if not raw.startswith(MAGIC) or end < 0:
+    raw = read_file(checkpoint.frame_path_of(store.journal.path))
+    end = raw.find(b"\n", len(MAGIC)) if raw is not None else -1
+    if raw is None or not raw.startswith(MAGIC) or end < 0:
         return None
     try:
         header = orjson.loads(raw[len(MAGIC) : end])

@@ -41,7 +41,7 @@ from nbtrack.errors import StoreCorruptError
 from nbtrack.store import checkpoint_v1, files
 from nbtrack.store.docs import Block, Docs
 from nbtrack.store.index import RunIndex
-from nbtrack.store.lines import read_all
+from nbtrack.store.lines import read_file
 
 MAGIC = b"nbtrack-checkpoint 2\n"
 SUFFIX = ".ckpt"
@@ -62,16 +62,8 @@ def frame_path_of(journal: Path) -> Path:
 
 def current_hash(journal: Path) -> str | None:
     """The body hash of the checkpoint in place (its header only is read), None when there is none."""
-    try:
-        fd = files.open_regular(path_of(journal))
-    except OSError:
-        return None
-    try:
-        found = header(os.pread(fd, len(MAGIC) + _HEADER_MAX, 0))
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    raw = read_file(path_of(journal), len(MAGIC) + _HEADER_MAX)
+    found = header(raw) if raw is not None else None
     return found["hash"] if found is not None else None
 
 
@@ -234,16 +226,7 @@ def header(raw: bytes) -> dict[str, Any] | None:
 
 def read_raw(journal: Path) -> bytes | None:
     """The checkpoint file's bytes (never through a symlink), None when there is none or it cannot be read."""
-    try:
-        fd = files.open_regular(path_of(journal))
-    except OSError:
-        return None
-    try:
-        return read_all(fd, os.fstat(fd).st_size)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return read_file(path_of(journal))
 
 
 def check(raw: bytes, journal_fd: int, journal_size: int) -> tuple[dict[str, Any] | None, str]:

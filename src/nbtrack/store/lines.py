@@ -147,6 +147,21 @@ def read_all(fd: int, size: int) -> bytes:
     return b"".join(parts)
 
 
+def read_file(path: Path, most: int | None = None) -> bytes | None:
+    """A store file's bytes (its first ``most`` only, if given), never through a symlink; None when there is
+    none or it cannot be read (the checkpoint and the saved runs table are caches: missing is harmless)."""
+    try:
+        fd = files.open_regular(path)
+    except OSError:
+        return None
+    try:
+        return read_all(fd, os.fstat(fd).st_size if most is None else most)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def cut_torn_tail(fd: int, size: int, path: Path) -> int:
     """Drop a last line left without its newline by a writer that died mid-write; returns the size.
 
