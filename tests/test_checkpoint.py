@@ -334,6 +334,7 @@ def test_the_tail_replaces_checkpoint_records_not_yet_decoded(compacted, replaye
     assert replayed and replayed[0] == 2  # only the two lines after the checkpoint
     docs = loaded.state["runs"]
     assert not docs.is_pending(changed) and gone not in docs
+    assert docs.is_pending(truth_ids[12])  # their block was not decoded to replace one record and drop another
     assert docs[changed]["tags"] == {"k": "v"} and docs[truth_ids[12]]["params"] == {"i": 13}  # made[3] is gone
     assert docs == journal_only(compacted).state["runs"]
     assert {changed, gone} <= set(docs.log)

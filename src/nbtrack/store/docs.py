@@ -159,6 +159,11 @@ class Docs(MutableMapping[str, Any]):
             del log[:half]
             self.dropped += half
 
+    def discard(self, key: str) -> None:
+        """Remove ``key``'s record if there is one, without decoding it (a delete replayed from the journal)."""
+        if key in self._items:
+            del self[key]
+
     def pop(self, key: str, *default: Any) -> Any:
         if key in self._items:
             value = self[key]

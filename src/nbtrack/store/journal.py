@@ -293,7 +293,7 @@ class Journal:
                 table_name, key = table_name.decode(), key.decode()
             table = self.state.get(table_name) or self.state.setdefault(table_name, Docs())
             if op != "put":
-                table.pop(key, None)
+                table.discard(key)  # a checkpoint record is not decoded only to be dropped
                 if table_name == RUNS_TABLE:
                     self.index.remove(key)
                 if op == "tomb":
