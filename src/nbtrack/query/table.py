@@ -130,6 +130,11 @@ def frame_of_rows(rows: list[dict[str, Any]]) -> Any:
     return frame
 
 
+def recorded_running(doc: Mapping[str, Any]) -> bool:
+    """The record says running (no status counts as running): its status shown depends on its process."""
+    return doc.get("status", "running") == "running"
+
+
 def newest_first(frame: Any) -> Any:
     """The rows by run id, newest first (ids sort by creation time); a no-op when already so."""
     import numpy as np
@@ -157,8 +162,8 @@ class RunsTable:
         self.docs: Mapping[str, Any] = {}  # run id -> record: the store's live records (read-only)
         self._seen = 0  # how much of ``docs.log`` the frame reflects
         self._running: dict[str, str] = {}  # run id -> shown status, for runs recorded as running
-        # the checkpoint's rows as flatten made them (or their JSON text, as saved): valid while a record is
-        # the checkpoint's still, so a filter rebuilds its runs' frame without decoding their records
+        # the saved table's rows (table_cache.py): valid while a record is still the checkpoint's, so a
+        # filter rebuilds its runs' frame without decoding their records
         self._rows: SavedRows | None = None
 
     @property
@@ -190,7 +195,7 @@ class RunsTable:
             self._patch(docs, present, [run_id for run_id in changed if run_id not in docs])
             for run_id in changed:
                 doc = docs.get(run_id)
-                if doc is not None and doc.get("status", "running") == "running":
+                if doc is not None and recorded_running(doc):
                     self._running[run_id] = effective_status(doc)
                 else:
                     self._running.pop(run_id, None)
@@ -209,9 +214,7 @@ class RunsTable:
         if not isinstance(docs, Docs) or docs.base is None or docs.dropped:  # what changed since it is not known
             records = self._records()
             self.frame = newest_first(build_frame(records.values()))
-            self._running = {
-                r: effective_status(d) for r, d in records.items() if d.get("status", "running") == "running"
-            }
+            self._running = {r: effective_status(d) for r, d in records.items() if recorded_running(d)}
             return set()
         from nbtrack.query import table_cache  # pandas with it: not for get_run or a %%track cell
 
@@ -219,8 +222,7 @@ class RunsTable:
         if loaded is None:  # decoded for the rows only, not kept: the records stay compressed in memory
             rows = [flatten(doc) for run_id, doc in docs.passing() if run_id not in dirty]
             frame = newest_first(frame_of_rows(rows))
-            table_cache.save(self.store, docs.base, frame, rows)
-            self._rows = None  # every record ran through flatten here; a filter flattens its own again
+            table_cache.save(self.store, docs.base, frame, rows)  # no saved rows here: a filter flattens again
         else:
             frame, texts = loaded
             self._rows = texts
@@ -238,13 +240,13 @@ class RunsTable:
         """The frame of these runs alone, as :func:`build_frame` makes it from their current records."""
         docs, saved = self.docs, self._rows
         wanted = list(run_ids)
-        kept: list[dict[str, Any] | None] = [None] * len(wanted)
+        kept: dict[str, dict[str, Any] | None] = {}
         if saved is not None and isinstance(docs, Docs):  # a record still the checkpoint's: its saved row holds
-            unchanged = [n for n, run_id in enumerate(wanted) if docs.is_pending(run_id)]
-            for n, row in zip(unchanged, saved.rows([wanted[n] for n in unchanged]), strict=True):
-                kept[n] = row
+            unchanged = [run_id for run_id in wanted if docs.is_pending(run_id)]
+            kept = dict(zip(unchanged, saved.rows(unchanged), strict=True))
         rows = []
-        for run_id, row in zip(wanted, kept, strict=True):
+        for run_id in wanted:
+            row = kept.get(run_id)
             if row is None:
                 doc = docs.get(run_id)
                 if doc is None:
