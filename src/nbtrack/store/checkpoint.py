@@ -76,13 +76,13 @@ def encode(state: dict[str, Any], tombstones: dict[str, list[str]], covered: byt
     last: dict[str, tuple[Any, str | None, int]] = {}  # field -> the value the previous document had, its text, index
     counts: list[int] = []
     first: list[Any] = []
-    found: dict[str, list[list[tuple[str, int]] | None]] = {}  # per table, per document: (field, value index)
+    found: dict[str, list[list[tuple[int, int]] | None]] = {}  # per table, per document: (position, value index)
     for table, docs in state.items():
         marks = found[table] = []
         for doc in docs.values():
             mine = None
             if isinstance(doc, dict):
-                for field, value in doc.items():
+                for position, (field, value) in enumerate(doc.items()):
                     if isinstance(value, dict) and value:
                         at = _same_as_last(last, field, value)
                         if at < 0:
@@ -92,7 +92,7 @@ def encode(state: dict[str, Any], tombstones: dict[str, list[str]], covered: byt
                             last[field] = (value, None, at)
                         counts[at] += 1
                         mine = mine or []
-                        mine.append((field, at))
+                        mine.append((position, at))
             marks.append(mine)
     shared_at = {at: n for n, at in enumerate(at for at, count in enumerate(counts) if count > 1)}
     shapes: dict[tuple[str, ...], int] = {}
@@ -113,9 +113,8 @@ def encode(state: dict[str, Any], tombstones: dict[str, list[str]], covered: byt
                 shape = shapes.setdefault(tuple(doc), len(shapes))
                 values = list(doc.values())
                 refs: list[int] = []
-                for field, at in marks[n] or ():
+                for position, at in marks[n] or ():
                     if at in shared_at:
-                        position = list(doc).index(field)
                         values[position] = None
                         refs += (position, shared_at[at])
                 rows.append([shape, refs, *values])
