@@ -363,3 +363,27 @@ def test_a_failed_record_write_says_it_was_not_saved_and_the_rest_is_intact(stor
     assert caught.value.errno == errno.ENOSPC
     monkeypatch.undo()
     assert list(Store(store_dir).run_docs()) == [kept["id"]]
+
+
+def test_a_journal_deleted_after_commits_is_reported_gone(tmp_path):
+    writer = Store(tmp_path)
+    writer.put_run({"id": nbtrack.ids.new_run_id(), "status": "finished"})
+    (tmp_path / "runs.jsonl").unlink()
+    with pytest.warns(StoreCorruptionWarning, match="the file is gone"):
+        Store(tmp_path).run_docs()
+
+
+def test_a_journal_created_between_a_readers_look_and_its_mark_read_is_not_called_gone(tmp_path, monkeypatch):
+    """A reader that found no journal reads the mark next; if a writer created the journal and moved the
+    mark in between, the data is not lost: it is there to read (seen once in CI, a reader and two writers)."""
+    reader = Store(tmp_path)
+    real = journal.mark.read
+
+    def written_meanwhile(lock_path):
+        monkeypatch.setattr(journal.mark, "read", real)
+        Store(tmp_path).put_run({"id": nbtrack.ids.new_run_id(), "status": "finished"})
+        return real(lock_path)
+
+    monkeypatch.setattr(journal.mark, "read", written_meanwhile)
+    assert len(reader.run_docs()) == 0 and not reader.journal.losses  # nothing was there when it looked
+    assert len(reader.run_docs()) == 1 and not reader.journal.losses

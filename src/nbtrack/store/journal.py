@@ -135,8 +135,8 @@ class Journal:
         if opened is None:
             if self._identity is not None or self.state:
                 self._reset(None)
-            committed = mark.read(self.lock.path)
-            if committed is not None and committed.length and not self.losses:
+            committed = mark.read(self.lock.path)  # then the file again: a writer may have just created it
+            if committed is not None and committed.length and not self.losses and not self.path.exists():
                 self._lost(f"the file is gone (nbtrack last wrote {committed.length:,} bytes to it)")
                 self._warn_problems()
             return self.state
