@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import gc
 import os
 import sys
 import threading
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from nbtrack.errors import NbtrackError
-from nbtrack.store import checkpoint, files, mark
+from nbtrack.store import checkpoint, collector, files, mark
 from nbtrack.store.docs import Docs
 from nbtrack.store.lines import chunked, encode_line, header_line, read_all
 from nbtrack.store.lock import FileLock
@@ -88,9 +87,7 @@ def compact(journal: Journal) -> bool:
     journal.refresh()
     # Decoding and the copy make millions of acyclic objects: each full collection they set off held the GIL
     # for 0.2-0.7 s, and every writer with it.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector.paused():
         for docs in list(journal.state.values()):  # decoded before the guard is taken: writers wait on it
             if isinstance(docs, Docs):
                 docs.decode_all()
@@ -115,9 +112,6 @@ def compact(journal: Journal) -> bool:
         data = header_line(epoch) + chunked(puts) + b"".join(tombs)
         del puts, tombs
         encoded = checkpoint.encode(state, tombstones, data)
-    finally:
-        if collecting:
-            gc.enable()
     tmp: Path | None = None
     ckpt = checkpoint.write_temp(journal.path, encoded)  # None: none this time
     del state, encoded

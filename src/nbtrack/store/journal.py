@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from nbtrack.errors import NbtrackError, StoreCorruptError, StoreCorruptionWarning, StoreWriteError
-from nbtrack.store import checkpoint, compaction, files, mark
+from nbtrack.store import checkpoint, collector, compaction, files, mark
 from nbtrack.store.docs import Docs
 from nbtrack.store.index import RunIndex
 from nbtrack.store.lines import (
@@ -103,7 +103,7 @@ class Journal:
 
     def refresh(self) -> dict[str, Any]:
         """Bring the state up to date with the file, reading only what was appended since last time."""
-        with self._guard:
+        with self._guard, collector.paused():  # a checkpoint or a long tail: many objects, no cycles
             self._suspect = False
             state = self._refresh()
             if not self._suspect:
