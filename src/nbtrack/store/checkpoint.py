@@ -284,7 +284,8 @@ def load(journal: Path, journal_fd: int, journal_size: int) -> Snapshot | None:
         if any(docs is None for docs in state.values()):
             return None
         runs = state.get(_RUNS)
-        index = RunIndex.restored(list(runs) if runs is not None else [], meta["cells"])
+        ids = meta["tables"][_RUNS]["ids"] if runs is not None else []  # checked by _lazy: each a str, once
+        index = RunIndex.restored(ids, meta["cells"], runs if runs is not None else ())
         tombstones = {str(table): {str(key) for key in keys} for table, keys in meta["tombstones"].items()}
     except (ValueError, KeyError, TypeError, IndexError, AttributeError, zlib.error):
         return None  # well hashed but not well formed: ignored like any other bad checkpoint
@@ -294,7 +295,7 @@ def load(journal: Path, journal_fd: int, journal_size: int) -> Snapshot | None:
 def _lazy(packed: Any, blocks: memoryview, shared: list[Any], shapes: list[tuple[str, ...]], base: str) -> Docs | None:
     """One table's documents, each block decoded when first read; None when the block list does not add up."""
     keys, spans = packed["ids"], packed["blocks"]
-    if not isinstance(keys, list) or (keys and set(map(type, keys)) != {str}) or len(set(keys)) != len(keys):
+    if not isinstance(keys, list) or (keys and set(map(type, keys)) != {str}):
         return None
     made, at = [], 0
     for start, length, rows, codec in spans:
@@ -305,7 +306,8 @@ def _lazy(packed: Any, blocks: memoryview, shared: list[Any], shapes: list[tuple
         data = blocks[start : start + length]
         made.append(Block(keys[at : at + rows], _decoder(data, rows, codec, shared, shapes)))
         at += rows
-    return Docs.lazy(made, base) if at == len(keys) else None
+    docs = Docs.lazy(made, base)
+    return docs if at == len(keys) == len(docs) else None  # len(docs): no id twice
 
 
 def _decoder(

@@ -12,7 +12,7 @@ out-of-order id (or a removal) only marks it for one re-sort at the next lookup.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 
@@ -24,21 +24,31 @@ class RunIndex:
         self._members: set[str] = set()
         self._sorted = True
         self._cells: dict[str, str] = {}  # stored cell_key -> newest run id seen with it (checked on lookup)
+        self._restored: list[str] | None = None  # a checkpoint's ids, made a set and sorted when first needed
 
     @classmethod
-    def restored(cls, ids: list[str], cells: dict[str, str]) -> RunIndex:
-        """The index of a checkpoint's runs (checkpoint.py): their ids and each cell's newest run, as stored."""
-        index = cls()
-        index._members = set(ids)
-        index._ids = sorted(ids)  # in the order they were recorded: nearly sorted already, a quick sort
-        if not all(type(k) is str and type(v) is str and v in index._members for k, v in cells.items()):
+    def restored(cls, ids: list[str], cells: dict[str, str], held: Container[str]) -> RunIndex:
+        """The index of a checkpoint's runs (checkpoint.py): their ids and each cell's newest run, as stored;
+        ``held``: the ids the checkpoint holds. The set and order of 100,000 ids (~6 ms) are made at the
+        first lookup or write, which a process that only reads a table never makes."""
+        if not all(type(k) is str and type(v) is str and v in held for k, v in cells.items()):
             raise ValueError("the checkpoint's cells name runs it does not hold")
+        index = cls()
+        index._restored = ids
         index._cells = dict(cells)
         return index
 
+    def _members_now(self) -> set[str]:
+        if self._restored is not None:
+            self._members = set(self._restored)
+            self._ids = sorted(self._restored)  # in the order they were recorded: nearly sorted, a quick sort
+            self._restored = None
+        return self._members
+
     def put(self, run_id: str, doc: Any) -> None:
-        if run_id not in self._members:
-            self._members.add(run_id)
+        members = self._members_now()
+        if run_id not in members:
+            members.add(run_id)
             if self._ids and run_id < self._ids[-1]:
                 self._sorted = False
             self._ids.append(run_id)
@@ -49,13 +59,15 @@ class RunIndex:
                 self._cells[cell] = run_id
 
     def remove(self, run_id: str) -> None:
-        if run_id in self._members:
-            self._members.discard(run_id)
+        members = self._members_now()
+        if run_id in members:
+            members.discard(run_id)
             self._sorted = False  # dropped from the list at the next lookup
 
     def _order(self) -> list[str]:
+        members = self._members_now()
         if not self._sorted:
-            self._ids = sorted(self._members)
+            self._ids = sorted(members)
             self._sorted = True
         return self._ids
 
