@@ -353,3 +353,27 @@ def test_a_realistic_frame_round_trips():
         )
     round_trip(build_frame(docs))
     assert frame_file.LITTLE  # the utf8 encoding was exercised above (a big-endian host falls back to JSON)
+
+
+def test_decode_parts_gives_the_columns_asked_and_text_columns_row_by_row():
+    frame = pd.DataFrame(
+        {
+            "run_id": pd.array(["c", "b", "a"], dtype="string[pyarrow]"),
+            "x": [1.5, None, 2.0],
+            "o": [1, "a", None],
+            "rows": pd.array(['[0,"c"]', None, '[0,"ü"]'], dtype="string[pyarrow]"),
+        }
+    )
+    data = encode(frame)
+    assert data is not None
+    parts = frame_file.decode_parts(data, {"x", "run_id", "not there"}, texts=("rows",))
+    assert parts is not None
+    some, texts = parts
+    assert_frame_equal(some, frame[["run_id", "x"]], check_exact=True)
+    assert texts["rows"].at([2, 1, 0]) == ['[0,"ü"]', None, '[0,"c"]']
+    assert texts["rows"].detached().at([0]) == ['[0,"c"]']
+    everything, _ = frame_file.decode_parts(memoryview(data), texts=("rows",))
+    assert_frame_equal(everything, frame[["run_id", "x", "o"]], check_exact=True)
+    assert frame_file.decode_parts(data, texts=("o",)) is None  # not Arrow text: no rows to read one by one
+    assert frame_file.decode_parts(data, texts=("missing",)) is None
+    assert frame_file.decode_parts(data[:-1], {"x"}) is None  # the whole file's hash is checked all the same

@@ -117,7 +117,7 @@ def test_compaction_removes_the_saved_table_and_a_table_for_another_checkpoint_i
     pd.testing.assert_frame_equal(frame, scratch(root), check_exact=True)
 
 
-@pytest.mark.parametrize("how", ["truncated", "flipped", "key", "garbage"])
+@pytest.mark.parametrize("how", ["truncated", "flipped", "key", "garbage", "empty", "no header end"])
 def test_a_damaged_or_foreign_table_is_built_again(compacted, flattened, how):
     root, _ = compacted
     runs(store=Store(root))
@@ -129,6 +129,10 @@ def test_a_damaged_or_foreign_table_is_built_again(compacted, flattened, how):
         raw[-50] ^= 0x20
     elif how == "key":
         raw = raw.replace(b"table-%d" % table_cache.FORMAT, b"table-999")
+    elif how == "empty":
+        raw = bytearray()  # a file of no bytes cannot even be mapped
+    elif how == "no header end":
+        raw = raw[: raw.index(b"\n", len(table_cache.MAGIC))]
     else:
         raw = bytearray(b"\x00" * 200)
     path.write_bytes(bytes(raw))
@@ -227,3 +231,113 @@ def test_the_change_log_stays_bounded_and_a_table_left_behind_starts_over(tmp_pa
     assert set(frame["tags.n"]) == set(range(120, 150))
     store.tag_run(made[0], {"n": -1})  # and it follows the log again from there
     assert runs(store=store).set_index("run_id").loc[made[0], "tags.n"] == -1
+
+
+def expected_filter(root: Path, where: str) -> pd.DataFrame:
+    """``runs(where=...)`` as a store that never saw a saved table answers it: the whole frame filtered, then
+    the chosen runs' own frame built from their records."""
+    from nbtrack.query.select import select
+
+    docs = Store(root).run_docs()
+    chosen = select(scratch(root), where=where).rows["run_id"]
+    return table.build_frame(docs[r] for r in chosen).reset_index(drop=True)
+
+
+def test_a_fresh_filter_loads_only_the_columns_it_names_and_answers_as_the_whole_table(compacted, monkeypatch):
+    """A fresh process's ``runs(where=...)`` decodes from the saved table only the base columns and those the
+    expression names, adds what the journal's tail changed (a column only new runs have too), and returns
+    exactly the frame a store without a saved table gives; the next ``runs()`` has every column."""
+    root, made = compacted
+    runs(store=Store(root))  # saves the table of the checkpoint
+    writer = Store(root)
+    writer.tag_run(made[5], {"t": "changed"})
+    writer.delete_run(made[6])
+    late = fill(writer, 2)
+    writer.put_run({"id": ids.new_run_id(), "experiment": "e", "status": "finished", "params": {"late": 1}})
+    asked: list[object] = []
+    real = table_cache.frame_file.decode_parts
+
+    def spy(data, columns=None, texts=()):
+        asked.append(None if columns is None else set(columns))
+        return real(data, columns, texts)
+
+    monkeypatch.setattr(table_cache.frame_file, "decode_parts", spy)
+    for where in ["params.i < 3", "tags.t == 'changed'", "params.late == 1", "params.i == 6", "name == 'r9'"]:
+        asked.clear()
+        fresh = Store(root)
+        frame = runs(where=where, store=fresh)
+        assert asked == [{*table.BASE_COLUMNS, *where_names(where)}], where
+        pd.testing.assert_frame_equal(frame, expected_filter(root, where), check_exact=True)
+        if where == "params.i < 3":
+            assert sorted(frame["run_id"]) == sorted([*made[:3], *late])
+        _, kept = table.current_table(fresh, where_names(where))
+        assert kept.columns is not None and "params.opt" not in kept.frame.columns  # still the narrow table
+        asked.clear()
+        everything = runs(store=fresh)
+        assert asked == [None]  # every column, loaded this time
+        pd.testing.assert_frame_equal(everything, scratch(root), check_exact=True)
+
+
+def where_names(where: str) -> set[str]:
+    from nbtrack.query.where import names_in
+
+    return names_in(where)
+
+
+def test_a_fresh_filter_that_fails_or_keeps_every_run_answers_from_the_whole_table(compacted):
+    """An unknown column is reported with every column named, as before; a filter that keeps every run
+    returns the whole frame, not the narrow one it was decided on."""
+    from nbtrack.errors import QueryError
+
+    root, _ = compacted
+    runs(store=Store(root))
+    with pytest.raises(QueryError) as whole:
+        runs(where="params.nope > 1", store=Store(root))
+    assert "params.opt" in str(whole.value)  # a column the narrow table did not load
+    everything = runs(where="params.i >= 0", store=Store(root))
+    pd.testing.assert_frame_equal(everything, scratch(root), check_exact=True)
+
+
+def test_saved_rows_are_found_by_id_with_ids_of_any_length(tmp_path):
+    """The saved rows are found by bisection over fixed-width bytes when every id has one length, over
+    Python strings otherwise (ids of other lengths, or not ASCII); an id it does not hold gives None."""
+    import json
+
+    import numpy as np
+
+    from nbtrack.query.frame_file import Texts
+
+    def saved(run_ids):
+        texts = [json.dumps([0, r]) for r in run_ids]
+        data = "".join(texts).encode()
+        offsets = np.cumsum([0, *(len(t.encode()) for t in texts)]).astype(np.int64)
+        column = pd.Series(run_ids, dtype="string[pyarrow]")
+        return table_cache.SavedRows(column, Texts(offsets, np.zeros(len(texts), bool), data), [("run_id",)])
+
+    uniform = sorted((ids.new_run_id() for _ in range(50)), reverse=True)
+    mixed = sorted(["b", "ab", "zz", "ü-run", "a"], reverse=True)
+    assert mixed[3:] == ["ab", "a"]
+    for run_ids, shorter in ((uniform, None), (mixed, {"run_id": "a"})):
+        rows = saved(run_ids)
+        asked = [run_ids[3], "nope", run_ids[0], run_ids[-1], "", run_ids[3][:-1]]
+        found = [{"run_id": run_ids[3]}, None, {"run_id": run_ids[0]}, {"run_id": run_ids[-1]}, None, shorter]
+        assert rows.rows(asked) == found
+    assert saved([]).rows(["a"]) == [None]
+
+
+def test_saved_rows_that_are_not_rows_read_as_missing():
+    """Bytes a resealed hostile file could hold in place of a row (not UTF-8, not JSON, another shape, more
+    values than keys, null) read as no row: that run's row is made from its record instead."""
+    import numpy as np
+
+    from nbtrack.query.frame_file import Texts
+
+    bad = [b"\xff\xfe", b"{not json", b'{"a": 1}', b"[]", b'[7, "x"]', b'[0, "x", "y"]', b'["0", "x"]', b'[0, "x"]']
+    offsets = np.cumsum([0, *map(len, bad)]).astype(np.int64)
+    nulls = np.zeros(len(bad), bool)
+    nulls[-1] = True  # and a null row
+    run_ids = [f"r{n}" for n in range(len(bad))][::-1]
+    rows = table_cache.SavedRows(
+        pd.Series(run_ids, dtype="string[pyarrow]"), Texts(offsets, nulls, b"".join(bad)), [("run_id",)]
+    )
+    assert rows.rows(run_ids) == [None] * len(bad)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import numpy as np
@@ -62,12 +63,49 @@ def encode(frame: pd.DataFrame) -> bytes | None:
         return None
 
 
-def decode(data: bytes) -> pd.DataFrame | None:
+def decode(data: bytes | memoryview) -> pd.DataFrame | None:
     """The frame :func:`encode` wrote into ``data``; None for anything else. Never raises."""
+    parts = decode_parts(data)
+    return parts[0] if parts is not None else None
+
+
+def decode_parts(
+    data: bytes | memoryview, columns: Collection[str] | None = None, texts: Collection[str] = ()
+) -> tuple[pd.DataFrame, dict[str, Texts]] | None:
+    """Some of the frame in ``data``: the ``columns`` named (all when None; a name it lacks is left out),
+    and each of ``texts`` (Arrow text columns) as :class:`Texts`, read row by row, not made a column.
+
+    A filter needs a few columns of 100,000 rows and a few hundred of the saved rows' JSON: the others are
+    not decoded. The whole file's hash and header are still checked; None for anything :func:`decode`
+    declines, or a text column it does not hold as Arrow text. Never raises."""
     try:
-        return _decode(data)
+        return _decode(data, columns, texts)
     except Exception:
         return None
+
+
+class Texts:
+    """An Arrow text column as stored (offsets, nulls, UTF-8), each row decoded only when asked for."""
+
+    def __init__(self, offsets: np.ndarray, nulls: np.ndarray, text: bytes | memoryview) -> None:
+        self._offsets, self._nulls, self._text = offsets, nulls, text
+
+    def __len__(self) -> int:
+        return len(self._nulls)
+
+    def detached(self) -> Texts:
+        """The same rows in memory of their own (these may be a view of the whole file's bytes)."""
+        return Texts(self._offsets, self._nulls, bytes(self._text))
+
+    def at(self, positions: Iterable[int]) -> list[str | None]:
+        """The rows at ``positions``: None for a missing one, or one whose bytes are not UTF-8 (a hostile file)."""
+        offsets, nulls, text, out = self._offsets, self._nulls, self._text, []
+        for n in positions:
+            try:
+                out.append(None if nulls[n] else str(text[offsets[n] : offsets[n + 1]], "utf-8"))
+            except UnicodeDecodeError:
+                out.append(None)
+        return out
 
 
 def _spec(dtype: Any) -> tuple[str, str] | None:
@@ -160,39 +198,70 @@ def _int(value: Any, low: int, high: int) -> int:
     return value
 
 
-def _decode(data: bytes) -> pd.DataFrame | None:
+def _decode(
+    data: bytes | memoryview, columns: Collection[str] | None, texts: Collection[str]
+) -> tuple[pd.DataFrame, dict[str, Texts]] | None:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         return None
-    data = data if isinstance(data, bytes) else bytes(data)
-    view = memoryview(data)
+    view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)
     if view[: len(MAGIC)] != MAGIC or len(view) < _HASH_END or view[_HASH_END - 1] != ord("\n"):
         return None
     if bytes(view[len(MAGIC) : _HASH_END - 1]) != xxhash.xxh3_128_hexdigest(view[_HASH_END:]).encode():
         return None
-    end = data.find(b"\n", _HASH_END)
+    end = line_end(view, _HASH_END)
     header, body = orjson.loads(view[_HASH_END:end] if end > 0 else b""), view[end + 1 :]
     if type(header) is not dict or set(header) != HEADER or header["pandas"] != pd.__version__:
         return None
     rows = _int(header["rows"], 0, MAX_ROWS if header["columns"] else 0)  # no columns: no length to bound rows by
     start, step = _int(header["start"], -(1 << 62), 1 << 62), _int(header["step"], -(1 << 62), 1 << 62)
-    series, offset = [], 0
+    series, kept, found, offset = [], [], {}, 0
     for entry in header["columns"]:
         if type(entry) is not dict or set(entry) != ENTRY or type(entry["name"]) is not str:
             return None
         dtype, length = _dtype(str(entry["dtype"])), _int(entry["length"], 0, len(body) - offset)
         if entry["offset"] != offset or _spec(dtype) != (entry["dtype"], entry["enc"]):
             return None
-        series.append(_column(body[offset : offset + length], dtype, entry["enc"], rows))
+        name, segment = entry["name"], body[offset : offset + length]
+        if name in texts:
+            if entry["enc"] != "utf8":
+                return None
+            texts_found = _texts(segment, rows)
+            if texts_found is None:
+                return None
+            found[name] = texts_found
+        elif columns is None or name in columns:
+            series.append(_column(segment, dtype, entry["enc"], rows))
+            kept.append(name)
         offset += length
-    if offset != len(body) or any(column is None for column in series):
+    if offset != len(body) or any(column is None for column in series) or len(found) != len(set(texts)):
         return None
     names = pd.Index([entry["name"] for entry in header["columns"]], dtype=_dtype(str(header["names"])))
     index = pd.RangeIndex(start, start + rows * step, step)
     if len(index) != rows or not names.is_unique:
         return None
     frame = pd.concat(series, axis=1, ignore_index=True) if series else pd.DataFrame(index=index)
-    frame.index, frame.columns = index, names
-    return frame
+    frame.index, frame.columns = index, names[names.isin(kept)] if len(kept) < len(names) else names
+    return frame, found
+
+
+def line_end(view: memoryview, start: int) -> int:
+    """Where the header line starting at ``start`` ends, -1 when it does not (a memoryview has no ``find``)."""
+    at = start
+    while at < len(view):
+        found = bytes(view[at : at + 65536]).find(b"\n")
+        if found >= 0:
+            return at + found
+        at += 65536
+    return -1
+
+
+def _texts(segment: memoryview, rows: int) -> Texts | None:
+    offsets = _raw(segment[: 8 * (rows + 1)], np.dtype(np.int64), rows + 1)
+    nulls = _raw(segment[8 * (rows + 1) : 9 * rows + 8], np.dtype(np.bool_), rows)
+    text = segment[9 * rows + 8 :]  # a view: most rows are never read
+    if offsets[0] != 0 or offsets[-1] != len(text) or (rows and (np.diff(offsets) < 0).any()):
+        return None
+    return Texts(offsets, nulls, text)
 
 
 def _raw(segment: memoryview, dtype: np.dtype, rows: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from nbtrack import values
 from nbtrack.errors import NoActiveRunError, QueryError
 from nbtrack.query.select import select
 from nbtrack.query.table import BASE_COLUMNS, build_frame, current_table
-from nbtrack.query.where import evaluate
+from nbtrack.query.where import evaluate, names_in
 from nbtrack.run import Run
 from nbtrack.store.local import Store, get_store
 
@@ -37,6 +37,10 @@ def runs(
     st = get_store(store)
     from tinydb.queries import QueryInstance
 
+    if isinstance(where, str) and where.strip():  # a fresh process reads only the columns the filter needs
+        narrow = _filtered(st, experiment, status, where)
+        if narrow is not None:
+            return narrow
     if where is None or isinstance(where, str):  # the filters run on the kept table (table.py: current_table)
         frame, table = current_table(st)
         rows = select(frame, experiment=experiment, status=status, where=where).rows
@@ -52,6 +56,23 @@ def runs(
     if len(rows) < len(frame):
         rows = build_frame(docs[run_id] for run_id in rows["run_id"])
     return rows.reset_index(drop=True)
+
+
+def _filtered(st: Store, experiment: Any, status: Any, where: str) -> Any:
+    """``runs(where=...)`` from a table that may hold only the columns ``where`` names; None when it does not
+    decide: the filter fails there (the whole table words the error) or keeps every row."""
+    try:
+        columns = names_in(where)
+    except QueryError:
+        return None
+    frame, table = current_table(st, columns)
+    if table.columns is None:  # the whole table: kept from before, or built now
+        return None
+    try:
+        rows = select(frame, experiment=experiment, status=status, where=where).rows
+    except QueryError:
+        return None
+    return table.frame_of(rows["run_id"]).reset_index(drop=True) if len(rows) < len(frame) else None
 
 
 def get_run(run_id: str, *, store: str | Path | Store | None = None) -> Run:

@@ -21,6 +21,7 @@ from nbtrack import values
 from nbtrack.errors import NbtrackWarning
 from nbtrack.query.contents import model_hash, short_hash
 from nbtrack.run import effective_status, unescaped
+from nbtrack.store import collector
 from nbtrack.store.docs import Docs
 from nbtrack.store.local import Store
 
@@ -165,27 +166,39 @@ class RunsTable:
         # the saved table's rows (table_cache.py): valid while a record is still the checkpoint's, so a
         # filter rebuilds its runs' frame without decoding their records
         self._rows: SavedRows | None = None
+        # the only columns the frame holds (None: all): a fresh process's filter loads only what it reads
+        self.columns: frozenset[str] | None = None
 
     @property
     def watching(self) -> bool:
         """True while some row shows a running run: its status can change with no write (its kernel dies)."""
         return bool(self._running)
 
-    def update(self, force: bool = False) -> bool:
-        """Catch up with the store; True when the frame changed. Costs one ``stat`` when nothing was written."""
+    def update(self, force: bool = False, columns: Collection[str] | None = None) -> bool:
+        """Catch up with the store; True when the frame changed. Costs one ``stat`` when nothing was written.
+
+        ``columns``: the frame needs only these (and the base columns); a fresh process then loads only
+        them from the saved table, when there is one. A frame so limited is completed by the next update
+        that needs every column."""
+        wanted = None if columns is None else frozenset(columns).union(BASE_COLUMNS)
+        narrower = self.columns is not None and (wanted is None or not wanted <= self.columns)
         stamp = self.store.stamp()  # read before the records: a write in between only causes one more update
-        if self.frame is not None and stamp == self.stamp and not force:
+        if self.frame is not None and stamp == self.stamp and not force and not narrower:
             return False
         self.stamp = stamp
+        with collector.paused():  # rows of up to every run: many objects, no cycles
+            return self._catch_up(narrower, wanted)
+
+    def _catch_up(self, narrower: bool, wanted: frozenset[str] | None) -> bool:
         docs = self.store.run_docs()
-        started = not (self.frame is not None and docs is self.docs and isinstance(docs, Docs))
+        started = narrower or not (self.frame is not None and docs is self.docs and isinstance(docs, Docs))
         if isinstance(docs, Docs) and not started and self._seen >= docs.dropped:
             with self.store.journal.guard:  # the journal's writes append to the log (and shorten it) under it
                 end = docs.dropped + len(docs.log)  # positions count the entries the log dropped
                 changed = set(docs.log[self._seen - docs.dropped :])
             self._seen = end
         else:
-            changed = self._start(docs)  # a first read, or the journal was read again from its start
+            changed = self._start(docs, wanted)  # a first read, the journal read again, or more columns needed
         for run_id, shown in self._running.items():  # a running run whose kernel died becomes "abandoned"
             record = docs.get(run_id)
             if record is not None and run_id not in changed and effective_status(record) != shown:
@@ -204,10 +217,10 @@ class RunsTable:
         self.version += 1
         return True
 
-    def _start(self, docs: Mapping[str, Any]) -> set[str]:
-        """Set the frame to that of the records as the checkpoint holds them (loaded, or built and saved);
-        returns the ids whose rows must still be made from their current record."""
-        self.docs, self._rows = docs, None
+    def _start(self, docs: Mapping[str, Any], columns: frozenset[str] | None = None) -> set[str]:
+        """Set the frame to that of the records as the checkpoint holds them (loaded, only ``columns`` when
+        given, or built and saved); returns the ids whose rows must still be made from their current record."""
+        self.docs, self._rows, self.columns = docs, None, None
         with self.store.journal.guard:
             self._seen = docs.dropped + len(docs.log) if isinstance(docs, Docs) else 0
             dirty = set(docs.log) if isinstance(docs, Docs) else set()  # set or removed since the checkpoint
@@ -218,14 +231,14 @@ class RunsTable:
             return set()
         from nbtrack.query import table_cache  # pandas with it: not for get_run or a %%track cell
 
-        loaded = table_cache.load(self.store, docs.base)
+        loaded = table_cache.load(self.store, docs.base, columns)
         if loaded is None:  # decoded for the rows only, not kept: the records stay compressed in memory
             rows = [flatten(doc) for run_id, doc in docs.passing() if run_id not in dirty]
             frame = newest_first(frame_of_rows(rows))
             table_cache.save(self.store, docs.base, frame, rows)  # no saved rows here: a filter flattens again
         else:
             frame, texts = loaded
-            self._rows = texts
+            self._rows, self.columns = texts, columns
         self.frame = frame
         # rows shown running when the frame was built: their kernel may have died since (abandoned stays so)
         self._running = dict.fromkeys(frame["run_id"][frame["status"] == "running"], "running") if len(frame) else {}
@@ -260,18 +273,18 @@ class RunsTable:
 
         frame = self.frame
         if frame is None or len(changed) + len(removed) > max(200, REBUILD_SHARE * len(docs)):
-            frame = build_frame(self._records().values())
+            frame = self._built(self._records().values())
         else:
             stale = set(changed) | set(removed)
             keep = frame[~frame["run_id"].isin(stale)] if stale else frame
             fresh = [docs[run_id] for run_id in sorted(changed, reverse=True)]  # newest first, as the frame
             if fresh and len(keep):
-                frame = pd.concat([build_frame(fresh), keep], ignore_index=True)
+                frame = pd.concat([self._built(fresh), keep], ignore_index=True)
                 ordered = ordered_columns(frame.columns)
                 if list(frame.columns) != ordered:
                     frame = frame.reindex(columns=ordered)
             elif fresh:
-                frame = build_frame(fresh)
+                frame = self._built(fresh)
             else:
                 frame = keep
             if stale:  # columns only the deleted or rewritten runs had
@@ -280,13 +293,21 @@ class RunsTable:
                     frame = frame.drop(columns=empty)
         self.frame = newest_first(frame)
 
+    def _built(self, docs: Iterable[dict[str, Any]]) -> Any:
+        """:func:`build_frame` of ``docs``, with only the columns this table holds."""
+        frame = build_frame(docs)
+        if self.columns is not None:
+            frame = frame[[column for column in frame.columns if column in self.columns]]
+        return frame
+
 
 _shared: weakref.WeakKeyDictionary[Store, tuple[RunsTable, threading.Lock]] = weakref.WeakKeyDictionary()
 _shared_guard = threading.Lock()
 
 
-def current_table(store: Store) -> tuple[Any, RunsTable]:
-    """The whole runs frame of ``store`` (newest first) as of now, and the table that keeps it.
+def current_table(store: Store, columns: Collection[str] | None = None) -> tuple[Any, RunsTable]:
+    """The whole runs frame of ``store`` (newest first) as of now, and the table that keeps it; with
+    ``columns``, it may hold only those and the base columns (``table.columns`` says which).
 
     One :class:`RunsTable` per store and process, kept between calls: a second ``runs()`` costs a ``stat``
     when nothing was written, and flattens only the runs written since otherwise. Read-only: pandas'
@@ -298,5 +319,5 @@ def current_table(store: Store) -> tuple[Any, RunsTable]:
             entry = _shared[store] = (RunsTable(store), threading.Lock())
     table, lock = entry
     with lock:
-        table.update(force=table.watching)  # running rows: their kernel may have died since
+        table.update(force=table.watching, columns=columns)  # running rows: their kernel may have died since
         return table.frame, table
