@@ -377,3 +377,19 @@ def test_decode_parts_gives_the_columns_asked_and_text_columns_row_by_row():
     assert frame_file.decode_parts(data, texts=("o",)) is None  # not Arrow text: no rows to read one by one
     assert frame_file.decode_parts(data, texts=("missing",)) is None
     assert frame_file.decode_parts(data[:-1], {"x"}) is None  # the whole file's hash is checked all the same
+
+
+def test_encode_stores_extra_text_columns_given_as_offsets_and_bytes():
+    frame = pd.DataFrame({"run_id": pd.array(["b", "a"], dtype="string[pyarrow]"), "x": [1, 2]})
+    text = '[0,"b"][0,"ü"]'.encode()
+    offsets = np.array([0, 7, len(text)], dtype=np.int64)
+    data = encode(frame, {"rows": (offsets, text)})
+    assert data is not None
+    some, texts = frame_file.decode_parts(data, texts=("rows",))
+    assert_frame_equal(some, frame, check_exact=True)
+    assert texts["rows"].at([1, 0]) == ['[0,"ü"]', '[0,"b"]']
+    assert decode(data)["rows"].tolist() == ['[0,"b"]', '[0,"ü"]']  # a plain text column to decode()
+    assert encode(frame, {"rows": (offsets[:-1], text)}) is None  # offsets for another number of rows
+    assert encode(frame, {"rows": (np.array([0, 9, 7]), text)}) is None  # offsets out of order
+    assert encode(frame, {"rows": (offsets, text + b"x")}) is None  # bytes past the last row
+    assert encode(frame, {"x": (offsets, text)}) is None  # a name the frame already has

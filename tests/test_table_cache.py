@@ -341,3 +341,31 @@ def test_saved_rows_that_are_not_rows_read_as_missing():
         pd.Series(run_ids, dtype="string[pyarrow]"), Texts(offsets, nulls, b"".join(bad)), [("run_id",)]
     )
     assert rows.rows(run_ids) == [None] * len(bad)
+
+
+def test_a_table_saved_by_the_previous_version_is_loaded(compacted, flattened):
+    """The previous version saved the rows' JSON as a text column of the frame itself; such a file (same
+    format number, same key) is loaded, and a filter reads its rows, with nothing flattened."""
+    import orjson
+
+    from nbtrack.query import frame_file
+
+    root, _ = compacted
+    builder = Store(root)
+    runs(store=builder)
+    docs = builder.run_docs()
+    frame = table.newest_first(table.build_frame(docs[r] for r in docs))
+    shapes: dict = {}
+    texts = [
+        orjson.dumps([shapes.setdefault(tuple(row), len(shapes)), *row.values()]).decode()
+        for row in map(table.flatten, (docs[r] for r in frame["run_id"]))
+    ]
+    encoded = frame_file.encode(frame.assign(**{table_cache.ROWS: texts}))  # as the previous save did
+    header = {"key": table_cache.key_of(docs.base), "shapes": [list(shape) for shape in shapes]}
+    frame_path(root).write_bytes(table_cache.MAGIC + orjson.dumps(header) + b"\n" + encoded)
+    flattened.clear()
+    loaded = runs(store=Store(root))
+    picked = runs(where="params.i < 5", store=Store(root))
+    assert flattened == []  # the file was used: nothing built again
+    pd.testing.assert_frame_equal(loaded, scratch(root), check_exact=True)
+    pd.testing.assert_frame_equal(picked, expected_filter(root, "params.i < 5"), check_exact=True)

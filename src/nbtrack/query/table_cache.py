@@ -17,7 +17,7 @@ import contextlib
 import mmap
 import os
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import orjson
@@ -164,12 +164,14 @@ def save(store: Store, base: str, frame: Any, rows: list[dict[str, Any]]) -> boo
     when it was not (a value JSON or the frame file cannot hold exactly, a store not writable here). Never raises."""
     tmp = None
     try:
+        order = sorted(range(len(rows)), key=lambda n: rows[n]["run_id"], reverse=True)  # the frame's order
+        if [rows[n]["run_id"] for n in order] != frame["run_id"].tolist():
+            return False
         shapes: dict[tuple[str, ...], int] = {}
-        texts = _texts(rows, shapes)
+        texts = _texts((rows[n] for n in order), shapes)
         if texts is None:
             return False
-        by_id = dict(zip([row["run_id"] for row in rows], texts, strict=True))
-        encoded = frame_file.encode(frame.assign(**{ROWS: [by_id[run_id] for run_id in frame["run_id"]]}))
+        encoded = frame_file.encode(frame, {ROWS: texts})
         if encoded is None:
             return False
         header = {"key": key_of(base), "shapes": [list(shape) for shape in shapes]}
@@ -190,10 +192,13 @@ def save(store: Store, base: str, frame: Any, rows: list[dict[str, Any]]) -> boo
         return False
 
 
-def _texts(rows: list[dict[str, Any]], shapes: dict[tuple[str, ...], int]) -> list[str] | None:
-    """Each row as the JSON ``[shape, *values]`` that reads back equal (not so: NaN, tuples, a str
-    subclass...), else None; ``shapes`` collects the key lists."""
-    texts = []
+def _texts(rows: Iterable[dict[str, Any]], shapes: dict[tuple[str, ...], int]) -> tuple[Any, bytes] | None:
+    """The rows as JSON arrays ``[shape, *values]`` that read back equal (not so: NaN, tuples, a str
+    subclass...), one after the other, with their offsets; else None. ``shapes`` collects the key lists.
+    One buffer, not a string a row: those left ~50 MB of fragmented memory behind in the process."""
+    import numpy as np
+
+    buffer, ends = bytearray(), [0]
     for row in rows:
         shape = shapes.setdefault(tuple(row), len(shapes))
         try:
@@ -204,5 +209,6 @@ def _texts(rows: list[dict[str, Any]], shapes: dict[tuple[str, ...], int]) -> li
         values = list(row.values())
         if back != values or any(type(b) is not type(v) for b, v in zip(back, values, strict=True)):
             return None
-        texts.append(text.decode())
-    return texts
+        buffer += text
+        ends.append(len(buffer))
+    return np.array(ends, dtype=np.int64), bytes(buffer)
