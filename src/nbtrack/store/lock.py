@@ -118,7 +118,7 @@ class FileLock:
                     f"the nbtrack store lock {self.path} was held by {holder} for over {self.timeout:.0f} s"
                 )
             time.sleep(delay)
-            delay = min(delay * 2, 0.005)  # wake within 5 ms of the release, not after a long nap
+            delay = min(delay * 2, 0.001)  # wake within 1 ms of the release, not after a long nap
         self._local.own = not hasattr(os, "geteuid") or os.fstat(fd).st_uid == os.geteuid()
         if self._local.own:  # never into another user's file; the note is informative only; fixed width
             with contextlib.suppress(OSError):
