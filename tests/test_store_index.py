@@ -75,7 +75,7 @@ def test_an_index_restored_from_a_checkpoint_agrees_with_a_scan_after_reads_writ
     reader = Store(tmp_path)
     assert len(reader.run_docs()) == 200
     prefix = made[7][:24]  # the first lookup makes the set and the order
-    assert reader.journal.index.with_prefix(prefix, most=99) == sorted(i for i in made if i.startswith(prefix))
+    assert reader.journal.index.with_prefix(prefix, most=10**6) == sorted(i for i in made if i.startswith(prefix))
     writer = Store(tmp_path)
     early = "0" * 20 + made[0][20:]  # sorts before every id: the restored order must take it in
     writer.put_run(_doc(early))
