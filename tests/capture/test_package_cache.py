@@ -100,3 +100,33 @@ def test_a_working_directory_without_distributions_does_not_key_the_list(tmp_pat
     (tmp_path / "two" / "local_pkg-1.0.dist-info").mkdir()  # a folder that holds a distribution is keyed by it
     subprocess.run([sys.executable, "-c", _PRINT_PACKAGES], env=env, cwd=tmp_path / "two", check=True)
     assert len(list(cache.glob("packages-*.json"))) == 2
+
+
+_SCRIPT_WRITING_BESIDE_ITSELF = """
+import importlib.metadata, os, sys
+scans = []
+real = importlib.metadata.distributions
+importlib.metadata.distributions = lambda *a, **k: scans.append(1) or real(*a, **k)
+from nbtrack.capture.environment import installed_packages
+here = os.path.dirname(os.path.abspath(__file__))
+for seed in range(3):
+    installed_packages()
+    open(os.path.join(here, f"model_{seed}.pkl"), "w").close()  # a new file beside the script: its folder moves
+    st = os.stat(here)
+    os.utime(here, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+print(len(scans))
+"""
+
+
+def test_a_script_saving_files_beside_itself_scans_the_packages_once(tmp_path):
+    """``python train.py`` puts the script's folder first on ``sys.path``; its mtime moves with every file the
+    script writes there, which made every run of the process rescan the packages (~25 ms each, 200-500 ms on a
+    busy machine)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "train.py").write_text(_SCRIPT_WRITING_BESIDE_ITSELF)
+    env = {**os.environ, "NBTRACK_CACHE_DIR": str(tmp_path / "cache")}
+    out = subprocess.run(
+        [sys.executable, str(folder / "train.py")], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "1"

@@ -7,6 +7,7 @@ shared by every run with the same list.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import socket
@@ -31,16 +32,30 @@ RECORDED_ENV_VARS = (
 _packages_cache: tuple[tuple[Any, ...], dict[str, str]] | None = None
 
 
+def _user_folders() -> set[str]:
+    """The folders on ``sys.path`` that hold the user's own files: the working directory and the folder of the
+    running script (``python train.py`` puts it first on ``sys.path``)."""
+    folders = {""}
+    with contextlib.suppress(OSError):
+        folders.add(os.getcwd())
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if isinstance(main_file, str):
+        folders.add(os.path.dirname(os.path.abspath(main_file)))
+    return folders
+
+
 def _site_dirs_stamp() -> tuple[Any, ...]:
     """Changes when a package is installed or removed (a directory's mtime changes with its entries). The
-    working directory (``''`` on ``sys.path`` in a kernel or ``python -c``) changes whenever the user writes a
-    file there, so it is stamped by the distribution metadata it holds instead of its mtime, and by its path only
-    when it holds some (a fresh kernel in another notebook folder then reads the same cached list)."""
+    working directory (``''`` on ``sys.path`` in a kernel or ``python -c``) and a script's folder change whenever
+    the user writes a file there (a script that saves ``model_3.pkl`` beside itself moved it on every run, and
+    every run rescanned the packages), so they are stamped by the distribution metadata they hold instead of
+    their mtime, and by their path only when they hold some (a fresh kernel in another notebook folder then reads
+    the same cached list)."""
     stamp: list[tuple[str, Any]] = []
-    cwd = os.getcwd() if "" in sys.path else None
+    user_folders = _user_folders()
     for entry in sys.path:
         try:
-            if entry == "" or entry == cwd:
+            if entry in user_folders:
                 names = os.listdir(entry or ".")
                 held = sorted(n for n in names if n.endswith((".dist-info", ".egg-info")))
                 stamp.append((entry, [os.path.abspath(entry or "."), held] if held else []))
