@@ -130,3 +130,25 @@ def test_a_script_saving_files_beside_itself_scans_the_packages_once(tmp_path):
         [sys.executable, str(folder / "train.py")], env=env, cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "1"
+
+
+def test_the_cache_folder_keeps_only_the_lists_used_last(tmp_path, monkeypatch):
+    monkeypatch.setenv("NBTRACK_CACHE_DIR", str(tmp_path))
+    keys = [package_cache.cache_key([("site", i)]) for i in range(package_cache.KEEP + 5)]
+
+    def age(key, seconds):  # mtimes a few seconds apart, whatever the clock's resolution
+        path = tmp_path / f"packages-{key}.json"
+        os.utime(path, ns=(0, 10**18 + seconds * 10**9))
+
+    for i, key in enumerate(keys):
+        package_cache.save(key, {"a": str(i)})
+        age(key, i)
+    listed = sorted(p.name for p in tmp_path.glob("packages-*.json"))
+    assert listed == sorted(f"packages-{k}.json" for k in keys[5:])  # the 5 oldest are gone
+    oldest_kept = keys[5]
+    assert package_cache.load(oldest_kept) == {"a": "5"}  # a read marks it used: the next prune keeps it
+    assert os.stat(tmp_path / f"packages-{oldest_kept}.json").st_mtime_ns > 10**18 + 10**12
+    package_cache.save(package_cache.cache_key([("site", "new")]), {"a": "new"})
+    assert package_cache.load(oldest_kept) == {"a": "5"}
+    assert package_cache.load(keys[6]) is None  # the least recently used one went instead
+    assert len(list(tmp_path.glob("packages-*.json"))) == package_cache.KEEP

@@ -21,6 +21,7 @@ from typing import Any
 from nbtrack.store import files
 
 FORMAT = 1
+KEEP = 16  # lists kept in the cache folder, the most recently used: each install or new sys.path adds one
 
 
 def cache_dir() -> Path:
@@ -49,6 +50,8 @@ def load(key: str) -> dict[str, str] | None:
         return None
     try:
         with os.fdopen(fd, "rb") as f:
+            with contextlib.suppress(OSError):
+                os.utime(f.fileno())  # used now: pruning keeps the lists in use (see prune)
             doc = json.loads(f.read(8 << 20))
     except (OSError, ValueError):
         return None
@@ -72,3 +75,18 @@ def save(key: str, packages: dict[str, str]) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+    prune(path.parent)
+
+
+def prune(folder: Path, keep: int = KEEP) -> None:
+    """Remove all but the ``keep`` most recently used lists: every install, upgrade or new ``sys.path`` makes a
+    new key, and the old lists are never read again (141 files after a day of tests on one machine)."""
+    with contextlib.suppress(OSError):
+        lists = []
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("packages-") and entry.name.endswith(".json") and entry.is_file():
+                    lists.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.name))
+        for _mtime, name in sorted(lists, reverse=True)[keep:]:
+            with contextlib.suppress(OSError):
+                os.unlink(folder / name)
