@@ -99,3 +99,40 @@ def test_the_package_list_blob_is_written_again_where_the_store_lacks_it(tmp_pat
     assert capture(first)["packages"] == digest  # the same list: the hash made once is reused
     assert capture(second)["packages"] == digest and second.get_json(digest) == installed_packages()
     assert Store(first.root).get_json(digest) == installed_packages()
+
+
+def _listed_by_the_email_parser(path):
+    from importlib import metadata
+
+    found = {}
+    for dist in metadata.distributions(path=path):
+        name = dist.metadata["Name"]
+        if name and name not in found:
+            found[name] = dist.version
+    return found
+
+
+def test_names_and_versions_read_from_the_metadata_head_match_the_full_parse(tmp_path):
+    """The fast reader of the metadata file's head agrees with importlib's e-mail parser, on every
+    distribution installed here and on odd files: another field case, a body that repeats the fields,
+    an egg-info, continuation lines, a head without a version."""
+    from importlib import metadata
+
+    site = tmp_path / "site"
+    odd = {
+        "Odd_Name-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nname: Odd_Name\nVERSION: 1.0\n\nName: wrong\n",
+        "plain-2.0.dist-info/METADATA": "Metadata-Version: 2.1\nSummary: a\n  b\nName: plain\nVersion: 2.0rc1\n",
+        "legacy-0.3.egg-info/PKG-INFO": "Metadata-Version: 1.0\nName: legacy\nVersion: 0.3\n",
+        "noversion-0.dist-info/METADATA": "Metadata-Version: 2.1\nName: noversion\n\nVersion: 9\n",
+    }
+    for rel, text in odd.items():
+        (site / rel).parent.mkdir(parents=True)
+        (site / rel).write_text(text)
+    for path in (sys.path, [str(site)]):
+        ours = {}
+        for dist in metadata.distributions(path=path):
+            name, version = environment._name_and_version(dist)
+            if name and name not in ours:
+                ours[name] = version
+        assert ours == _listed_by_the_email_parser(path)
+    assert ours["Odd_Name"] == "1.0" and ours["plain"] == "2.0rc1" and ours["legacy"] == "0.3"

@@ -83,15 +83,36 @@ def installed_packages() -> dict[str, str]:
     packages: dict[str, str] = {}
     for dist in metadata.distributions():
         try:
-            name = dist.metadata["Name"]
+            name, version = _name_and_version(dist)
         except Exception:
             continue
         if name and name not in packages:
-            packages[name] = dist.version
+            packages[name] = version
     packages = dict(sorted(packages.items(), key=lambda kv: kv[0].lower()))
     _packages_cache = (stamp, packages)
     package_cache.save(key, packages)
     return packages
+
+
+def _name_and_version(dist: Any) -> tuple[str | None, str]:
+    """A distribution's name and version from the head of its metadata file: ``dist.metadata`` parses the
+    whole file as an e-mail message (97 ms for 262 distributions here, against 11 ms for the head lines).
+    A file whose head lacks either field is parsed the slow way."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    name = version = None
+    for line in text.splitlines():
+        if not line:
+            break  # the end of the headers
+        field, sep, value = line.partition(":")
+        if sep and not field[:1].isspace():
+            lowered = field.lower()
+            if lowered == "name" and name is None:
+                name = value.strip()
+            elif lowered == "version" and version is None:
+                version = value.strip()
+    if name is None or version is None:
+        return dist.metadata["Name"], dist.version
+    return name, version
 
 
 def find_git_root(start: Path) -> Path | None:
