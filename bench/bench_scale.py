@@ -160,6 +160,48 @@ def writes_during_compaction(store: Store, least: int = 200) -> tuple[list[float
     return samples, took
 
 
+FIRST_AND_SECOND = """
+import json, sys, time
+import nbtrack
+from nbtrack.store.local import Store
+store = Store(sys.argv[1])
+took = []
+for i in range(2):
+    t = time.perf_counter()
+    with nbtrack.track(experiment="warm", params={"i": i}, store=store) as run:
+        run.log_metric("loss", 1.0 / (i + 1))
+    took.append(time.perf_counter() - t)
+print(json.dumps(took))
+"""
+
+
+def warm_start(store_root: Path, processes: int) -> list[float]:
+    """What the first ``track()`` of each of ``processes`` fresh processes costs beyond its second one: the
+    environment scan and the imports a first run does (issue 17's warm-start target)."""
+    extra = []
+    for _ in range(processes + 1):
+        out = subprocess.run(
+            [sys.executable, "-c", FIRST_AND_SECOND, str(store_root)], capture_output=True, text=True, check=True
+        )
+        first, second = json.loads(out.stdout.strip().splitlines()[-1])
+        extra.append(first - second)
+    return extra[1:]  # the first process made the store
+
+
+def first_cells(store_root: Path, cwd: Path, kernels: int) -> list[float]:
+    """The first ``%%track`` cell after ``%load_ext`` in each of ``kernels`` fresh kernels."""
+    samples = []
+    for _ in range(kernels):
+        kernel = bf.Kernel(store_root, cwd, cwd / "kernels.log")
+        try:
+            kernel.value(bf.KERNEL_SETUP, "_nbb_json.dumps(0)")
+            kernel.execute("%load_ext nbtrack")
+            samples.append(kernel.value(f"_nbb_t = _nbb_once({bf.TRACKED_CELL!r})", "_nbb_json.dumps(_nbb_t)"))
+        finally:
+            kernel.close()
+    return samples
+
+
 def kernel_memory(store_root: Path, cwd: Path) -> tuple[int, int, int]:
     kernel = bf.Kernel(store_root, cwd, cwd / "kernels.log")
     try:
@@ -192,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     res = bf.Results()
     work = Path(tempfile.mkdtemp(prefix="nbtrack-scale-"))
     (work / "cwd").mkdir()
+    # A package-list cache of this run only: the first kernel then scans the packages, as the first kernel after
+    # an install does, and every later process finds the list cached (capture/package_cache.py).
+    os.environ["NBTRACK_CACHE_DIR"] = str(work / "cache")
     load_start = bf.load_average()
     started = time.time()
     bf.log(f"nbtrack {nbtrack.__version__} ({bf.source_commit()}), {os.cpu_count()} CPUs, load {load_start}")
@@ -301,7 +346,37 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_kernel:
                 bf.kernel_cells(res, label, "big.kernel", big.root, work / "cwd", 40, 0, ("10 ms", 0.010))
                 first = res.samples["big.kernel.first_tracked_cell"][0]
-                res.add(bf.Row(f"{label}: first %%track in a fresh kernel", first, target="<= 300 ms"), limit(0.3))
+                res.add(
+                    bf.Row(
+                        f"{label}: first %%track, first kernel after an install",
+                        first,
+                        n="1",
+                        target="<= 300 ms",
+                        note="it scans the installed packages into the cache every later process reads",
+                    ),
+                    limit(0.3),
+                )
+                firsts = res.keep("big.kernel.first_cells", first_cells(big.root, work / "cwd", 3))
+                res.add(
+                    bf.Row(
+                        f"{label}: first %%track in a fresh kernel",
+                        bf.median(firsts),
+                        n=str(len(firsts)),
+                        target="<= 300 ms",
+                    ),
+                    limit(0.3),
+                )
+                extra = res.keep("warm_start.extra", warm_start(work / "warm" / ".nbtrack", 5))
+                res.add(
+                    bf.Row(
+                        "first run in a fresh process, beyond the second's cost",
+                        bf.median(extra),
+                        n=str(len(extra)),
+                        target="<= 30 ms",
+                        note="track() in `python -c`, a store of a few runs: the package list read from its cache",
+                    ),
+                    limit(0.03),
+                )
                 before, after, listed = kernel_memory(big.root, work / "cwd")
                 res.add(
                     bf.Row(
