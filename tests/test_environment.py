@@ -106,18 +106,24 @@ def _listed_by_the_email_parser(path):
 
     found = {}
     for dist in metadata.distributions(path=path):
-        name = dist.metadata["Name"]
+        try:  # importlib_metadata's distributions (once it is imported) raise KeyError for a missing field
+            name, version = dist.metadata["Name"], dist.version
+        except KeyError:
+            continue
         if name and name not in found:
-            found[name] = dist.version
+            found[name] = version
     return found
 
 
-def test_names_and_versions_read_from_the_metadata_head_match_the_full_parse(tmp_path):
+@pytest.mark.parametrize("backport", [False, True], ids=["stdlib", "importlib_metadata-imported"])
+def test_names_and_versions_read_from_the_metadata_head_match_the_full_parse(tmp_path, backport):
     """The fast reader of the metadata file's head agrees with importlib's e-mail parser, on every
     distribution installed here and on odd files: another field case, a body that repeats the fields,
     an egg-info, continuation lines, a head without a version."""
     from importlib import metadata
 
+    if backport:  # it adds its own finder: the distributions found are then its objects, stricter on missing fields
+        pytest.importorskip("importlib_metadata")
     site = tmp_path / "site"
     odd = {
         "Odd_Name-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nname: Odd_Name\nVERSION: 1.0\n\nName: wrong\n",
@@ -131,8 +137,31 @@ def test_names_and_versions_read_from_the_metadata_head_match_the_full_parse(tmp
     for path in (sys.path, [str(site)]):
         ours = {}
         for dist in metadata.distributions(path=path):
-            name, version = environment._name_and_version(dist)
+            try:
+                name, version = environment._name_and_version(dist)
+            except KeyError:
+                continue
             if name and name not in ours:
                 ours[name] = version
         assert ours == _listed_by_the_email_parser(path)
     assert ours["Odd_Name"] == "1.0" and ours["plain"] == "2.0rc1" and ours["legacy"] == "0.3"
+
+
+@pytest.mark.parametrize("backport", [False, True], ids=["stdlib", "importlib_metadata-imported"])
+def test_a_distribution_with_broken_metadata_is_left_out_and_the_rest_listed(tmp_path, monkeypatch, backport):
+    if backport:
+        pytest.importorskip("importlib_metadata")
+    site = tmp_path / "site"
+    for rel, text in {
+        "good-1.2.dist-info/METADATA": "Metadata-Version: 2.1\nName: good\nVersion: 1.2\n",
+        "noversion-0.dist-info/METADATA": "Metadata-Version: 2.1\nName: noversion\n\nVersion: 9\n",
+        "empty-0.dist-info/METADATA": "",
+    }.items():
+        (site / rel).parent.mkdir(parents=True)
+        (site / rel).write_text(text)
+    monkeypatch.setenv("NBTRACK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(environment, "_packages_cache", None)
+    monkeypatch.syspath_prepend(str(site))
+    packages = installed_packages()
+    assert packages["good"] == "1.2" and "nbtrack" in packages
+    assert "noversion" not in packages and "" not in packages and None not in packages

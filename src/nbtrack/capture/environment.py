@@ -86,7 +86,7 @@ def installed_packages() -> dict[str, str]:
             name, version = _name_and_version(dist)
         except Exception:
             continue
-        if name and name not in packages:
+        if name and version and name not in packages:  # a file without a version names nothing to install
             packages[name] = version
     packages = dict(sorted(packages.items(), key=lambda kv: kv[0].lower()))
     _packages_cache = (stamp, packages)
@@ -94,7 +94,7 @@ def installed_packages() -> dict[str, str]:
     return packages
 
 
-def _name_and_version(dist: Any) -> tuple[str | None, str]:
+def _name_and_version(dist: Any) -> tuple[str | None, str | None]:
     """A distribution's name and version from the head of its metadata file: ``dist.metadata`` parses the
     whole file as an e-mail message (97 ms for 262 distributions here, against 11 ms for the head lines).
     A file whose head lacks either field is parsed the slow way."""
