@@ -46,7 +46,9 @@ for _var in ("NBTRACK_DIR", "NBTRACK_EXPERIMENT", "NBTRACK_TRACKING_URI", "JPY_S
     os.environ.pop(_var, None)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_foundation import working_directory  # noqa: E402
 from mlflow_server import MlflowServer  # noqa: E402
 
 import nbtrack  # noqa: E402
@@ -266,12 +268,8 @@ def main() -> int:
         (tmp / "cwd").mkdir()
         # Recorded in a folder of their own: runs record the files written in the working directory, and a
         # benchmark started from a crowded folder (/tmp) timed its walk (28 ms a run, cut off at 10,000 entries).
-        here = os.getcwd()
-        os.chdir(tmp / "cwd")
-        try:
+        with working_directory(tmp / "cwd"):
             made = make_runs(store, args.runs)
-        finally:
-            os.chdir(here)
         results["record_s"] = round(made, 2)
         print(f"recorded {args.runs:,} runs in {made:.1f} s", flush=True)
 
