@@ -119,7 +119,7 @@ def _listed_by_the_email_parser(path):
 def test_names_and_versions_read_from_the_metadata_head_match_the_full_parse(tmp_path, backport):
     """The fast reader of the metadata file's head agrees with importlib's e-mail parser, on every
     distribution installed here and on odd files: another field case, a body that repeats the fields,
-    an egg-info, continuation lines, a head without a version."""
+    an egg-info, continuation lines, a head without a version, \\r\\n line ends."""
     from importlib import metadata
 
     if backport:  # it adds its own finder: the distributions found are then its objects, stricter on missing fields
@@ -130,10 +130,11 @@ def test_names_and_versions_read_from_the_metadata_head_match_the_full_parse(tmp
         "plain-2.0.dist-info/METADATA": "Metadata-Version: 2.1\nSummary: a\n  b\nName: plain\nVersion: 2.0rc1\n",
         "legacy-0.3.egg-info/PKG-INFO": "Metadata-Version: 1.0\nName: legacy\nVersion: 0.3\n",
         "noversion-0.dist-info/METADATA": "Metadata-Version: 2.1\nName: noversion\n\nVersion: 9\n",
+        "crlf-1.0.dist-info/METADATA": "Metadata-Version: 2.1\r\nName: crlf\r\nVersion: 1.0\r\n\r\nName: wrong\r\n",
     }
     for rel, text in odd.items():
         (site / rel).parent.mkdir(parents=True)
-        (site / rel).write_text(text)
+        (site / rel).write_bytes(text.encode())
     for path in (sys.path, [str(site)]):
         ours = {}
         for dist in metadata.distributions(path=path):
@@ -145,6 +146,7 @@ def test_names_and_versions_read_from_the_metadata_head_match_the_full_parse(tmp
                 ours[name] = version
         assert ours == _listed_by_the_email_parser(path)
     assert ours["Odd_Name"] == "1.0" and ours["plain"] == "2.0rc1" and ours["legacy"] == "0.3"
+    assert ours["crlf"] == "1.0"
 
 
 @pytest.mark.parametrize("backport", [False, True], ids=["stdlib", "importlib_metadata-imported"])
